@@ -1,0 +1,119 @@
+/*
+ * estkit/client.h - EST client (RFC 7030) over HTTPS.
+ *
+ * One struct estkit_client talks to one EST server URL. It is not thread-safe:
+ * use one handle per thread. Every operation returns an enum estkit_status;
+ * on failure estkit_client_errmsg() says what went wrong in one line,
+ * including the server's text for HTTP errors.
+ *
+ *   struct estkit_client *c = estkit_client_new("https://ca.example:8443/routers");
+ *   estkit_client_set_trust(c, "ca.pem");
+ *   estkit_client_set_basic_auth(c, "estuser", "estpwd");
+ *   STACK_OF(X509) *certs = NULL;
+ *   if (estkit_client_simpleenroll(c, csr, &certs) != ESTKIT_OK)
+ *       fprintf(stderr, "enroll: %s\n", estkit_client_errmsg(c));
+ */
+#ifndef ESTKIT_CLIENT_H
+#define ESTKIT_CLIENT_H
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <estkit/error.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct estkit_client;
+
+/*
+ * Creates a client for a server URL. Accepted forms (scheme must be https):
+ *   https://host[:port]                         -> default label
+ *   https://host[:port]/LABEL                   -> label LABEL
+ *   https://host[:port]/.well-known/est[/LABEL]
+ * IPv6 hosts in brackets. Port defaults to 443. Returns NULL on a malformed
+ * URL or out of memory (errno EINVAL or ENOMEM).
+ */
+ESTKIT_API struct estkit_client *estkit_client_new(const char *url);
+
+/* Frees the handle, wiping any stored password. NULL is a no-op. */
+ESTKIT_API void estkit_client_free(struct estkit_client *c);
+
+/*
+ * Explicit trust anchors (RFC 7030 3.6.1): a PEM/DER/PKCS#7 file of CA
+ * certificates used to authenticate the server. Without trust anchors
+ * every operation but a bootstrap /cacerts fails with ESTKIT_ETLS.
+ */
+ESTKIT_API ESTKIT_WUR enum estkit_status estkit_client_set_trust(struct estkit_client *c,
+								 const char *cafile);
+
+/* Same, from certificates in memory (copied). */
+ESTKIT_API ESTKIT_WUR enum estkit_status
+estkit_client_set_trust_certs(struct estkit_client *c, STACK_OF(X509) *cas);
+
+/* HTTP Basic credentials (copied; wiped on free). Sent only to an authorized server. */
+ESTKIT_API ESTKIT_WUR enum estkit_status
+estkit_client_set_basic_auth(struct estkit_client *c, const char *user, const char *password);
+
+/* TLS client certificate and key (files, PEM or DER). */
+ESTKIT_API ESTKIT_WUR enum estkit_status
+estkit_client_set_client_cert(struct estkit_client *c, const char *certfile, const char *keyfile);
+
+/* Same from objects (referenced, not copied: the client takes its own reference). */
+ESTKIT_API ESTKIT_WUR enum estkit_status
+estkit_client_set_client_key(struct estkit_client *c, X509 *cert, EVP_PKEY *key,
+			     STACK_OF(X509) *chain);
+
+/* Total time limit for one operation in seconds (default 60), connect limit 15 s. */
+ESTKIT_API void estkit_client_set_timeout(struct estkit_client *c, long seconds);
+
+/* Optional debug log sink (one line per call, no trailing newline). */
+ESTKIT_API void estkit_client_set_log(struct estkit_client *c,
+				      void (*log)(void *arg, const char *line), void *arg);
+
+/* ---- operations ------------------------------------------------------------------------ */
+
+/* GET /cacerts: the CA certificates, verified server. *out is the caller's. */
+ESTKIT_API ESTKIT_WUR enum estkit_status estkit_client_cacerts(struct estkit_client *c,
+							       STACK_OF(X509) **out);
+
+/*
+ * Bootstrap /cacerts (RFC 7030 4.1.1) when the client has no trust anchor:
+ * the TLS server certificate is not verified for this one request, no
+ * credentials are sent, and the answer is accepted only if one of the
+ * returned certificates has the SHA-256 fingerprint given (format as
+ * estkit_cert_fingerprint_matches()) and the server's TLS certificate chains
+ * to the returned certificates. Otherwise ESTKIT_EUNTRUSTED and *out stays NULL.
+ */
+ESTKIT_API ESTKIT_WUR enum estkit_status
+estkit_client_cacerts_bootstrap(struct estkit_client *c, const char *fingerprint,
+				STACK_OF(X509) **out);
+
+/*
+ * POST /simpleenroll with csr (borrowed). *out receives every certificate
+ * of the certs-only response (the new certificate and whatever chain the
+ * server sent); find the leaf with estkit_certs_find_by_key(). HTTP 202
+ * returns ESTKIT_EPENDING and estkit_client_retry_after() says when to retry.
+ */
+ESTKIT_API ESTKIT_WUR enum estkit_status
+estkit_client_simpleenroll(struct estkit_client *c, X509_REQ *csr, STACK_OF(X509) **out);
+
+/* POST /simplereenroll; authenticate with the certificate being renewed. */
+ESTKIT_API ESTKIT_WUR enum estkit_status
+estkit_client_simplereenroll(struct estkit_client *c, X509_REQ *csr, STACK_OF(X509) **out);
+
+/* ---- after an operation ------------------------------------------------------------- */
+
+/* The last error in one line; "" when none. Valid until the next call on c. */
+ESTKIT_API const char *estkit_client_errmsg(const struct estkit_client *c);
+
+/* HTTP status of the last response (0 when no response was received). */
+ESTKIT_API long estkit_client_http_status(const struct estkit_client *c);
+
+/* Retry-After of the last 202/503 response in seconds (0 when none). */
+ESTKIT_API long estkit_client_retry_after(const struct estkit_client *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ESTKIT_CLIENT_H */

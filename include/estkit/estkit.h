@@ -1,0 +1,12 @@
+/* estkit/estkit.h - umbrella header for libestkit (EST, RFC 7030). */
+#ifndef ESTKIT_H
+#define ESTKIT_H
+
+#include <estkit/error.h>
+#include <estkit/pki.h>
+#include <estkit/client.h>
+#include <estkit/server.h>
+
+#define ESTKIT_VERSION_STRING "0.1.0"
+
+#endif /* ESTKIT_H */

@@ -1,0 +1,176 @@
+/*
+ * estkit/server.h - EST server (RFC 7030): HTTPS listener, routing,
+ * authentication and the request pipeline, with fulfilment delegated to a
+ * backend the embedder supplies.
+ *
+ * Threads: estkit_server_start() binds the listening sockets and starts
+ * `io_threads` event-loop threads (each its own libevent event_base + evhttp,
+ * one SO_REUSEPORT socket each) and `job_threads` job-pool threads. Every
+ * backend callback runs on a job-pool thread, never on an event loop, so a
+ * backend may block (disk, network, signing). Backend callbacks may run
+ * concurrently: the backend does its own locking.
+ *
+ * Pipeline of one request:
+ *   route (label, op)       -> 404 unknown label (backend->label_exists), 404 unknown op,
+ *                              405 wrong method, 415 wrong content type, 413 body too big
+ *   authenticate            -> TLS client certificate (verified during the handshake against
+ *                              the configured trust anchors) and/or HTTP Basic
+ *                              (backend->check_basic); 401 + WWW-Authenticate when an
+ *                              operation needing auth has neither, or the password is wrong
+ *   decode + verify         -> base64 + PKCS#10 parse + self-signature: 400 with a reason
+ *   re-enroll rules         -> RFC 7030 4.2.2: /simplereenroll needs the TLS client
+ *                              certificate being renewed (unless reenroll_requires_cert is 0),
+ *                              and the CSR's subject and subjectAltName must equal it: 400
+ *   fulfil                  -> backend->enroll on the job pool
+ *   respond                 -> base64 certs-only PKCS#7, or 202 + Retry-After, or the error
+ * One access-log line per request goes to the log callback.
+ */
+#ifndef ESTKIT_SERVER_H
+#define ESTKIT_SERVER_H
+
+#include <stddef.h>
+#include <openssl/x509.h>
+#include <estkit/error.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct estkit_server;
+struct estkit_request; /* one request in flight; only valid inside a backend callback */
+
+enum estkit_op {
+	ESTKIT_OP_CACERTS = 0,
+	ESTKIT_OP_SIMPLEENROLL = 1,
+	ESTKIT_OP_SIMPLEREENROLL = 2,
+	ESTKIT_OP_CSRATTRS = 3,
+	ESTKIT_OP_SERVERKEYGEN = 4,
+	ESTKIT_OP_FULLCMC = 5,
+};
+
+/* "cacerts", "simpleenroll", ... */
+ESTKIT_API const char *estkit_op_name(enum estkit_op op);
+
+enum estkit_log_level { ESTKIT_LOG_ERROR = 0, ESTKIT_LOG_WARN = 1, ESTKIT_LOG_INFO = 2,
+			ESTKIT_LOG_DEBUG = 3 };
+
+/*
+ * What the embedder supplies. Every callback receives `ctx`. Callbacks left
+ * NULL make the matching operation answer 501 (not implemented) - except
+ * label_exists (NULL: only the default label "" exists) and check_basic
+ * (NULL: Basic authentication always fails).
+ */
+struct estkit_backend {
+	void *ctx;
+
+	/* 1 when label ("" = the default, no label in the path) is served. Any thread. */
+	int (*label_exists)(void *ctx, const char *label);
+
+	/* 1 when user/password are valid for label. Must compare in constant time. Job pool. */
+	int (*check_basic)(void *ctx, const char *label, const char *user, const char *password);
+
+	/*
+	 * The CA certificates for label (RFC 7030 4.1.3), first the current CA.
+	 * *out is handed to the server, which frees it. Job pool.
+	 */
+	enum estkit_status (*cacerts)(void *ctx, struct estkit_request *req,
+				      STACK_OF(X509) **out);
+
+	/*
+	 * Fulfil a /simpleenroll or /simplereenroll (estkit_request_op() tells
+	 * which) for a request whose signature has been verified. On success
+	 * *out holds the issued certificate first, optionally followed by
+	 * chain certificates; the server frees it. The backend must have
+	 * durably recorded the certificate before returning ESTKIT_OK: the
+	 * server sends it right after. On refusal return an error status
+	 * and call estkit_request_fail() with the HTTP status and reason; for a
+	 * deferred request return ESTKIT_EPENDING after
+	 * estkit_request_set_retry_after(). Job pool.
+	 */
+	enum estkit_status (*enroll)(void *ctx, struct estkit_request *req, X509_REQ *csr,
+				     STACK_OF(X509) **out);
+
+	/* Log sink: one line, no trailing newline. Any thread. NULL: stderr. */
+	void (*log)(void *ctx, enum estkit_log_level level, const char *line);
+};
+
+/* Server settings. Initialise with estkit_server_config_init(), then override. */
+struct estkit_server_config {
+	const char *listen;          /* "HOST:PORT", "[v6]:PORT"; default "127.0.0.1:8443" */
+	const char *cert_file;       /* TLS server certificate (PEM, chain after leaf allowed) */
+	const char *key_file;        /* its private key */
+	const char *client_ca_file;  /* trust anchors for TLS client certificates (NULL: none) */
+	const char *extra_ca_file;   /* more client-cert trust anchors (NULL: none) */
+	int io_threads;              /* event loops; 0 = one per online core */
+	int job_threads;             /* job pool threads; 0 = 2 x cores */
+	int job_queue_max;           /* queued jobs before 503 + Retry-After; default 1024 */
+	size_t max_body;             /* request body limit in bytes; default 64 KiB -> 413 */
+	size_t max_headers;          /* request header limit in bytes; default 16 KiB */
+	int max_connections;         /* concurrent connections per server; default 4096 */
+	int timeout;                 /* read/write/idle seconds per connection; default 30 */
+	int reenroll_requires_cert;  /* RFC 7030 4.2.2; default 1 */
+	const char *realm;           /* WWW-Authenticate realm; default "estkit" */
+};
+
+ESTKIT_API void estkit_server_config_init(struct estkit_server_config *cfg);
+
+/*
+ * Creates a server: loads the TLS certificate and key (TLS 1.2 and 1.3 only),
+ * the client trust anchors, and copies cfg and backend. On failure returns
+ * NULL and, if err is not NULL, *err is a message the caller frees with
+ * estkit_free().
+ */
+ESTKIT_API struct estkit_server *estkit_server_new(const struct estkit_server_config *cfg,
+						   const struct estkit_backend *backend,
+						   char **err);
+
+/* Binds, listens and starts the threads. Returns once the server accepts connections. */
+ESTKIT_API ESTKIT_WUR enum estkit_status estkit_server_start(struct estkit_server *srv);
+
+/* Blocks until the server has stopped (after estkit_server_shutdown()). */
+ESTKIT_API void estkit_server_wait(struct estkit_server *srv);
+
+/*
+ * Graceful stop, callable from any thread (not from a signal handler):
+ * stops accepting, lets requests in flight finish (at most `grace` seconds),
+ * then ends the threads. Returns at once; estkit_server_wait() waits.
+ */
+ESTKIT_API void estkit_server_shutdown(struct estkit_server *srv, int grace);
+
+/* Frees a stopped server. NULL is a no-op. */
+ESTKIT_API void estkit_server_free(struct estkit_server *srv);
+
+/* The actual bound port (useful with port 0). */
+ESTKIT_API int estkit_server_port(const struct estkit_server *srv);
+
+/* Last error of start(); valid until the next call on srv. */
+ESTKIT_API const char *estkit_server_errmsg(const struct estkit_server *srv);
+
+/* ---- per-request accessors, for backend callbacks (borrowed, valid during the callback) -- */
+
+ESTKIT_API enum estkit_op estkit_request_op(const struct estkit_request *req);
+ESTKIT_API const char *estkit_request_label(const struct estkit_request *req); /* "" default */
+/* HTTP-authenticated user name, NULL if none. */
+ESTKIT_API const char *estkit_request_user(const struct estkit_request *req);
+/* The verified TLS client certificate, NULL if none. Borrowed. */
+ESTKIT_API X509 *estkit_request_peer_cert(const struct estkit_request *req);
+/* Peer address "ip:port". */
+ESTKIT_API const char *estkit_request_peer_addr(const struct estkit_request *req);
+/* Who the client is, for records and logs: "user:NAME", "cert:SUBJECT" or "anonymous". */
+ESTKIT_API const char *estkit_request_identity(const struct estkit_request *req);
+
+/* Sets the HTTP status (4xx/5xx) and a short reason sent as text/plain. */
+ESTKIT_API void estkit_request_fail(struct estkit_request *req, int http_status,
+				    const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* For ESTKIT_EPENDING (202) or ESTKIT_EBUSY (503): the Retry-After seconds. */
+ESTKIT_API void estkit_request_set_retry_after(struct estkit_request *req, unsigned seconds);
+
+/* Records the issued serial (hex) for the access-log line. Copied. */
+ESTKIT_API void estkit_request_set_serial(struct estkit_request *req, const char *serial_hex);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ESTKIT_SERVER_H */

@@ -1,0 +1,114 @@
+/*
+ * config.h - estd.conf, the server's INI configuration (parsed with inih).
+ *
+ * Relative paths in the file are resolved against the directory of the
+ * config file, so a server directory made by `estd init` can be moved.
+ *
+ *   [server]
+ *   listen = 127.0.0.1:8443        ; HOST:PORT or [V6]:PORT
+ *   tls_cert = tls.pem             ; server certificate (+ chain)
+ *   tls_key = tls.key
+ *   io_threads = 0                 ; 0 = one per core
+ *   job_threads = 0                ; 0 = 2 x cores
+ *   job_queue = 1024               ; queued jobs before 503
+ *   max_body = 65536               ; bytes, larger bodies get 413
+ *   max_headers = 16384            ; bytes
+ *   max_connections = 4096
+ *   timeout = 30                   ; seconds, read/write/idle
+ *   log_level = info               ; error|warn|info|debug
+ *
+ *   [ca]
+ *   cert = ca.pem                  ; CA certificate (the clients' trust anchor)
+ *   key = ca.key                   ; CA private key (0600)
+ *   chain =                        ; optional: intermediates up to the root, sent in /cacerts
+ *
+ *   [store]
+ *   path = estd.db                 ; SQLite database file
+ *
+ *   [auth]
+ *   users = users                  ; Basic-auth users file ("name:crypt-hash" lines)
+ *   realm = estkit
+ *   client_ca =                    ; extra trust anchors for TLS client certs (the CA is always one)
+ *   reenroll_requires_cert = yes   ; RFC 7030 4.2.2
+ *
+ *   [profile default]              ; what issued certificates look like
+ *   validity_days = 365
+ *   key_usage = digitalSignature, keyEncipherment
+ *   extended_key_usage = clientAuth
+ *   allowed_keys = ec:P-256, ec:P-384, ec:P-521, rsa:2048, ed25519   ; rsa:N = at least N bits
+ *   copy_sans = yes                ; copy the requested subjectAltName
+ *
+ *   [label]                        ; the default label: /.well-known/est/<op>
+ *   profile = default
+ *
+ *   [label routers]                ; /.well-known/est/routers/<op>
+ *   profile = default
+ *
+ * A label section is needed for a label to exist; without any [label ...]
+ * section the default label exists with profile "default". Unknown sections
+ * or keys are errors (typos must not pass silently).
+ */
+#ifndef ESTD_CONFIG_H
+#define ESTD_CONFIG_H
+
+#include <stddef.h>
+#include <estkit/error.h>
+
+struct estd_profile {
+	char *name;
+	int validity_days;        /* > 0 */
+	char *key_usage;          /* comma list of OpenSSL long/short names, as in the file */
+	char *ext_key_usage;      /* comma list: clientAuth, serverAuth, ... */
+	char *allowed_keys;       /* comma list as in the file */
+	int copy_sans;            /* bool */
+};
+
+struct estd_label {
+	char *name;               /* "" is the default label */
+	char *profile;            /* name of a [profile NAME] section that exists */
+};
+
+struct estd_config {
+	char *path;               /* the file loaded (absolute) */
+	char *dir;                /* its directory: base of relative paths */
+
+	/* [server] */
+	char *listen;
+	char *tls_cert, *tls_key;
+	int io_threads, job_threads, job_queue;
+	size_t max_body, max_headers;
+	int max_connections, timeout;
+	char *log_level;
+
+	/* [ca] */
+	char *ca_cert, *ca_key, *ca_chain; /* ca_chain NULL when unset */
+
+	/* [store] */
+	char *store_path;
+
+	/* [auth] */
+	char *users_file, *realm, *client_ca; /* client_ca NULL when unset */
+	int reenroll_requires_cert;
+
+	struct estd_profile *profiles;
+	size_t nprofiles;
+	struct estd_label *labels;
+	size_t nlabels;
+};
+
+/*
+ * Loads and validates path. All path values in *out are absolute (resolved
+ * against the file's directory). On error returns ESTKIT_EPARSE/EIO/EINVAL
+ * and *err (caller frees with estkit_free()) says "file:line: what".
+ */
+enum estkit_status estd_config_load(const char *path, struct estd_config **out, char **err);
+
+void estd_config_free(struct estd_config *cfg);
+
+/* The label named name ("" for the default), or NULL. Borrowed from cfg. */
+const struct estd_label *estd_config_label(const struct estd_config *cfg, const char *name);
+
+/* The profile named name, or NULL. Borrowed from cfg. */
+const struct estd_profile *estd_config_profile(const struct estd_config *cfg, const char *name);
+
+#endif /* ESTD_CONFIG_H */

@@ -1,0 +1,63 @@
+/*
+ * store.h - estd's durable record of what it issued.
+ *
+ * One interface, engines behind it (SQLite now; PostgreSQL later). Every
+ * function is safe to call from several threads at once. A successful
+ * insert is durable (committed and synced) when the function returns:
+ * estd sends a certificate only after that.
+ */
+#ifndef ESTD_STORE_H
+#define ESTD_STORE_H
+
+#include <stddef.h>
+#include <estkit/error.h>
+
+struct estd_store;
+
+struct estd_cert_record {
+	char *serial;        /* lowercase hex, no leading zeros; unique */
+	char *subject;       /* RFC 2253 one-line */
+	char *issuer;
+	char *sans;          /* "DNS:a, IP:192.0.2.1" or "" */
+	long long not_before, not_after, issued_at; /* Unix seconds */
+	char *requester;     /* estkit_request_identity(): "user:x", "cert:CN=...", ... */
+	char *label;         /* "" for the default label */
+	char *op;            /* "simpleenroll", "simplereenroll", ... */
+	unsigned char *csr_der;
+	size_t csr_len;
+	unsigned char *cert_der;
+	size_t cert_len;
+};
+
+/*
+ * Opens (creating if needed, with schema migrations) the store at spec: a
+ * SQLite file path ("estd.db", or "sqlite:PATH"). On error *err (caller
+ * frees with estkit_free()) says why.
+ */
+enum estkit_status estd_store_open(const char *spec, struct estd_store **out, char **err);
+
+void estd_store_close(struct estd_store *st);
+
+/* Inserts and commits a record. A serial already present is ESTKIT_EEXIST. */
+enum estkit_status estd_store_cert_insert(struct estd_store *st,
+					  const struct estd_cert_record *rec);
+
+/* The record with serial (hex, any case, leading zeros ignored); ESTKIT_ENOTFOUND. */
+enum estkit_status estd_store_cert_get(struct estd_store *st, const char *serial,
+				       struct estd_cert_record **out);
+
+/*
+ * Calls cb for each record, oldest first (csr/cert blobs included). A
+ * non-zero return from cb stops the walk (the function then returns ESTKIT_OK).
+ */
+enum estkit_status estd_store_cert_foreach(struct estd_store *st,
+					   int (*cb)(void *arg, const struct estd_cert_record *rec),
+					   void *arg);
+
+/* Frees a record returned by estd_store_cert_get(). NULL is a no-op. */
+void estd_cert_record_free(struct estd_cert_record *rec);
+
+/* The last error message of this thread's last call, for logs ("" if none). */
+const char *estd_store_errmsg(struct estd_store *st);
+
+#endif /* ESTD_STORE_H */

@@ -1,0 +1,33 @@
+/*
+ * users.h - the HTTP Basic users file: one "name:hash" line per user, the
+ * hash from crypt(3) (yescrypt, "$y$..."; SHA-512 "$6$" also accepted).
+ * Lines starting with '#' and blank lines are ignored. Names are 1-64
+ * characters of [A-Za-z0-9._@-]. The file is written atomically, mode 0600.
+ */
+#ifndef ESTD_USERS_H
+#define ESTD_USERS_H
+
+#include <estkit/error.h>
+
+struct estd_users;
+
+/* Loads the file. A missing file is an empty user list (ESTKIT_OK). */
+enum estkit_status estd_users_load(const char *path, struct estd_users **out, char **err);
+
+void estd_users_free(struct estd_users *u);
+
+/*
+ * 1 when user exists and password matches its hash, else 0. The comparison
+ * of the computed hash is constant-time; an unknown user costs a hash too,
+ * so timing does not tell which users exist. Thread-safe (crypt_r).
+ */
+int estd_users_check(const struct estd_users *u, const char *user, const char *password);
+
+/* Adds or replaces user with a fresh yescrypt hash of password; rewrites path. */
+enum estkit_status estd_users_set(const char *path, const char *user, const char *password,
+				  char **err);
+
+/* Removes user; ESTKIT_ENOTFOUND when absent. */
+enum estkit_status estd_users_del(const char *path, const char *user, char **err);
+
+#endif /* ESTD_USERS_H */

@@ -1,0 +1,51 @@
+/*
+ * signer.h - the one door to the CA private key (DESIGN.md section 4).
+ *
+ * Everything that needs a CA signature hands a to-be-signed object to the
+ * signer; nothing else ever sees the key. The interface is deliberately
+ * narrow so that the signer can later move into a separate process (or hold
+ * an HSM session) without its callers changing.
+ */
+#ifndef ESTD_CA_SIGNER_H
+#define ESTD_CA_SIGNER_H
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <estkit/error.h>
+
+struct estd_signer;
+
+/*
+ * Creates a signer holding key (a reference is taken; the caller keeps its
+ * own and may free it). Accepted keys: RSA, EC on P-256/P-384/P-521 or any
+ * named curve, Ed25519, Ed448.
+ */
+enum estkit_status estd_signer_new(EVP_PKEY *key, struct estd_signer **out);
+
+/*
+ * Creates a signer from a private key file (PEM or DER PKCS#8, unencrypted).
+ * On failure *err (caller frees with estkit_free()) says why.
+ */
+enum estkit_status estd_signer_load(const char *path, struct estd_signer **out, char **err);
+
+/* Frees the signer and its key. NULL is a no-op. */
+void estd_signer_free(struct estd_signer *s);
+
+/*
+ * Signs tbs (its signature algorithm fields are set here) with the CA key:
+ * SHA-256 for RSA and EC P-256, SHA-384 for P-384, SHA-512 for P-521, no
+ * separate digest for Ed25519/Ed448. Thread-safe. ESTKIT_ECRYPTO on failure.
+ */
+enum estkit_status estd_signer_sign_cert(struct estd_signer *s, X509 *tbs);
+
+/* 1 when cert's public key is the signer's key, else 0. */
+int estd_signer_matches_cert(const struct estd_signer *s, X509 *cert);
+
+/*
+ * A public-only copy of the signer's key (for a self-signed certificate or a
+ * key check); the private half never leaves the signer. Caller frees *out
+ * with EVP_PKEY_free().
+ */
+enum estkit_status estd_signer_public_key(const struct estd_signer *s, EVP_PKEY **out);
+
+#endif /* ESTD_CA_SIGNER_H */

@@ -1,0 +1,89 @@
+"""Fixtures for the end-to-end suite: a real estd on a free port, driven by
+est, curl and the openssl CLI exactly as a user would.
+
+Binaries come from $ESTKIT_BIN (a CMake build directory; default: <repo>/build).
+Only the Python standard library and pytest are used.
+"""
+
+import os
+
+import pytest
+
+from e2e_util import EST, ESTD, Estd
+
+# Servers in use, so a failing test's report carries their logs.
+_LIVE = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed:
+        for srv in _LIVE:
+            rep.sections.append((f"estd log {srv.dir.name} (port {srv.port})",
+                                 srv.log_tail(80)))
+
+
+def _require_binaries():
+    missing = [str(p) for p in (EST, ESTD) if not os.access(p, os.X_OK)]
+    if missing:
+        pytest.fail("binaries not built: " + ", ".join(missing) +
+                    " (set ESTKIT_BIN to the CMake build directory)", pytrace=False)
+
+
+def _serve(root, **kw):
+    _require_binaries()
+    srv = Estd(root, **kw).init()
+    _LIVE.append(srv)
+    try:
+        srv.start()
+    except BaseException:
+        _LIVE.remove(srv)
+        raise
+    return srv
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """One estd for the tests that do not change server state beyond
+    enrolling: CA, users and config stay as estd init made them."""
+    srv = _serve(tmp_path_factory.mktemp("shared"))
+    yield srv
+    _LIVE.remove(srv)
+    srv.teardown()
+
+
+@pytest.fixture
+def fresh_server(tmp_path):
+    """A private estd for tests that reconfigure, signal or kill it."""
+    srv = _serve(tmp_path)
+    yield srv
+    if srv in _LIVE:
+        _LIVE.remove(srv)
+    srv.teardown()
+
+
+@pytest.fixture
+def make_server(tmp_path):
+    """Factory for a private estd with estd init options (e.g. key_type)."""
+    made = []
+
+    def factory(**kw):
+        srv = _serve(tmp_path / f"s{len(made)}", **kw)
+        made.append(srv)
+        return srv
+
+    yield factory
+    for srv in made:
+        if srv in _LIVE:
+            _LIVE.remove(srv)
+        srv.teardown()
+
+
+@pytest.fixture
+def work(tmp_path):
+    """A scratch directory for client-side files."""
+    d = tmp_path / "client"
+    d.mkdir()
+    return d

@@ -102,6 +102,15 @@ estkit_client_simpleenroll(struct estkit_client *c, X509_REQ *csr, STACK_OF(X509
 ESTKIT_API ESTKIT_WUR enum estkit_status
 estkit_client_simplereenroll(struct estkit_client *c, X509_REQ *csr, STACK_OF(X509) **out);
 
+/*
+ * Builds the request for /simplereenroll (RFC 7030 4.2.2): subject and
+ * subjectAltName copied exactly from current (borrowed), public key of key
+ * (borrowed; the new key, or the current one when it is reused), signed with
+ * key. *out is the caller's. No handle: details stay on OpenSSL's error queue.
+ */
+ESTKIT_API ESTKIT_WUR enum estkit_status
+estkit_client_reenroll_csr(X509 *current, EVP_PKEY *key, X509_REQ **out);
+
 /* ---- after an operation ------------------------------------------------------------- */
 
 /* The last error in one line; "" when none. Valid until the next call on c. */

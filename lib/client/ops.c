@@ -1,0 +1,134 @@
+/*
+ * ops.c - the EST operations: /cacerts (verified and bootstrap),
+ * /simpleenroll and /simplereenroll (RFC 7030 4.1, 4.2).
+ */
+#include <string.h>
+
+#include <openssl/err.h>
+
+#include "client/client_internal.h"
+
+/* Every operation starts with a clean slate for the "after an operation" getters. */
+static void begin(struct estkit_client *c)
+{
+	c->errmsg[0] = '\0';
+	c->http_status = 0;
+	c->retry_after = 0;
+	ERR_clear_error();
+}
+
+/* A 200 answer must be application/pkcs7-mime certs-only (RFC 7030 4.1.3, 4.2.3). */
+static enum estkit_status certs_response(struct estkit_client *c, const char *op,
+					 const struct ek_response *r, STACK_OF(X509) **out)
+{
+	enum estkit_status rc = ESTKIT_EINTERNAL;
+
+	if (r->status != 200)
+		return ek_client_http_error(c, op, r);
+	if (!ek_client_media_type_is(r->content_type, "application/pkcs7-mime"))
+		return ek_client_fail(c, ESTKIT_EPROTO,
+				      "%s: unexpected Content-Type \"%s\" (want application/pkcs7-mime)",
+				      op, r->content_type);
+	rc = ek_client_decode_certs(r->body, r->bodylen, out);
+	ERR_clear_error();
+	if (rc == ESTKIT_ETOOBIG)
+		return ek_client_fail(c, rc, "%s: response too large", op);
+	if (rc != ESTKIT_OK)
+		return ek_client_fail(c, ESTKIT_EPROTO, "%s: malformed certs-only response: %s", op,
+				      estkit_strerror(rc));
+	return ESTKIT_OK;
+}
+
+enum estkit_status estkit_client_cacerts(struct estkit_client *c, STACK_OF(X509) **out)
+{
+	struct ek_response r;
+	enum estkit_status rc = ESTKIT_EINVAL;
+
+	if (out != NULL)
+		*out = NULL;
+	if (c == NULL || out == NULL)
+		return ESTKIT_EINVAL;
+	begin(c);
+	rc = ek_client_perform(c, "cacerts", NULL, NULL, 0, &r);
+	if (rc == ESTKIT_OK)
+		rc = certs_response(c, "cacerts", &r, out);
+	ek_response_clear(&r);
+	return rc;
+}
+
+enum estkit_status estkit_client_cacerts_bootstrap(struct estkit_client *c,
+						   const char *fingerprint, STACK_OF(X509) **out)
+{
+	struct ek_response r;
+	STACK_OF(X509) *certs = NULL;
+	enum estkit_status rc = ESTKIT_EINVAL;
+
+	if (out != NULL)
+		*out = NULL;
+	if (c == NULL || out == NULL || fingerprint == NULL || fingerprint[0] == '\0')
+		return ESTKIT_EINVAL;
+	begin(c);
+	rc = ek_client_perform(c, "cacerts", NULL, NULL, 1, &r);
+	if (rc != ESTKIT_OK)
+		goto out;
+	rc = certs_response(c, "cacerts", &r, &certs);
+	if (rc != ESTKIT_OK)
+		goto out;
+	rc = ek_client_bootstrap_check(c, certs, r.peer_chain, fingerprint);
+	if (rc != ESTKIT_OK)
+		goto out;
+	*out = certs;
+	certs = NULL;
+	rc = ESTKIT_OK;
+out:
+	ek_certs_free(certs);
+	ek_response_clear(&r);
+	return rc;
+}
+
+/* POST the base64 of the DER request (RFC 7030 4.2.1, RFC 8951). */
+static enum estkit_status enroll(struct estkit_client *c, const char *op, X509_REQ *csr,
+				 STACK_OF(X509) **out)
+{
+	struct ek_response r;
+	unsigned char *der = NULL;
+	size_t derlen = 0;
+	char *b64 = NULL;
+	enum estkit_status rc = ESTKIT_EINVAL;
+
+	if (out != NULL)
+		*out = NULL;
+	if (c == NULL || csr == NULL || out == NULL)
+		return ESTKIT_EINVAL;
+	begin(c);
+	memset(&r, 0, sizeof(r));
+	rc = estkit_csr_encode(csr, &der, &derlen);
+	if (rc == ESTKIT_OK)
+		rc = estkit_b64_encode(der, derlen, &b64, NULL);
+	if (rc != ESTKIT_OK) {
+		ERR_clear_error();
+		rc = ek_client_fail(c, rc, "%s: cannot encode the request: %s", op,
+				    estkit_strerror(rc));
+		goto out;
+	}
+	rc = ek_client_perform(c, op, "application/pkcs10", b64, 0, &r);
+	if (rc == ESTKIT_OK)
+		rc = certs_response(c, op, &r, out);
+out:
+	estkit_free(der);
+	estkit_free(b64);
+	ek_response_clear(&r);
+	return rc;
+}
+
+enum estkit_status estkit_client_simpleenroll(struct estkit_client *c, X509_REQ *csr,
+					      STACK_OF(X509) **out)
+{
+	return enroll(c, "simpleenroll", csr, out);
+}
+
+enum estkit_status estkit_client_simplereenroll(struct estkit_client *c, X509_REQ *csr,
+						STACK_OF(X509) **out)
+{
+	return enroll(c, "simplereenroll", csr, out);
+}

@@ -1,0 +1,320 @@
+/*
+ * transport.c - one EST exchange over libcurl (OpenSSL backend).
+ *
+ * Verified mode authenticates the server with the explicit trust anchors
+ * only (RFC 7030 3.6.1): the X509_STORE curl built is replaced by one that
+ * holds exactly those certificates, and curl checks the host name (RFC 6125).
+ * Bootstrap mode (RFC 7030 4.1.1) verifies nothing, sends no credentials and
+ * uses a throw-away curl handle so its connection is never reused.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <estkit/estkit.h>
+#include "client/client_internal.h"
+
+#define CONNECT_TIMEOUT 15L
+
+struct xfer {
+	CURL *curl;
+	struct ek_response *r;
+};
+
+void ek_response_clear(struct ek_response *r)
+{
+	free(r->body);
+	ek_certs_free(r->peer_chain);
+	memset(r, 0, sizeof(*r));
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct ek_response *r = arg;
+	size_t n = size * nmemb;
+	size_t cap = 0;
+	unsigned char *nb = NULL;
+
+	if (n > ESTKIT_MAX_DECODE - r->bodylen) {
+		r->toobig = 1;
+		return 0; /* not n: curl aborts with CURLE_WRITE_ERROR */
+	}
+	if (r->bodylen + n + 1 > r->bodycap) {
+		cap = r->bodycap == 0 ? 4096 : r->bodycap;
+		while (cap < r->bodylen + n + 1)
+			cap *= 2;
+		nb = realloc(r->body, cap);
+		if (nb == NULL)
+			return 0;
+		r->body = nb;
+		r->bodycap = cap;
+	}
+	memcpy(r->body + r->bodylen, ptr, n);
+	r->bodylen += n;
+	r->body[r->bodylen] = '\0';
+	return n;
+}
+
+/* Bootstrap: keep the server's chain (leaf first) from the live SSL object. */
+static void capture_chain(struct xfer *x)
+{
+	struct curl_tlssessioninfo *info = NULL;
+	STACK_OF(X509) *chain = NULL;
+
+	if (curl_easy_getinfo(x->curl, CURLINFO_TLS_SSL_PTR, &info) != CURLE_OK || info == NULL ||
+	    info->backend != CURLSSLBACKEND_OPENSSL || info->internals == NULL)
+		return;
+	chain = SSL_get_peer_cert_chain((SSL *)info->internals);
+	if (chain == NULL)
+		return;
+	ek_certs_free(x->r->peer_chain);
+	x->r->peer_chain = X509_chain_up_ref(chain);
+}
+
+/* Copies a header value if line is "name: value". */
+static void header_value(const char *line, size_t n, const char *name, char *out, size_t outsz)
+{
+	size_t nl = strlen(name);
+
+	if (n <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+		return;
+	ek_client_sanitize_line((const unsigned char *)line + nl + 1, n - nl - 1, out, outsz);
+}
+
+static size_t on_header(char *buf, size_t size, size_t nitems, void *arg)
+{
+	struct xfer *x = arg;
+	struct ek_response *r = x->r;
+	size_t n = size * nitems;
+	const char *sp = NULL;
+
+	if (n >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
+		/* A new response starts (after a proxy CONNECT or a 1xx): forget the last. */
+		r->content_type[0] = '\0';
+		r->retry_after[0] = '\0';
+		r->reason[0] = '\0';
+		sp = memchr(buf, ' ', n);
+		if (sp != NULL)
+			sp = memchr(sp + 1, ' ', n - (size_t)(sp + 1 - buf));
+		if (sp != NULL)
+			ek_client_sanitize_line((const unsigned char *)sp + 1,
+						n - (size_t)(sp + 1 - buf), r->reason,
+						sizeof(r->reason));
+		if (r->bootstrap)
+			capture_chain(x);
+		return n;
+	}
+	header_value(buf, n, "Content-Type", r->content_type, sizeof(r->content_type));
+	header_value(buf, n, "Retry-After", r->retry_after, sizeof(r->retry_after));
+	return n;
+}
+
+/* Installs exactly the explicit trust anchors and the client key (RFC 7030 3.6.1, 3.3.2). */
+static CURLcode on_ssl_ctx(CURL *curl, void *sslctx, void *parm)
+{
+	SSL_CTX *ctx = sslctx;
+	struct estkit_client *c = parm;
+	X509_STORE *st = X509_STORE_new();
+	int i = 0;
+
+	if (st == NULL)
+		return CURLE_OUT_OF_MEMORY;
+	for (i = 0; i < sk_X509_num(c->trust); i++) {
+		if (!X509_STORE_add_cert(st, sk_X509_value(c->trust, i))) {
+			X509_STORE_free(st);
+			return CURLE_SSL_CACERT_BADFILE;
+		}
+	}
+	/* A trust anchor may be a subordinate CA; stop the chain there. */
+	X509_STORE_set_flags(st, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_TRUSTED_FIRST);
+	SSL_CTX_set_cert_store(ctx, st); /* replaces (and frees) curl's store */
+	if (c->client_cert == NULL)
+		return CURLE_OK;
+	if (SSL_CTX_use_certificate(ctx, c->client_cert) != 1 ||
+	    SSL_CTX_use_PrivateKey(ctx, c->client_key) != 1 ||
+	    (c->client_chain != NULL && SSL_CTX_set1_chain(ctx, c->client_chain) != 1))
+		return CURLE_SSL_CERTPROBLEM;
+	return CURLE_OK;
+}
+
+static int set_common(struct estkit_client *c, CURL *h, struct xfer *x, char *errbuf,
+		      const char *url)
+{
+	long connect = c->timeout < CONNECT_TIMEOUT ? c->timeout : CONNECT_TIMEOUT;
+	CURLcode e = CURLE_OK;
+
+	e |= curl_easy_setopt(h, CURLOPT_URL, url);
+	e |= curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
+	e |= curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	e |= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	e |= curl_easy_setopt(h, CURLOPT_TIMEOUT, c->timeout);
+	e |= curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, connect);
+	e |= curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	e |= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	e |= curl_easy_setopt(h, CURLOPT_CAINFO, NULL);
+	e |= curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+	e |= curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)ESTKIT_MAX_DECODE);
+	e |= curl_easy_setopt(h, CURLOPT_USERAGENT, "estkit/" ESTKIT_VERSION_STRING);
+	e |= curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	e |= curl_easy_setopt(h, CURLOPT_WRITEDATA, x->r);
+	e |= curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	e |= curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
+	return e == CURLE_OK ? 0 : -1;
+}
+
+static int set_security(struct estkit_client *c, CURL *h, int bootstrap)
+{
+	CURLcode e = CURLE_OK;
+
+	if (bootstrap) {
+		/* RFC 7030 4.1.1: the answer is checked out of band (fingerprint). */
+		e |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+		e |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+		return e == CURLE_OK ? 0 : -1;
+	}
+	e |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	e |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	e |= curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+	e |= curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, c);
+	if (c->user != NULL) {
+		/* Only ever here: over a TLS connection verified against the trust anchors. */
+		e |= curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		e |= curl_easy_setopt(h, CURLOPT_USERNAME, c->user);
+		e |= curl_easy_setopt(h, CURLOPT_PASSWORD, c->password);
+	}
+	return e == CURLE_OK ? 0 : -1;
+}
+
+static struct curl_slist *post_headers(const char *content_type)
+{
+	struct curl_slist *l = NULL;
+	struct curl_slist *t = NULL;
+	char ct[128];
+
+	snprintf(ct, sizeof(ct), "Content-Type: %s", content_type);
+	if ((l = curl_slist_append(NULL, ct)) == NULL)
+		return NULL;
+	/* Optional since RFC 8951, but servers built on RFC 7030 alone look for it. */
+	if ((t = curl_slist_append(l, "Content-Transfer-Encoding: base64")) == NULL)
+		goto fail;
+	l = t;
+	/* No "Expect: 100-continue" round trip. */
+	if ((t = curl_slist_append(l, "Expect:")) == NULL)
+		goto fail;
+	return t;
+fail:
+	curl_slist_free_all(l);
+	return NULL;
+}
+
+static enum estkit_status transfer_failed(struct estkit_client *c, CURLcode cc,
+					  const struct ek_response *r, const char *errbuf)
+{
+	enum estkit_status rc = ek_client_status_for_curl(cc, errbuf);
+	const char *what = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc);
+
+	if (r->toobig || cc == CURLE_FILESIZE_EXCEEDED)
+		return ek_client_fail(c, ESTKIT_ETOOBIG, "response larger than %u bytes",
+				      ESTKIT_MAX_DECODE);
+	switch (rc) {
+	case ESTKIT_ETLS: return ek_client_fail(c, rc, "TLS: %s", what);
+	case ESTKIT_ETIMEOUT: return ek_client_fail(c, rc, "timed out: %s", what);
+	default: return ek_client_fail(c, rc, "%s", what);
+	}
+}
+
+enum estkit_status ek_client_perform(struct estkit_client *c, const char *op,
+				     const char *content_type, const char *body,
+				     int bootstrap, struct ek_response *r)
+{
+	char url[EK_HOST_MAX + EK_LABEL_MAX + 64];
+	char errbuf[CURL_ERROR_SIZE];
+	struct curl_slist *hdrs = NULL;
+	struct xfer x;
+	CURL *h = NULL;
+	CURLcode cc = CURLE_OK;
+	enum estkit_status rc = ESTKIT_EINTERNAL;
+
+	memset(r, 0, sizeof(*r));
+	r->bootstrap = bootstrap;
+	errbuf[0] = '\0';
+	if (ek_client_url_endpoint(&c->url, op, url, sizeof(url)) != ESTKIT_OK)
+		return ek_client_fail(c, ESTKIT_EINTERNAL, "URL too long");
+	if (!bootstrap && c->trust == NULL)
+		return ek_client_fail(c, ESTKIT_ETLS,
+				      "no trust anchors: set explicit trust (RFC 7030 3.6.1)");
+	if (bootstrap) {
+		h = curl_easy_init();
+	} else {
+		if (c->curl == NULL)
+			c->curl = curl_easy_init();
+		h = c->curl;
+		if (h != NULL)
+			curl_easy_reset(h); /* keeps the connection cache */
+	}
+	if (h == NULL)
+		return ek_client_fail(c, ESTKIT_ENOMEM, "cannot create a curl handle");
+	x.curl = h;
+	x.r = r;
+	if (set_common(c, h, &x, errbuf, url) != 0 || set_security(c, h, bootstrap) != 0) {
+		rc = ek_client_fail(c, ESTKIT_EINTERNAL, "libcurl lacks a needed option");
+		goto out;
+	}
+	if (body != NULL) {
+		if ((hdrs = post_headers(content_type)) == NULL ||
+		    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
+		    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body)) ||
+		    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body) != CURLE_OK) {
+			rc = ek_client_fail(c, ESTKIT_ENOMEM, "cannot set up the request");
+			goto out;
+		}
+	}
+	ek_client_log(c, "%s %s%s", body != NULL ? "POST" : "GET", url,
+		      bootstrap ? " (bootstrap: server not verified)" : "");
+	cc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	c->http_status = r->status;
+	if (cc != CURLE_OK) {
+		rc = transfer_failed(c, cc, r, errbuf);
+		goto out;
+	}
+	ek_client_log(c, "HTTP %ld, %zu bytes, Content-Type \"%s\"", r->status, r->bodylen,
+		      r->content_type);
+	rc = ESTKIT_OK;
+out:
+	curl_slist_free_all(hdrs);
+	if (bootstrap)
+		curl_easy_cleanup(h);
+	else
+		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL); /* errbuf dies with this frame */
+	return rc;
+}
+
+enum estkit_status ek_client_http_error(struct estkit_client *c, const char *op,
+					const struct ek_response *r)
+{
+	enum estkit_status rc = ek_client_status_for_http(r->status);
+	char text[EK_SERVER_TEXT_MAX + 1];
+	long ra = 0;
+
+	if (r->status == 202 || r->status == 503) {
+		ra = ek_client_retry_after_parse(r->retry_after, time(NULL));
+		c->retry_after = ra > 0 ? ra : 0;
+	}
+	if (r->status == 202)
+		return ek_client_fail(c, rc, "request pending (HTTP 202), retry after %ld s",
+				      c->retry_after);
+	ek_client_sanitize_line(r->body, r->bodylen, text, sizeof(text));
+	if (text[0] == '\0')
+		ek_client_sanitize_line((const unsigned char *)r->reason, strlen(r->reason), text,
+					sizeof(text));
+	if (rc == ESTKIT_EPROTO)
+		return ek_client_fail(c, rc, "unexpected HTTP %ld from %s", r->status, op);
+	if (text[0] == '\0')
+		return ek_client_fail(c, rc, "HTTP %ld", r->status);
+	return ek_client_fail(c, rc, "HTTP %ld: %s", r->status, text);
+}

@@ -16,7 +16,16 @@
 #include <sys/types.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/opensslv.h>
 #include <estkit/error.h>
+
+/*
+ * OpenSSL 3.0 and 3.1 lack OSSL_STACK_OF_X509_free() (added in 3.2), the
+ * function this header names for freeing certificate stacks; provide it.
+ */
+#if OPENSSL_VERSION_NUMBER < 0x30200000L && !defined(OSSL_STACK_OF_X509_free)
+#define OSSL_STACK_OF_X509_free(s) sk_X509_pop_free((s), X509_free)
+#endif
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,0 +1,208 @@
+/*
+ * pipeline.c - the job-pool side of a request: authenticate (Basic, whose
+ * crypt(3) check is slow by design and so never runs on an event loop),
+ * decode and verify the CSR, apply the re-enrollment rules of RFC 7030 4.2.2,
+ * call the backend and encode its answer. Runs on a job thread and never
+ * touches evhttp: everything it needs was copied into the request.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <estkit/pki.h>
+#include "server/server_internal.h"
+
+/* Every name of a is in b. */
+static int names_subset(const GENERAL_NAMES *a, const GENERAL_NAMES *b)
+{
+	int i, j, na = sk_GENERAL_NAME_num(a), nb = sk_GENERAL_NAME_num(b);
+
+	for (i = 0; i < na; i++) {
+		GENERAL_NAME *g = sk_GENERAL_NAME_value(a, i);
+		for (j = 0; j < nb; j++)
+			if (GENERAL_NAME_cmp(g, sk_GENERAL_NAME_value(b, j)) == 0)
+				break;
+		if (j == nb)
+			return 0;
+	}
+	return 1;
+}
+
+/* RFC 7030 4.2.2: the CSR's subjectAltName set equals the certificate's. */
+static int sans_equal(X509_REQ *csr, X509 *cert)
+{
+	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(csr);
+	GENERAL_NAMES *a = NULL, *b = NULL;
+	int eq = 0;
+
+	if (exts != NULL)
+		a = X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL);
+	b = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	eq = names_subset(a, b) && names_subset(b, a);
+	GENERAL_NAMES_free(a);
+	GENERAL_NAMES_free(b);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	return eq;
+}
+
+/* HTTP Basic (RFC 7617) through the backend. 0 when authenticated or not asked. */
+static int authenticate(struct estkit_request *r)
+{
+	const struct estkit_backend *be = &r->srv->backend;
+	char *user = NULL, *pass = NULL;
+	int ok = 0;
+
+	if (r->authz == NULL)
+		return r->peer_cert != NULL ? 0 : -1;
+	if (ek_route_parse_basic(r->authz, &user, &pass) == 0 && be->check_basic != NULL)
+		ok = be->check_basic(be->ctx, r->label, user, pass) == 1;
+	if (ok) {
+		size_t n = strlen(user) + sizeof("user:");
+		r->identity = OPENSSL_realloc(r->identity, n);
+		if (r->identity != NULL)
+			snprintf(r->identity, n, "user:%s", user);
+		r->user = user;
+		user = NULL;
+	}
+	OPENSSL_free(user);
+	if (pass != NULL)
+		OPENSSL_clear_free(pass, strlen(pass));
+	return ok && r->identity != NULL ? 0 : -1;
+}
+
+/* base64 -> DER PKCS#10 -> self-signature (RFC 7030 4.2.1, RFC 8951). */
+static int decode_csr(struct estkit_request *r)
+{
+	unsigned char *der = NULL;
+	size_t derlen = 0;
+	int rc = -1;
+
+	if (estkit_b64_decode((const char *)r->body, r->bodylen, &der, &derlen) != ESTKIT_OK) {
+		ek_request_set(r, 400, "malformed base64");
+		goto out;
+	}
+	if (estkit_csr_decode(der, derlen, &r->csr) != ESTKIT_OK) {
+		ek_request_set(r, 400, "malformed PKCS#10");
+		goto out;
+	}
+	if (estkit_csr_verify(r->csr) != ESTKIT_OK) {
+		ek_request_set(r, 400, "CSR signature does not verify");
+		goto out;
+	}
+	rc = 0;
+out:
+	ERR_clear_error();
+	estkit_free(der);
+	return rc;
+}
+
+/* RFC 7030 4.2.2: re-enrollment renews the certificate the client holds. */
+static int reenroll_rules(struct estkit_request *r)
+{
+	if (r->peer_cert == NULL)
+		return 0; /* allowed only when reenroll_requires_cert is off */
+	if (X509_NAME_cmp(X509_REQ_get_subject_name(r->csr),
+			  X509_get_subject_name(r->peer_cert)) != 0) {
+		ek_request_set(r, 400, "subject does not match the certificate being renewed");
+		return -1;
+	}
+	if (!sans_equal(r->csr, r->peer_cert)) {
+		ek_request_set(r, 400,
+			       "subjectAltName does not match the certificate being renewed");
+		return -1;
+	}
+	return 0;
+}
+
+/* certs -> base64 certs-only PKCS#7 in r->resp_body (RFC 7030 4.1.3, 4.2.3). */
+static int encode_certs(struct estkit_request *r, STACK_OF(X509) *certs)
+{
+	unsigned char *der = NULL;
+	size_t derlen = 0;
+	int rc = -1;
+
+	if (estkit_pkcs7_certs_encode(certs, &der, &derlen) != ESTKIT_OK ||
+	    estkit_b64_encode(der, derlen, &r->resp_body, &r->resp_len) != ESTKIT_OK)
+		goto out;
+	if (r->op != ESTKIT_OP_CACERTS && r->serial[0] == '\0') {
+		char *hex = NULL;
+		if (estkit_cert_serial_hex(sk_X509_value(certs, 0), &hex) == ESTKIT_OK)
+			estkit_request_set_serial(r, hex);
+		estkit_free(hex);
+	}
+	rc = 0;
+out:
+	estkit_free(der);
+	return rc;
+}
+
+/* Turns a backend's answer into the reply. */
+static void backend_result(struct estkit_request *r, enum estkit_status st,
+			   STACK_OF(X509) *certs)
+{
+	const char *what = estkit_op_name(r->op);
+
+	if (st == ESTKIT_OK && sk_X509_num(certs) > 0 && encode_certs(r, certs) == 0) {
+		r->status = 200;
+	} else if (st == ESTKIT_OK) {
+		ek_server_log(r->srv, ESTKIT_LOG_ERROR, "%s: backend returned no usable certificates",
+			      what);
+		ek_request_set(r, 500, "internal error");
+	} else if (st == ESTKIT_EPENDING) {
+		ek_request_set(r, 202, "request accepted, retry later");
+	} else if (st == ESTKIT_EBUSY) {
+		if (!r->failed || r->status != 503)
+			ek_request_set(r, 503, "temporarily unavailable");
+	} else if (!r->failed) {
+		ek_server_log(r->srv, ESTKIT_LOG_ERROR, "%s: backend failed without a reason: %s",
+			      what, estkit_strerror(st));
+		ek_request_set(r, 500, "internal error");
+	}
+	OSSL_STACK_OF_X509_free(certs);
+}
+
+static void run_enroll(struct estkit_request *r)
+{
+	const struct estkit_backend *be = &r->srv->backend;
+	STACK_OF(X509) *certs = NULL;
+	enum estkit_status st;
+
+	if (authenticate(r) != 0) {
+		r->want_auth = 1;
+		ek_request_set(r, 401, "authentication required");
+		return;
+	}
+	if (r->op == ESTKIT_OP_SIMPLEREENROLL && r->peer_cert == NULL &&
+	    r->srv->cfg.reenroll_requires_cert) {
+		ek_request_set(r, 403, "re-enrollment requires the certificate being renewed as "
+				       "TLS client certificate");
+		return;
+	}
+	if (decode_csr(r) != 0)
+		return;
+	if (r->op == ESTKIT_OP_SIMPLEREENROLL && reenroll_rules(r) != 0)
+		return;
+	st = be->enroll(be->ctx, r, r->csr, &certs);
+	backend_result(r, st, certs);
+}
+
+/* See server_internal.h. */
+void ek_pipeline_run(struct estkit_request *r)
+{
+	const struct estkit_backend *be = &r->srv->backend;
+	STACK_OF(X509) *certs = NULL;
+	enum estkit_status st;
+
+	if (r->op == ESTKIT_OP_CACERTS) {
+		st = be->cacerts(be->ctx, r, &certs);
+		backend_result(r, st, certs);
+	} else {
+		run_enroll(r);
+	}
+	/* the password and the request are no longer needed; wipe early */
+	if (r->authz != NULL) {
+		OPENSSL_clear_free(r->authz, strlen(r->authz));
+		r->authz = NULL;
+	}
+}

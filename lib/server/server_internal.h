@@ -1,0 +1,186 @@
+/*
+ * server_internal.h - shared internals of lib/server: the server object, its
+ * event loops, the job pool and the one struct that carries a request through
+ * the pipeline (route -> authenticate -> decode -> verify -> fulfil -> respond).
+ *
+ * Thread rules: fields marked [loop] are touched only on the owning event
+ * loop's thread; [job] only by the job thread running the request; [mu] under
+ * the named mutex. The evhttp_request is never touched by a job thread.
+ */
+#ifndef EK_SERVER_INTERNAL_H
+#define EK_SERVER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <time.h>
+#include <openssl/ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+#include <estkit/server.h>
+
+#define EK_LABEL_MAX     64
+#define EK_REASON_MAX    256
+#define EK_AUTH_MAX      1024 /* decoded Basic credentials */
+#define EK_RETRY_BUSY    5    /* Retry-After of a 503 when the queue is full */
+#define EK_RETRY_PENDING 60   /* Retry-After of a 202 when the backend set none */
+
+struct ek_loop;
+struct ek_jobs;
+
+/* Where a request is in its life; drives who frees it. [loop] */
+enum ek_req_state {
+	EK_REQ_NEW = 0,  /* being routed on the loop */
+	EK_REQ_QUEUED,   /* handed to the job pool; the loop waits for the result */
+	EK_REQ_SENT,     /* reply handed to evhttp; waiting for it to be written */
+};
+
+/* One request in flight, from arrival to the access-log line. */
+struct estkit_request {
+	struct estkit_request *next; /* job queue / completion list link */
+	struct estkit_server *srv;
+	struct ek_loop *loop;
+	struct evhttp_request *ev;   /* [loop] NULL once the connection went away */
+	enum ek_req_state state;     /* [loop] */
+	int dead;                    /* [loop] the connection closed under us */
+	struct timespec start;
+
+	/* request, copied on the loop so the job never sees evhttp */
+	enum estkit_op op;
+	int method;                  /* EVHTTP_REQ_* */
+	char method_name[8];
+	char *path;                  /* path without query, for the log */
+	char label[EK_LABEL_MAX + 1];
+	char peer[64];
+	X509 *peer_cert;             /* verified TLS client certificate or NULL (owned) */
+	char *authz;                 /* Authorization header value or NULL (wiped) */
+	unsigned char *body;
+	size_t bodylen;
+
+	/* results of the pipeline [job], read by the loop after completion */
+	char *user;                  /* Basic user once verified */
+	char *identity;
+	X509_REQ *csr;
+	int status;                  /* HTTP status of the reply */
+	char reason[EK_REASON_MAX];
+	int failed;                  /* estkit_request_fail() was called */
+	unsigned retry_after;        /* 0 = not set */
+	int want_auth;               /* add WWW-Authenticate */
+	const char *allow;           /* Allow header of a 405 */
+	char *resp_body;             /* base64 PKCS#7 for a 200 */
+	size_t resp_len;
+	char serial[130];
+};
+
+/* One event loop thread: its base, evhttp and listening socket. */
+struct ek_loop {
+	struct estkit_server *srv;
+	int index;
+	struct event_base *base;
+	struct evhttp *http;
+	struct evhttp_bound_socket *bound; /* [loop] NULL once listeners closed */
+	int fd;                            /* listening socket until handed to evhttp */
+	pthread_t thread;
+	int running;
+	struct event *done_ev;             /* activated by job threads */
+	struct event *stop_ev;             /* activated by estkit_server_shutdown() */
+	pthread_mutex_t done_mu;
+	struct estkit_request *done_head, *done_tail; /* [done_mu] finished jobs */
+	int nconns;                        /* [loop] open connections on this loop */
+	int conn_limit;
+	int paused;                        /* [loop] listener disabled at conn_limit */
+};
+
+struct estkit_server {
+	struct estkit_server_config cfg; /* strings below are owned copies */
+	char *listen, *cert_file, *key_file, *client_ca_file, *extra_ca_file, *realm;
+	struct estkit_backend backend;
+	SSL_CTX *ssl_ctx;
+	int nloops;
+	struct ek_loop *loops;
+	struct ek_jobs *jobs;
+	int port;
+	char errmsg[512];
+
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	int started;          /* [mu] */
+	int stopping;         /* [mu] */
+	struct timespec deadline; /* [mu] end of the grace period */
+	long inflight;        /* [mu] requests not yet finished */
+	int joined;           /* [wait_mu] threads have been joined */
+	pthread_mutex_t wait_mu;
+};
+
+/* ---- server.c ---- */
+void ek_server_log(struct estkit_server *srv, enum estkit_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Sets srv->errmsg (with OpenSSL's queued errors appended when ssl is 1). */
+void ek_server_err(struct estkit_server *srv, int ssl, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* inflight bookkeeping: a request begins / ends (wakes a waiting shutdown). */
+void ek_server_req_begin(struct estkit_server *srv);
+void ek_server_req_end(struct estkit_server *srv);
+int ek_server_stopping(struct estkit_server *srv);
+
+/* ---- tls.c ---- */
+/* Builds srv->ssl_ctx from the configuration; errmsg on failure. */
+enum estkit_status ek_tls_ctx_new(struct estkit_server *srv);
+/* evhttp bufferevent callback: a TLS bufferevent per accepted connection. */
+struct bufferevent *ek_tls_bevcb(struct event_base *base, void *arg);
+/* The verified TLS client certificate of a connection (borrowed) or NULL. */
+X509 *ek_tls_peer_cert(struct evhttp_connection *evcon);
+
+/* ---- listen.c ---- */
+/*
+ * Binds n listening sockets (SO_REUSEPORT) to "HOST:PORT" / "[v6]:PORT".
+ * Port 0 picks one port for all. fds[] receives non-blocking sockets.
+ */
+enum estkit_status ek_listen_bind(struct estkit_server *srv, const char *spec, int n, int *fds,
+				  int *port);
+
+/* ---- jobs.c ---- */
+struct ek_jobs *ek_jobs_new(struct estkit_server *srv, int nthreads, int queue_max);
+enum estkit_status ek_jobs_start(struct ek_jobs *jobs);
+/* Queues a request; ESTKIT_EBUSY when the queue is full. Loop thread. */
+enum estkit_status ek_jobs_submit(struct ek_jobs *jobs, struct estkit_request *r);
+/* Stops the threads; queued requests complete as 503. Joins. */
+void ek_jobs_stop(struct ek_jobs *jobs);
+void ek_jobs_free(struct ek_jobs *jobs);
+
+/* ---- route.c ---- */
+/*
+ * Splits a request target into label and op (RFC 7030 3.2.2). Returns 0 and
+ * fills label (EK_LABEL_MAX + 1 bytes) / op, or -1 with a reason for a 404.
+ */
+int ek_route_parse(const char *uri, char *label, enum estkit_op *op, const char **reason);
+/* 1 when a Content-Type names application/pkcs10 (any case, parameters allowed). */
+int ek_route_is_pkcs10(const char *ctype);
+/* Methods an op accepts, for the 405 Allow header; 1 when method is one of them. */
+int ek_route_method_ok(enum estkit_op op, int method, const char **allow);
+/*
+ * Parses "Basic <base64(user:password)>" strictly. Returns 0 with *user and
+ * *pass (OPENSSL_malloc'ed; free user with
+ * OPENSSL_free, pass with OPENSSL_clear_free) or -1.
+ */
+int ek_route_parse_basic(const char *authz, char **user, char **pass);
+
+/* ---- handler.c (loop side) ---- */
+void ek_handler_request(struct evhttp_request *ev, void *arg);
+/* Job pool -> loop: the request's pipeline finished. Any thread. */
+void ek_handler_complete(struct estkit_request *r);
+/* Drains the completion list of a loop. Loop thread (or after it stopped). */
+void ek_handler_done_cb(evutil_socket_t fd, short what, void *arg);
+/* Frees the finished requests of a stopped loop, without evhttp access. */
+void ek_handler_drain(struct ek_loop *loop);
+/* Frees a request and its buffers (no evhttp access). */
+void ek_request_free(struct estkit_request *r);
+
+/* ---- pipeline.c (job side) ---- */
+/* Runs authentication, decoding, verification and the backend for r. Job thread. */
+void ek_pipeline_run(struct estkit_request *r);
+/* Sets status/reason without the failed flag semantics of the public API. */
+void ek_request_set(struct estkit_request *r, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif /* EK_SERVER_INTERNAL_H */

@@ -3,10 +3,13 @@
  * hash from crypt(3) (yescrypt, "$y$..."; SHA-512 "$6$" also accepted).
  * Lines starting with '#' and blank lines are ignored. Names are 1-64
  * characters of [A-Za-z0-9._@-]. The file is written atomically, mode 0600.
+ * Any other line (no ':', a bad name or hash, a name twice) makes the whole
+ * file refused (ESTKIT_EPARSE, "path:line: why"), never silently skipped.
  */
 #ifndef ESTD_USERS_H
 #define ESTD_USERS_H
 
+#include <stddef.h>
 #include <estkit/error.h>
 
 struct estd_users;
@@ -29,5 +32,11 @@ enum estkit_status estd_users_set(const char *path, const char *user, const char
 
 /* Removes user; ESTKIT_ENOTFOUND when absent. */
 enum estkit_status estd_users_del(const char *path, const char *user, char **err);
+
+/* The number of users in u (for `estd user list`). */
+size_t estd_users_count(const struct estd_users *u);
+
+/* The name of user i (0-based, file order), or NULL past the end. Borrowed from u. */
+const char *estd_users_name(const struct estd_users *u, size_t i);
 
 #endif /* ESTD_USERS_H */

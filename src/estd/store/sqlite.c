@@ -1,0 +1,509 @@
+/*
+ * sqlite.c - the store on SQLite 3.
+ *
+ * One connection per store, opened FULLMUTEX, and a store mutex around each
+ * call so that a transaction of one thread never interleaves with another's
+ * on the shared connection. WAL with synchronous=FULL: a commit is on disk
+ * when sqlite3_step() of COMMIT returns, which is what store.h promises
+ * (estd sends a certificate only after its insert returned).
+ *
+ * The schema is versioned with PRAGMA user_version; migrations[i] moves the
+ * database from version i to i + 1 inside one transaction.
+ */
+#include "store/store.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_SERIAL_HEX 64 /* RFC 5280 4.1.2.2 allows 20 octets; leave room */
+
+struct estd_store {
+	sqlite3 *db;
+	pthread_mutex_t lock; /* recursive: a foreach callback may call get */
+	sqlite3_stmt *ins, *get;
+};
+
+static const char *const migrations[] = {
+	/* 1: issued certificates */
+	"CREATE TABLE certs ("
+	" serial TEXT PRIMARY KEY NOT NULL,"
+	" subject TEXT NOT NULL, issuer TEXT NOT NULL, sans TEXT NOT NULL,"
+	" not_before INTEGER NOT NULL, not_after INTEGER NOT NULL, issued_at INTEGER NOT NULL,"
+	" requester TEXT NOT NULL, label TEXT NOT NULL, op TEXT NOT NULL,"
+	" csr BLOB, cert BLOB);"
+	"CREATE INDEX certs_issued_at ON certs (issued_at);",
+};
+
+#define COLUMNS                                                                                \
+	"serial, subject, issuer, sans, not_before, not_after, issued_at, requester, label, op, " \
+	"csr, cert"
+
+/* The message of this thread's last store call (store.h: per thread). */
+static _Thread_local char errbuf[512];
+
+__attribute__((format(printf, 1, 2))) static void set_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
+	va_end(ap);
+}
+
+/* Maps a SQLite failure to a status, with the message kept for the caller. */
+static enum estkit_status db_fail(sqlite3 *db, const char *what)
+{
+	int code = sqlite3_extended_errcode(db);
+
+	set_err("%s: %s", what, sqlite3_errmsg(db));
+	if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED)
+		return ESTKIT_EBUSY;
+	if ((code & 0xff) == SQLITE_NOMEM)
+		return ESTKIT_ENOMEM;
+	return ESTKIT_EIO;
+}
+
+/*
+ * Serial to canonical form: lowercase hex without leading zeros ("0" for
+ * zero). ':' separators (as openssl prints serials) are ignored. -1 when
+ * not hex, empty or too long.
+ */
+static int normalize_serial(const char *in, char *out, size_t outlen)
+{
+	size_t n = 0;
+	const char *s;
+
+	if (in == NULL || strlen(in) > 3 * MAX_SERIAL_HEX)
+		return -1;
+	for (s = in; *s != '\0'; s++) {
+		char c = *s;
+
+		if (c == ':')
+			continue;
+		if (c >= 'A' && c <= 'F')
+			c = (char)(c - 'A' + 'a');
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return -1;
+		if (n == 0 && c == '0')
+			continue;
+		if (n + 1 >= outlen || n >= MAX_SERIAL_HEX)
+			return -1;
+		out[n++] = c;
+	}
+	if (n == 0) {
+		/* all zeros is "0"; nothing at all is an error */
+		if (strspn(in, ":") == strlen(in))
+			return -1;
+		out[n++] = '0';
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+	return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+/* Brings the schema to the newest version, in one transaction. */
+static enum estkit_status migrate(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	const int newest = (int)(sizeof(migrations) / sizeof(migrations[0]));
+	int version = 0, i;
+	char sql[64];
+
+	/* IMMEDIATE: two processes opening a new file must not both migrate */
+	if (exec(db, "BEGIN IMMEDIATE") != SQLITE_OK)
+		return db_fail(db, "begin migration");
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW)
+		goto fail;
+	version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (version > newest || version < 0) {
+		exec(db, "ROLLBACK");
+		set_err("schema version %d is newer than this estd knows (%d)", version, newest);
+		return ESTKIT_EINVAL;
+	}
+	for (i = version; i < newest; i++)
+		if (exec(db, migrations[i]) != SQLITE_OK)
+			goto fail;
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", newest);
+	if (exec(db, sql) != SQLITE_OK || exec(db, "COMMIT") != SQLITE_OK)
+		goto fail;
+	return ESTKIT_OK;
+fail:
+	{
+		enum estkit_status rc = db_fail(db, "schema migration");
+
+		sqlite3_finalize(st);
+		exec(db, "ROLLBACK");
+		return rc;
+	}
+}
+
+/* WAL + synchronous=FULL (durable commits), busy timeout, foreign keys. */
+static enum estkit_status configure(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int ok;
+
+	sqlite3_extended_result_codes(db, 1);
+	sqlite3_busy_timeout(db, 5000);
+	/* the first statement that reads the file: a corrupt one fails here */
+	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return db_fail(db, "journal_mode");
+	}
+	ok = sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+	sqlite3_finalize(st);
+	if (!ok) {
+		set_err("the database cannot use WAL mode");
+		return ESTKIT_EIO;
+	}
+	if (exec(db, "PRAGMA synchronous = FULL") != SQLITE_OK ||
+	    exec(db, "PRAGMA foreign_keys = ON") != SQLITE_OK)
+		return db_fail(db, "pragma");
+	return migrate(db);
+}
+
+/* Creates the file with mode 0600 first, so SQLite never makes it world-readable. */
+static enum estkit_status create_file(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		set_err("%s: %s", path, strerror(errno));
+		return ESTKIT_EIO;
+	}
+	close(fd);
+	return ESTKIT_OK;
+}
+
+static enum estkit_status prepare(struct estd_store *st)
+{
+	if (sqlite3_prepare_v2(st->db, "INSERT INTO certs (" COLUMNS ") VALUES "
+				       "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			       -1, &st->ins, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db, "SELECT " COLUMNS " FROM certs WHERE serial = ?", -1,
+			       &st->get, NULL) != SQLITE_OK)
+		return db_fail(st->db, "prepare");
+	return ESTKIT_OK;
+}
+
+static struct estd_store *store_new(void)
+{
+	struct estd_store *st = calloc(1, sizeof(*st));
+	pthread_mutexattr_t attr;
+
+	if (st == NULL)
+		return NULL;
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	if (pthread_mutex_init(&st->lock, &attr) != 0) {
+		free(st);
+		st = NULL;
+	}
+	pthread_mutexattr_destroy(&attr);
+	return st;
+}
+
+/* Opens or creates the database at spec ("PATH" or "sqlite:PATH"). */
+enum estkit_status estd_store_open(const char *spec, struct estd_store **out, char **err)
+{
+	struct estd_store *st = NULL;
+	const char *path = spec;
+	enum estkit_status rc = ESTKIT_EINVAL;
+
+	errbuf[0] = '\0';
+	if (err != NULL)
+		*err = NULL;
+	if (out != NULL)
+		*out = NULL;
+	if (spec == NULL || out == NULL)
+		goto out;
+	if (strncmp(spec, "sqlite:", 7) == 0)
+		path += 7;
+	else if (strncmp(spec, "postgres:", 9) == 0 || strncmp(spec, "postgresql:", 11) == 0) {
+		set_err("%s: PostgreSQL is not supported by this build", spec);
+		goto out;
+	}
+	if (*path == '\0') {
+		set_err("empty store path");
+		goto out;
+	}
+	rc = ESTKIT_ENOMEM;
+	st = store_new();
+	if (st == NULL)
+		goto out;
+	rc = create_file(path);
+	if (rc != ESTKIT_OK)
+		goto out;
+	if (sqlite3_open_v2(path, &st->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+			    NULL) != SQLITE_OK) {
+		rc = st->db != NULL ? db_fail(st->db, "open") : ESTKIT_ENOMEM;
+		goto out;
+	}
+	rc = configure(st->db);
+	if (rc == ESTKIT_OK)
+		rc = prepare(st);
+out:
+	if (rc != ESTKIT_OK) {
+		if (err != NULL)
+			*err = estd_strfmt("%s: %s", spec != NULL ? spec : "(null)",
+					   errbuf[0] ? errbuf : estkit_strerror(rc));
+		estd_store_close(st);
+		return rc;
+	}
+	*out = st;
+	return ESTKIT_OK;
+}
+
+/* Closes the database; NULL is a no-op. */
+void estd_store_close(struct estd_store *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_finalize(st->ins);
+	sqlite3_finalize(st->get);
+	sqlite3_close(st->db);
+	pthread_mutex_destroy(&st->lock);
+	free(st);
+}
+
+static int bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	return sqlite3_bind_text(s, i, v != NULL ? v : "", -1, SQLITE_STATIC);
+}
+
+static int bind_blob(sqlite3_stmt *s, int i, const unsigned char *v, size_t len)
+{
+	if (v == NULL || len == 0)
+		return sqlite3_bind_null(s, i);
+	return sqlite3_bind_blob64(s, i, v, (sqlite3_uint64)len, SQLITE_STATIC);
+}
+
+/* Binds rec (with its normalised serial) to the insert statement. */
+static int bind_record(sqlite3_stmt *s, const char *serial, const struct estd_cert_record *rec)
+{
+	int r = bind_text(s, 1, serial);
+
+	r = r ? r : bind_text(s, 2, rec->subject);
+	r = r ? r : bind_text(s, 3, rec->issuer);
+	r = r ? r : bind_text(s, 4, rec->sans);
+	r = r ? r : sqlite3_bind_int64(s, 5, rec->not_before);
+	r = r ? r : sqlite3_bind_int64(s, 6, rec->not_after);
+	r = r ? r : sqlite3_bind_int64(s, 7, rec->issued_at);
+	r = r ? r : bind_text(s, 8, rec->requester);
+	r = r ? r : bind_text(s, 9, rec->label);
+	r = r ? r : bind_text(s, 10, rec->op);
+	r = r ? r : bind_blob(s, 11, rec->csr_der, rec->csr_len);
+	r = r ? r : bind_blob(s, 12, rec->cert_der, rec->cert_len);
+	return r;
+}
+
+/* Inserts and commits rec; a known serial is ESTKIT_EEXIST. */
+enum estkit_status estd_store_cert_insert(struct estd_store *st,
+					  const struct estd_cert_record *rec)
+{
+	char serial[MAX_SERIAL_HEX + 1];
+	enum estkit_status rc = ESTKIT_OK;
+	int r;
+
+	errbuf[0] = '\0';
+	if (st == NULL || rec == NULL || normalize_serial(rec->serial, serial, sizeof(serial))) {
+		set_err("invalid record or serial");
+		return ESTKIT_EINVAL;
+	}
+	pthread_mutex_lock(&st->lock);
+	if (exec(st->db, "BEGIN IMMEDIATE") != SQLITE_OK) {
+		rc = db_fail(st->db, "begin");
+		goto out;
+	}
+	if (bind_record(st->ins, serial, rec) != SQLITE_OK) {
+		rc = db_fail(st->db, "bind");
+	} else if ((r = sqlite3_step(st->ins)) != SQLITE_DONE) {
+		if (sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_PRIMARYKEY) {
+			set_err("serial %s is already in the store", serial);
+			rc = ESTKIT_EEXIST;
+		} else {
+			rc = db_fail(st->db, "insert");
+		}
+	}
+	sqlite3_reset(st->ins);
+	sqlite3_clear_bindings(st->ins);
+	if (rc == ESTKIT_OK && exec(st->db, "COMMIT") != SQLITE_OK)
+		rc = db_fail(st->db, "commit");
+	if (rc != ESTKIT_OK)
+		exec(st->db, "ROLLBACK");
+out:
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+static char *col_text(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	return strdup(t != NULL ? (const char *)t : "");
+}
+
+/* Copies a blob column; 0 on success (an empty or NULL blob gives NULL, 0). */
+static int col_blob(sqlite3_stmt *s, int i, unsigned char **out, size_t *len)
+{
+	const void *b = sqlite3_column_blob(s, i);
+	int n = sqlite3_column_bytes(s, i);
+
+	*out = NULL;
+	*len = 0;
+	if (b == NULL || n <= 0)
+		return 0;
+	*out = malloc((size_t)n);
+	if (*out == NULL)
+		return -1;
+	memcpy(*out, b, (size_t)n);
+	*len = (size_t)n;
+	return 0;
+}
+
+/* A record from the current row (column order of COLUMNS); NULL when out of memory. */
+static struct estd_cert_record *row_to_record(sqlite3_stmt *s)
+{
+	struct estd_cert_record *rec = calloc(1, sizeof(*rec));
+
+	if (rec == NULL)
+		return NULL;
+	rec->serial = col_text(s, 0);
+	rec->subject = col_text(s, 1);
+	rec->issuer = col_text(s, 2);
+	rec->sans = col_text(s, 3);
+	rec->not_before = sqlite3_column_int64(s, 4);
+	rec->not_after = sqlite3_column_int64(s, 5);
+	rec->issued_at = sqlite3_column_int64(s, 6);
+	rec->requester = col_text(s, 7);
+	rec->label = col_text(s, 8);
+	rec->op = col_text(s, 9);
+	if (col_blob(s, 10, &rec->csr_der, &rec->csr_len) != 0 ||
+	    col_blob(s, 11, &rec->cert_der, &rec->cert_len) != 0 || !rec->serial ||
+	    !rec->subject || !rec->issuer || !rec->sans || !rec->requester || !rec->label ||
+	    !rec->op) {
+		estd_cert_record_free(rec);
+		return NULL;
+	}
+	return rec;
+}
+
+/* The record with serial (any case, leading zeros and ':' ignored). */
+enum estkit_status estd_store_cert_get(struct estd_store *st, const char *serial,
+				       struct estd_cert_record **out)
+{
+	char norm[MAX_SERIAL_HEX + 1];
+	enum estkit_status rc = ESTKIT_OK;
+	int r;
+
+	errbuf[0] = '\0';
+	if (out != NULL)
+		*out = NULL;
+	if (st == NULL || out == NULL)
+		return ESTKIT_EINVAL;
+	if (normalize_serial(serial, norm, sizeof(norm)) != 0) {
+		set_err("invalid serial (expected hexadecimal)");
+		return ESTKIT_EINVAL;
+	}
+	pthread_mutex_lock(&st->lock);
+	r = sqlite3_bind_text(st->get, 1, norm, -1, SQLITE_STATIC);
+	if (r == SQLITE_OK)
+		r = sqlite3_step(st->get);
+	if (r == SQLITE_ROW) {
+		*out = row_to_record(st->get);
+		if (*out == NULL) {
+			set_err("out of memory");
+			rc = ESTKIT_ENOMEM;
+		}
+	} else if (r == SQLITE_DONE) {
+		set_err("no certificate with serial %s", norm);
+		rc = ESTKIT_ENOTFOUND;
+	} else {
+		rc = db_fail(st->db, "select");
+	}
+	sqlite3_reset(st->get);
+	sqlite3_clear_bindings(st->get);
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+/* Walks all records, oldest first; cb returning non-zero stops the walk. */
+enum estkit_status estd_store_cert_foreach(struct estd_store *st,
+					   int (*cb)(void *arg, const struct estd_cert_record *rec),
+					   void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	struct estd_cert_record *rec = NULL;
+	enum estkit_status rc = ESTKIT_OK;
+	int r = SQLITE_DONE, stop = 0;
+
+	errbuf[0] = '\0';
+	if (st == NULL || cb == NULL)
+		return ESTKIT_EINVAL;
+	pthread_mutex_lock(&st->lock);
+	/* a statement per walk: a callback may start another walk */
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT " COLUMNS " FROM certs ORDER BY issued_at, rowid", -1, &s,
+			       NULL) != SQLITE_OK) {
+		rc = db_fail(st->db, "prepare");
+		goto out;
+	}
+	while (!stop && (r = sqlite3_step(s)) == SQLITE_ROW) {
+		rec = row_to_record(s);
+		if (rec == NULL) {
+			set_err("out of memory");
+			rc = ESTKIT_ENOMEM;
+			goto out;
+		}
+		stop = cb(arg, rec);
+		estd_cert_record_free(rec);
+	}
+	if (!stop && r != SQLITE_DONE)
+		rc = db_fail(st->db, "select");
+out:
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+/* Frees a record and its blobs; NULL is a no-op. */
+void estd_cert_record_free(struct estd_cert_record *rec)
+{
+	if (rec == NULL)
+		return;
+	free(rec->serial);
+	free(rec->subject);
+	free(rec->issuer);
+	free(rec->sans);
+	free(rec->requester);
+	free(rec->label);
+	free(rec->op);
+	free(rec->csr_der);
+	free(rec->cert_der);
+	free(rec);
+}
+
+/* This thread's last message ("" when the last call succeeded). */
+const char *estd_store_errmsg(struct estd_store *st)
+{
+	(void)st;
+	return errbuf;
+}

@@ -1,0 +1,126 @@
+/* util.c - small helpers shared by estd's modules. */
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Copies s; NULL stays NULL. */
+char *estd_strdup(const char *s)
+{
+	return s != NULL ? strdup(s) : NULL;
+}
+
+/* asprintf() with a NULL result on failure. */
+char *estd_strfmt(const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	return n < 0 ? NULL : s;
+}
+
+/* dir + "/" + rel, or rel alone when it is absolute. */
+char *estd_path_join(const char *dir, const char *rel)
+{
+	size_t dlen;
+
+	if (dir == NULL || rel == NULL)
+		return NULL;
+	if (rel[0] == '/' || dir[0] == '\0')
+		return strdup(rel);
+	dlen = strlen(dir);
+	while (dlen > 1 && dir[dlen - 1] == '/')
+		dlen--;
+	if (dlen == 1 && dir[0] == '/')
+		return estd_strfmt("/%s", rel);
+	return estd_strfmt("%.*s/%s", (int)dlen, dir, rel);
+}
+
+/* realpath() of the directory part of path. */
+char *estd_path_dirname_abs(const char *path)
+{
+	const char *slash;
+	char *dir = NULL, *abs = NULL;
+
+	if (path == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	slash = strrchr(path, '/');
+	if (slash == NULL)
+		dir = strdup(".");
+	else if (slash == path)
+		dir = strdup("/");
+	else
+		dir = strndup(path, (size_t)(slash - path));
+	if (dir == NULL)
+		return NULL;
+	abs = realpath(dir, NULL);
+	free(dir);
+	return abs;
+}
+
+/* UTC "YYYY-MM-DD HH:MM:SS" (sep in the middle). */
+char *estd_fmt_time(long long t, char sep, char *buf, size_t buflen)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (buf == NULL || buflen == 0)
+		return buf;
+	if ((long long)tt != t || gmtime_r(&tt, &tm) == NULL || tm.tm_year + 1900LL > 9999 ||
+	    tm.tm_year + 1900LL < 0) {
+		snprintf(buf, buflen, "?");
+		return buf;
+	}
+	snprintf(buf, buflen, "%04d-%02d-%02d%c%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, sep, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	return buf;
+}
+
+/* strtoll() with every check: whole string, no overflow, in range. */
+int estd_parse_ll(const char *s, long long min, long long max, long long *out)
+{
+	char *end = NULL;
+	long long v;
+
+	if (s == NULL || *s == '\0' || out == NULL)
+		return -1;
+	/* strtoll() would skip leading blanks: a value must be the number alone. */
+	if (*s == ' ' || *s == '\t')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* [A-Za-z0-9._-]{1,64}, not starting with '.'. */
+int estd_name_is_valid(const char *name)
+{
+	size_t i;
+
+	if (name == NULL || name[0] == '\0' || name[0] == '.')
+		return 0;
+	for (i = 0; name[i] != '\0'; i++) {
+		char c = name[i];
+
+		if (i >= 64)
+			return 0;
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}

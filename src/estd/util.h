@@ -1,0 +1,51 @@
+/*
+ * util.h - small helpers shared by estd's modules (not part of libestkit).
+ *
+ * Every function returning a string returns a malloc'd one the caller frees
+ * with free() (or estkit_free(), which is the same allocator), or NULL when
+ * memory ran out.
+ */
+#ifndef ESTD_UTIL_H
+#define ESTD_UTIL_H
+
+#include <stddef.h>
+
+/* Size of a buffer for estd_fmt_time(): "YYYY-MM-DD HH:MM:SS" plus NUL. */
+#define ESTD_TIME_BUFLEN 32
+
+/* A copy of s (NULL when s is NULL or memory ran out). */
+char *estd_strdup(const char *s);
+
+/* A formatted string, like asprintf(); NULL when memory ran out. */
+char *estd_strfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * rel resolved against dir: a copy of rel when it is absolute, else
+ * "dir/rel" (no doubled '/'). NULL when memory ran out.
+ */
+char *estd_path_join(const char *dir, const char *rel);
+
+/*
+ * The absolute directory holding file path (realpath() of its directory, so
+ * symlinks and ".." are resolved). NULL with errno set when the directory
+ * does not exist or memory ran out.
+ */
+char *estd_path_dirname_abs(const char *path);
+
+/*
+ * Formats Unix time t as UTC "YYYY-MM-DD HH:MM:SS" into buf (at least
+ * ESTD_TIME_BUFLEN bytes; sep replaces the blank, e.g. 'T' for RFC 3339).
+ * Returns buf; a time that cannot be represented gives "?".
+ */
+char *estd_fmt_time(long long t, char sep, char *buf, size_t buflen);
+
+/*
+ * Parses a whole decimal integer in [min, max] (optional sign, no trailing
+ * garbage, no empty string). Returns 0 and sets *out, or -1.
+ */
+int estd_parse_ll(const char *s, long long min, long long max, long long *out);
+
+/* 1 when name is 1..64 characters of [A-Za-z0-9._-] not starting with '.'. */
+int estd_name_is_valid(const char *name);
+
+#endif /* ESTD_UTIL_H */

@@ -140,7 +140,13 @@ enum estkit_status estd_cert_add_key_ids(X509 *cert, X509 *issuer)
 	akid = AUTHORITY_KEYID_new();
 	if (akid == NULL)
 		goto out;
-	issuer_ski = X509_get0_subject_key_id(issuer);
+	/*
+	 * Never query cert itself: X509_get0_subject_key_id() caches the
+	 * extensions of a certificate still being built, and the stale cache
+	 * would make it look not self-signed later.
+	 */
+	if (issuer != cert)
+		issuer_ski = X509_get0_subject_key_id(issuer);
 	if (issuer == cert || issuer_ski == NULL)
 		akid->keyid = issuer == cert ? ASN1_OCTET_STRING_dup(ski) : key_hash(issuer);
 	else
@@ -395,8 +401,12 @@ enum estkit_status estd_ca_issue(struct estd_ca *ca, const struct estd_ca_profil
 		rc = estd_signer_sign_cert(ca->signer, cert);
 	if (rc != ESTKIT_OK)
 		goto out;
-	*out = cert;
-	cert = NULL;
+	/* A fresh decode of what was signed: no cached state from the build. */
+	*out = X509_dup(cert);
+	if (*out == NULL) {
+		rc = ESTKIT_ENOMEM;
+		goto out;
+	}
 	reasonf(reason, rlen, "issued");
 out:
 	X509_free(cert);

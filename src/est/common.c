@@ -1,0 +1,227 @@
+/*
+ * common.c - messages, exit codes, option helpers, password sources and
+ * client set-up shared by the `est` subcommands.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "common.h"
+
+#define PASSWORD_MAX 1024
+
+void est_err(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "est: %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int est_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "est: %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see 'est %s --help')\n", cmd);
+	return EST_EXIT_USAGE;
+}
+
+int est_exit_for(enum estkit_status rc)
+{
+	if (rc == ESTKIT_OK)
+		return EST_EXIT_OK;
+	return rc == ESTKIT_EPENDING ? EST_EXIT_PENDING : EST_EXIT_FAIL;
+}
+
+int est_parse_long(const char *s, long min, long max, long *out)
+{
+	char *end = NULL;
+	long v = 0;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+void est_secret_free(char *s)
+{
+	if (s != NULL)
+		OPENSSL_cleanse(s, strlen(s));
+	free(s);
+}
+
+/* First line of buf (len bytes) as a new string, or NULL when empty or too long. */
+static char *first_line(const unsigned char *buf, size_t len)
+{
+	size_t n = 0;
+	char *s = NULL;
+
+	while (n < len && buf[n] != '\n' && buf[n] != '\r' && buf[n] != '\0')
+		n++;
+	if (n == 0 || n > PASSWORD_MAX)
+		return NULL;
+	if ((s = malloc(n + 1)) == NULL)
+		return NULL;
+	memcpy(s, buf, n);
+	s[n] = '\0';
+	return s;
+}
+
+static int password_from_file(const char *cmd, const char *path, char **out)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	enum estkit_status rc = estkit_file_read(path, &buf, &len);
+
+	if (rc != ESTKIT_OK) {
+		est_err(cmd, "cannot read password file %s: %s", path, estkit_strerror(rc));
+		return EST_EXIT_FAIL;
+	}
+	*out = first_line(buf, len);
+	estkit_free_secret(buf, len);
+	if (*out == NULL) {
+		est_err(cmd, "password file %s: empty first line or longer than %d bytes", path,
+			PASSWORD_MAX);
+		return EST_EXIT_FAIL;
+	}
+	return EST_EXIT_OK;
+}
+
+/* Reads a line from the terminal on stdin without echo (termios). */
+static int password_prompt(const char *cmd, const char *user, char **out)
+{
+	struct termios old;
+	struct termios quiet;
+	char line[PASSWORD_MAX + 2];
+	char *got = NULL;
+
+	if (tcgetattr(STDIN_FILENO, &old) != 0) {
+		est_err(cmd, "cannot read the terminal: %s", strerror(errno));
+		return EST_EXIT_FAIL;
+	}
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+	fprintf(stderr, "Password for %s: ", user);
+	fflush(stderr);
+	(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	got = fgets(line, sizeof(line), stdin);
+	(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+	fputc('\n', stderr);
+	*out = got != NULL ? first_line((const unsigned char *)line, strlen(line)) : NULL;
+	OPENSSL_cleanse(line, sizeof(line));
+	if (*out == NULL) {
+		est_err(cmd, "no password entered");
+		return EST_EXIT_FAIL;
+	}
+	return EST_EXIT_OK;
+}
+
+int est_password_get(const char *cmd, const struct est_conn *o, char **out)
+{
+	const char *env = getenv("EST_PASSWORD");
+
+	*out = NULL;
+	if (o->password != NULL && o->password_file != NULL)
+		return est_usage_error(cmd, "--password and --password-file exclude each other");
+	if (o->password_file != NULL)
+		return password_from_file(cmd, o->password_file, out);
+	if (o->password != NULL || (env != NULL && env[0] != '\0')) {
+		*out = strdup(o->password != NULL ? o->password : env);
+		if (*out == NULL) {
+			est_err(cmd, "out of memory");
+			return EST_EXIT_FAIL;
+		}
+		return EST_EXIT_OK;
+	}
+	if (isatty(STDIN_FILENO))
+		return password_prompt(cmd, o->user, out);
+	est_err(cmd, "--user %s needs a password: --password-file, EST_PASSWORD or a terminal",
+		o->user);
+	return EST_EXIT_FAIL;
+}
+
+static void log_line(void *arg, const char *line)
+{
+	fprintf(stderr, "est: %s: debug: %s\n", (const char *)arg, line);
+}
+
+static int set_credentials(const char *cmd, struct estkit_client *c, const struct est_conn *o)
+{
+	char *pw = NULL;
+	int ex = EST_EXIT_OK;
+	enum estkit_status rc = ESTKIT_OK;
+
+	if (o->user == NULL)
+		return EST_EXIT_OK;
+	ex = est_password_get(cmd, o, &pw);
+	if (ex != EST_EXIT_OK)
+		return ex;
+	rc = estkit_client_set_basic_auth(c, o->user, pw);
+	est_secret_free(pw);
+	if (rc != ESTKIT_OK) {
+		est_err(cmd, "cannot use user name \"%s\": %s", o->user, estkit_strerror(rc));
+		return EST_EXIT_FAIL;
+	}
+	return EST_EXIT_OK;
+}
+
+struct estkit_client *est_client_open(const char *cmd, const struct est_conn *o, int *exit_code)
+{
+	struct estkit_client *c = estkit_client_new(o->server);
+	enum estkit_status rc = ESTKIT_OK;
+
+	*exit_code = EST_EXIT_FAIL;
+	if (c == NULL) {
+		if (errno == ENOMEM)
+			est_err(cmd, "out of memory");
+		else
+			*exit_code = est_usage_error(
+				cmd, "bad --server URL \"%s\" (want https://host[:port][/label])",
+				o->server);
+		return NULL;
+	}
+	if (o->verbose)
+		estkit_client_set_log(c, log_line, (void *)cmd);
+	if (o->timeout > 0)
+		estkit_client_set_timeout(c, o->timeout);
+	if (o->cacert != NULL && (rc = estkit_client_set_trust(c, o->cacert)) != ESTKIT_OK)
+		goto fail;
+	if (o->cert != NULL && (rc = estkit_client_set_client_cert(c, o->cert, o->key)) != ESTKIT_OK)
+		goto fail;
+	*exit_code = set_credentials(cmd, c, o);
+	if (*exit_code != EST_EXIT_OK) {
+		estkit_client_free(c);
+		return NULL;
+	}
+	return c;
+fail:
+	est_client_error(cmd, c, rc);
+	estkit_client_free(c);
+	return NULL;
+}
+
+int est_client_error(const char *cmd, struct estkit_client *c, enum estkit_status rc)
+{
+	const char *msg = estkit_client_errmsg(c);
+
+	est_err(cmd, "%s", msg[0] != '\0' ? msg : estkit_strerror(rc));
+	return est_exit_for(rc);
+}

@@ -1,0 +1,97 @@
+/*
+ * common.h - what the `est` subcommands share: messages and exit codes,
+ * option helpers, password sources, opening a client, printing certificates
+ * and writing the files of an enrollment. Public libestkit API only.
+ */
+#ifndef EST_COMMON_H
+#define EST_COMMON_H
+
+#include <stdio.h>
+#include <estkit/estkit.h>
+
+/* Exit codes (docs/est.1). 75 is EX_TEMPFAIL: the server answered 202. */
+#define EST_EXIT_OK      0
+#define EST_EXIT_FAIL    1
+#define EST_EXIT_USAGE   2
+#define EST_EXIT_PENDING 75
+
+/* Options that reach the server, shared by all subcommands. */
+struct est_conn {
+	const char *server;
+	const char *cacert;
+	const char *user;
+	const char *password; /* from argv: visible in ps; the man page says so */
+	const char *password_file;
+	const char *cert; /* TLS client authentication */
+	const char *key;
+	long timeout; /* 0: library default */
+	int verbose;
+};
+
+/* Prints "est: CMD: message" and a newline on stderr. */
+void est_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Prints a usage error and returns EST_EXIT_USAGE. */
+int est_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The exit code for a failed library status: 75 for pending, else 1. */
+int est_exit_for(enum estkit_status rc);
+
+/* Parses a decimal long in [min, max]. Returns 0 on success, -1 otherwise. */
+int est_parse_long(const char *s, long min, long max, long *out);
+
+/*
+ * Finds the password for o->user: --password, --password-file (first line),
+ * the environment variable EST_PASSWORD, or a prompt without echo when stdin
+ * is a terminal. *out is malloc'ed; free it with est_secret_free(). Returns
+ * an exit code (EST_EXIT_OK on success) after printing any error.
+ */
+int est_password_get(const char *cmd, const struct est_conn *o, char **out);
+
+/* Wipes and frees a NUL-terminated secret. NULL is a no-op. */
+void est_secret_free(char *s);
+
+/*
+ * Creates a client for o->server with o->cacert as trust anchors (unless
+ * NULL), Basic credentials and a TLS client certificate when given. Returns
+ * NULL after printing the error; *exit_code says how to exit.
+ */
+struct estkit_client *est_client_open(const char *cmd, const struct est_conn *o, int *exit_code);
+
+/* Prints the client's last error as "est: CMD: message" and returns the exit code. */
+int est_client_error(const char *cmd, struct estkit_client *c, enum estkit_status rc);
+
+/* ---- print.c ------------------------------------------------------------------------- */
+
+/* Prints subject, serial, issuer, validity (UTC) and SHA-256 fingerprint, indented. */
+void est_print_cert_summary(FILE *f, X509 *cert);
+
+/* Prints one line "subject  SHA256:fingerprint". */
+void est_print_cert_line(FILE *f, X509 *cert);
+
+/* ---- output.c ------------------------------------------------------------------------ */
+
+/*
+ * Writes an enrollment into dir: key.pem (0600, only when key is not NULL),
+ * cert.pem (leaf) and chain.pem (chain; when empty the leaf's issuer among
+ * cas, else no chain file). The key and the certificate are first written
+ * to temporary names, then the key is renamed into place, then the
+ * certificate, so cert.pem never names a key that is not on disk. Prints
+ * the files written to f. Returns an exit code after printing any error.
+ */
+int est_write_enrollment(const char *cmd, const char *dir, X509 *leaf, STACK_OF(X509) *chain,
+			 EVP_PKEY *key, STACK_OF(X509) *cas, FILE *f);
+
+/* ---- subcommands (one file each) ----------------------------------------------------- */
+
+int est_cmd_cacerts(int argc, char **argv);
+int est_cmd_enroll(int argc, char **argv);
+int est_cmd_reenroll(int argc, char **argv);
+void est_usage_cacerts(FILE *f);
+void est_usage_enroll(FILE *f);
+void est_usage_reenroll(FILE *f);
+
+/* OSSL_STACK_OF_X509_free() is OpenSSL 3.2+; we build on 3.0. */
+#define est_certs_free(s) sk_X509_pop_free((s), X509_free)
+
+#endif /* EST_COMMON_H */

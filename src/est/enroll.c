@@ -1,0 +1,388 @@
+/*
+ * enroll.c - `est enroll` (/simpleenroll, RFC 7030 4.2.1) and `est reenroll`
+ * (/simplereenroll, RFC 7030 4.2.2). Both build or load a request, send it,
+ * pick the new certificate out of the answer and write key, cert and chain.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/err.h>
+
+#include "common.h"
+
+#define MAX_SANS 64
+
+struct eopts {
+	const char *cmd;
+	int reenroll;
+	struct est_conn conn;
+	const char *csr;
+	const char *csr_key; /* enroll: --key of --csr when no --cert */
+	const char *subject;
+	const char *sans[MAX_SANS];
+	size_t nsans;
+	const char *key_type;
+	const char *out;
+	int new_key;
+	int reuse_key;
+};
+
+/* What an enrollment produced and still owns. */
+struct enrollment {
+	X509_REQ *csr;
+	EVP_PKEY *key;     /* the request's private key when est knows it (written to key.pem) */
+	STACK_OF(X509) *certs;
+};
+
+void est_usage_enroll(FILE *f)
+{
+	fprintf(f,
+		"usage: est enroll --server URL --cacert FILE\n"
+		"                  [--user NAME [--password-file FILE | --password PW]]\n"
+		"                  [--cert FILE --key FILE]\n"
+		"                  [--csr FILE [--key FILE] | --subject SUBJ [--san SAN]... "
+		"[--key-type SPEC]]\n"
+		"                  [--out DIR] [--timeout SECONDS] [--verbose]\n"
+		"\n"
+		"  --subject SUBJ   e.g. \"CN=dev1,O=Example\"; a new key is generated (key.pem)\n"
+		"  --san SAN        DNS:name, IP:addr, URI:uri or email:addr (repeatable)\n"
+		"  --key-type SPEC  ec:P-256 (default), ec:P-384, ec:P-521, rsa:2048..8192, ed25519\n"
+		"  --csr FILE       send this PKCS#10 request instead (no key.pem is written)\n"
+		"  --cert, --key    TLS client certificate and key (e.g. a bootstrap certificate)\n"
+		"  --out DIR        writes DIR/cert.pem, DIR/chain.pem, DIR/key.pem (default .)\n"
+		"Password: --password-file, env EST_PASSWORD, --password, or a terminal prompt.\n");
+}
+
+void est_usage_reenroll(FILE *f)
+{
+	fprintf(f,
+		"usage: est reenroll --server URL --cacert FILE --cert CURRENT.pem --key CURRENT-KEY.pem\n"
+		"                    [--csr FILE] [--new-key | --reuse-key] [--key-type SPEC]\n"
+		"                    [--user NAME [--password-file FILE | --password PW]]\n"
+		"                    [--out DIR] [--timeout SECONDS] [--verbose]\n"
+		"\n"
+		"Renews CURRENT: a request with its subject and subjectAltName, authenticated\n"
+		"with TLS using CURRENT. By default a new key of the same type is generated.\n"
+		"  --reuse-key      keep the current key\n"
+		"  --key-type SPEC  new key of another type (see est enroll --help)\n"
+		"  --out DIR        writes DIR/cert.pem, DIR/chain.pem, DIR/key.pem (default .)\n");
+}
+
+static int parse_one(struct eopts *o, int ch, const char *arg)
+{
+	switch (ch) {
+	case 's': o->conn.server = arg; break;
+	case 'c': o->conn.cacert = arg; break;
+	case 'u': o->conn.user = arg; break;
+	case 'p': o->conn.password = arg; break;
+	case 'P': o->conn.password_file = arg; break;
+	case 'C': o->conn.cert = arg; break;
+	case 'k': o->conn.key = arg; break;
+	case 'r': o->csr = arg; break;
+	case 'S': o->subject = arg; break;
+	case 'K': o->key_type = arg; break;
+	case 'o': o->out = arg; break;
+	case 'N': o->new_key = 1; break;
+	case 'R': o->reuse_key = 1; break;
+	case 'v': o->conn.verbose = 1; break;
+	case 'a':
+		if (o->nsans == MAX_SANS)
+			return est_usage_error(o->cmd, "at most %d --san", MAX_SANS);
+		o->sans[o->nsans++] = arg;
+		break;
+	case 't':
+		if (est_parse_long(arg, 1, 3600, &o->conn.timeout) != 0)
+			return est_usage_error(o->cmd, "--timeout wants 1..3600 seconds");
+		break;
+	default: return EST_EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int parse(int argc, char **argv, struct eopts *o)
+{
+	static const struct option longopts[] = {
+		{"server", required_argument, NULL, 's'},   {"cacert", required_argument, NULL, 'c'},
+		{"user", required_argument, NULL, 'u'},     {"password", required_argument, NULL, 'p'},
+		{"password-file", required_argument, NULL, 'P'},
+		{"cert", required_argument, NULL, 'C'},     {"key", required_argument, NULL, 'k'},
+		{"csr", required_argument, NULL, 'r'},      {"subject", required_argument, NULL, 'S'},
+		{"san", required_argument, NULL, 'a'},      {"key-type", required_argument, NULL, 'K'},
+		{"out", required_argument, NULL, 'o'},      {"new-key", no_argument, NULL, 'N'},
+		{"reuse-key", no_argument, NULL, 'R'},      {"timeout", required_argument, NULL, 't'},
+		{"verbose", no_argument, NULL, 'v'},        {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int ch = 0;
+	int ex = 0;
+
+	opterr = 0;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, ":s:c:u:p:P:C:k:r:S:a:K:o:t:vh", longopts, NULL)) !=
+	       -1) {
+		if (ch == 'h') {
+			(o->reenroll ? est_usage_reenroll : est_usage_enroll)(stdout);
+			return -1;
+		}
+		if (ch == ':')
+			return est_usage_error(o->cmd, "%s needs a value", argv[optind - 1]);
+		if (ch == '?')
+			return est_usage_error(o->cmd, "unknown option %s", argv[optind - 1]);
+		if ((ex = parse_one(o, ch, optarg)) != 0)
+			return ex;
+	}
+	if (optind < argc)
+		return est_usage_error(o->cmd, "unexpected argument \"%s\"", argv[optind]);
+	return 0;
+}
+
+static int check_enroll(struct eopts *o)
+{
+	if (o->new_key || o->reuse_key)
+		return est_usage_error(o->cmd, "--new-key/--reuse-key are for reenroll");
+	if (o->csr != NULL && o->subject != NULL)
+		return est_usage_error(o->cmd, "--csr and --subject exclude each other");
+	if (o->csr == NULL && o->subject == NULL)
+		return est_usage_error(o->cmd, "need --subject or --csr");
+	if (o->csr != NULL && (o->nsans > 0 || o->key_type != NULL))
+		return est_usage_error(o->cmd, "--san and --key-type go with --subject");
+	if (o->conn.cert == NULL && o->conn.key != NULL) {
+		if (o->csr == NULL)
+			return est_usage_error(o->cmd, "--key needs --cert or --csr");
+		o->csr_key = o->conn.key; /* the key of --csr, not a TLS key */
+		o->conn.key = NULL;
+	}
+	return 0;
+}
+
+static int check_reenroll(const struct eopts *o)
+{
+	if (o->conn.cert == NULL || o->conn.key == NULL)
+		return est_usage_error(o->cmd, "--cert and --key (the current certificate) are "
+					       "required");
+	if (o->subject != NULL || o->nsans > 0)
+		return est_usage_error(o->cmd, "the subject and altnames come from --cert "
+					       "(RFC 7030 4.2.2)");
+	if (o->new_key && o->reuse_key)
+		return est_usage_error(o->cmd, "--new-key and --reuse-key exclude each other");
+	if (o->csr != NULL && (o->new_key || o->reuse_key || o->key_type != NULL))
+		return est_usage_error(o->cmd, "--csr carries its own key");
+	if (o->reuse_key && o->key_type != NULL)
+		return est_usage_error(o->cmd, "--key-type makes a new key; not with --reuse-key");
+	return 0;
+}
+
+static int check(struct eopts *o)
+{
+	if (o->conn.server == NULL || o->conn.cacert == NULL)
+		return est_usage_error(o->cmd, "--server and --cacert are required");
+	if (o->conn.cert != NULL && o->conn.key == NULL)
+		return est_usage_error(o->cmd, "--cert needs --key");
+	if (o->conn.user == NULL && (o->conn.password != NULL || o->conn.password_file != NULL))
+		return est_usage_error(o->cmd, "a password needs --user");
+	return o->reenroll ? check_reenroll(o) : check_enroll(o);
+}
+
+/* --csr: load it, and check that --key (if any) belongs to it. */
+static int load_csr(const struct eopts *o, struct enrollment *e)
+{
+	EVP_PKEY *k = NULL;
+	enum estkit_status rc = estkit_csr_load(o->csr, &e->csr);
+
+	if (rc != ESTKIT_OK) {
+		est_err(o->cmd, "cannot load --csr %s: %s", o->csr, estkit_strerror(rc));
+		return EST_EXIT_FAIL;
+	}
+	if (o->csr_key == NULL)
+		return EST_EXIT_OK;
+	if ((rc = estkit_key_load(o->csr_key, &k)) != ESTKIT_OK) {
+		est_err(o->cmd, "cannot load --key %s: %s", o->csr_key, estkit_strerror(rc));
+		return EST_EXIT_FAIL;
+	}
+	rc = EVP_PKEY_eq(k, X509_REQ_get0_pubkey(e->csr)) == 1 ? ESTKIT_OK : ESTKIT_EINVAL;
+	EVP_PKEY_free(k);
+	if (rc != ESTKIT_OK) {
+		est_err(o->cmd, "--key %s is not the key of --csr %s", o->csr_key, o->csr);
+		return EST_EXIT_FAIL;
+	}
+	return EST_EXIT_OK;
+}
+
+static int new_request(const struct eopts *o, struct enrollment *e)
+{
+	enum estkit_status rc = estkit_key_generate(o->key_type, &e->key);
+
+	if (rc != ESTKIT_OK) {
+		est_err(o->cmd, "cannot generate a key of type \"%s\": %s",
+			o->key_type != NULL ? o->key_type : "ec:P-256", estkit_strerror(rc));
+		return rc == ESTKIT_EINVAL ? EST_EXIT_USAGE : EST_EXIT_FAIL;
+	}
+	rc = estkit_csr_new(e->key, o->subject, o->sans, o->nsans, NULL, &e->csr);
+	if (rc != ESTKIT_OK) {
+		est_err(o->cmd, "cannot build the request for \"%s\": %s", o->subject,
+			estkit_strerror(rc));
+		return rc == ESTKIT_EINVAL ? EST_EXIT_USAGE : EST_EXIT_FAIL;
+	}
+	return EST_EXIT_OK;
+}
+
+/* The key spec ("ec:P-256", "rsa:3072", "ed25519") of an existing key. */
+static int spec_of(EVP_PKEY *key, char *buf, size_t len)
+{
+	const char *type = NULL;
+	const char *curve = NULL;
+	int bits = 0;
+
+	if (estkit_key_describe(key, &type, &bits, &curve) != ESTKIT_OK)
+		return -1;
+	if (strcmp(type, "EC") == 0 && curve != NULL)
+		snprintf(buf, len, "ec:%s", curve);
+	else if (strcmp(type, "RSA") == 0)
+		snprintf(buf, len, "rsa:%d", bits);
+	else if (strcmp(type, "ED25519") == 0)
+		snprintf(buf, len, "ed25519");
+	else
+		return -1;
+	return 0;
+}
+
+/* RFC 7030 4.2.2: same subject and subjectAltName as the current certificate. */
+static int renew_request(const struct eopts *o, struct enrollment *e)
+{
+	X509 *cur = NULL;
+	EVP_PKEY *curkey = NULL;
+	char spec[64];
+	enum estkit_status rc = estkit_cert_load(o->conn.cert, &cur);
+	int ex = EST_EXIT_FAIL;
+
+	if (rc != ESTKIT_OK || (rc = estkit_key_load(o->conn.key, &curkey)) != ESTKIT_OK) {
+		est_err(o->cmd, "cannot load --cert/--key: %s", estkit_strerror(rc));
+		goto out;
+	}
+	if (o->reuse_key) {
+		e->key = curkey;
+		curkey = NULL;
+	} else {
+		if (o->key_type == NULL && spec_of(curkey, spec, sizeof(spec)) != 0) {
+			est_err(o->cmd, "cannot make a key like the current one; use --key-type");
+			goto out;
+		}
+		rc = estkit_key_generate(o->key_type != NULL ? o->key_type : spec, &e->key);
+		if (rc != ESTKIT_OK) {
+			est_err(o->cmd, "cannot generate a key of type \"%s\": %s",
+				o->key_type != NULL ? o->key_type : spec, estkit_strerror(rc));
+			goto out;
+		}
+	}
+	if ((rc = estkit_client_reenroll_csr(cur, e->key, &e->csr)) != ESTKIT_OK) {
+		est_err(o->cmd, "cannot build the request: %s", estkit_strerror(rc));
+		goto out;
+	}
+	ex = EST_EXIT_OK;
+out:
+	X509_free(cur);
+	EVP_PKEY_free(curkey);
+	return ex;
+}
+
+static int make_request(const struct eopts *o, struct enrollment *e)
+{
+	int ex = 0;
+
+	if (o->csr != NULL)
+		ex = load_csr(o, e);
+	else if (o->reenroll)
+		ex = renew_request(o, e);
+	else
+		ex = new_request(o, e);
+	ERR_clear_error();
+	return ex;
+}
+
+/* Picks the new certificate (the one with our key), prints it and writes the files. */
+static int finish(const struct eopts *o, struct enrollment *e)
+{
+	EVP_PKEY *pub = e->key != NULL ? e->key : X509_REQ_get0_pubkey(e->csr);
+	X509 *leaf = estkit_certs_find_by_key(e->certs, pub);
+	STACK_OF(X509) *chain = NULL;
+	STACK_OF(X509) *cas = NULL;
+	int ex = EST_EXIT_FAIL;
+	int i = 0;
+
+	if (leaf == NULL) {
+		est_err(o->cmd, "the answer holds no certificate for the requested key");
+		return EST_EXIT_FAIL;
+	}
+	if ((chain = sk_X509_new_null()) == NULL)
+		goto out;
+	for (i = 0; i < sk_X509_num(e->certs); i++)
+		if (sk_X509_value(e->certs, i) != leaf && !sk_X509_push(chain, sk_X509_value(e->certs, i)))
+			goto out;
+	if (estkit_certs_load(o->conn.cacert, &cas) != ESTKIT_OK)
+		cas = NULL; /* only used to find an issuer for chain.pem */
+	printf("Certificate issued:\n");
+	est_print_cert_summary(stdout, leaf);
+	ex = est_write_enrollment(o->cmd, o->out, leaf, chain, e->key, cas, stdout);
+out:
+	if (chain == NULL)
+		est_err(o->cmd, "out of memory");
+	sk_X509_free(chain); /* borrowed pointers */
+	est_certs_free(cas);
+	ERR_clear_error();
+	return ex;
+}
+
+static int run(int argc, char **argv, struct eopts *o)
+{
+	struct enrollment e = {NULL, NULL, NULL};
+	struct estkit_client *c = NULL;
+	enum estkit_status rc = ESTKIT_OK;
+	int ex = 0;
+
+	if ((ex = parse(argc, argv, o)) != 0)
+		return ex < 0 ? EST_EXIT_OK : ex;
+	if ((ex = check(o)) != 0)
+		return ex;
+	/* The client first: a bad URL or trust file fails before any key is made. */
+	if ((c = est_client_open(o->cmd, &o->conn, &ex)) == NULL)
+		goto out;
+	if ((ex = make_request(o, &e)) != EST_EXIT_OK)
+		goto out;
+	if (o->reenroll)
+		rc = estkit_client_simplereenroll(c, e.csr, &e.certs);
+	else
+		rc = estkit_client_simpleenroll(c, e.csr, &e.certs);
+	if (rc != ESTKIT_OK) {
+		ex = est_client_error(o->cmd, c, rc);
+		goto out;
+	}
+	ex = finish(o, &e);
+out:
+	estkit_client_free(c);
+	X509_REQ_free(e.csr);
+	EVP_PKEY_free(e.key);
+	est_certs_free(e.certs);
+	return ex;
+}
+
+int est_cmd_enroll(int argc, char **argv)
+{
+	struct eopts o;
+
+	memset(&o, 0, sizeof(o));
+	o.cmd = "enroll";
+	o.out = ".";
+	return run(argc, argv, &o);
+}
+
+int est_cmd_reenroll(int argc, char **argv)
+{
+	struct eopts o;
+
+	memset(&o, 0, sizeof(o));
+	o.cmd = "reenroll";
+	o.reenroll = 1;
+	o.out = ".";
+	return run(argc, argv, &o);
+}

@@ -1,0 +1,425 @@
+/*
+ * backend/ca.c - the built-in CA behind libestkit's server: estkit_backend
+ * callbacks, certificate recording, logging and configuration reload.
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/x509.h>
+
+#include <estkit/pki.h>
+
+#include "backend/ca.h"
+#include "backend/record.h"
+#include "backend/snapshot.h"
+#include "util.h"
+
+/* Serial collisions are astronomically rare; a few retries cover a broken RNG's bad day. */
+#define ISSUE_ATTEMPTS 5
+
+struct estd_backend_ca {
+	pthread_mutex_t lock;              /* guards cur */
+	struct estd_snapshot *cur;         /* the configuration requests see */
+	struct estd_snapshot *boot;        /* the one the server started with */
+	int log_level;                     /* atomic: enum estkit_log_level */
+	struct estd_store *store;          /* borrowed */
+	struct estd_ca *ca;                /* borrowed */
+	STACK_OF(X509) *cacerts;           /* CA certificate, then the [ca] chain */
+};
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+enum estkit_log_level estd_log_level_parse(const char *name)
+{
+	if (name == NULL)
+		return ESTKIT_LOG_INFO;
+	if (strcmp(name, "error") == 0)
+		return ESTKIT_LOG_ERROR;
+	if (strcmp(name, "warn") == 0)
+		return ESTKIT_LOG_WARN;
+	if (strcmp(name, "debug") == 0)
+		return ESTKIT_LOG_DEBUG;
+	return ESTKIT_LOG_INFO;
+}
+
+static void log_line(struct estd_backend_ca *b, enum estkit_log_level level, const char *line)
+{
+	static const char *const prefix[] = { "error: ", "warning: ", "", "debug: " };
+	int max = b != NULL ? __atomic_load_n(&b->log_level, __ATOMIC_RELAXED) : ESTKIT_LOG_INFO;
+	char ts[ESTD_TIME_BUFLEN];
+
+	if ((int)level > max || (int)level < 0 || level > ESTKIT_LOG_DEBUG)
+		return;
+	estd_fmt_time((long long)time(NULL), 'T', ts, sizeof(ts));
+	/* One locked fprintf per line: lines from several threads never interleave. */
+	pthread_mutex_lock(&log_lock);
+	fprintf(stderr, "%sZ estd[%ld]: %s%s\n", ts, (long)getpid(), prefix[level], line);
+	fflush(stderr);
+	pthread_mutex_unlock(&log_lock);
+}
+
+void estd_backend_ca_log(struct estd_backend_ca *b, enum estkit_log_level level,
+			 const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_line(b, level, line);
+}
+
+static struct estd_snapshot *acquire(struct estd_backend_ca *b)
+{
+	struct estd_snapshot *s;
+
+	pthread_mutex_lock(&b->lock);
+	s = b->cur;
+	estd_snapshot_retain(s);
+	pthread_mutex_unlock(&b->lock);
+	return s;
+}
+
+static int cb_label_exists(void *ctx, const char *label)
+{
+	struct estd_snapshot *s = acquire(ctx);
+	int found = estd_config_label(s->cfg, label != NULL ? label : "") != NULL;
+
+	estd_snapshot_release(s);
+	return found;
+}
+
+static int cb_check_basic(void *ctx, const char *label, const char *user, const char *password)
+{
+	struct estd_snapshot *s = acquire(ctx);
+	int ok = 0;
+
+	/* The users file is shared by all labels; estd_users_check is constant-time. */
+	if (user != NULL && password != NULL)
+		ok = estd_users_check(s->users, user, password);
+	estd_snapshot_release(s);
+	return ok == 1;
+}
+
+/* A new stack holding references to the certificates of src. */
+static STACK_OF(X509) *certs_ref_copy(STACK_OF(X509) *src)
+{
+	STACK_OF(X509) *out = sk_X509_new_null();
+	int i;
+
+	for (i = 0; out != NULL && i < sk_X509_num(src); i++) {
+		X509 *x = sk_X509_value(src, i);
+
+		if (!X509_up_ref(x))
+			goto err;
+		if (!sk_X509_push(out, x)) {
+			X509_free(x);
+			goto err;
+		}
+	}
+	return out;
+err:
+	sk_X509_pop_free(out, X509_free);
+	return NULL;
+}
+
+static enum estkit_status cb_cacerts(void *ctx, struct estkit_request *req,
+				     STACK_OF(X509) **out)
+{
+	struct estd_backend_ca *b = ctx;
+
+	*out = certs_ref_copy(b->cacerts);
+	if (*out == NULL) {
+		estkit_request_fail(req, 500, "out of memory");
+		return ESTKIT_ENOMEM;
+	}
+	return ESTKIT_OK;
+}
+
+/* The response chain: the new certificate, then the CA certificate. */
+static enum estkit_status response_chain(struct estd_backend_ca *b, X509 *cert,
+					 STACK_OF(X509) **out)
+{
+	X509 *cacert = estd_ca_cert(b->ca);
+
+	*out = sk_X509_new_null();
+	if (*out == NULL)
+		return ESTKIT_ENOMEM;
+	if (!X509_up_ref(cert) || !sk_X509_push(*out, cert))
+		goto err;
+	if (!X509_up_ref(cacert))
+		goto err;
+	if (!sk_X509_push(*out, cacert)) {
+		X509_free(cacert);
+		goto err;
+	}
+	return ESTKIT_OK;
+err:
+	sk_X509_pop_free(*out, X509_free);
+	*out = NULL;
+	return ESTKIT_ENOMEM;
+}
+
+/*
+ * Issues and records, retrying on a serial the store already holds. Returns
+ * the recorded certificate in *cert, or fails the request.
+ */
+static enum estkit_status issue_and_record(struct estd_backend_ca *b,
+					   const struct estd_ca_profile *prof,
+					   struct estkit_request *req, X509_REQ *csr, X509 **cert)
+{
+	char reason[256];
+	enum estkit_status rc = ESTKIT_EINTERNAL;
+	int attempt;
+
+	for (attempt = 0; attempt < ISSUE_ATTEMPTS; attempt++) {
+		rc = estd_ca_issue(b->ca, prof, csr, cert, reason, sizeof(reason));
+		if (rc == ESTKIT_EPOLICY || rc == ESTKIT_EPARSE) {
+			estkit_request_fail(req, 400, "%s", reason);
+			return rc;
+		}
+		if (rc != ESTKIT_OK) {
+			estd_backend_ca_log(b, ESTKIT_LOG_ERROR, "issuing failed: %s (%s)", reason,
+					    estkit_strerror(rc));
+			estkit_request_fail(req, 500, "could not issue the certificate");
+			return rc;
+		}
+		rc = estd_record_cert(b->store, req, csr, *cert);
+		if (rc == ESTKIT_OK)
+			return ESTKIT_OK;
+		X509_free(*cert);
+		*cert = NULL;
+		if (rc != ESTKIT_EEXIST)
+			break;
+		estd_backend_ca_log(b, ESTKIT_LOG_WARN, "serial collision, issuing again");
+	}
+	estd_backend_ca_log(b, ESTKIT_LOG_ERROR, "could not record the certificate: %s (%s)",
+			    estd_store_errmsg(b->store), estkit_strerror(rc));
+	estkit_request_fail(req, 500, "could not record the certificate");
+	return rc == ESTKIT_OK ? ESTKIT_EINTERNAL : rc;
+}
+
+static enum estkit_status cb_enroll(void *ctx, struct estkit_request *req, X509_REQ *csr,
+				    STACK_OF(X509) **out)
+{
+	struct estd_backend_ca *b = ctx;
+	struct estd_snapshot *s = acquire(b);
+	const struct estd_ca_profile *prof;
+	X509 *cert = NULL;
+	char *serial = NULL;
+	char reason[256];
+	enum estkit_status rc;
+
+	*out = NULL;
+	prof = estd_snapshot_profile(s, estkit_request_label(req));
+	if (prof == NULL) {
+		/* The label vanished in a reload between routing and now. */
+		estkit_request_fail(req, 404, "unknown label");
+		rc = ESTKIT_ENOTFOUND;
+		goto out;
+	}
+	rc = estd_profile_check_key(prof, X509_REQ_get0_pubkey(csr), reason, sizeof(reason));
+	if (rc != ESTKIT_OK) {
+		estkit_request_fail(req, 400, "%s", reason);
+		goto out;
+	}
+	rc = issue_and_record(b, prof, req, csr, &cert);
+	if (rc != ESTKIT_OK)
+		goto out;
+	if (estkit_cert_serial_hex(cert, &serial) == ESTKIT_OK)
+		estkit_request_set_serial(req, serial);
+	rc = response_chain(b, cert, out);
+	if (rc != ESTKIT_OK)
+		estkit_request_fail(req, 500, "out of memory");
+out:
+	estkit_free(serial);
+	X509_free(cert);
+	estd_snapshot_release(s);
+	return rc;
+}
+
+static void cb_log(void *ctx, enum estkit_log_level level, const char *line)
+{
+	log_line(ctx, level, line);
+}
+
+void estd_backend_ca_vtable(struct estd_backend_ca *b, struct estkit_backend *vt)
+{
+	memset(vt, 0, sizeof(*vt));
+	vt->ctx = b;
+	vt->label_exists = cb_label_exists;
+	vt->check_basic = cb_check_basic;
+	vt->cacerts = cb_cacerts;
+	vt->enroll = cb_enroll;
+	vt->log = cb_log;
+}
+
+/* The [ca] chain file's certificates appended to the /cacerts answer (RFC 7030 4.1.3). */
+static enum estkit_status build_cacerts(struct estd_backend_ca *b, const char *chain,
+					char **err)
+{
+	STACK_OF(X509) *more = NULL;
+	X509 *cacert = estd_ca_cert(b->ca);
+	enum estkit_status rc;
+
+	b->cacerts = sk_X509_new_null();
+	if (b->cacerts == NULL || !X509_up_ref(cacert))
+		return ESTKIT_ENOMEM;
+	if (!sk_X509_push(b->cacerts, cacert)) {
+		X509_free(cacert);
+		return ESTKIT_ENOMEM;
+	}
+	if (chain == NULL)
+		return ESTKIT_OK;
+	rc = estkit_certs_load(chain, &more);
+	if (rc != ESTKIT_OK) {
+		*err = estd_strfmt("cannot read CA chain %s: %s", chain, estkit_strerror(rc));
+		return rc;
+	}
+	while (sk_X509_num(more) > 0) {
+		X509 *x = sk_X509_shift(more);
+
+		if (!sk_X509_push(b->cacerts, x)) {
+			X509_free(x);
+			rc = ESTKIT_ENOMEM;
+			break;
+		}
+	}
+	sk_X509_pop_free(more, X509_free);
+	return rc;
+}
+
+enum estkit_status estd_backend_ca_new(struct estd_config *cfg, struct estd_users *users,
+				       struct estd_store *store, struct estd_ca *ca,
+				       struct estd_backend_ca **out, char **err)
+{
+	struct estd_backend_ca *b = NULL;
+	enum estkit_status rc = ESTKIT_ENOMEM;
+
+	if (err != NULL)
+		*err = NULL;
+	if (out == NULL || cfg == NULL || ca == NULL || store == NULL || err == NULL)
+		return ESTKIT_EINVAL;
+	*out = NULL;
+	b = calloc(1, sizeof(*b));
+	if (b == NULL)
+		return ESTKIT_ENOMEM;
+	if (pthread_mutex_init(&b->lock, NULL) != 0) {
+		free(b);
+		return ESTKIT_ENOMEM;
+	}
+	b->store = store;
+	b->ca = ca;
+	rc = build_cacerts(b, cfg->ca_chain, err);
+	if (rc != ESTKIT_OK)
+		goto out;
+	rc = estd_snapshot_new(cfg, users, &b->cur, err);
+	if (rc != ESTKIT_OK)
+		goto out;
+	b->boot = b->cur;
+	estd_snapshot_retain(b->boot);
+	b->log_level = (int)estd_log_level_parse(cfg->log_level);
+	*out = b;
+	b = NULL;
+	rc = ESTKIT_OK;
+out:
+	estd_backend_ca_free(b);
+	return rc;
+}
+
+void estd_backend_ca_free(struct estd_backend_ca *b)
+{
+	if (b == NULL)
+		return;
+	estd_snapshot_release(b->cur);
+	estd_snapshot_release(b->boot);
+	sk_X509_pop_free(b->cacerts, X509_free);
+	pthread_mutex_destroy(&b->lock);
+	free(b);
+}
+
+static int str_differs(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+/* Settings copied into the running server or opened once: log what a reload cannot apply. */
+static void warn_restart_needed(struct estd_backend_ca *b, const struct estd_config *old,
+				const struct estd_config *cfg)
+{
+	const struct {
+		const char *name;
+		int changed;
+	} s[] = {
+		{ "[server] listen", str_differs(old->listen, cfg->listen) },
+		{ "[server] tls_cert", str_differs(old->tls_cert, cfg->tls_cert) },
+		{ "[server] tls_key", str_differs(old->tls_key, cfg->tls_key) },
+		{ "[server] thread, queue, size or timeout limits",
+		  old->io_threads != cfg->io_threads || old->job_threads != cfg->job_threads ||
+			  old->job_queue != cfg->job_queue || old->max_body != cfg->max_body ||
+			  old->max_headers != cfg->max_headers ||
+			  old->max_connections != cfg->max_connections ||
+			  old->timeout != cfg->timeout },
+		{ "[ca] cert", str_differs(old->ca_cert, cfg->ca_cert) },
+		{ "[ca] key", str_differs(old->ca_key, cfg->ca_key) },
+		{ "[ca] chain", str_differs(old->ca_chain, cfg->ca_chain) },
+		{ "[store] path", str_differs(old->store_path, cfg->store_path) },
+		{ "[auth] realm", str_differs(old->realm, cfg->realm) },
+		{ "[auth] client_ca", str_differs(old->client_ca, cfg->client_ca) },
+		{ "[auth] reenroll_requires_cert",
+		  old->reenroll_requires_cert != cfg->reenroll_requires_cert },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(s) / sizeof(s[0]); i++)
+		if (s[i].changed)
+			estd_backend_ca_log(b, ESTKIT_LOG_WARN,
+					    "reload: %s changed; restart estd to apply it", s[i].name);
+}
+
+enum estkit_status estd_backend_ca_reload(struct estd_backend_ca *b)
+{
+	struct estd_config *cfg = NULL;
+	struct estd_users *users = NULL;
+	struct estd_snapshot *s = NULL, *old = NULL;
+	char *err = NULL;
+	enum estkit_status rc;
+
+	if (b == NULL)
+		return ESTKIT_EINVAL;
+	rc = estd_config_load(b->boot->cfg->path, &cfg, &err);
+	if (rc == ESTKIT_OK)
+		rc = estd_users_load(cfg->users_file, &users, &err);
+	if (rc == ESTKIT_OK)
+		rc = estd_snapshot_new(cfg, users, &s, &err);
+	if (rc != ESTKIT_OK) {
+		estd_backend_ca_log(b, ESTKIT_LOG_ERROR,
+				    "reload failed, keeping the current configuration: %s",
+				    err != NULL ? err : estkit_strerror(rc));
+		estkit_free(err);
+		estd_users_free(users);
+		estd_config_free(cfg);
+		return ESTKIT_EINVAL;
+	}
+	warn_restart_needed(b, b->boot->cfg, cfg);
+	pthread_mutex_lock(&b->lock);
+	old = b->cur;
+	b->cur = s;
+	pthread_mutex_unlock(&b->lock);
+	/* Requests holding the old snapshot keep it alive until they finish. */
+	estd_snapshot_release(old);
+	__atomic_store_n(&b->log_level, (int)estd_log_level_parse(cfg->log_level),
+			 __ATOMIC_RELAXED);
+	estd_backend_ca_log(b, ESTKIT_LOG_INFO,
+			    "configuration reloaded from %s (%zu labels, %zu profiles)", cfg->path,
+			    cfg->nlabels, cfg->nprofiles);
+	return ESTKIT_OK;
+}

@@ -27,15 +27,15 @@ static enum estkit_status certs_response(struct estkit_client *c, const char *op
 		return ek_client_http_error(c, op, r);
 	if (!ek_client_media_type_is(r->content_type, "application/pkcs7-mime"))
 		return ek_client_fail(c, ESTKIT_EPROTO,
-				      "%s: unexpected Content-Type \"%s\" (want application/pkcs7-mime)",
-				      op, r->content_type);
+				      "unexpected Content-Type \"%s\" from /%s (want application/pkcs7-mime)",
+				      r->content_type, op);
 	rc = ek_client_decode_certs(r->body, r->bodylen, out);
 	ERR_clear_error();
 	if (rc == ESTKIT_ETOOBIG)
-		return ek_client_fail(c, rc, "%s: response too large", op);
+		return ek_client_fail(c, rc, "response from /%s too large", op);
 	if (rc != ESTKIT_OK)
-		return ek_client_fail(c, ESTKIT_EPROTO, "%s: malformed certs-only response: %s", op,
-				      estkit_strerror(rc));
+		return ek_client_fail(c, ESTKIT_EPROTO, "malformed certs-only response from /%s: %s",
+				      op, estkit_strerror(rc));
 	return ESTKIT_OK;
 }
 
@@ -107,8 +107,7 @@ static enum estkit_status enroll(struct estkit_client *c, const char *op, X509_R
 		rc = estkit_b64_encode(der, derlen, &b64, NULL);
 	if (rc != ESTKIT_OK) {
 		ERR_clear_error();
-		rc = ek_client_fail(c, rc, "%s: cannot encode the request: %s", op,
-				    estkit_strerror(rc));
+		rc = ek_client_fail(c, rc, "cannot encode the request: %s", estkit_strerror(rc));
 		goto out;
 	}
 	rc = ek_client_perform(c, op, "application/pkcs10", b64, 0, &r);

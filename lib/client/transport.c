@@ -313,7 +313,7 @@ enum estkit_status ek_client_http_error(struct estkit_client *c, const char *op,
 		ek_client_sanitize_line((const unsigned char *)r->reason, strlen(r->reason), text,
 					sizeof(text));
 	if (rc == ESTKIT_EPROTO)
-		return ek_client_fail(c, rc, "unexpected HTTP %ld from %s", r->status, op);
+		return ek_client_fail(c, rc, "unexpected HTTP %ld from /%s", r->status, op);
 	if (text[0] == '\0')
 		return ek_client_fail(c, rc, "HTTP %ld", r->status);
 	return ek_client_fail(c, rc, "HTTP %ld: %s", r->status, text);

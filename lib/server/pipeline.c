@@ -18,6 +18,12 @@ static int names_subset(const GENERAL_NAMES *a, const GENERAL_NAMES *b)
 {
 	int i, j, na = sk_GENERAL_NAME_num(a), nb = sk_GENERAL_NAME_num(b);
 
+	/* an absent extension is the empty set (sk_num(NULL) is -1) */
+	if (na < 0)
+		na = 0;
+	if (nb < 0)
+		nb = 0;
+
 	for (i = 0; i < na; i++) {
 		GENERAL_NAME *g = sk_GENERAL_NAME_value(a, i);
 		for (j = 0; j < nb; j++)

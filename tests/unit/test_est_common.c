@@ -1,0 +1,205 @@
+/*
+ * test_est_common.c - helpers of the `est` CLI: number parsing, exit codes,
+ * password sources and the files an enrollment writes (src/est/common.c,
+ * src/est/output.c, compiled in here because `est` is not a library).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <openssl/x509v3.h>
+
+#include "common.c"
+#include "output.c"
+
+static void test_parse_long_table(void **state)
+{
+	static const struct {
+		const char *s;
+		int rc;
+		long v;
+	} cases[] = {
+		{"1", 0, 1},       {"3600", 0, 3600}, {"0", -1, 0},   {"3601", -1, 0},
+		{"-5", -1, 0},     {"", -1, 0},       {"12x", -1, 0}, {"x12", -1, 0},
+		{" 12", 0, 12},    {"99999999999999999999", -1, 0},   {"1.5", -1, 0},
+	};
+	size_t i = 0;
+
+	(void)state;
+	assert_int_equal(est_parse_long(NULL, 1, 10, &(long){0}), -1);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		long v = 0;
+
+		print_message("case %zu: \"%s\"\n", i, cases[i].s);
+		assert_int_equal(est_parse_long(cases[i].s, 1, 3600, &v), cases[i].rc);
+		if (cases[i].rc == 0)
+			assert_int_equal(v, cases[i].v);
+	}
+}
+
+static void test_exit_code_for_pending_is_75(void **state)
+{
+	(void)state;
+	assert_int_equal(est_exit_for(ESTKIT_OK), 0);
+	assert_int_equal(est_exit_for(ESTKIT_EPENDING), 75);
+	assert_int_equal(est_exit_for(ESTKIT_EAUTH), 1);
+	assert_int_equal(est_exit_for(ESTKIT_ETLS), 1);
+}
+
+/* Relative: ctest runs the test in the build directory. */
+static char tmpdir[] = "test_est_common.XXXXXX";
+
+static void write_file(const char *name, const char *text)
+{
+	char path[512];
+	FILE *f = NULL;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_password_sources(void **state)
+{
+	struct est_conn o;
+	char path[512];
+	char *pw = NULL;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	o.user = "estuser";
+	unsetenv("EST_PASSWORD");
+	o.password = "argv-pw";
+	assert_int_equal(est_password_get("t", &o, &pw), EST_EXIT_OK);
+	assert_string_equal(pw, "argv-pw");
+	est_secret_free(pw);
+	/* The file's first line, without its line end. */
+	write_file("pw", "file-pw\r\nsecond\n");
+	snprintf(path, sizeof(path), "%s/pw", tmpdir);
+	o.password = NULL;
+	o.password_file = path;
+	assert_int_equal(est_password_get("t", &o, &pw), EST_EXIT_OK);
+	assert_string_equal(pw, "file-pw");
+	est_secret_free(pw);
+	/* Both argv and file is a usage error. */
+	o.password = "x";
+	assert_int_equal(est_password_get("t", &o, &pw), EST_EXIT_USAGE);
+	assert_null(pw);
+	/* Empty first line, missing file. */
+	o.password = NULL;
+	write_file("pw", "\nsecond\n");
+	assert_int_equal(est_password_get("t", &o, &pw), EST_EXIT_FAIL);
+	assert_null(pw);
+	o.password_file = "/nonexistent/pw";
+	assert_int_equal(est_password_get("t", &o, &pw), EST_EXIT_FAIL);
+	/* The environment when nothing else is given. */
+	o.password_file = NULL;
+	setenv("EST_PASSWORD", "env-pw", 1);
+	assert_int_equal(est_password_get("t", &o, &pw), EST_EXIT_OK);
+	assert_string_equal(pw, "env-pw");
+	est_secret_free(pw);
+	unsetenv("EST_PASSWORD");
+}
+
+/* A self-signed CA and a leaf it issued, made here so the test needs no files. */
+static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key)
+{
+	X509 *x = X509_new();
+	X509_NAME *name = X509_NAME_new();
+
+	assert_non_null(x);
+	assert_true(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn,
+					       -1, -1, 0));
+	assert_true(X509_set_version(x, 2));
+	assert_true(ASN1_INTEGER_set(X509_get_serialNumber(x), 7));
+	assert_true(X509_set_subject_name(x, name));
+	assert_true(X509_set_issuer_name(x, issuer != NULL ? X509_get_subject_name(issuer) : name));
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), 0));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 3600));
+	assert_true(X509_set_pubkey(x, key));
+	assert_true(X509_sign(x, issuer_key != NULL ? issuer_key : key, EVP_sha256()) > 0);
+	X509_NAME_free(name);
+	return x;
+}
+
+static void test_write_enrollment_files_and_modes(void **state)
+{
+	EVP_PKEY *cakey = NULL;
+	EVP_PKEY *key = NULL;
+	X509 *ca = NULL;
+	X509 *leaf = NULL;
+	STACK_OF(X509) *cas = sk_X509_new_null();
+	STACK_OF(X509) *got = NULL;
+	char dir[512];
+	char path[600];
+	struct stat st;
+	FILE *devnull = fopen("/dev/null", "w");
+
+	(void)state;
+	assert_int_equal(estkit_key_generate("ec:P-256", &cakey), ESTKIT_OK);
+	assert_int_equal(estkit_key_generate("ec:P-256", &key), ESTKIT_OK);
+	ca = make_cert(cakey, "Test CA", NULL, NULL);
+	leaf = make_cert(key, "leaf", ca, cakey);
+	assert_true(sk_X509_push(cas, ca));
+	snprintf(dir, sizeof(dir), "%s/out", tmpdir);
+	/* No chain in the answer: chain.pem gets the issuer from the trust anchors. */
+	assert_int_equal(est_write_enrollment("t", dir, leaf, NULL, key, cas, devnull),
+			 EST_EXIT_OK);
+	snprintf(path, sizeof(path), "%s/key.pem", dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	snprintf(path, sizeof(path), "%s/chain.pem", dir);
+	assert_int_equal(estkit_certs_load(path, &got), ESTKIT_OK);
+	assert_int_equal(sk_X509_num(got), 1);
+	assert_int_equal(X509_cmp(sk_X509_value(got, 0), ca), 0);
+	sk_X509_pop_free(got, X509_free);
+	snprintf(path, sizeof(path), "%s/.cert.pem.new", dir);
+	assert_int_not_equal(access(path, F_OK), 0); /* no temporary left behind */
+	snprintf(path, sizeof(path), "%s/.key.pem.new", dir);
+	assert_int_not_equal(access(path, F_OK), 0);
+	/* --out naming a file is refused. */
+	snprintf(path, sizeof(path), "%s/pw", tmpdir);
+	write_file("pw", "x\n");
+	assert_int_equal(est_write_enrollment("t", path, leaf, NULL, key, cas, devnull),
+			 EST_EXIT_FAIL);
+	fclose(devnull);
+	sk_X509_pop_free(cas, X509_free);
+	X509_free(leaf);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(cakey);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[600];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_long_table),
+		cmocka_unit_test(test_exit_code_for_pending_is_75),
+		cmocka_unit_test(test_password_sources),
+		cmocka_unit_test(test_write_enrollment_files_and_modes),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -211,6 +211,31 @@ fail:
 	return NULL;
 }
 
+/* The kept handle (connection reuse) or, for bootstrap, a throw-away one. */
+static CURL *get_handle(struct estkit_client *c, int bootstrap)
+{
+	if (bootstrap)
+		return curl_easy_init();
+	if (c->curl == NULL)
+		c->curl = curl_easy_init();
+	else
+		curl_easy_reset(c->curl); /* keeps the connection cache */
+	return c->curl;
+}
+
+/* POST body; *hdrs is the caller's to free. */
+static int set_body(CURL *h, const char *content_type, const char *body,
+		    struct curl_slist **hdrs)
+{
+	if ((*hdrs = post_headers(content_type)) == NULL ||
+	    curl_easy_setopt(h, CURLOPT_HTTPHEADER, *hdrs) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body)) !=
+		    CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body) != CURLE_OK)
+		return -1;
+	return 0;
+}
+
 static enum estkit_status transfer_failed(struct estkit_client *c, CURLcode cc,
 					  const struct ek_response *r, const char *errbuf)
 {
@@ -220,6 +245,11 @@ static enum estkit_status transfer_failed(struct estkit_client *c, CURLcode cc,
 	if (r->toobig || cc == CURLE_FILESIZE_EXCEEDED)
 		return ek_client_fail(c, ESTKIT_ETOOBIG, "response larger than %u bytes",
 				      ESTKIT_MAX_DECODE);
+	/* With TLS 1.3 a refused client certificate shows up only as a broken connection. */
+	if (rc == ESTKIT_ENET && r->status == 0 && c->client_cert != NULL && !r->bootstrap &&
+	    (cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR || cc == CURLE_GOT_NOTHING))
+		return ek_client_fail(c, rc, "%s (the server may have refused the TLS client "
+					     "certificate)", what);
 	switch (rc) {
 	case ESTKIT_ETLS: return ek_client_fail(c, rc, "TLS: %s", what);
 	case ESTKIT_ETIMEOUT: return ek_client_fail(c, rc, "timed out: %s", what);
@@ -247,16 +277,7 @@ enum estkit_status ek_client_perform(struct estkit_client *c, const char *op,
 	if (!bootstrap && c->trust == NULL)
 		return ek_client_fail(c, ESTKIT_ETLS,
 				      "no trust anchors: set explicit trust (RFC 7030 3.6.1)");
-	if (bootstrap) {
-		h = curl_easy_init();
-	} else {
-		if (c->curl == NULL)
-			c->curl = curl_easy_init();
-		h = c->curl;
-		if (h != NULL)
-			curl_easy_reset(h); /* keeps the connection cache */
-	}
-	if (h == NULL)
+	if ((h = get_handle(c, bootstrap)) == NULL)
 		return ek_client_fail(c, ESTKIT_ENOMEM, "cannot create a curl handle");
 	x.curl = h;
 	x.r = r;
@@ -264,14 +285,9 @@ enum estkit_status ek_client_perform(struct estkit_client *c, const char *op,
 		rc = ek_client_fail(c, ESTKIT_EINTERNAL, "libcurl lacks a needed option");
 		goto out;
 	}
-	if (body != NULL) {
-		if ((hdrs = post_headers(content_type)) == NULL ||
-		    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
-		    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body)) ||
-		    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body) != CURLE_OK) {
-			rc = ek_client_fail(c, ESTKIT_ENOMEM, "cannot set up the request");
-			goto out;
-		}
+	if (body != NULL && set_body(h, content_type, body, &hdrs) != 0) {
+		rc = ek_client_fail(c, ESTKIT_ENOMEM, "cannot set up the request");
+		goto out;
 	}
 	ek_client_log(c, "%s %s%s", body != NULL ? "POST" : "GET", url,
 		      bootstrap ? " (bootstrap: server not verified)" : "");

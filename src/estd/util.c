@@ -124,3 +124,86 @@ int estd_name_is_valid(const char *name)
 	}
 	return 1;
 }
+
+/*
+ * Length of the valid UTF-8 sequence at p (1-4) with its code point in *cp,
+ * or 0 when the bytes are not UTF-8 (overlong, surrogate, > U+10FFFF, cut).
+ */
+static size_t utf8_decode(const unsigned char *p, unsigned long *cp)
+{
+	size_t n, i;
+	unsigned long v;
+
+	if (p[0] < 0x80) {
+		*cp = p[0];
+		return 1;
+	}
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, v = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, v = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, v = p[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		v = (v << 6) | (p[i] & 0x3f);
+	}
+	if ((n == 3 && v < 0x800) || (n == 4 && v < 0x10000))
+		return 0; /* overlong */
+	if ((v >= 0xd800 && v <= 0xdfff) || v > 0x10ffff)
+		return 0;
+	*cp = v;
+	return n;
+}
+
+/* JSON string with escapes; invalid UTF-8 as U+FFFD. */
+void estd_json_string(FILE *out, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
+	unsigned long cp;
+	size_t n;
+
+	fputc('"', out);
+	while (*p != '\0') {
+		n = utf8_decode(p, &cp);
+		if (n == 0) {
+			fputs("\\ufffd", out);
+			p++;
+			continue;
+		}
+		if (cp == '"' || cp == '\\')
+			fprintf(out, "\\%c", (char)cp);
+		else if (cp == '\n')
+			fputs("\\n", out);
+		else if (cp == '\t')
+			fputs("\\t", out);
+		else if (cp < 0x20 || cp == 0x7f)
+			fprintf(out, "\\u%04lx", cp);
+		else
+			fwrite(p, 1, n, out);
+		p += n;
+	}
+	fputc('"', out);
+}
+
+/* Text for a terminal: controls and invalid UTF-8 as '?'. */
+void estd_fputs_printable(FILE *out, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
+	unsigned long cp;
+	size_t n;
+
+	while (*p != '\0') {
+		n = utf8_decode(p, &cp);
+		if (n == 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
+			fputc('?', out);
+			p += n != 0 ? n : 1;
+			continue;
+		}
+		fwrite(p, 1, n, out);
+		p += n;
+	}
+}

@@ -2,13 +2,16 @@
  * util.h - small helpers shared by estd's modules (not part of libestkit).
  *
  * Every function returning a string returns a malloc'd one the caller frees
- * with free() (or estkit_free(), which is the same allocator), or NULL when
- * memory ran out.
+ * with free(), or NULL when memory ran out. (Error strings that estd's
+ * interfaces hand out "to free with estkit_free()" come from here too:
+ * estkit_free() is OPENSSL_free(), which is free() unless an embedder
+ * replaced OpenSSL's allocator, and estd does not.)
  */
 #ifndef ESTD_UTIL_H
 #define ESTD_UTIL_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* Size of a buffer for estd_fmt_time(): "YYYY-MM-DD HH:MM:SS" plus NUL. */
 #define ESTD_TIME_BUFLEN 32
@@ -47,5 +50,18 @@ int estd_parse_ll(const char *s, long long min, long long max, long long *out);
 
 /* 1 when name is 1..64 characters of [A-Za-z0-9._-] not starting with '.'. */
 int estd_name_is_valid(const char *name);
+
+/*
+ * Writes s as a JSON string with its quotes (RFC 8259 7): '"', '\\' and
+ * control characters escaped, bytes that are not valid UTF-8 as U+FFFD.
+ */
+void estd_json_string(FILE *out, const char *s);
+
+/*
+ * Writes s for a terminal: control characters (C0, DEL, C1) and invalid
+ * UTF-8 become '?'. Subjects and names come from clients and must not be
+ * able to send escape sequences to an operator's terminal.
+ */
+void estd_fputs_printable(FILE *out, const char *s);
 
 #endif /* ESTD_UTIL_H */

@@ -1,0 +1,44 @@
+/*
+ * admin.h - estd's operator subcommands: `estd certs ...` and `estd user ...`.
+ *
+ * Each takes the argument vector from its own name on (argv[0] is "certs" or
+ * "user"), reads estd.conf (-c FILE, else $ESTD_CONF, else
+ * /etc/estd/estd.conf) and returns the process exit code: 0 success, 1
+ * failure, 2 usage. Errors are one line on stderr: "estd: certs: ...".
+ */
+#ifndef ESTD_ADMIN_H
+#define ESTD_ADMIN_H
+
+#include <stdio.h>
+
+struct estd_cert_record;
+struct estd_config;
+
+/* estd certs list [-c F] [--label L] [--json] | estd certs show SERIAL [-c F] [--pem] */
+int estd_cmd_certs(int argc, char **argv);
+
+/* estd user add NAME | del NAME | list  [-c F] */
+int estd_cmd_user(int argc, char **argv);
+
+/* The config file to use when no -c is given: $ESTD_CONF, else /etc/estd/estd.conf. */
+const char *estd_admin_default_conf(void);
+
+/*
+ * Loads the config at path (NULL: estd_admin_default_conf()). On failure
+ * prints "estd: CMD: why" to stderr and returns NULL.
+ */
+struct estd_config *estd_admin_load_config(const char *cmd, const char *path);
+
+/* One record as a JSON object (no trailing newline); label "" is the default. */
+void estd_admin_print_json(FILE *out, const struct estd_cert_record *rec);
+
+/* One table row of `certs list`, control characters made harmless. */
+void estd_admin_print_row(FILE *out, const struct estd_cert_record *rec);
+
+/* The header line of the `certs list` table. */
+void estd_admin_print_header(FILE *out);
+
+/* Every field of a record, one "name: value" line each (`certs show`). */
+void estd_admin_print_record(FILE *out, const struct estd_cert_record *rec);
+
+#endif /* ESTD_ADMIN_H */

@@ -47,6 +47,13 @@ static int loop_setup(struct estkit_server *srv, struct ek_loop *loop)
 	evhttp_set_max_body_size(loop->http, (ev_ssize_t)c->max_body);
 	evhttp_set_max_headers_size(loop->http, (ev_ssize_t)c->max_headers);
 	evhttp_set_timeout(loop->http, c->timeout);
+	/*
+	 * On 413 read (and discard) the rest of the body before closing: closing
+	 * with unread data makes the kernel send a reset that can destroy the
+	 * 413 before the client reads it. Memory stays bounded; time is bounded
+	 * by the read timeout.
+	 */
+	evhttp_set_flags(loop->http, EVHTTP_SERVER_LINGERING_CLOSE);
 	/* methods outside this set get 501 from libevent; wrong ones here get our 405 */
 	evhttp_set_allowed_methods(loop->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 						       EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |

@@ -304,6 +304,7 @@ struct req {
 	const char *cert, *key;
 	int tls11;
 	int port;
+	long timeout_ms; /* 0: 10 s */
 };
 
 struct resp {
@@ -370,7 +371,7 @@ static void http(const struct req *q, struct resp *r)
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(c, CURLOPT_CAINFO, ca_pem);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, q->timeout_ms > 0 ? q->timeout_ms : 10000L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -939,6 +940,30 @@ static void test_graceful_shutdown_answers_request_in_flight(void **state)
 	estkit_server_free(s);
 }
 
+static void test_client_gone_before_job_finishes(void **state)
+{
+	struct estkit_server *s = NULL;
+	struct req q = { .path = "/.well-known/est/cacerts", .timeout_ms = 300 };
+	struct resp r;
+
+	be_set_mode(BE_BLOCK);
+	s = server_start(1, 1, 4);
+	q.port = estkit_server_port(s);
+	http(&q, &r); /* gives up and closes while the backend still holds the job */
+	assert_int_equal(r.cc, CURLE_OPERATION_TIMEDOUT);
+	resp_free(&r);
+	be_unblock();
+	usleep(100 * 1000);
+	be_set_mode(BE_ISSUE);
+	q.timeout_ms = 0;
+	http(&q, &r); /* the loop survived the orphaned reply */
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+	estkit_server_shutdown(s, 1);
+	estkit_server_wait(s);
+	estkit_server_free(s);
+}
+
 static void test_server_new_reports_bad_config(void **state)
 {
 	struct estkit_server_config cfg;
@@ -981,6 +1006,7 @@ int main(void)
 		cmocka_unit_test_setup(test_full_job_queue_answers_503_at_once, reset_mode),
 		cmocka_unit_test_setup(test_graceful_shutdown_answers_request_in_flight,
 				       reset_mode),
+		cmocka_unit_test_setup(test_client_gone_before_job_finishes, reset_mode),
 		cmocka_unit_test_setup(test_server_new_reports_bad_config, reset_mode),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

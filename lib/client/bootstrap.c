@@ -16,7 +16,7 @@
 #include "client/client_internal.h"
 
 /* "a1b2..., c3d4..." of certs, truncated to fit buf. */
-static void list_fingerprints(STACK_OF(X509) *certs, char *buf, size_t len)
+static void list_fingerprints(STACK_OF(X509) * certs, char *buf, size_t len)
 {
 	char fp[65];
 	size_t used = 0;
@@ -37,19 +37,19 @@ static void list_fingerprints(STACK_OF(X509) *certs, char *buf, size_t len)
 	buf[used] = '\0';
 }
 
-static enum estkit_status no_match(struct estkit_client *c, STACK_OF(X509) *returned)
+static enum estkit_status no_match(struct estkit_client *c, STACK_OF(X509) * returned)
 {
 	char seen[600];
 
 	list_fingerprints(returned, seen, sizeof(seen));
 	return ek_client_fail(c, ESTKIT_EUNTRUSTED,
-			      "no returned CA certificate has the given fingerprint; SHA-256 of "
-			      "the certificates received: %s",
-			      seen);
+	                      "no returned CA certificate has the given fingerprint; SHA-256 of "
+	                      "the certificates received: %s",
+	                      seen);
 }
 
-static enum estkit_status build_untrusted(STACK_OF(X509) *returned, STACK_OF(X509) *peer,
-					  STACK_OF(X509) **out)
+static enum estkit_status build_untrusted(STACK_OF(X509) * returned, STACK_OF(X509) * peer,
+                                          STACK_OF(X509) * *out)
 {
 	STACK_OF(X509) *u = sk_X509_new_null();
 	int i = 0;
@@ -78,8 +78,8 @@ static int set_host(struct estkit_client *c, X509_VERIFY_PARAM *param)
 	return X509_VERIFY_PARAM_set1_host(param, c->url.host, 0);
 }
 
-enum estkit_status ek_client_bootstrap_check(struct estkit_client *c, STACK_OF(X509) *returned,
-					     STACK_OF(X509) *peer_chain, const char *fingerprint)
+enum estkit_status ek_client_bootstrap_check(struct estkit_client *c, STACK_OF(X509) * returned,
+                                             STACK_OF(X509) * peer_chain, const char *fingerprint)
 {
 	X509_STORE *st = NULL;
 	X509_STORE_CTX *vctx = NULL;
@@ -103,7 +103,8 @@ enum estkit_status ek_client_bootstrap_check(struct estkit_client *c, STACK_OF(X
 	for (i = 0; i < sk_X509_num(returned); i++) {
 		X509 *x = sk_X509_value(returned, i);
 
-		if (estkit_cert_fingerprint_matches(x, fingerprint) == 1 && X509_STORE_add_cert(st, x))
+		if (estkit_cert_fingerprint_matches(x, fingerprint) == 1 &&
+		    X509_STORE_add_cert(st, x))
 			matches++;
 	}
 	if (matches == 0) {
@@ -127,9 +128,9 @@ enum estkit_status ek_client_bootstrap_check(struct estkit_client *c, STACK_OF(X
 		if (estkit_cert_fingerprint(leaf, leaf_fp) != ESTKIT_OK)
 			leaf_fp[0] = '\0';
 		rc = ek_client_fail(c, ESTKIT_EUNTRUSTED,
-				    "the server's TLS certificate (SHA-256 %s) does not verify "
-				    "against the fingerprinted CA for host %s: %s",
-				    leaf_fp, c->url.host, X509_verify_cert_error_string(err));
+		                    "the server's TLS certificate (SHA-256 %s) does not verify "
+		                    "against the fingerprinted CA for host %s: %s",
+		                    leaf_fp, c->url.host, X509_verify_cert_error_string(err));
 		goto out;
 	}
 	rc = ESTKIT_OK;

@@ -79,7 +79,7 @@ void estkit_client_free(struct estkit_client *c)
 }
 
 enum estkit_status ek_client_fail(struct estkit_client *c, enum estkit_status rc, const char *fmt,
-				  ...)
+                                  ...)
 {
 	va_list ap;
 
@@ -128,13 +128,14 @@ enum estkit_status estkit_client_set_trust(struct estkit_client *c, const char *
 	rc = estkit_certs_load(cafile, &cas);
 	if (rc != ESTKIT_OK)
 		return ek_client_fail(c, rc, "cannot load trust anchors from %s: %s (%s)", cafile,
-				      estkit_strerror(rc), ossl_reason(why, sizeof(why), "no detail"));
+		                      estkit_strerror(rc),
+		                      ossl_reason(why, sizeof(why), "no detail"));
 	rc = estkit_client_set_trust_certs(c, cas);
 	ek_certs_free(cas);
 	return rc;
 }
 
-enum estkit_status estkit_client_set_trust_certs(struct estkit_client *c, STACK_OF(X509) *cas)
+enum estkit_status estkit_client_set_trust_certs(struct estkit_client *c, STACK_OF(X509) * cas)
 {
 	STACK_OF(X509) *copy = NULL;
 	int i = 0;
@@ -159,7 +160,7 @@ enum estkit_status estkit_client_set_trust_certs(struct estkit_client *c, STACK_
 }
 
 enum estkit_status estkit_client_set_basic_auth(struct estkit_client *c, const char *user,
-						const char *password)
+                                                const char *password)
 {
 	char *u = NULL;
 	char *p = NULL;
@@ -181,7 +182,7 @@ enum estkit_status estkit_client_set_basic_auth(struct estkit_client *c, const c
 }
 
 enum estkit_status estkit_client_set_client_cert(struct estkit_client *c, const char *certfile,
-						 const char *keyfile)
+                                                 const char *keyfile)
 {
 	STACK_OF(X509) *certs = NULL;
 	EVP_PKEY *key = NULL;
@@ -193,14 +194,16 @@ enum estkit_status estkit_client_set_client_cert(struct estkit_client *c, const 
 		return ESTKIT_EINVAL;
 	rc = estkit_certs_load(certfile, &certs);
 	if (rc != ESTKIT_OK) {
-		rc = ek_client_fail(c, rc, "cannot load client certificate %s: %s (%s)", certfile,
-				    estkit_strerror(rc), ossl_reason(why, sizeof(why), "no detail"));
+		rc =
+		    ek_client_fail(c, rc, "cannot load client certificate %s: %s (%s)", certfile,
+		                   estkit_strerror(rc), ossl_reason(why, sizeof(why), "no detail"));
 		goto out;
 	}
 	rc = estkit_key_load(keyfile, &key);
 	if (rc != ESTKIT_OK) {
-		rc = ek_client_fail(c, rc, "cannot load client key %s: %s (%s)", keyfile,
-				    estkit_strerror(rc), ossl_reason(why, sizeof(why), "no detail"));
+		rc =
+		    ek_client_fail(c, rc, "cannot load client key %s: %s (%s)", keyfile,
+		                   estkit_strerror(rc), ossl_reason(why, sizeof(why), "no detail"));
 		goto out;
 	}
 	/* The first certificate of the file is the client's; the rest its chain. */
@@ -213,8 +216,8 @@ out:
 	return rc;
 }
 
-enum estkit_status estkit_client_set_client_key(struct estkit_client *c, X509 *cert,
-						EVP_PKEY *key, STACK_OF(X509) *chain)
+enum estkit_status estkit_client_set_client_key(struct estkit_client *c, X509 *cert, EVP_PKEY *key,
+                                                STACK_OF(X509) * chain)
 {
 	STACK_OF(X509) *ch = NULL;
 
@@ -223,7 +226,7 @@ enum estkit_status estkit_client_set_client_key(struct estkit_client *c, X509 *c
 	if (!X509_check_private_key(cert, key)) {
 		ERR_clear_error();
 		return ek_client_fail(c, ESTKIT_EINVAL,
-				      "client key does not match the client certificate");
+		                      "client key does not match the client certificate");
 	}
 	if (chain != NULL && (ch = X509_chain_up_ref(chain)) == NULL)
 		return ek_client_fail(c, ESTKIT_ENOMEM, "out of memory");
@@ -246,7 +249,7 @@ void estkit_client_set_timeout(struct estkit_client *c, long seconds)
 }
 
 void estkit_client_set_log(struct estkit_client *c, void (*log)(void *arg, const char *line),
-			   void *arg)
+                           void *arg)
 {
 	if (c == NULL)
 		return;

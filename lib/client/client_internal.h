@@ -23,7 +23,7 @@
 #define EK_LABEL_MAX 64
 /* Longest server text quoted in an error message (printable ASCII only). */
 #define EK_SERVER_TEXT_MAX 200
-#define EK_ERRMSG_MAX 1024
+#define EK_ERRMSG_MAX      1024
 
 /* A parsed server URL. */
 struct ek_url {
@@ -36,12 +36,12 @@ struct ek_url {
 
 struct estkit_client {
 	struct ek_url url;
-	CURL *curl;                /* kept for connection reuse (verified mode only) */
-	STACK_OF(X509) *trust;     /* explicit trust anchors (RFC 7030 3.6.1) */
-	X509 *client_cert;         /* TLS client authentication */
+	CURL *curl;             /* kept for connection reuse (verified mode only) */
+	STACK_OF(X509) * trust; /* explicit trust anchors (RFC 7030 3.6.1) */
+	X509 *client_cert;      /* TLS client authentication */
 	EVP_PKEY *client_key;
-	STACK_OF(X509) *client_chain;
-	char *user;                /* HTTP Basic; wiped on free */
+	STACK_OF(X509) * client_chain;
+	char *user; /* HTTP Basic; wiped on free */
 	char *password;
 	long timeout;
 	void (*log)(void *arg, const char *line);
@@ -56,13 +56,13 @@ struct ek_response {
 	long status;
 	char content_type[128];
 	char retry_after[64];
-	char reason[128];           /* reason phrase of the status line */
-	unsigned char *body;        /* NUL-terminated for convenience */
+	char reason[128];    /* reason phrase of the status line */
+	unsigned char *body; /* NUL-terminated for convenience */
 	size_t bodylen;
 	size_t bodycap;
-	int toobig;                 /* the body passed ESTKIT_MAX_DECODE */
-	int bootstrap;              /* capture the peer chain on the first header */
-	STACK_OF(X509) *peer_chain; /* bootstrap only: the server's TLS chain, leaf first */
+	int toobig;                  /* the body passed ESTKIT_MAX_DECODE */
+	int bootstrap;               /* capture the peer chain on the first header */
+	STACK_OF(X509) * peer_chain; /* bootstrap only: the server's TLS chain, leaf first */
 };
 
 /* ---- url.c ---------------------------------------------------------------------------- */
@@ -79,7 +79,7 @@ enum estkit_status ek_client_url_parse(const char *url, struct ek_url *out);
  * ESTKIT_ETOOBIG when buf is too small.
  */
 enum estkit_status ek_client_url_endpoint(const struct ek_url *u, const char *op, char *buf,
-					  size_t bufsz);
+                                          size_t bufsz);
 
 /* ---- response.c: pure helpers --------------------------------------------------------- */
 
@@ -114,17 +114,17 @@ void ek_client_sanitize_line(const unsigned char *in, size_t len, char *out, siz
  * 8951), or raw DER from servers that send binary.
  */
 enum estkit_status ek_client_decode_certs(const unsigned char *body, size_t len,
-					  STACK_OF(X509) **out);
+                                          STACK_OF(X509) * *out);
 
 /* ---- client.c ------------------------------------------------------------------------- */
 
 /* Sets c->errmsg (printf format). Returns rc so callers can `return ek_client_fail(...)`. */
 enum estkit_status ek_client_fail(struct estkit_client *c, enum estkit_status rc, const char *fmt,
-				  ...) __attribute__((format(printf, 3, 4)));
+                                  ...) __attribute__((format(printf, 3, 4)));
 
 /* Sends one line to the log sink if one is set. */
 void ek_client_log(struct estkit_client *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* ---- transport.c ---------------------------------------------------------------------- */
 
@@ -139,15 +139,15 @@ void ek_response_clear(struct ek_response *r);
  * any status is ESTKIT_OK here; transport failures set c's error message.
  */
 enum estkit_status ek_client_perform(struct estkit_client *c, const char *op,
-				     const char *content_type, const char *body,
-				     int bootstrap, struct ek_response *r);
+                                     const char *content_type, const char *body, int bootstrap,
+                                     struct ek_response *r);
 
 /*
  * Turns a non-200 response into a status and error message (HTTP 401 ->
  * EAUTH and so on), recording Retry-After for 202 and 503.
  */
 enum estkit_status ek_client_http_error(struct estkit_client *c, const char *op,
-					const struct ek_response *r);
+                                        const struct ek_response *r);
 
 /* ---- bootstrap.c ---------------------------------------------------------------------- */
 
@@ -156,7 +156,7 @@ enum estkit_status ek_client_http_error(struct estkit_client *c, const char *op,
  * matches fingerprint and the server's TLS chain verifies up to it for the
  * URL's host.
  */
-enum estkit_status ek_client_bootstrap_check(struct estkit_client *c, STACK_OF(X509) *returned,
-					     STACK_OF(X509) *peer_chain, const char *fingerprint);
+enum estkit_status ek_client_bootstrap_check(struct estkit_client *c, STACK_OF(X509) * returned,
+                                             STACK_OF(X509) * peer_chain, const char *fingerprint);
 
 #endif /* EK_CLIENT_INTERNAL_H */

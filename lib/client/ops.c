@@ -19,27 +19,29 @@ static void begin(struct estkit_client *c)
 
 /* A 200 answer must be application/pkcs7-mime certs-only (RFC 7030 4.1.3, 4.2.3). */
 static enum estkit_status certs_response(struct estkit_client *c, const char *op,
-					 const struct ek_response *r, STACK_OF(X509) **out)
+                                         const struct ek_response *r, STACK_OF(X509) * *out)
 {
 	enum estkit_status rc = ESTKIT_EINTERNAL;
 
 	if (r->status != 200)
 		return ek_client_http_error(c, op, r);
 	if (!ek_client_media_type_is(r->content_type, "application/pkcs7-mime"))
-		return ek_client_fail(c, ESTKIT_EPROTO,
-				      "unexpected Content-Type \"%s\" from /%s (want application/pkcs7-mime)",
-				      r->content_type, op);
+		return ek_client_fail(
+		    c, ESTKIT_EPROTO,
+		    "unexpected Content-Type \"%s\" from /%s (want application/pkcs7-mime)",
+		    r->content_type, op);
 	rc = ek_client_decode_certs(r->body, r->bodylen, out);
 	ERR_clear_error();
 	if (rc == ESTKIT_ETOOBIG)
 		return ek_client_fail(c, rc, "response from /%s too large", op);
 	if (rc != ESTKIT_OK)
-		return ek_client_fail(c, ESTKIT_EPROTO, "malformed certs-only response from /%s: %s",
-				      op, estkit_strerror(rc));
+		return ek_client_fail(c, ESTKIT_EPROTO,
+		                      "malformed certs-only response from /%s: %s", op,
+		                      estkit_strerror(rc));
 	return ESTKIT_OK;
 }
 
-enum estkit_status estkit_client_cacerts(struct estkit_client *c, STACK_OF(X509) **out)
+enum estkit_status estkit_client_cacerts(struct estkit_client *c, STACK_OF(X509) * *out)
 {
 	struct ek_response r;
 	enum estkit_status rc = ESTKIT_EINVAL;
@@ -56,8 +58,8 @@ enum estkit_status estkit_client_cacerts(struct estkit_client *c, STACK_OF(X509)
 	return rc;
 }
 
-enum estkit_status estkit_client_cacerts_bootstrap(struct estkit_client *c,
-						   const char *fingerprint, STACK_OF(X509) **out)
+enum estkit_status estkit_client_cacerts_bootstrap(struct estkit_client *c, const char *fingerprint,
+                                                   STACK_OF(X509) * *out)
 {
 	struct ek_response r;
 	STACK_OF(X509) *certs = NULL;
@@ -88,7 +90,7 @@ out:
 
 /* POST the base64 of the DER request (RFC 7030 4.2.1, RFC 8951). */
 static enum estkit_status enroll(struct estkit_client *c, const char *op, X509_REQ *csr,
-				 STACK_OF(X509) **out)
+                                 STACK_OF(X509) * *out)
 {
 	struct ek_response r;
 	unsigned char *der = NULL;
@@ -121,13 +123,13 @@ out:
 }
 
 enum estkit_status estkit_client_simpleenroll(struct estkit_client *c, X509_REQ *csr,
-					      STACK_OF(X509) **out)
+                                              STACK_OF(X509) * *out)
 {
 	return enroll(c, "simpleenroll", csr, out);
 }
 
 enum estkit_status estkit_client_simplereenroll(struct estkit_client *c, X509_REQ *csr,
-						STACK_OF(X509) **out)
+                                                STACK_OF(X509) * *out)
 {
 	return enroll(c, "simplereenroll", csr, out);
 }

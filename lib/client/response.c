@@ -110,8 +110,9 @@ static int is_tls_text(const char *errbuf)
 {
 	/* curl reports a TLS alert received after the handshake (TLS 1.3 client
 	 * certificate refusal) as a receive error; the text tells it apart. */
-	return errbuf != NULL && (strstr(errbuf, "alert") != NULL || strstr(errbuf, "SSL") != NULL ||
-				  strstr(errbuf, "certificate") != NULL);
+	return errbuf != NULL &&
+	       (strstr(errbuf, "alert") != NULL || strstr(errbuf, "SSL") != NULL ||
+	        strstr(errbuf, "certificate") != NULL);
 }
 
 enum estkit_status ek_client_status_for_curl(CURLcode cc, const char *errbuf)
@@ -170,7 +171,7 @@ void ek_client_sanitize_line(const unsigned char *in, size_t len, char *out, siz
 }
 
 enum estkit_status ek_client_decode_certs(const unsigned char *body, size_t len,
-					  STACK_OF(X509) **out)
+                                          STACK_OF(X509) * *out)
 {
 	unsigned char *der = NULL;
 	size_t derlen = 0;

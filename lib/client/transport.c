@@ -102,8 +102,8 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *arg)
 			sp = memchr(sp + 1, ' ', n - (size_t)(sp + 1 - buf));
 		if (sp != NULL)
 			ek_client_sanitize_line((const unsigned char *)sp + 1,
-						n - (size_t)(sp + 1 - buf), r->reason,
-						sizeof(r->reason));
+			                        n - (size_t)(sp + 1 - buf), r->reason,
+			                        sizeof(r->reason));
 		if (r->bootstrap)
 			capture_chain(x);
 		return n;
@@ -142,7 +142,7 @@ static CURLcode on_ssl_ctx(CURL *curl, void *sslctx, void *parm)
 }
 
 static int set_common(struct estkit_client *c, CURL *h, struct xfer *x, char *errbuf,
-		      const char *url)
+                      const char *url)
 {
 	long connect = c->timeout < CONNECT_TIMEOUT ? c->timeout : CONNECT_TIMEOUT;
 	CURLcode e = CURLE_OK;
@@ -224,32 +224,33 @@ static CURL *get_handle(struct estkit_client *c, int bootstrap)
 }
 
 /* POST body; *hdrs is the caller's to free. */
-static int set_body(CURL *h, const char *content_type, const char *body,
-		    struct curl_slist **hdrs)
+static int set_body(CURL *h, const char *content_type, const char *body, struct curl_slist **hdrs)
 {
 	if ((*hdrs = post_headers(content_type)) == NULL ||
 	    curl_easy_setopt(h, CURLOPT_HTTPHEADER, *hdrs) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body)) !=
-		    CURLE_OK ||
+	        CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body) != CURLE_OK)
 		return -1;
 	return 0;
 }
 
 static enum estkit_status transfer_failed(struct estkit_client *c, CURLcode cc,
-					  const struct ek_response *r, const char *errbuf)
+                                          const struct ek_response *r, const char *errbuf)
 {
 	enum estkit_status rc = ek_client_status_for_curl(cc, errbuf);
 	const char *what = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc);
 
 	if (r->toobig || cc == CURLE_FILESIZE_EXCEEDED)
 		return ek_client_fail(c, ESTKIT_ETOOBIG, "response larger than %u bytes",
-				      ESTKIT_MAX_DECODE);
+		                      ESTKIT_MAX_DECODE);
 	/* With TLS 1.3 a refused client certificate shows up only as a broken connection. */
 	if (rc == ESTKIT_ENET && r->status == 0 && c->client_cert != NULL && !r->bootstrap &&
 	    (cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR || cc == CURLE_GOT_NOTHING))
-		return ek_client_fail(c, rc, "%s (the server may have refused the TLS client "
-					     "certificate)", what);
+		return ek_client_fail(c, rc,
+		                      "%s (the server may have refused the TLS client "
+		                      "certificate)",
+		                      what);
 	switch (rc) {
 	case ESTKIT_ETLS: return ek_client_fail(c, rc, "TLS: %s", what);
 	case ESTKIT_ETIMEOUT: return ek_client_fail(c, rc, "timed out: %s", what);
@@ -258,8 +259,8 @@ static enum estkit_status transfer_failed(struct estkit_client *c, CURLcode cc,
 }
 
 enum estkit_status ek_client_perform(struct estkit_client *c, const char *op,
-				     const char *content_type, const char *body,
-				     int bootstrap, struct ek_response *r)
+                                     const char *content_type, const char *body, int bootstrap,
+                                     struct ek_response *r)
 {
 	char url[EK_HOST_MAX + EK_LABEL_MAX + 64];
 	char errbuf[CURL_ERROR_SIZE];
@@ -276,7 +277,7 @@ enum estkit_status ek_client_perform(struct estkit_client *c, const char *op,
 		return ek_client_fail(c, ESTKIT_EINTERNAL, "URL too long");
 	if (!bootstrap && c->trust == NULL)
 		return ek_client_fail(c, ESTKIT_ETLS,
-				      "no trust anchors: set explicit trust (RFC 7030 3.6.1)");
+		                      "no trust anchors: set explicit trust (RFC 7030 3.6.1)");
 	if ((h = get_handle(c, bootstrap)) == NULL)
 		return ek_client_fail(c, ESTKIT_ENOMEM, "cannot create a curl handle");
 	x.curl = h;
@@ -290,7 +291,7 @@ enum estkit_status ek_client_perform(struct estkit_client *c, const char *op,
 		goto out;
 	}
 	ek_client_log(c, "%s %s%s", body != NULL ? "POST" : "GET", url,
-		      bootstrap ? " (bootstrap: server not verified)" : "");
+	              bootstrap ? " (bootstrap: server not verified)" : "");
 	cc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
 	c->http_status = r->status;
@@ -299,7 +300,7 @@ enum estkit_status ek_client_perform(struct estkit_client *c, const char *op,
 		goto out;
 	}
 	ek_client_log(c, "HTTP %ld, %zu bytes, Content-Type \"%s\"", r->status, r->bodylen,
-		      r->content_type);
+	              r->content_type);
 	rc = ESTKIT_OK;
 out:
 	curl_slist_free_all(hdrs);
@@ -311,7 +312,7 @@ out:
 }
 
 enum estkit_status ek_client_http_error(struct estkit_client *c, const char *op,
-					const struct ek_response *r)
+                                        const struct ek_response *r)
 {
 	enum estkit_status rc = ek_client_status_for_http(r->status);
 	char text[EK_SERVER_TEXT_MAX + 1];
@@ -323,11 +324,11 @@ enum estkit_status ek_client_http_error(struct estkit_client *c, const char *op,
 	}
 	if (r->status == 202)
 		return ek_client_fail(c, rc, "request pending (HTTP 202), retry after %ld s",
-				      c->retry_after);
+		                      c->retry_after);
 	ek_client_sanitize_line(r->body, r->bodylen, text, sizeof(text));
 	if (text[0] == '\0')
 		ek_client_sanitize_line((const unsigned char *)r->reason, strlen(r->reason), text,
-					sizeof(text));
+		                        sizeof(text));
 	if (rc == ESTKIT_EPROTO)
 		return ek_client_fail(c, rc, "unexpected HTTP %ld from /%s", r->status, op);
 	if (text[0] == '\0')

@@ -138,13 +138,13 @@ enum estkit_status ek_client_url_parse(const char *url, struct ek_url *out)
 }
 
 enum estkit_status ek_client_url_endpoint(const struct ek_url *u, const char *op, char *buf,
-					  size_t bufsz)
+                                          size_t bufsz)
 {
 	int n = 0;
 
-	n = snprintf(buf, bufsz, "https://%s%s%s:%u" WELL_KNOWN "/%s%s%s", u->host_is_ipv6 ? "[" : "",
-		     u->host, u->host_is_ipv6 ? "]" : "", u->port, u->label,
-		     u->label[0] != '\0' ? "/" : "", op);
+	n = snprintf(buf, bufsz, "https://%s%s%s:%u" WELL_KNOWN "/%s%s%s",
+	             u->host_is_ipv6 ? "[" : "", u->host, u->host_is_ipv6 ? "]" : "", u->port,
+	             u->label, u->label[0] != '\0' ? "/" : "", op);
 	if (n < 0 || (size_t)n >= bufsz)
 		return ESTKIT_ETOOBIG;
 	return ESTKIT_OK;

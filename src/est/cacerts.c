@@ -20,32 +20,33 @@ struct opts {
 
 void est_usage_cacerts(FILE *f)
 {
-	fprintf(f,
-		"usage: est cacerts --server URL (--cacert FILE | --insecure-bootstrap "
-		"--fingerprint SHA256)\n"
-		"                   [--out FILE] [--timeout SECONDS] [--verbose]\n"
-		"\n"
-		"  --server URL          https://host[:port][/label]\n"
-		"  --cacert FILE         trust anchors that authenticate the server\n"
-		"  --insecure-bootstrap  first contact: do not verify the server, accept the answer\n"
-		"                        only if a returned CA has the SHA-256 --fingerprint and the\n"
-		"                        server's TLS certificate chains to it\n"
-		"  --fingerprint HEX     SHA-256 of the CA certificate (colons optional)\n"
-		"  --out FILE            where to write the CA certificates (default ./cacerts.pem)\n");
+	fprintf(
+	    f,
+	    "usage: est cacerts --server URL (--cacert FILE | --insecure-bootstrap "
+	    "--fingerprint SHA256)\n"
+	    "                   [--out FILE] [--timeout SECONDS] [--verbose]\n"
+	    "\n"
+	    "  --server URL          https://host[:port][/label]\n"
+	    "  --cacert FILE         trust anchors that authenticate the server\n"
+	    "  --insecure-bootstrap  first contact: do not verify the server, accept the answer\n"
+	    "                        only if a returned CA has the SHA-256 --fingerprint and the\n"
+	    "                        server's TLS certificate chains to it\n"
+	    "  --fingerprint HEX     SHA-256 of the CA certificate (colons optional)\n"
+	    "  --out FILE            where to write the CA certificates (default ./cacerts.pem)\n");
 }
 
 static int parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
-		{"server", required_argument, NULL, 's'},
-		{"cacert", required_argument, NULL, 'c'},
-		{"insecure-bootstrap", no_argument, NULL, 'B'},
-		{"fingerprint", required_argument, NULL, 'f'},
-		{"out", required_argument, NULL, 'o'},
-		{"timeout", required_argument, NULL, 't'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"server", required_argument, NULL, 's'},
+	    {"cacert", required_argument, NULL, 'c'},
+	    {"insecure-bootstrap", no_argument, NULL, 'B'},
+	    {"fingerprint", required_argument, NULL, 'f'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int ch = 0;
 
@@ -85,7 +86,7 @@ static int check(const struct opts *o)
 		return est_usage_error(CMD, "--cacert and --insecure-bootstrap exclude each other");
 	if (!o->bootstrap && o->conn.cacert == NULL)
 		return est_usage_error(CMD,
-				       "need --cacert, or --insecure-bootstrap with --fingerprint");
+		                       "need --cacert, or --insecure-bootstrap with --fingerprint");
 	return 0;
 }
 

@@ -99,7 +99,7 @@ static int password_from_file(const char *cmd, const char *path, char **out)
 	estkit_free_secret(buf, len);
 	if (*out == NULL) {
 		est_err(cmd, "password file %s: empty first line or longer than %d bytes", path,
-			PASSWORD_MAX);
+		        PASSWORD_MAX);
 		return EST_EXIT_FAIL;
 	}
 	return EST_EXIT_OK;
@@ -154,7 +154,7 @@ int est_password_get(const char *cmd, const struct est_conn *o, char **out)
 	if (isatty(STDIN_FILENO))
 		return password_prompt(cmd, o->user, out);
 	est_err(cmd, "--user %s needs a password: --password-file, EST_PASSWORD or a terminal",
-		o->user);
+	        o->user);
 	return EST_EXIT_FAIL;
 }
 
@@ -194,8 +194,8 @@ struct estkit_client *est_client_open(const char *cmd, const struct est_conn *o,
 			est_err(cmd, "out of memory");
 		else
 			*exit_code = est_usage_error(
-				cmd, "bad --server URL \"%s\" (want https://host[:port][/label])",
-				o->server);
+			    cmd, "bad --server URL \"%s\" (want https://host[:port][/label])",
+			    o->server);
 		return NULL;
 	}
 	if (o->verbose)
@@ -204,7 +204,8 @@ struct estkit_client *est_client_open(const char *cmd, const struct est_conn *o,
 		estkit_client_set_timeout(c, o->timeout);
 	if (o->cacert != NULL && (rc = estkit_client_set_trust(c, o->cacert)) != ESTKIT_OK)
 		goto fail;
-	if (o->cert != NULL && (rc = estkit_client_set_client_cert(c, o->cert, o->key)) != ESTKIT_OK)
+	if (o->cert != NULL &&
+	    (rc = estkit_client_set_client_cert(c, o->cert, o->key)) != ESTKIT_OK)
 		goto fail;
 	*exit_code = set_credentials(cmd, c, o);
 	if (*exit_code != EST_EXIT_OK) {

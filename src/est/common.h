@@ -79,8 +79,8 @@ void est_print_cert_line(FILE *f, X509 *cert);
  * certificate, so cert.pem never names a key that is not on disk. Prints
  * the files written to f. Returns an exit code after printing any error.
  */
-int est_write_enrollment(const char *cmd, const char *dir, X509 *leaf, STACK_OF(X509) *chain,
-			 EVP_PKEY *key, STACK_OF(X509) *cas, FILE *f);
+int est_write_enrollment(const char *cmd, const char *dir, X509 *leaf, STACK_OF(X509) * chain,
+                         EVP_PKEY *key, STACK_OF(X509) * cas, FILE *f);
 
 /* ---- subcommands (one file each) ----------------------------------------------------- */
 

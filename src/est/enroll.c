@@ -31,42 +31,44 @@ struct eopts {
 /* What an enrollment produced and still owns. */
 struct enrollment {
 	X509_REQ *csr;
-	EVP_PKEY *key;     /* the request's private key when est knows it (written to key.pem) */
-	STACK_OF(X509) *certs;
+	EVP_PKEY *key; /* the request's private key when est knows it (written to key.pem) */
+	STACK_OF(X509) * certs;
 };
 
 void est_usage_enroll(FILE *f)
 {
-	fprintf(f,
-		"usage: est enroll --server URL --cacert FILE\n"
-		"                  [--user NAME [--password-file FILE | --password PW]]\n"
-		"                  [--cert FILE --key FILE]\n"
-		"                  [--csr FILE [--key FILE] | --subject SUBJ [--san SAN]... "
-		"[--key-type SPEC]]\n"
-		"                  [--out DIR] [--timeout SECONDS] [--verbose]\n"
-		"\n"
-		"  --subject SUBJ   e.g. \"CN=dev1,O=Example\"; a new key is generated (key.pem)\n"
-		"  --san SAN        DNS:name, IP:addr, URI:uri or email:addr (repeatable)\n"
-		"  --key-type SPEC  ec:P-256 (default), ec:P-384, ec:P-521, rsa:2048..8192, ed25519\n"
-		"  --csr FILE       send this PKCS#10 request instead (no key.pem is written)\n"
-		"  --cert, --key    TLS client certificate and key (e.g. a bootstrap certificate)\n"
-		"  --out DIR        writes DIR/cert.pem, DIR/chain.pem, DIR/key.pem (default .)\n"
-		"Password: --password-file, env EST_PASSWORD, --password, or a terminal prompt.\n");
+	fprintf(
+	    f,
+	    "usage: est enroll --server URL --cacert FILE\n"
+	    "                  [--user NAME [--password-file FILE | --password PW]]\n"
+	    "                  [--cert FILE --key FILE]\n"
+	    "                  [--csr FILE [--key FILE] | --subject SUBJ [--san SAN]... "
+	    "[--key-type SPEC]]\n"
+	    "                  [--out DIR] [--timeout SECONDS] [--verbose]\n"
+	    "\n"
+	    "  --subject SUBJ   e.g. \"CN=dev1,O=Example\"; a new key is generated (key.pem)\n"
+	    "  --san SAN        DNS:name, IP:addr, URI:uri or email:addr (repeatable)\n"
+	    "  --key-type SPEC  ec:P-256 (default), ec:P-384, ec:P-521, rsa:2048..8192, ed25519\n"
+	    "  --csr FILE       send this PKCS#10 request instead (no key.pem is written)\n"
+	    "  --cert, --key    TLS client certificate and key (e.g. a bootstrap certificate)\n"
+	    "  --out DIR        writes DIR/cert.pem, DIR/chain.pem, DIR/key.pem (default .)\n"
+	    "Password: --password-file, env EST_PASSWORD, --password, or a terminal prompt.\n");
 }
 
 void est_usage_reenroll(FILE *f)
 {
 	fprintf(f,
-		"usage: est reenroll --server URL --cacert FILE --cert CURRENT.pem --key CURRENT-KEY.pem\n"
-		"                    [--csr FILE] [--new-key | --reuse-key] [--key-type SPEC]\n"
-		"                    [--user NAME [--password-file FILE | --password PW]]\n"
-		"                    [--out DIR] [--timeout SECONDS] [--verbose]\n"
-		"\n"
-		"Renews CURRENT: a request with its subject and subjectAltName, authenticated\n"
-		"with TLS using CURRENT. By default a new key of the same type is generated.\n"
-		"  --reuse-key      keep the current key\n"
-		"  --key-type SPEC  new key of another type (see est enroll --help)\n"
-		"  --out DIR        writes DIR/cert.pem, DIR/chain.pem, DIR/key.pem (default .)\n");
+	        "usage: est reenroll --server URL --cacert FILE --cert CURRENT.pem --key "
+	        "CURRENT-KEY.pem\n"
+	        "                    [--csr FILE] [--new-key | --reuse-key] [--key-type SPEC]\n"
+	        "                    [--user NAME [--password-file FILE | --password PW]]\n"
+	        "                    [--out DIR] [--timeout SECONDS] [--verbose]\n"
+	        "\n"
+	        "Renews CURRENT: a request with its subject and subjectAltName, authenticated\n"
+	        "with TLS using CURRENT. By default a new key of the same type is generated.\n"
+	        "  --reuse-key      keep the current key\n"
+	        "  --key-type SPEC  new key of another type (see est enroll --help)\n"
+	        "  --out DIR        writes DIR/cert.pem, DIR/chain.pem, DIR/key.pem (default .)\n");
 }
 
 static int parse_one(struct eopts *o, int ch, const char *arg)
@@ -103,16 +105,24 @@ static int parse_one(struct eopts *o, int ch, const char *arg)
 static int parse(int argc, char **argv, struct eopts *o)
 {
 	static const struct option longopts[] = {
-		{"server", required_argument, NULL, 's'},   {"cacert", required_argument, NULL, 'c'},
-		{"user", required_argument, NULL, 'u'},     {"password", required_argument, NULL, 'p'},
-		{"password-file", required_argument, NULL, 'P'},
-		{"cert", required_argument, NULL, 'C'},     {"key", required_argument, NULL, 'k'},
-		{"csr", required_argument, NULL, 'r'},      {"subject", required_argument, NULL, 'S'},
-		{"san", required_argument, NULL, 'a'},      {"key-type", required_argument, NULL, 'K'},
-		{"out", required_argument, NULL, 'o'},      {"new-key", no_argument, NULL, 'N'},
-		{"reuse-key", no_argument, NULL, 'R'},      {"timeout", required_argument, NULL, 't'},
-		{"verbose", no_argument, NULL, 'v'},        {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"server", required_argument, NULL, 's'},
+	    {"cacert", required_argument, NULL, 'c'},
+	    {"user", required_argument, NULL, 'u'},
+	    {"password", required_argument, NULL, 'p'},
+	    {"password-file", required_argument, NULL, 'P'},
+	    {"cert", required_argument, NULL, 'C'},
+	    {"key", required_argument, NULL, 'k'},
+	    {"csr", required_argument, NULL, 'r'},
+	    {"subject", required_argument, NULL, 'S'},
+	    {"san", required_argument, NULL, 'a'},
+	    {"key-type", required_argument, NULL, 'K'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"new-key", no_argument, NULL, 'N'},
+	    {"reuse-key", no_argument, NULL, 'R'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int ch = 0;
 	int ex = 0;
@@ -160,10 +170,10 @@ static int check_reenroll(const struct eopts *o)
 {
 	if (o->conn.cert == NULL || o->conn.key == NULL)
 		return est_usage_error(o->cmd, "--cert and --key (the current certificate) are "
-					       "required");
+		                               "required");
 	if (o->subject != NULL || o->nsans > 0)
 		return est_usage_error(o->cmd, "the subject and altnames come from --cert "
-					       "(RFC 7030 4.2.2)");
+		                               "(RFC 7030 4.2.2)");
 	if (o->new_key && o->reuse_key)
 		return est_usage_error(o->cmd, "--new-key and --reuse-key exclude each other");
 	if (o->csr != NULL && (o->new_key || o->reuse_key || o->key_type != NULL))
@@ -215,13 +225,13 @@ static int new_request(const struct eopts *o, struct enrollment *e)
 
 	if (rc != ESTKIT_OK) {
 		est_err(o->cmd, "cannot generate a key of type \"%s\": %s",
-			o->key_type != NULL ? o->key_type : "ec:P-256", estkit_strerror(rc));
+		        o->key_type != NULL ? o->key_type : "ec:P-256", estkit_strerror(rc));
 		return rc == ESTKIT_EINVAL ? EST_EXIT_USAGE : EST_EXIT_FAIL;
 	}
 	rc = estkit_csr_new(e->key, o->subject, o->sans, o->nsans, NULL, &e->csr);
 	if (rc != ESTKIT_OK) {
 		est_err(o->cmd, "cannot build the request for \"%s\": %s", o->subject,
-			estkit_strerror(rc));
+		        estkit_strerror(rc));
 		return rc == ESTKIT_EINVAL ? EST_EXIT_USAGE : EST_EXIT_FAIL;
 	}
 	return EST_EXIT_OK;
@@ -271,7 +281,7 @@ static int renew_request(const struct eopts *o, struct enrollment *e)
 		rc = estkit_key_generate(o->key_type != NULL ? o->key_type : spec, &e->key);
 		if (rc != ESTKIT_OK) {
 			est_err(o->cmd, "cannot generate a key of type \"%s\": %s",
-				o->key_type != NULL ? o->key_type : spec, estkit_strerror(rc));
+			        o->key_type != NULL ? o->key_type : spec, estkit_strerror(rc));
 			goto out;
 		}
 	}
@@ -317,7 +327,8 @@ static int finish(const struct eopts *o, struct enrollment *e)
 	if ((chain = sk_X509_new_null()) == NULL)
 		goto out;
 	for (i = 0; i < sk_X509_num(e->certs); i++)
-		if (sk_X509_value(e->certs, i) != leaf && !sk_X509_push(chain, sk_X509_value(e->certs, i)))
+		if (sk_X509_value(e->certs, i) != leaf &&
+		    !sk_X509_push(chain, sk_X509_value(e->certs, i)))
 			goto out;
 	if (estkit_certs_load(o->conn.cacert, &cas) != ESTKIT_OK)
 		cas = NULL; /* only used to find an issuer for chain.pem */

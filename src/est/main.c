@@ -9,15 +9,15 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: est <command> [options]\n"
-		   "\n"
-		   "commands:\n"
-		   "  cacerts    fetch the CA certificates (/cacerts)\n"
-		   "  enroll     request a new certificate (/simpleenroll)\n"
-		   "  reenroll   renew a certificate (/simplereenroll)\n"
-		   "  help [command]\n"
-		   "\n"
-		   "options: --version, --help; 'est <command> --help' for a command's options.\n"
-		   "exit codes: 0 success, 1 failure, 2 usage error, 75 request pending.\n");
+	           "\n"
+	           "commands:\n"
+	           "  cacerts    fetch the CA certificates (/cacerts)\n"
+	           "  enroll     request a new certificate (/simpleenroll)\n"
+	           "  reenroll   renew a certificate (/simplereenroll)\n"
+	           "  help [command]\n"
+	           "\n"
+	           "options: --version, --help; 'est <command> --help' for a command's options.\n"
+	           "exit codes: 0 success, 1 failure, 2 usage error, 75 request pending.\n");
 }
 
 static int help(const char *cmd)

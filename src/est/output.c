@@ -73,7 +73,7 @@ static void sync_dir(const char *dir)
 }
 
 /* The chain to store: the response's other certificates, else the leaf's issuer from cas. */
-static STACK_OF(X509) *pick_chain(X509 *leaf, STACK_OF(X509) *chain, STACK_OF(X509) *cas)
+static STACK_OF(X509) * pick_chain(X509 *leaf, STACK_OF(X509) * chain, STACK_OF(X509) * cas)
 {
 	STACK_OF(X509) *out = sk_X509_new_null();
 	int i = 0;
@@ -95,8 +95,8 @@ static STACK_OF(X509) *pick_chain(X509 *leaf, STACK_OF(X509) *chain, STACK_OF(X5
 	return out;
 }
 
-static int write_chain(const char *cmd, const struct paths *p, X509 *leaf, STACK_OF(X509) *chain,
-		       STACK_OF(X509) *cas, FILE *f)
+static int write_chain(const char *cmd, const struct paths *p, X509 *leaf, STACK_OF(X509) * chain,
+                       STACK_OF(X509) * cas, FILE *f)
 {
 	STACK_OF(X509) *use = pick_chain(leaf, chain, cas);
 	enum estkit_status rc = ESTKIT_OK;
@@ -112,14 +112,15 @@ static int write_chain(const char *cmd, const struct paths *p, X509 *leaf, STACK
 		else
 			est_err(cmd, "cannot write %s: %s", p->chain, estkit_strerror(rc));
 	} else {
-		fprintf(f, "  (no chain.pem: the server sent no chain and --cacert has no issuer)\n");
+		fprintf(f,
+		        "  (no chain.pem: the server sent no chain and --cacert has no issuer)\n");
 	}
 	sk_X509_free(use); /* borrowed pointers */
 	return rc == ESTKIT_OK ? EST_EXIT_OK : EST_EXIT_FAIL;
 }
 
-int est_write_enrollment(const char *cmd, const char *dir, X509 *leaf, STACK_OF(X509) *chain,
-			 EVP_PKEY *key, STACK_OF(X509) *cas, FILE *f)
+int est_write_enrollment(const char *cmd, const char *dir, X509 *leaf, STACK_OF(X509) * chain,
+                         EVP_PKEY *key, STACK_OF(X509) * cas, FILE *f)
 {
 	struct paths p;
 	enum estkit_status rc = ESTKIT_OK;
@@ -144,7 +145,7 @@ int est_write_enrollment(const char *cmd, const char *dir, X509 *leaf, STACK_OF(
 	}
 	if (rename(p.cert_tmp, p.cert) != 0) {
 		est_err(cmd, "cannot rename %s to %s: %s (the new key is in %s)", p.cert_tmp,
-			p.cert, strerror(errno), p.key);
+		        p.cert, strerror(errno), p.key);
 		return EST_EXIT_FAIL;
 	}
 	sync_dir(dir);

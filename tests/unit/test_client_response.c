@@ -21,26 +21,26 @@ static void test_retry_after_table(void **state)
 		const char *value;
 		long want;
 	} cases[] = {
-		{"120", 120},
-		{"0", 0},
-		{"  30 \r\n", 30},
-		{"604800", 604800},
-		{"604801", 604800},              /* capped at one week */
-		{"99999999999999999999999", 604800}, /* no overflow */
-		{"Sun, 06 Nov 1994 08:50:37 GMT", 60},
-		{"Sun, 06 Nov 1994 08:49:37 GMT", 0},
-		{"Sat, 05 Nov 1994 08:49:37 GMT", 0}, /* in the past */
-		{"Sun, 06 Nov 2094 08:49:37 GMT", 604800},
-		{"", -1},
-		{"   ", -1},
-		{"-5", -1},
-		{"12s", -1},
-		{"1.5", -1},
-		{"0x10", -1},
-		{"Sunday, 06-Nov-94 08:49:37", -1},
-		{"Sun, 06 Nov 1994 08:49:37 GMT trailing", -1},
-		{"Sun, 06 Nov 1994 25:49:37", -1},
-		{"tomorrow", -1},
+	    {"120", 120},
+	    {"0", 0},
+	    {"  30 \r\n", 30},
+	    {"604800", 604800},
+	    {"604801", 604800},                  /* capped at one week */
+	    {"99999999999999999999999", 604800}, /* no overflow */
+	    {"Sun, 06 Nov 1994 08:50:37 GMT", 60},
+	    {"Sun, 06 Nov 1994 08:49:37 GMT", 0},
+	    {"Sat, 05 Nov 1994 08:49:37 GMT", 0}, /* in the past */
+	    {"Sun, 06 Nov 2094 08:49:37 GMT", 604800},
+	    {"", -1},
+	    {"   ", -1},
+	    {"-5", -1},
+	    {"12s", -1},
+	    {"1.5", -1},
+	    {"0x10", -1},
+	    {"Sunday, 06-Nov-94 08:49:37", -1},
+	    {"Sun, 06 Nov 1994 08:49:37 GMT trailing", -1},
+	    {"Sun, 06 Nov 1994 25:49:37", -1},
+	    {"tomorrow", -1},
 	};
 	size_t i = 0;
 
@@ -58,17 +58,17 @@ static void test_media_type_matches_type_only(void **state)
 		const char *ct;
 		int want;
 	} cases[] = {
-		{"application/pkcs7-mime", 1},
-		{"application/pkcs7-mime; smime-type=certs-only", 1},
-		{"APPLICATION/PKCS7-MIME;smime-type=certs-only", 1},
-		{"  application/pkcs7-mime ; smime-type=certs-only", 1},
-		{"application/pkcs7-mime ", 1},
-		{"application/pkcs7-mimex", 0},
-		{"application/pkcs7", 0},
-		{"application/pkcs10", 0},
-		{"text/plain", 0},
-		{"", 0},
-		{"application/pkcs7-mime garbage", 0},
+	    {"application/pkcs7-mime", 1},
+	    {"application/pkcs7-mime; smime-type=certs-only", 1},
+	    {"APPLICATION/PKCS7-MIME;smime-type=certs-only", 1},
+	    {"  application/pkcs7-mime ; smime-type=certs-only", 1},
+	    {"application/pkcs7-mime ", 1},
+	    {"application/pkcs7-mimex", 0},
+	    {"application/pkcs7", 0},
+	    {"application/pkcs10", 0},
+	    {"text/plain", 0},
+	    {"", 0},
+	    {"application/pkcs7-mime garbage", 0},
 	};
 	size_t i = 0;
 
@@ -76,7 +76,7 @@ static void test_media_type_matches_type_only(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		print_message("case %zu: \"%s\"\n", i, cases[i].ct);
 		assert_int_equal(ek_client_media_type_is(cases[i].ct, "application/pkcs7-mime"),
-				 cases[i].want);
+		                 cases[i].want);
 	}
 	assert_int_equal(ek_client_media_type_is(NULL, "application/pkcs7-mime"), 0);
 }
@@ -87,11 +87,11 @@ static void test_http_status_mapping(void **state)
 		long code;
 		enum estkit_status want;
 	} cases[] = {
-		{200, ESTKIT_OK},        {202, ESTKIT_EPENDING}, {204, ESTKIT_EPROTO},
-		{301, ESTKIT_EHTTP},     {400, ESTKIT_EHTTP},    {401, ESTKIT_EAUTH},
-		{403, ESTKIT_EFORBIDDEN}, {404, ESTKIT_EHTTP},   {413, ESTKIT_EHTTP},
-		{415, ESTKIT_EHTTP},     {500, ESTKIT_EHTTP},    {503, ESTKIT_EBUSY},
-		{0, ESTKIT_EHTTP},       {999, ESTKIT_EHTTP},
+	    {200, ESTKIT_OK},         {202, ESTKIT_EPENDING}, {204, ESTKIT_EPROTO},
+	    {301, ESTKIT_EHTTP},      {400, ESTKIT_EHTTP},    {401, ESTKIT_EAUTH},
+	    {403, ESTKIT_EFORBIDDEN}, {404, ESTKIT_EHTTP},    {413, ESTKIT_EHTTP},
+	    {415, ESTKIT_EHTTP},      {500, ESTKIT_EHTTP},    {503, ESTKIT_EBUSY},
+	    {0, ESTKIT_EHTTP},        {999, ESTKIT_EHTTP},
 	};
 	size_t i = 0;
 
@@ -108,21 +108,21 @@ static void test_curl_error_mapping(void **state)
 	assert_int_equal(ek_client_status_for_curl(CURLE_COULDNT_RESOLVE_HOST, ""), ESTKIT_ENET);
 	assert_int_equal(ek_client_status_for_curl(CURLE_OPERATION_TIMEDOUT, ""), ESTKIT_ETIMEOUT);
 	assert_int_equal(ek_client_status_for_curl(CURLE_PEER_FAILED_VERIFICATION, ""),
-			 ESTKIT_ETLS);
+	                 ESTKIT_ETLS);
 	assert_int_equal(ek_client_status_for_curl(CURLE_SSL_CONNECT_ERROR, ""), ESTKIT_ETLS);
 	assert_int_equal(ek_client_status_for_curl(CURLE_SSL_CERTPROBLEM, ""), ESTKIT_ETLS);
 	assert_int_equal(ek_client_status_for_curl(CURLE_RECV_ERROR, "Connection reset by peer"),
-			 ESTKIT_ENET);
+	                 ESTKIT_ENET);
 	assert_int_equal(
-		ek_client_status_for_curl(CURLE_RECV_ERROR,
-					  "OpenSSL SSL_read: tlsv13 alert certificate required"),
-		ESTKIT_ETLS);
+	    ek_client_status_for_curl(CURLE_RECV_ERROR,
+	                              "OpenSSL SSL_read: tlsv13 alert certificate required"),
+	    ESTKIT_ETLS);
 	assert_int_equal(ek_client_status_for_curl(CURLE_RECV_ERROR, NULL), ESTKIT_ENET);
 	assert_int_equal(ek_client_status_for_curl(CURLE_GOT_NOTHING, ""), ESTKIT_ENET);
 	assert_int_equal(ek_client_status_for_curl(CURLE_OUT_OF_MEMORY, ""), ESTKIT_ENOMEM);
 	assert_int_equal(ek_client_status_for_curl(CURLE_FILESIZE_EXCEEDED, ""), ESTKIT_ETOOBIG);
 	assert_int_equal(ek_client_status_for_curl(CURLE_UNSUPPORTED_PROTOCOL, ""),
-			 ESTKIT_EINTERNAL);
+	                 ESTKIT_EINTERNAL);
 }
 
 static void sanitize(const char *in, size_t len, char *out, size_t outsz)
@@ -197,11 +197,11 @@ static void test_decode_certs_rfc7030_bodies(void **state)
 static void test_decode_certs_rejects_garbage(void **state)
 {
 	static const char *bad[] = {
-		"not base64 at all!",
-		"AAAA",     /* valid base64, not DER */
-		"MIIB",     /* the start of a SEQUENCE, cut short */
-		"   \r\n ", /* only white space */
-		"<html>error</html>",
+	    "not base64 at all!",
+	    "AAAA",     /* valid base64, not DER */
+	    "MIIB",     /* the start of a SEQUENCE, cut short */
+	    "   \r\n ", /* only white space */
+	    "<html>error</html>",
 	};
 	STACK_OF(X509) *certs = NULL;
 	unsigned char derjunk[] = {0x30, 0x82, 0x01, 0x00, 0x02};
@@ -209,28 +209,28 @@ static void test_decode_certs_rejects_garbage(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_not_equal(ek_client_decode_certs((const unsigned char *)bad[i],
-							    strlen(bad[i]), &certs),
-				     ESTKIT_OK);
+		assert_int_not_equal(
+		    ek_client_decode_certs((const unsigned char *)bad[i], strlen(bad[i]), &certs),
+		    ESTKIT_OK);
 		assert_null(certs);
 	}
 	assert_int_equal(ek_client_decode_certs(NULL, 0, &certs), ESTKIT_EPARSE);
 	assert_int_not_equal(ek_client_decode_certs(derjunk, sizeof(derjunk), &certs), ESTKIT_OK);
 	assert_int_equal(ek_client_decode_certs(derjunk, (size_t)ESTKIT_MAX_DECODE + 1, &certs),
-			 ESTKIT_ETOOBIG);
+	                 ESTKIT_ETOOBIG);
 	assert_null(certs);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_retry_after_table),
-		cmocka_unit_test(test_media_type_matches_type_only),
-		cmocka_unit_test(test_http_status_mapping),
-		cmocka_unit_test(test_curl_error_mapping),
-		cmocka_unit_test(test_sanitize_keeps_first_printable_line),
-		cmocka_unit_test(test_decode_certs_rfc7030_bodies),
-		cmocka_unit_test(test_decode_certs_rejects_garbage),
+	    cmocka_unit_test(test_retry_after_table),
+	    cmocka_unit_test(test_media_type_matches_type_only),
+	    cmocka_unit_test(test_http_status_mapping),
+	    cmocka_unit_test(test_curl_error_mapping),
+	    cmocka_unit_test(test_sanitize_keeps_first_printable_line),
+	    cmocka_unit_test(test_decode_certs_rfc7030_bodies),
+	    cmocka_unit_test(test_decode_certs_rejects_garbage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,66 +18,66 @@ struct url_case {
 };
 
 static const struct url_case cases[] = {
-	/* accepted forms */
-	{"https://ca.example", ESTKIT_OK, "ca.example", 443, "", 0},
-	{"https://ca.example/", ESTKIT_OK, "ca.example", 443, "", 0},
-	{"https://ca.example:8443", ESTKIT_OK, "ca.example", 8443, "", 0},
-	{"https://ca.example:8443/routers", ESTKIT_OK, "ca.example", 8443, "routers", 0},
-	{"https://ca.example/routers/", ESTKIT_OK, "ca.example", 443, "routers", 0},
-	{"https://ca.example/.well-known/est", ESTKIT_OK, "ca.example", 443, "", 0},
-	{"https://ca.example/.well-known/est/", ESTKIT_OK, "ca.example", 443, "", 0},
-	{"https://ca.example/.well-known/est/a-b_c.1", ESTKIT_OK, "ca.example", 443, "a-b_c.1", 0},
-	{"HTTPS://ca.example:1/x", ESTKIT_OK, "ca.example", 1, "x", 0},
-	{"https://192.0.2.1:65535", ESTKIT_OK, "192.0.2.1", 65535, "", 1},
-	{"https://[::1]:8443/lbl", ESTKIT_OK, "::1", 8443, "lbl", 1},
-	{"https://[2001:db8::1]", ESTKIT_OK, "2001:db8::1", 443, "", 1},
-	{"https://ca.example/"
-	 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-	 ESTKIT_OK, "ca.example", 443,
-	 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0},
-	/* wrong scheme or no host */
-	{"http://ca.example", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	{"ftp://ca.example", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	{"ca.example", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	{"https://", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	{"https:///lbl", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	{"https://:8443", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	{"", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	/* ports */
-	{"https://ca.example:", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	{"https://ca.example:0", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	{"https://ca.example:65536", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	{"https://ca.example:000443", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	{"https://ca.example:-1", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	{"https://ca.example:84x3", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	/* labels */
-	{"https://ca.example/a/b", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	{"https://ca.example/.well-known/est/a/b", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	{"https://ca.example/a%2fb", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	{"https://ca.example/a b", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	{"https://ca.example/l\xc3\xa4", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	{"https://ca.example//", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	{"https://ca.example/..", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	{"https://ca.example/.", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	{"https://ca.example/.well-known", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	{"https://ca.example/.well-known/acme", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	{"https://ca.example/.well-known/estx", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	{"https://ca.example/"
-	 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-	 ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	/* things a strict parser refuses rather than guesses */
-	{"https://user:pw@ca.example", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	{"https://ca.example/lbl?x=1", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	{"https://ca.example/lbl#frag", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	{"https://ca..example", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	{"https://-ca.example", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	/* IPv6 */
-	{"https://[::1", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	{"https://[]:443", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	{"https://[not:an:addr:zz]", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	{"https://[fe80::1%eth0]", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	{"https://::1/lbl", ESTKIT_EINVAL, NULL, 0, NULL, 0},
-	{"https://[::1]x", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    /* accepted forms */
+    {"https://ca.example", ESTKIT_OK, "ca.example", 443, "", 0},
+    {"https://ca.example/", ESTKIT_OK, "ca.example", 443, "", 0},
+    {"https://ca.example:8443", ESTKIT_OK, "ca.example", 8443, "", 0},
+    {"https://ca.example:8443/routers", ESTKIT_OK, "ca.example", 8443, "routers", 0},
+    {"https://ca.example/routers/", ESTKIT_OK, "ca.example", 443, "routers", 0},
+    {"https://ca.example/.well-known/est", ESTKIT_OK, "ca.example", 443, "", 0},
+    {"https://ca.example/.well-known/est/", ESTKIT_OK, "ca.example", 443, "", 0},
+    {"https://ca.example/.well-known/est/a-b_c.1", ESTKIT_OK, "ca.example", 443, "a-b_c.1", 0},
+    {"HTTPS://ca.example:1/x", ESTKIT_OK, "ca.example", 1, "x", 0},
+    {"https://192.0.2.1:65535", ESTKIT_OK, "192.0.2.1", 65535, "", 1},
+    {"https://[::1]:8443/lbl", ESTKIT_OK, "::1", 8443, "lbl", 1},
+    {"https://[2001:db8::1]", ESTKIT_OK, "2001:db8::1", 443, "", 1},
+    {"https://ca.example/"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+     ESTKIT_OK, "ca.example", 443,
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0},
+    /* wrong scheme or no host */
+    {"http://ca.example", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    {"ftp://ca.example", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    {"ca.example", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    {"https://", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    {"https:///lbl", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    {"https://:8443", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    {"", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    /* ports */
+    {"https://ca.example:", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    {"https://ca.example:0", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    {"https://ca.example:65536", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    {"https://ca.example:000443", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    {"https://ca.example:-1", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    {"https://ca.example:84x3", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    /* labels */
+    {"https://ca.example/a/b", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    {"https://ca.example/.well-known/est/a/b", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    {"https://ca.example/a%2fb", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    {"https://ca.example/a b", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    {"https://ca.example/l\xc3\xa4", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    {"https://ca.example//", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    {"https://ca.example/..", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    {"https://ca.example/.", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    {"https://ca.example/.well-known", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    {"https://ca.example/.well-known/acme", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    {"https://ca.example/.well-known/estx", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    {"https://ca.example/"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+     ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    /* things a strict parser refuses rather than guesses */
+    {"https://user:pw@ca.example", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    {"https://ca.example/lbl?x=1", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    {"https://ca.example/lbl#frag", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    {"https://ca..example", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    {"https://-ca.example", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    /* IPv6 */
+    {"https://[::1", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    {"https://[]:443", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    {"https://[not:an:addr:zz]", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    {"https://[fe80::1%eth0]", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    {"https://::1/lbl", ESTKIT_EINVAL, NULL, 0, NULL, 0},
+    {"https://[::1]x", ESTKIT_EINVAL, NULL, 0, NULL, 0},
 };
 
 static void test_url_parse_table(void **state)
@@ -146,10 +146,10 @@ static void test_client_new_rejects_bad_url(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_url_parse_table),
-		cmocka_unit_test(test_url_parse_rejects_null_and_oversized),
-		cmocka_unit_test(test_endpoint_builds_well_known_paths),
-		cmocka_unit_test(test_client_new_rejects_bad_url),
+	    cmocka_unit_test(test_url_parse_table),
+	    cmocka_unit_test(test_url_parse_rejects_null_and_oversized),
+	    cmocka_unit_test(test_endpoint_builds_well_known_paths),
+	    cmocka_unit_test(test_client_new_rejects_bad_url),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,9 +26,12 @@ static void test_parse_long_table(void **state)
 		int rc;
 		long v;
 	} cases[] = {
-		{"1", 0, 1},       {"3600", 0, 3600}, {"0", -1, 0},   {"3601", -1, 0},
-		{"-5", -1, 0},     {"", -1, 0},       {"12x", -1, 0}, {"x12", -1, 0},
-		{" 12", 0, 12},    {"99999999999999999999", -1, 0},   {"1.5", -1, 0},
+	    {"1", 0, 1},    {"3600", 0, 3600},
+	    {"0", -1, 0},   {"3601", -1, 0},
+	    {"-5", -1, 0},  {"", -1, 0},
+	    {"12x", -1, 0}, {"x12", -1, 0},
+	    {" 12", 0, 12}, {"99999999999999999999", -1, 0},
+	    {"1.5", -1, 0},
 	};
 	size_t i = 0;
 
@@ -118,7 +121,7 @@ static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *is
 
 	assert_non_null(x);
 	assert_true(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn,
-					       -1, -1, 0));
+	                                       -1, -1, 0));
 	assert_true(X509_set_version(x, 2));
 	assert_true(ASN1_INTEGER_set(X509_get_serialNumber(x), 7));
 	assert_true(X509_set_subject_name(x, name));
@@ -153,7 +156,7 @@ static void test_write_enrollment_files_and_modes(void **state)
 	snprintf(dir, sizeof(dir), "%s/out", tmpdir);
 	/* No chain in the answer: chain.pem gets the issuer from the trust anchors. */
 	assert_int_equal(est_write_enrollment("t", dir, leaf, NULL, key, cas, devnull),
-			 EST_EXIT_OK);
+	                 EST_EXIT_OK);
 	snprintf(path, sizeof(path), "%s/key.pem", dir);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
@@ -170,7 +173,7 @@ static void test_write_enrollment_files_and_modes(void **state)
 	snprintf(path, sizeof(path), "%s/pw", tmpdir);
 	write_file("pw", "x\n");
 	assert_int_equal(est_write_enrollment("t", path, leaf, NULL, key, cas, devnull),
-			 EST_EXIT_FAIL);
+	                 EST_EXIT_FAIL);
 	fclose(devnull);
 	sk_X509_pop_free(cas, X509_free);
 	X509_free(leaf);
@@ -196,10 +199,10 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_long_table),
-		cmocka_unit_test(test_exit_code_for_pending_is_75),
-		cmocka_unit_test(test_password_sources),
-		cmocka_unit_test(test_write_enrollment_files_and_modes),
+	    cmocka_unit_test(test_parse_long_table),
+	    cmocka_unit_test(test_exit_code_for_pending_is_75),
+	    cmocka_unit_test(test_password_sources),
+	    cmocka_unit_test(test_write_enrollment_files_and_modes),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -15,6 +15,9 @@
 #include <strings.h>
 #include <unistd.h>
 #include <pthread.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <openssl/crypto.h>
@@ -268,14 +271,17 @@ static const struct estkit_backend test_backend = {
 	.log = be_log,
 };
 
-static struct estkit_server *server_start(int io, int jobs, int queue)
+static struct estkit_server *server_start_at(const char *listen, int io, int jobs, int queue,
+					     int max_conns)
 {
 	struct estkit_server_config cfg;
 	struct estkit_server *srv = NULL;
 	char *err = NULL;
 
 	estkit_server_config_init(&cfg);
-	cfg.listen = "127.0.0.1:0";
+	cfg.listen = listen;
+	if (max_conns > 0)
+		cfg.max_connections = max_conns;
 	cfg.cert_file = srv_pem;
 	cfg.key_file = srv_key;
 	cfg.client_ca_file = ca_pem;
@@ -289,6 +295,11 @@ static struct estkit_server *server_start(int io, int jobs, int queue)
 	assert_int_equal(estkit_server_start(srv), ESTKIT_OK);
 	assert_true(estkit_server_port(srv) > 0);
 	return srv;
+}
+
+static struct estkit_server *server_start(int io, int jobs, int queue)
+{
+	return server_start_at("127.0.0.1:0", io, jobs, queue, 0);
 }
 
 /* ---- HTTP client -------------------------------------------------------------- */
@@ -305,6 +316,7 @@ struct req {
 	int tls11;
 	int port;
 	long timeout_ms; /* 0: 10 s */
+	const char *host; /* NULL: 127.0.0.1 */
 };
 
 struct resp {
@@ -367,7 +379,8 @@ static void http(const struct req *q, struct resp *r)
 	char url[512], ct[128];
 
 	memset(r, 0, sizeof(*r));
-	snprintf(url, sizeof(url), "https://127.0.0.1:%d%s", q->port, q->path);
+	snprintf(url, sizeof(url), "https://%s:%d%s", q->host != NULL ? q->host : "127.0.0.1",
+		 q->port, q->path);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(c, CURLOPT_CAINFO, ca_pem);
@@ -964,6 +977,66 @@ static void test_client_gone_before_job_finishes(void **state)
 	estkit_server_free(s);
 }
 
+static void test_connection_limit_pauses_accepting(void **state)
+{
+	struct estkit_server *s = server_start_at("127.0.0.1:0", 1, 1, 4, 1);
+	struct req q = { .path = "/.well-known/est/cacerts", .timeout_ms = 500 };
+	struct sockaddr_in sa;
+	struct resp r;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	q.port = estkit_server_port(s);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)q.port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	usleep(100 * 1000); /* the server accepts it: the one allowed connection */
+	http(&q, &r);       /* waits in the backlog */
+	assert_int_equal(r.cc, CURLE_OPERATION_TIMEDOUT);
+	resp_free(&r);
+	close(fd);
+	usleep(100 * 1000);
+	q.timeout_ms = 0;
+	http(&q, &r); /* the slot is free again */
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+	estkit_server_free(s); /* also stops a running server */
+}
+
+static void test_ipv6_listen_syntax(void **state)
+{
+	struct estkit_server *s = NULL;
+	struct req q = { .path = "/.well-known/est/cacerts", .host = "[::1]" };
+	struct resp r;
+	char want[64];
+	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+	struct sockaddr_in6 sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin6_family = AF_INET6;
+	sa.sin6_addr = in6addr_loopback;
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		if (fd >= 0)
+			close(fd);
+		skip(); /* no IPv6 loopback here */
+	}
+	close(fd);
+	s = server_start_at("[::1]:0", 1, 1, 4, 0);
+	q.port = estkit_server_port(s);
+	/* the server certificate names 127.0.0.1 only */
+	http(&q, &r);
+	assert_int_equal(r.cc, CURLE_PEER_FAILED_VERIFICATION);
+	resp_free(&r);
+	snprintf(want, sizeof(want), "listening on https://[::1]:%d\n", q.port);
+	pthread_mutex_lock(&be_mu);
+	assert_non_null(strstr(logbuf, want));
+	pthread_mutex_unlock(&be_mu);
+	estkit_server_shutdown(s, 0);
+	estkit_server_wait(s);
+	estkit_server_free(s);
+}
+
 static void test_server_new_reports_bad_config(void **state)
 {
 	struct estkit_server_config cfg;
@@ -1007,6 +1080,8 @@ int main(void)
 		cmocka_unit_test_setup(test_graceful_shutdown_answers_request_in_flight,
 				       reset_mode),
 		cmocka_unit_test_setup(test_client_gone_before_job_finishes, reset_mode),
+		cmocka_unit_test_setup(test_connection_limit_pauses_accepting, reset_mode),
+		cmocka_unit_test_setup(test_ipv6_listen_syntax, reset_mode),
 		cmocka_unit_test_setup(test_server_new_reports_bad_config, reset_mode),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -106,7 +106,7 @@ files:
   $LOG     the server log (one access line per request)
 EOF
 
-say "the same by hand, with curl and openssl (while estd runs on port $PORT)"
+say "the same by hand with curl and openssl, while estd runs on port $PORT"
 cat <<EOF
   curl $URL/.well-known/est/cacerts --cacert $SRV/ca.pem -o cacerts.p7
   openssl base64 -d -in cacerts.p7 | openssl pkcs7 -inform DER -print_certs

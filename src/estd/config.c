@@ -261,7 +261,7 @@ static int is_level(const char *v)
 	       strcmp(v, "debug") == 0;
 }
 
-/* HOST:PORT, *:PORT or [V6]:PORT with PORT in 1..65535. */
+/* HOST:PORT or [V6]:PORT, PORT 0..65535 (0: the system picks one, estd logs it). */
 static int is_listen(const char *v)
 {
 	const char *colon, *h;
@@ -282,11 +282,11 @@ static int is_listen(const char *v)
 			return 0;
 		for (h = v; h < colon; h++)
 			if (strchr("0123456789abcdefghijklmnopqrstuvwxyz"
-				   "ABCDEFGHIJKLMNOPQRSTUVWXYZ.-_*",
+				   "ABCDEFGHIJKLMNOPQRSTUVWXYZ.-_",
 				   *h) == NULL)
 				return 0;
 	}
-	return estd_parse_ll(colon + 1, 1, 65535, &port) == 0;
+	return colon[1] >= '0' && colon[1] <= '9' && estd_parse_ll(colon + 1, 0, 65535, &port) == 0;
 }
 
 /* -1 when v is not one of the boolean words. */

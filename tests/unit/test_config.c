@@ -187,6 +187,25 @@ static void test_booleans_accept_every_documented_word(void **state)
 	}
 }
 
+static void test_listen_accepts_names_addresses_and_port_zero(void **state)
+{
+	static const char *const good[] = {"127.0.0.1:0", "localhost:8443", "0.0.0.0:65535",
+					   "[::]:443", "[::1]:8443", "[fe80::1]:1"};
+	char text[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct estd_config *cfg;
+
+		snprintf(text, sizeof(text), "[server]\nlisten = %s\ntls_cert = a\ntls_key = b\n"
+					     "[ca]\ncert = c\nkey = d\n",
+			 good[i]);
+		cfg = load_ok(text);
+		assert_string_equal(cfg->listen, good[i]);
+		estd_config_free(cfg);
+	}
+}
+
 static void test_paths_resolve_against_the_files_directory(void **state)
 {
 	struct estd_config *cfg = NULL;
@@ -336,7 +355,10 @@ static const struct bad_case bad_cases[] = {
 	 ":2: log_level: invalid value 'verbose'"},
 	{"listen without port", "[server]\nlisten = localhost\n", ESTKIT_EINVAL,
 	 ":2: listen: invalid value 'localhost'"},
-	{"listen port zero", "[server]\nlisten = h:0\n", ESTKIT_EINVAL, ":2: listen:"},
+	{"listen port negative", "[server]\nlisten = h:-1\n", ESTKIT_EINVAL, ":2: listen:"},
+	{"listen port with a sign", "[server]\nlisten = h:+80\n", ESTKIT_EINVAL, ":2: listen:"},
+	{"listen wildcard host", "[server]\nlisten = *:80\n", ESTKIT_EINVAL, ":2: listen:"},
+	{"listen two colons", "[server]\nlisten = a:b:80\n", ESTKIT_EINVAL, ":2: listen:"},
 	{"listen port too big", "[server]\nlisten = h:65536\n", ESTKIT_EINVAL, ":2: listen:"},
 	{"listen unclosed v6", "[server]\nlisten = [::1:80\n", ESTKIT_EINVAL, ":2: listen:"},
 	{"listen bad v6", "[server]\nlisten = [zz]:80\n", ESTKIT_EINVAL, ":2: listen:"},
@@ -438,6 +460,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_booleans_accept_every_documented_word, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_listen_accepts_names_addresses_and_port_zero,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_paths_resolve_against_the_files_directory,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_file_is_an_io_error, setup, teardown),

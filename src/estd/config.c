@@ -585,7 +585,11 @@ static char *read_line(char *str, int num, void *stream)
 	memcpy(str, p->line, len);
 	str[len] = '\n';
 	str[len + 1] = '\0';
-	observe_line(p, str);
+	/* inih skips a UTF-8 byte order mark at the start of the file too */
+	if (p->lineno == 1 && strncmp(str, "\xef\xbb\xbf", 3) == 0)
+		observe_line(p, str + 3);
+	else
+		observe_line(p, str);
 	return str;
 }
 

@@ -21,9 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MAX_LINE 4096
 #define MAX_USERS 100000
+#define MAX_FILE_SIZE (16 * 1024 * 1024)
 #define MAX_PASSWORD 1024
 
 /*
@@ -185,6 +187,7 @@ enum estkit_status estd_users_load(const char *path, struct estd_users **out, ch
 {
 	struct estd_users *u = NULL;
 	FILE *fp = NULL;
+	struct stat st;
 	enum estkit_status rc = ESTKIT_EINVAL;
 
 	if (err != NULL)
@@ -199,6 +202,10 @@ enum estkit_status estd_users_load(const char *path, struct estd_users **out, ch
 	fp = fopen(path, "re");
 	if (fp == NULL && errno != ENOENT) {
 		rc = fail(err, ESTKIT_EIO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (fp != NULL && (fstat(fileno(fp), &st) != 0 || st.st_size > MAX_FILE_SIZE)) {
+		rc = fail(err, ESTKIT_ETOOBIG, "%s: larger than %d bytes", path, MAX_FILE_SIZE);
 		goto out;
 	}
 	rc = fp != NULL ? parse_file(u, fp, path, err) : ESTKIT_OK;

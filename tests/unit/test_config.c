@@ -206,6 +206,14 @@ static void test_listen_accepts_names_addresses_and_port_zero(void **state)
 	}
 }
 
+static void test_byte_order_mark_before_the_first_section_is_ignored(void **state)
+{
+	struct estd_config *cfg = load_ok("\xef\xbb\xbf" REQUIRED);
+
+	assert_non_null(cfg->tls_cert);
+	estd_config_free(cfg);
+}
+
 static void test_paths_resolve_against_the_files_directory(void **state)
 {
 	struct estd_config *cfg = NULL;
@@ -465,6 +473,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_listen_accepts_names_addresses_and_port_zero,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_byte_order_mark_before_the_first_section_is_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_paths_resolve_against_the_files_directory,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_file_is_an_io_error, setup, teardown),

@@ -1,0 +1,267 @@
+/*
+ * run.c - starting the server: configuration, CA, store, users, backend,
+ * listener; then the main thread waits for signals (SIGHUP reload,
+ * SIGTERM/SIGINT graceful stop) while the library's threads serve.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <estkit/pki.h>
+#include <estkit/server.h>
+
+#include "admin/admin.h"
+#include "backend/ca.h"
+#include "ca/issue.h"
+#include "ca/signer.h"
+#include "config.h"
+#include "run.h"
+#include "store/store.h"
+#include "users.h"
+#include "util.h"
+
+/* Seconds requests in flight get to finish on SIGTERM/SIGINT. */
+#define SHUTDOWN_GRACE 10
+
+struct estd_running {
+	struct estd_ca *ca;
+	struct estd_store *store;
+	struct estd_backend_ca *backend;
+	struct estkit_server *srv;
+	int started;
+	const char *pidfile;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: estd run [-c FILE] [--pidfile FILE]\n"
+		   "       estd -c FILE\n"
+		   "FILE defaults to $ESTD_CONF, else /etc/estd/estd.conf.\n");
+}
+
+/* Prints "estd: MSG" and frees msg. Returns 1 (the startup-failure exit status). */
+static int fail(char *msg)
+{
+	fprintf(stderr, "estd: %s\n", msg != NULL ? msg : "out of memory");
+	free(msg);
+	return 1;
+}
+
+static int load_ca(const struct estd_config *cfg, struct estd_running *r)
+{
+	struct estd_signer *signer = NULL;
+	X509 *cert = NULL;
+	char *err = NULL;
+	enum estkit_status rc;
+	int ret = 1;
+
+	rc = estkit_cert_load(cfg->ca_cert, &cert);
+	if (rc != ESTKIT_OK)
+		return fail(estd_strfmt("cannot read CA certificate %s: %s", cfg->ca_cert,
+					estkit_strerror(rc)));
+	if (estd_signer_load(cfg->ca_key, &signer, &err) != ESTKIT_OK) {
+		ret = fail(err);
+		goto out;
+	}
+	rc = estd_ca_new(cert, signer, &r->ca);
+	if (rc == ESTKIT_EINVAL)
+		ret = fail(estd_strfmt("CA key %s does not match CA certificate %s", cfg->ca_key,
+				       cfg->ca_cert));
+	else if (rc != ESTKIT_OK)
+		ret = fail(estd_strfmt("%s is not a CA certificate", cfg->ca_cert));
+	else
+		ret = 0;
+	if (rc == ESTKIT_OK)
+		signer = NULL; /* now the CA's */
+out:
+	estd_signer_free(signer);
+	X509_free(cert);
+	return ret;
+}
+
+/* The listener's settings from [server] and [auth]; strings borrowed from cfg. */
+static void server_config(const struct estd_config *cfg, struct estkit_server_config *sc)
+{
+	estkit_server_config_init(sc);
+	sc->listen = cfg->listen;
+	sc->cert_file = cfg->tls_cert;
+	sc->key_file = cfg->tls_key;
+	/* Certificates this CA issued authenticate their holders (re-enrollment, RFC 7030 3.3.2). */
+	sc->client_ca_file = cfg->ca_cert;
+	sc->extra_ca_file = cfg->client_ca;
+	sc->io_threads = cfg->io_threads;
+	sc->job_threads = cfg->job_threads;
+	sc->job_queue_max = cfg->job_queue;
+	sc->max_body = cfg->max_body;
+	sc->max_headers = cfg->max_headers;
+	sc->max_connections = cfg->max_connections;
+	sc->timeout = cfg->timeout;
+	sc->reenroll_requires_cert = cfg->reenroll_requires_cert;
+	sc->realm = cfg->realm;
+}
+
+/* Everything up to a backend; on success the backend owns cfg. */
+static int build_backend(struct estd_config *cfg, struct estd_running *r)
+{
+	struct estd_users *users = NULL;
+	char *err = NULL, *msg = NULL;
+
+	if (load_ca(cfg, r) != 0)
+		return 1;
+	if (estd_store_open(cfg->store_path, &r->store, &err) != ESTKIT_OK) {
+		msg = estd_strfmt("cannot open store %s: %s", cfg->store_path,
+				  err != NULL ? err : "failed");
+		free(err);
+		return fail(msg);
+	}
+	if (estd_users_load(cfg->users_file, &users, &err) != ESTKIT_OK) {
+		msg = estd_strfmt("cannot read users file %s: %s", cfg->users_file,
+				  err != NULL ? err : "failed");
+		free(err);
+		return fail(msg);
+	}
+	if (estd_backend_ca_new(cfg, users, r->store, r->ca, &r->backend, &err) != ESTKIT_OK) {
+		estd_users_free(users);
+		return fail(err);
+	}
+	return 0;
+}
+
+static int start_server(const struct estkit_server_config *sc, struct estd_running *r)
+{
+	struct estkit_backend vt;
+	char *err = NULL;
+
+	estd_backend_ca_vtable(r->backend, &vt);
+	r->srv = estkit_server_new(sc, &vt, &err);
+	if (r->srv == NULL) {
+		fprintf(stderr, "estd: %s\n", err != NULL ? err : "cannot create the server");
+		estkit_free(err);
+		return 1;
+	}
+	if (estkit_server_start(r->srv) != ESTKIT_OK) {
+		fprintf(stderr, "estd: cannot start the server: %s\n", estkit_server_errmsg(r->srv));
+		return 1;
+	}
+	r->started = 1;
+	return 0;
+}
+
+static int write_pidfile(const char *path)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	enum estkit_status rc = estkit_file_write_atomic(path, buf, (size_t)n, 0644);
+
+	if (rc != ESTKIT_OK)
+		return fail(estd_strfmt("cannot write pid file %s: %s", path, estkit_strerror(rc)));
+	return 0;
+}
+
+/* The main thread's job once serving: wait for signals until told to stop. */
+static void signal_loop(struct estd_running *r, const sigset_t *set)
+{
+	int sig = 0;
+
+	for (;;) {
+		if (sigwait(set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			estd_backend_ca_log(r->backend, ESTKIT_LOG_INFO, "SIGHUP: reloading");
+			(void)estd_backend_ca_reload(r->backend);
+			continue;
+		}
+		estd_backend_ca_log(r->backend, ESTKIT_LOG_INFO, "shutting down (%s)",
+				    sig == SIGINT ? "SIGINT" : "SIGTERM");
+		return;
+	}
+}
+
+static void teardown(struct estd_running *r)
+{
+	if (r->started) {
+		estkit_server_shutdown(r->srv, SHUTDOWN_GRACE);
+		estkit_server_wait(r->srv);
+	}
+	estkit_server_free(r->srv);
+	estd_backend_ca_free(r->backend);
+	estd_store_close(r->store);
+	estd_ca_free(r->ca);
+}
+
+static int parse_args(int argc, char **argv, const char **config, const char **pidfile)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "pidfile", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	optind = 0; /* GNU getopt: full re-initialisation */
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': *config = optarg; break;
+		case 'p': *pidfile = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "estd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	/* Like the admin commands: $ESTD_CONF, else the system file. */
+	if (*config == NULL)
+		*config = estd_admin_default_conf();
+	return -1;
+}
+
+int estd_cmd_run(int argc, char **argv)
+{
+	struct estd_running r;
+	struct estd_config *cfg = NULL;
+	struct estkit_server_config sc;
+	const char *config = NULL;
+	sigset_t set;
+	char *err = NULL;
+	int ret;
+
+	memset(&r, 0, sizeof(r));
+	ret = parse_args(argc, argv, &config, &r.pidfile);
+	if (ret >= 0)
+		return ret;
+	if (estd_config_load(config, &cfg, &err) != ESTKIT_OK)
+		return fail(err);
+	server_config(cfg, &sc); /* cfg lives on in the backend's first snapshot */
+	ret = build_backend(cfg, &r);
+	if (ret != 0) {
+		if (r.backend == NULL)
+			estd_config_free(cfg);
+		goto out;
+	}
+	/* Block before the library starts threads: they inherit the mask, only sigwait sees these. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	ret = start_server(&sc, &r);
+	if (ret == 0 && r.pidfile != NULL)
+		ret = write_pidfile(r.pidfile);
+	if (ret == 0)
+		signal_loop(&r, &set);
+	if (r.pidfile != NULL && ret == 0)
+		unlink(r.pidfile);
+out:
+	teardown(&r);
+	return ret;
+}

@@ -63,6 +63,7 @@ static void test_signer_public_key_has_no_private_half(void **state)
 	assert_int_equal(EVP_PKEY_get_bn_param(pub, "priv", &priv), 0);
 	assert_null(priv);
 	assert_int_equal(estd_signer_matches_cert(s, x), 1);
+	EVP_PKEY_free(pub);
 	assert_int_equal(estd_signer_public_key(NULL, &pub), ESTKIT_EINVAL);
 	assert_null(pub);
 	X509_free(x);

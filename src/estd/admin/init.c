@@ -68,7 +68,7 @@ static char *san_for(const char *host)
 	return estd_strfmt("DNS:%s", host);
 }
 
-/* HOST:PORT or [V6]:PORT with a port in 1..65535 and no characters that could break the file. */
+/* HOST:PORT or [V6]:PORT, port 0..65535 (0: any free port), nothing that could break the file. */
 static int listen_ok(const char *v)
 {
 	const char *colon = strrchr(v, ':');
@@ -76,10 +76,10 @@ static int listen_ok(const char *v)
 
 	if (colon == NULL || colon == v || strlen(v) > 300)
 		return 0;
-	if (strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_*:[]") !=
+	if (strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:[]") !=
 	    strlen(v))
 		return 0;
-	return estd_parse_ll(colon + 1, 1, 65535, &port) == 0;
+	return estd_parse_ll(colon + 1, 0, 65535, &port) == 0;
 }
 
 static enum estkit_status check_opts(const struct estd_init_opts *o, char **err)

@@ -4,6 +4,7 @@
  * period, stop loops, join) and the teardown.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,9 +22,42 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * A write to a connection the peer has closed raises SIGPIPE, whose default
+ * action kills the process. A library must not change the process's signal
+ * dispositions, so the threads that write to sockets block it instead: the
+ * write then fails with EPIPE and the connection is dropped.
+ */
+static void block_sigpipe(sigset_t *old)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
+/* Undoes block_sigpipe(), first consuming a SIGPIPE raised meanwhile. */
+static void restore_sigpipe(const sigset_t *old)
+{
+	sigset_t set;
+	struct timespec zero = { 0, 0 };
+
+	if (sigismember(old, SIGPIPE) == 1)
+		return;
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	while (sigtimedwait(&set, NULL, &zero) == SIGPIPE)
+		;
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
 static void *loop_main(void *arg)
 {
 	struct ek_loop *loop = arg;
+	sigset_t old;
+
+	block_sigpipe(&old);
 
 	/* keep running while idle: the listener may be paused or already closed */
 	event_base_loop(loop->base, EVLOOP_NO_EXIT_ON_EMPTY);
@@ -219,6 +253,7 @@ static void loop_free(struct ek_loop *loop)
 /* See estkit/server.h. */
 void estkit_server_free(struct estkit_server *srv)
 {
+	sigset_t old;
 	int i;
 
 	if (srv == NULL)
@@ -226,8 +261,11 @@ void estkit_server_free(struct estkit_server *srv)
 	/* a server freed while running is stopped at once rather than left dangling */
 	estkit_server_shutdown(srv, 0);
 	estkit_server_wait(srv);
+	/* closing connections may write (TLS close_notify) to a dead peer */
+	block_sigpipe(&old);
 	for (i = 0; srv->loops != NULL && i < srv->nloops; i++)
 		loop_free(&srv->loops[i]);
+	restore_sigpipe(&old);
 	free(srv->loops);
 	ek_jobs_free(srv->jobs);
 	SSL_CTX_free(srv->ssl_ctx);

@@ -357,6 +357,32 @@ static void test_tls11_client_is_refused(void **state)
 	resp_free(&r);
 }
 
+static size_t discard(char *p, size_t sz, size_t n, void *arg)
+{
+	return sz * n;
+}
+
+static void test_keep_alive_serves_several_requests_per_connection(void **state)
+{
+	CURL *c = curl_easy_init();
+	char url[128];
+	long status = 0, conns = -1;
+	int i;
+
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/.well-known/est/cacerts", port);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CAINFO, ca_pem);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(curl_easy_perform(c), CURLE_OK);
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &conns);
+		assert_int_equal(status, 200);
+		assert_int_equal(conns, i == 0 ? 1 : 0); /* reused after the first */
+	}
+	curl_easy_cleanup(c);
+}
+
 static void test_access_log_line_per_request(void **state)
 {
 	struct req q = { .path = "/.well-known/est/cacerts?secret=1", .port = port };
@@ -394,6 +420,8 @@ int main(void)
 		cmocka_unit_test_setup(test_untrusted_client_cert_fails_handshake, reset_mode),
 		cmocka_unit_test_setup(test_backend_pending_refusal_and_error, reset_mode),
 		cmocka_unit_test_setup(test_tls11_client_is_refused, reset_mode),
+		cmocka_unit_test_setup(test_keep_alive_serves_several_requests_per_connection,
+				       reset_mode),
 		cmocka_unit_test_setup(test_access_log_line_per_request, reset_mode),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -36,4 +36,10 @@ const EVP_MD *ek_pki_sign_md(EVP_PKEY *key);
  */
 enum estkit_status ek_sans_format(const GENERAL_NAMES *gens, char **out);
 
+/*
+ * Builds one GeneralName from "DNS:x", "IP:a", "URI:u" or "email:e" (prefix
+ * case-insensitive). NULL on bad syntax or out of memory.
+ */
+GENERAL_NAME *ek_san_parse(const char *s);
+
 #endif /* EK_PKI_INTERNAL_H */

@@ -70,6 +70,7 @@ struct estkit_request {
 	char *resp_body;             /* base64 PKCS#7 for a 200 */
 	size_t resp_len;
 	char serial[130];
+	const char *resp_ctype;       /* Content-Type of a 200 body; NULL: certs-only PKCS#7 */
 };
 
 /* One event loop thread: its base, evhttp and listening socket. */

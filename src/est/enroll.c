@@ -26,6 +26,8 @@ struct eopts {
 	const char *out;
 	int new_key;
 	int reuse_key;
+	int no_csrattrs;       /* enroll: do not ask /csrattrs first */
+	const char *challenge; /* enroll: --challenge-password */
 };
 
 /* What an enrollment produced and still owns. */
@@ -44,8 +46,11 @@ void est_usage_enroll(FILE *f)
 	    "                  [--cert FILE --key FILE]\n"
 	    "                  [--csr FILE [--key FILE] | --subject SUBJ [--san SAN]... "
 	    "[--key-type SPEC]]\n"
+	    "                  [--challenge-password PW] [--no-csrattrs]\n"
 	    "                  [--out DIR] [--timeout SECONDS] [--verbose]\n"
 	    "\n"
+	    "Asks /csrattrs first and follows it (key type, signature hash, the server's\n"
+	    "subject and altnames when none are given); --no-csrattrs skips that.\n"
 	    "  --subject SUBJ   e.g. \"CN=dev1,O=Example\"; a new key is generated (key.pem)\n"
 	    "  --san SAN        DNS:name, IP:addr, URI:uri or email:addr (repeatable)\n"
 	    "  --key-type SPEC  ec:P-256 (default), ec:P-384, ec:P-521, rsa:2048..8192, ed25519\n"
@@ -88,6 +93,8 @@ static int parse_one(struct eopts *o, int ch, const char *arg)
 	case 'N': o->new_key = 1; break;
 	case 'R': o->reuse_key = 1; break;
 	case 'v': o->conn.verbose = 1; break;
+	case 'X': o->no_csrattrs = 1; break;
+	case 'W': o->challenge = arg; break;
 	case 'a':
 		if (o->nsans == MAX_SANS)
 			return est_usage_error(o->cmd, "at most %d --san", MAX_SANS);
@@ -121,6 +128,8 @@ static int parse(int argc, char **argv, struct eopts *o)
 	    {"reuse-key", no_argument, NULL, 'R'},
 	    {"timeout", required_argument, NULL, 't'},
 	    {"verbose", no_argument, NULL, 'v'},
+	    {"no-csrattrs", no_argument, NULL, 'X'},
+	    {"challenge-password", required_argument, NULL, 'W'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -129,7 +138,7 @@ static int parse(int argc, char **argv, struct eopts *o)
 
 	opterr = 0;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, ":s:c:u:p:P:C:k:r:S:a:K:o:t:vh", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, ":s:c:u:p:P:C:k:r:S:a:K:o:t:W:vh", longopts, NULL)) !=
 	       -1) {
 		if (ch == 'h') {
 			(o->reenroll ? est_usage_reenroll : est_usage_enroll)(stdout);
@@ -153,9 +162,9 @@ static int check_enroll(struct eopts *o)
 		return est_usage_error(o->cmd, "--new-key/--reuse-key are for reenroll");
 	if (o->csr != NULL && o->subject != NULL)
 		return est_usage_error(o->cmd, "--csr and --subject exclude each other");
-	if (o->csr == NULL && o->subject == NULL)
+	if (o->csr == NULL && o->subject == NULL && o->no_csrattrs)
 		return est_usage_error(o->cmd, "need --subject or --csr");
-	if (o->csr != NULL && (o->nsans > 0 || o->key_type != NULL))
+	if (o->csr != NULL && (o->nsans > 0 || o->key_type != NULL || o->challenge != NULL))
 		return est_usage_error(o->cmd, "--san and --key-type go with --subject");
 	if (o->conn.cert == NULL && o->conn.key != NULL) {
 		if (o->csr == NULL)
@@ -219,20 +228,31 @@ static int load_csr(const struct eopts *o, struct enrollment *e)
 	return EST_EXIT_OK;
 }
 
-static int new_request(const struct eopts *o, struct enrollment *e)
+/* A new key and request as planned: the user's options and the server's csrattrs. */
+static int new_request(const struct eopts *o, const struct est_csr_plan *p, struct enrollment *e)
 {
-	enum estkit_status rc = estkit_key_generate(o->key_type, &e->key);
+	enum estkit_status rc;
 
-	if (rc != ESTKIT_OK) {
+	if (p->subject == NULL) {
+		est_err(o->cmd, "need --subject (the server's CSR attributes name none)");
+		return EST_EXIT_USAGE;
+	}
+	if ((rc = estkit_key_generate(p->key_type, &e->key)) != ESTKIT_OK) {
 		est_err(o->cmd, "cannot generate a key of type \"%s\": %s",
-		        o->key_type != NULL ? o->key_type : "ec:P-256", estkit_strerror(rc));
+		        p->key_type != NULL ? p->key_type : "ec:P-256", estkit_strerror(rc));
 		return rc == ESTKIT_EINVAL ? EST_EXIT_USAGE : EST_EXIT_FAIL;
 	}
-	rc = estkit_csr_new(e->key, o->subject, o->sans, o->nsans, NULL, &e->csr);
+	rc = estkit_csr_new(e->key, p->subject, p->sans, p->nsans, p->challenge, &e->csr);
 	if (rc != ESTKIT_OK) {
-		est_err(o->cmd, "cannot build the request for \"%s\": %s", o->subject,
+		est_err(o->cmd, "cannot build the request for \"%s\": %s", p->subject,
 		        estkit_strerror(rc));
 		return rc == ESTKIT_EINVAL ? EST_EXIT_USAGE : EST_EXIT_FAIL;
+	}
+	/* RFC 9908 3: the signature hash the server asked for (Ed25519 has its own) */
+	if (p->md != NULL && EVP_PKEY_get_id(e->key) != EVP_PKEY_ED25519 &&
+	    X509_REQ_sign(e->csr, e->key, p->md) <= 0) {
+		est_err(o->cmd, "cannot sign the request with %s", EVP_MD_get0_name(p->md));
+		return EST_EXIT_FAIL;
 	}
 	return EST_EXIT_OK;
 }
@@ -296,16 +316,26 @@ out:
 	return ex;
 }
 
-static int make_request(const struct eopts *o, struct enrollment *e)
+static int make_request(const struct eopts *o, struct estkit_client *c, struct enrollment *e)
 {
+	struct est_csr_plan plan;
 	int ex = 0;
 
+	memset(&plan, 0, sizeof(plan));
+	plan.key_type = o->key_type;
+	plan.subject = o->subject;
+	plan.challenge = o->challenge;
+	for (size_t i = 0; i < o->nsans; i++)
+		plan.sans[plan.nsans++] = o->sans[i];
 	if (o->csr != NULL)
 		ex = load_csr(o, e);
 	else if (o->reenroll)
 		ex = renew_request(o, e);
+	else if (!o->no_csrattrs && (ex = est_csrattrs_follow(o->cmd, c, &plan)) != EST_EXIT_OK)
+		; /* the error is printed */
 	else
-		ex = new_request(o, e);
+		ex = new_request(o, &plan, e);
+	est_csr_plan_clear(&plan);
 	ERR_clear_error();
 	return ex;
 }
@@ -358,7 +388,7 @@ static int run(int argc, char **argv, struct eopts *o)
 	/* The client first: a bad URL or trust file fails before any key is made. */
 	if ((c = est_client_open(o->cmd, &o->conn, &ex)) == NULL)
 		goto out;
-	if ((ex = make_request(o, &e)) != EST_EXIT_OK)
+	if ((ex = make_request(o, c, &e)) != EST_EXIT_OK)
 		goto out;
 	if (o->reenroll)
 		rc = estkit_client_simplereenroll(c, e.csr, &e.certs);

@@ -43,6 +43,8 @@
  *
  *   [label routers]                ; /.well-known/est/routers/<op>
  *   profile = default
+ *   csrattrs = challengePassword, ecPublicKey:secp384r1, ecdsa-with-SHA384
+ *   csrattrs_san = DNS:*.example.com ; see csrattrs_conf.h
  *
  * A label section is needed for a label to exist; without any [label ...]
  * section the default label exists with profile "default". Unknown sections
@@ -66,6 +68,15 @@ struct estd_profile {
 struct estd_label {
 	char *name;               /* "" is the default label */
 	char *profile;            /* name of a [profile NAME] section that exists */
+
+	/* /csrattrs (RFC 7030 4.5, RFC 9908): see csrattrs_conf.h */
+	char *csrattrs;           /* comma list of items as in the file, NULL when unset */
+	char *csrattrs_san;       /* comma list of "DNS:x", "IP:a", ... */
+	char *csrattrs_subject;   /* subject of the RFC 9908 template */
+	char *csrattrs_file;      /* absolute path of a DER or base64 CsrAttrs */
+	int csrattrs_auth;        /* 1: csrattrs_auth = required */
+	unsigned char *csrattrs_der; /* built at load; NULL: none (204) */
+	size_t csrattrs_len;
 };
 
 struct estd_config {

@@ -204,3 +204,34 @@ def test_pending_request_survives_sigkill_and_is_collected_after_restart(msrv, w
     r = _post(msrv, work, b64)
     assert r.status == 200, r
     verify(msrv.ca, _cert_of(work, r, "crash"))
+
+
+def test_est_reenroll_wait_collects_after_approval(msrv, work):
+    """/simplereenroll on a manual label: the same hold, the same collection."""
+    first = work / "first"
+    first.mkdir()
+    cp = run([EST, "enroll", "--server", msrv.url, "--cacert", msrv.ca, "--user", USER,
+              "--subject", "/CN=renewer", "--out", first],
+             env={**base_env(), "EST_PASSWORD": PASSWORD})
+    assert cp.returncode == 0, describe(cp)
+    out = work / "renewed"
+    out.mkdir()
+    proc = subprocess.Popen([str(EST), "reenroll", "--server", f"{msrv.url}/{LABEL}",
+                             "--cacert", str(msrv.ca), "--cert", str(first / "cert.pem"),
+                             "--key", str(first / "key.pem"), "--out", str(out),
+                             "--wait=30"], env=base_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        pending = wait_for(lambda: _requests(msrv, "pending"), timeout=15)
+        assert pending and pending[0]["op"] == "simplereenroll", pending
+        assert pending[0]["requester"].startswith("cert:"), pending
+        assert _decide(msrv, "approve", str(pending[0]["id"])).returncode == 0
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, (stdout, stderr)
+    verify(msrv.ca, out / "cert.pem")
+    assert cert_pubkey(out / "cert.pem") == key_pubkey(out / "key.pem")
+    assert cert_pubkey(out / "cert.pem") != cert_pubkey(first / "cert.pem")  # new key

@@ -43,6 +43,8 @@
  *
  *   [label routers]                ; /.well-known/est/routers/<op>
  *   profile = default
+ *   approval = auto                ; auto | manual: hold enrollments for an operator
+ *   retry_after = 60               ; seconds in the 202 Retry-After (RFC 7030 4.2.3)
  *   csrattrs = challengePassword, ecPublicKey:secp384r1, ecdsa-with-SHA384
  *   csrattrs_san = DNS:*.example.com ; see csrattrs_conf.h
  *
@@ -68,6 +70,8 @@ struct estd_profile {
 struct estd_label {
 	char *name;               /* "" is the default label */
 	char *profile;            /* name of a [profile NAME] section that exists */
+	int approval_manual;      /* approval = manual: 202 until `estd requests approve` */
+	int retry_after;          /* Retry-After seconds of those 202 answers, 1..86400 */
 
 	/* /csrattrs (RFC 7030 4.5, RFC 9908): see csrattrs_conf.h */
 	char *csrattrs;           /* comma list of items as in the file, NULL when unset */

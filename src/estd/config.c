@@ -90,6 +90,7 @@ static const struct key profile_keys[] = {
 };
 static const struct key label_keys[] = {
 	{"profile", V_PROFREF, LAB(profile), 0, 0},
+	{"require_channel_binding", V_BOOL, LAB(require_channel_binding), 0, 0},
 };
 
 enum kind { K_SERVER, K_CA, K_STORE, K_AUTH, K_PROFILE, K_LABEL };
@@ -449,6 +450,7 @@ static int add_label(struct parser *p, const char *name, size_t *idx)
 	cfg->labels = nl;
 	nl[cfg->nlabels].name = estd_strdup(name);
 	nl[cfg->nlabels].profile = estd_strdup(DEFAULT_PROFILE);
+	nl[cfg->nlabels].require_channel_binding = 0;
 	if (nl[cfg->nlabels].name == NULL || nl[cfg->nlabels].profile == NULL) {
 		free(nl[cfg->nlabels].name);
 		free(nl[cfg->nlabels].profile);

@@ -43,6 +43,7 @@
  *
  *   [label routers]                ; /.well-known/est/routers/<op>
  *   profile = default
+ *   require_channel_binding = no   ; RFC 7030 3.5: CSRs must carry the TLS channel binding
  *
  * A label section is needed for a label to exist; without any [label ...]
  * section the default label exists with profile "default". Unknown sections
@@ -66,6 +67,7 @@ struct estd_profile {
 struct estd_label {
 	char *name;               /* "" is the default label */
 	char *profile;            /* name of a [profile NAME] section that exists */
+	int require_channel_binding; /* RFC 7030 3.5; default no */
 };
 
 struct estd_config {

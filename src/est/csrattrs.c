@@ -203,9 +203,9 @@ static void plan_fill(const char *cmd, struct est_csr_plan *p,
 	}
 	if (w->md_nid != 0)
 		p->md = EVP_get_digestbyname(OBJ_nid2sn(w->md_nid));
-	if (w->challenge_password && p->challenge == NULL)
+	if (w->challenge_password && p->challenge == NULL && !p->challenge_bound)
 		est_err(cmd, "note: the server asks for a challengePassword; "
-		             "give one with --challenge-password");
+		             "give one with --challenge-password or use --channel-binding");
 	if (p->subject == NULL && w->subject != NULL && X509_NAME_entry_count(w->subject) > 0 &&
 	    estkit_name_oneline(w->subject, &p->subject_buf) == ESTKIT_OK)
 		p->subject = p->subject_buf;

@@ -170,6 +170,16 @@ ESTKIT_API void estkit_request_set_retry_after(struct estkit_request *req, unsig
 /* Records the issued serial (hex) for the access-log line. Copied. */
 ESTKIT_API void estkit_request_set_serial(struct estkit_request *req, const char *serial_hex);
 
+/*
+ * Adds cert to the trust anchors that verify TLS client certificates, also
+ * while the server runs (for a CA rollover, RFC 7030 4.1.3). The
+ * CertificateRequest CA list is not changed. An anchor already present is
+ * not an error. ESTKIT_EINVAL when the server does not request client
+ * certificates (neither client_ca_file nor extra_ca_file set).
+ */
+ESTKIT_API ESTKIT_WUR enum estkit_status estkit_server_add_client_ca(struct estkit_server *srv,
+								     X509 *cert);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,6 +5,7 @@
  *   estd run -c FILE            serve (also: estd -c FILE)
  *   estd user ...               HTTP Basic users
  *   estd certs ...              issued certificates
+ *   estd requests ...           requests held for manual approval
  *   estd ca rollover ...        root CA key update (RFC 7030 4.1.3)
  */
 #include <stdio.h>
@@ -28,6 +29,8 @@ static void usage(FILE *f)
 		   "  run -c FILE            run the server (same as: estd -c FILE)\n"
 		   "  user add|del|list      manage HTTP Basic users\n"
 		   "  certs list|show        list and show issued certificates\n"
+		   "  requests list|show|approve|reject\n"
+		   "                         requests held for manual approval\n"
 		   "  ca rollover            new CA key, root and link certificates\n"
 		   "  help                   this text\n"
 		   "  --version              version of estd and OpenSSL\n"
@@ -55,6 +58,8 @@ int main(int argc, char **argv)
 		return estd_cmd_user(argc - 1, argv + 1);
 	if (strcmp(cmd, "certs") == 0)
 		return estd_cmd_certs(argc - 1, argv + 1);
+	if (strcmp(cmd, "requests") == 0)
+		return estd_cmd_requests(argc - 1, argv + 1);
 	if (strcmp(cmd, "ca") == 0)
 		return estd_cmd_ca(argc - 1, argv + 1);
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {

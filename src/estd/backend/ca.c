@@ -11,9 +11,11 @@
 #include <unistd.h>
 
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <estkit/pki.h>
 
+#include "backend/approval.h"
 #include "backend/ca.h"
 #include "backend/record.h"
 #include "backend/snapshot.h"
@@ -93,6 +95,17 @@ static int cb_label_exists(void *ctx, const char *label)
 
 	estd_snapshot_release(s);
 	return found;
+}
+
+/* RFC 7030 3.5: the label's require_channel_binding. */
+static int cb_require_channel_binding(void *ctx, const char *label)
+{
+	struct estd_snapshot *s = acquire(ctx);
+	const struct estd_label *l = estd_config_label(s->cfg, label != NULL ? label : "");
+	int req = l != NULL && l->require_channel_binding;
+
+	estd_snapshot_release(s);
+	return req;
 }
 
 static int cb_check_basic(void *ctx, const char *label, const char *user, const char *password)
@@ -213,6 +226,20 @@ static enum estkit_status issue_and_record(struct estd_backend_ca *b, struct est
 	return rc == ESTKIT_OK ? ESTKIT_EINTERNAL : rc;
 }
 
+/* approval = manual labels go through the request store (RFC 7030 4.2.3). */
+static enum estkit_status issue_or_hold(struct estd_backend_ca *b, struct estd_ca *ca,
+					const struct estd_snapshot *s,
+					const struct estd_ca_profile *prof,
+					struct estkit_request *req, X509_REQ *csr, X509 **cert)
+{
+	const struct estd_label *lab = estd_config_label(s->cfg, estkit_request_label(req));
+	struct estd_approval a = { b, b->store, ca, prof, lab };
+
+	if (lab != NULL && lab->approval_manual)
+		return estd_approval_enroll(&a, req, csr, cert);
+	return issue_and_record(b, ca, prof, req, csr, cert);
+}
+
 static enum estkit_status cb_enroll(void *ctx, struct estkit_request *req, X509_REQ *csr,
 				    STACK_OF(X509) **out)
 {
@@ -243,9 +270,15 @@ static enum estkit_status cb_enroll(void *ctx, struct estkit_request *req, X509_
 		estkit_request_fail(req, 400, "%s", reason);
 		goto out;
 	}
-	rc = issue_and_record(b, ca, prof, req, csr, &cert);
+	rc = issue_or_hold(b, ca, s, prof, req, csr, &cert);
 	if (rc != ESTKIT_OK)
 		goto out;
+	/* A held request may have been issued by the other CA of a rollover: chain its issuer. */
+	if (ca != b->ca && X509_check_issued(estd_ca_cert(b->ca), cert) == X509_V_OK &&
+	    X509_check_issued(estd_ca_cert(ca), cert) != X509_V_OK) {
+		ca = b->ca;
+		link = NULL;
+	}
 	if (estkit_cert_serial_hex(cert, &serial) == ESTKIT_OK)
 		estkit_request_set_serial(req, serial);
 	rc = response_chain(estd_ca_cert(ca), link, cert, out);
@@ -268,6 +301,7 @@ void estd_backend_ca_vtable(struct estd_backend_ca *b, struct estkit_backend *vt
 	memset(vt, 0, sizeof(*vt));
 	vt->ctx = b;
 	vt->label_exists = cb_label_exists;
+	vt->require_channel_binding = cb_require_channel_binding;
 	vt->check_basic = cb_check_basic;
 	vt->cacerts = cb_cacerts;
 	vt->enroll = cb_enroll;

@@ -92,7 +92,22 @@ struct estkit_backend {
 
 	/* Log sink: one line, no trailing newline. Any thread. NULL: stderr. */
 	void (*log)(void *ctx, enum estkit_log_level level, const char *line);
+
+	/*
+	 * HTTP Digest (RFC 7616): HA1 = H(user ":" realm ":" password) of user
+	 * for label, algorithm "SHA-256" or "MD5", as raw digest bytes. On entry
+	 * *ha1_len is the size of ha1 (at least 32); on success set it to the
+	 * digest length and return 1. Return 0 when the user is unknown or has
+	 * no HA1 for that algorithm (Basic only). NULL: Digest is not offered.
+	 * Job pool.
+	 */
+	int (*digest_ha1)(void *ctx, const char *label, const char *user, const char *algorithm,
+			  unsigned char *ha1, size_t *ha1_len);
 };
+
+/* HTTP authentication schemes a server offers (estkit_server_config.auth_methods). */
+#define ESTKIT_AUTH_BASIC  0x1u /* RFC 7617 */
+#define ESTKIT_AUTH_DIGEST 0x2u /* RFC 7616, SHA-256 and MD5, qop=auth */
 
 /* Server settings. Initialise with estkit_server_config_init(), then override. */
 struct estkit_server_config {
@@ -110,6 +125,15 @@ struct estkit_server_config {
 	int timeout;                 /* read/write/idle seconds per connection; default 30 */
 	int reenroll_requires_cert;  /* RFC 7030 4.2.2; default 1 */
 	const char *realm;           /* WWW-Authenticate realm; default "estkit" */
+	unsigned auth_methods;       /* ESTKIT_AUTH_* bits; default BASIC | DIGEST; 0: certs only */
+	/*
+	 * Key of the stateless Digest nonces (HMAC-SHA256), copied: servers
+	 * sharing it accept each other's nonces. NULL: 32 random bytes per server.
+	 */
+	const unsigned char *digest_secret;
+	size_t digest_secret_len;    /* 16..1024 bytes */
+	int digest_nonce_lifetime;   /* seconds a nonce is valid; default 300 */
+	int digest_nonce_table;      /* nonce-count high-water marks remembered; default 4096 */
 };
 
 ESTKIT_API void estkit_server_config_init(struct estkit_server_config *cfg);

@@ -15,7 +15,8 @@
  *                              405 wrong method, 415 wrong content type, 413 body too big
  *   authenticate            -> TLS client certificate (verified during the handshake against
  *                              the configured trust anchors) and/or HTTP Basic
- *                              (backend->check_basic); 401 + WWW-Authenticate when an
+ *                              (backend->check_basic) or Digest, RFC 7616
+ *                              (backend->digest_ha1); 401 + WWW-Authenticate when an
  *                              operation needing auth has neither, or the password is wrong
  *   decode + verify         -> base64 + PKCS#10 parse + self-signature: 400 with a reason
  *   re-enroll rules         -> RFC 7030 4.2.2: /simplereenroll needs the TLS client
@@ -106,8 +107,10 @@ struct estkit_backend {
 };
 
 /* HTTP authentication schemes a server offers (estkit_server_config.auth_methods). */
+#ifndef ESTKIT_AUTH_BASIC
 #define ESTKIT_AUTH_BASIC  0x1u /* RFC 7617 */
-#define ESTKIT_AUTH_DIGEST 0x2u /* RFC 7616, SHA-256 and MD5, qop=auth */
+#define ESTKIT_AUTH_DIGEST 0x2u /* RFC 7616 (SHA-256, MD5) */
+#endif
 
 /* Server settings. Initialise with estkit_server_config_init(), then override. */
 struct estkit_server_config {

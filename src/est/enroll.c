@@ -41,7 +41,7 @@ void est_usage_enroll(FILE *f)
 	    f,
 	    "usage: est enroll --server URL --cacert FILE\n"
 	    "                  [--user NAME [--password-file FILE | --password PW]]\n"
-	    "                  [--cert FILE --key FILE]\n"
+	    "                  [--auth basic|digest|any] [--cert FILE --key FILE]\n"
 	    "                  [--csr FILE [--key FILE] | --subject SUBJ [--san SAN]... "
 	    "[--key-type SPEC]]\n"
 	    "                  [--out DIR] [--timeout SECONDS] [--verbose]\n"
@@ -52,6 +52,8 @@ void est_usage_enroll(FILE *f)
 	    "  --csr FILE       send this PKCS#10 request instead (no key.pem is written)\n"
 	    "  --cert, --key    TLS client certificate and key (e.g. a bootstrap certificate)\n"
 	    "  --out DIR        writes DIR/cert.pem, DIR/chain.pem, DIR/key.pem (default .)\n"
+	    "  --auth SCHEME    how --user/password are sent: basic (default), digest\n"
+	    "                   (RFC 7616) or any (the strongest the server offers)\n"
 	    "Password: --password-file, env EST_PASSWORD, --password, or a terminal prompt.\n");
 }
 
@@ -62,7 +64,7 @@ void est_usage_reenroll(FILE *f)
 	        "CURRENT-KEY.pem\n"
 	        "                    [--csr FILE] [--new-key | --reuse-key] [--key-type SPEC]\n"
 	        "                    [--user NAME [--password-file FILE | --password PW]]\n"
-	        "                    [--out DIR] [--timeout SECONDS] [--verbose]\n"
+	        "                    [--auth basic|digest|any] [--out DIR] [--timeout SECONDS] [--verbose]\n"
 	        "\n"
 	        "Renews CURRENT: a request with its subject and subjectAltName, authenticated\n"
 	        "with TLS using CURRENT. By default a new key of the same type is generated.\n"
@@ -79,6 +81,12 @@ static int parse_one(struct eopts *o, int ch, const char *arg)
 	case 'u': o->conn.user = arg; break;
 	case 'p': o->conn.password = arg; break;
 	case 'P': o->conn.password_file = arg; break;
+	case 'A':
+		if (strcmp(arg, "basic") != 0 && strcmp(arg, "digest") != 0 &&
+		    strcmp(arg, "any") != 0)
+			return est_usage_error(o->cmd, "--auth wants basic, digest or any");
+		o->conn.auth = arg;
+		break;
 	case 'C': o->conn.cert = arg; break;
 	case 'k': o->conn.key = arg; break;
 	case 'r': o->csr = arg; break;
@@ -110,6 +118,7 @@ static int parse(int argc, char **argv, struct eopts *o)
 	    {"user", required_argument, NULL, 'u'},
 	    {"password", required_argument, NULL, 'p'},
 	    {"password-file", required_argument, NULL, 'P'},
+	    {"auth", required_argument, NULL, 'A'},
 	    {"cert", required_argument, NULL, 'C'},
 	    {"key", required_argument, NULL, 'k'},
 	    {"csr", required_argument, NULL, 'r'},
@@ -129,7 +138,7 @@ static int parse(int argc, char **argv, struct eopts *o)
 
 	opterr = 0;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, ":s:c:u:p:P:C:k:r:S:a:K:o:t:vh", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, ":s:c:u:p:P:A:C:k:r:S:a:K:o:t:vh", longopts, NULL)) !=
 	       -1) {
 		if (ch == 'h') {
 			(o->reenroll ? est_usage_reenroll : est_usage_enroll)(stdout);
@@ -191,6 +200,8 @@ static int check(struct eopts *o)
 		return est_usage_error(o->cmd, "--cert needs --key");
 	if (o->conn.user == NULL && (o->conn.password != NULL || o->conn.password_file != NULL))
 		return est_usage_error(o->cmd, "a password needs --user");
+	if (o->conn.user == NULL && o->conn.auth != NULL)
+		return est_usage_error(o->cmd, "--auth needs --user");
 	return o->reenroll ? check_reenroll(o) : check_enroll(o);
 }
 

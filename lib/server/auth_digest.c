@@ -3,8 +3,10 @@
  * method RFC 7030 3.2.3 names besides Basic: SHA-256 and MD5, qop=auth.
  *
  * Nonces are stateless, so that every estd node holding the same secret
- * accepts them:  nonce = base64(ts || HMAC-SHA256(secret, ts || realm)),
- * ts the 8-byte big-endian issue time (wall clock: nodes share it).
+ * accepts them:  nonce = base64(ts || salt || HMAC-SHA256(secret, ts || salt || realm)),
+ * ts the 8-byte big-endian issue time (wall clock: nodes share it), salt 8
+ * random bytes so that two challenges in the same second never share a
+ * nonce (and so a nonce-count sequence).
  *
  * Replay (RFC 7616 3.4, 5.x): the highest nonce-count seen for each nonce is
  * kept in a bounded table of `digest_nonce_table` entries, hashed by nonce
@@ -30,9 +32,11 @@
 
 #define NC_WAYS     8
 #define TS_LEN      8
+#define SALT_LEN    8
+#define MSG_LEN     (TS_LEN + SALT_LEN)
 #define MAC_LEN     32
-#define NONCE_RAW   (TS_LEN + MAC_LEN)
-#define NONCE_B64   56   /* base64 of 40 bytes */
+#define NONCE_RAW   (MSG_LEN + MAC_LEN)
+#define NONCE_B64   64   /* base64 of 48 bytes, no padding */
 #define CLOCK_SKEW  60   /* a nonce from up to this far in the future is still ours */
 #define SECRET_MAX  1024
 
@@ -94,19 +98,19 @@ void ek_digest_free(struct ek_digest *d)
 	OPENSSL_clear_free(d, sizeof(*d));
 }
 
-/* HMAC-SHA256(secret, ts || realm) into mac. */
-static int nonce_mac(const struct ek_digest *d, const unsigned char *ts, const char *realm,
+/* HMAC-SHA256(secret, ts || salt || realm) into mac. */
+static int nonce_mac(const struct ek_digest *d, const unsigned char *ts_salt, const char *realm,
 		     unsigned char *mac)
 {
-	unsigned char msg[TS_LEN + 256];
+	unsigned char msg[MSG_LEN + 256];
 	unsigned int maclen = 0;
 	size_t rlen = strlen(realm);
 
-	if (rlen > sizeof(msg) - TS_LEN)
+	if (rlen > sizeof(msg) - MSG_LEN)
 		return -1;
-	memcpy(msg, ts, TS_LEN);
-	memcpy(msg + TS_LEN, realm, rlen);
-	if (HMAC(EVP_sha256(), d->secret, (int)d->secret_len, msg, TS_LEN + rlen, mac,
+	memcpy(msg, ts_salt, MSG_LEN);
+	memcpy(msg + MSG_LEN, realm, rlen);
+	if (HMAC(EVP_sha256(), d->secret, (int)d->secret_len, msg, MSG_LEN + rlen, mac,
 		 &maclen) == NULL || maclen != MAC_LEN)
 		return -1;
 	return 0;
@@ -124,7 +128,7 @@ int ek_digest_nonce(const struct ek_digest *d, const char *realm, time_t now, ch
 		return -1;
 	for (i = TS_LEN - 1; i >= 0; i--, t >>= 8)
 		raw[i] = (unsigned char)(t & 0xff);
-	if (nonce_mac(d, raw, realm, raw + TS_LEN) != 0)
+	if (RAND_bytes(raw + TS_LEN, SALT_LEN) != 1 || nonce_mac(d, raw, realm, raw + MSG_LEN) != 0)
 		return -1;
 	return EVP_EncodeBlock((unsigned char *)out, raw, NONCE_RAW) == NONCE_B64 ? 0 : -1;
 }
@@ -134,24 +138,24 @@ enum ek_nonce_state ek_digest_nonce_check(const struct ek_digest *d, const char 
 					  const char *nonce, time_t now, int64_t *ts,
 					  unsigned char key[16])
 {
-	unsigned char raw[NONCE_RAW + 3], mac[MAC_LEN];
+	unsigned char raw[NONCE_RAW], mac[MAC_LEN];
 	char again[NONCE_B64 + 1];
 	uint64_t t = 0;
 	int i;
 
 	if (nonce == NULL || strlen(nonce) != NONCE_B64 ||
-	    EVP_DecodeBlock(raw, (const unsigned char *)nonce, NONCE_B64) != NONCE_RAW + 2)
+	    EVP_DecodeBlock(raw, (const unsigned char *)nonce, NONCE_B64) != NONCE_RAW)
 		return EK_NONCE_BAD;
 	/* only the canonical encoding: re-encode and compare */
 	if (EVP_EncodeBlock((unsigned char *)again, raw, NONCE_RAW) != NONCE_B64 ||
 	    memcmp(again, nonce, NONCE_B64) != 0)
 		return EK_NONCE_BAD;
-	if (nonce_mac(d, raw, realm, mac) != 0 || CRYPTO_memcmp(mac, raw + TS_LEN, MAC_LEN) != 0)
+	if (nonce_mac(d, raw, realm, mac) != 0 || CRYPTO_memcmp(mac, raw + MSG_LEN, MAC_LEN) != 0)
 		return EK_NONCE_BAD;
 	for (i = 0; i < TS_LEN; i++)
 		t = (t << 8) | raw[i];
 	*ts = (int64_t)t;
-	memcpy(key, raw + TS_LEN, 16);
+	memcpy(key, raw + MSG_LEN, 16);
 	if (*ts > (int64_t)now + CLOCK_SKEW)
 		return EK_NONCE_BAD;
 	return (int64_t)now - *ts > d->lifetime ? EK_NONCE_STALE : EK_NONCE_OK;

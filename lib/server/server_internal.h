@@ -213,7 +213,7 @@ enum ek_nc_state { EK_NC_OK = 0, EK_NC_REPLAY = 1, EK_NC_FORGOTTEN = 2 };
 struct ek_digest *ek_digest_new(const unsigned char *secret, size_t len, int lifetime,
 				int table);
 void ek_digest_free(struct ek_digest *d);
-/* A fresh nonce for realm issued at now, NUL-terminated in out (>= 57 bytes). 0 or -1. */
+/* A fresh nonce for realm issued at now, NUL-terminated in out (>= 65 bytes). 0 or -1. */
 int ek_digest_nonce(const struct ek_digest *d, const char *realm, time_t now, char *out,
 		    size_t outsz);
 /*

@@ -6,12 +6,16 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 
 #include "common.h"
 
 #define MAX_SANS 64
+#define WAIT_DEFAULT 3600L /* --wait without =MAX */
+#define WAIT_LIMIT 604800L /* --wait=MAX at most a week */
 
 struct eopts {
 	const char *cmd;
@@ -26,6 +30,7 @@ struct eopts {
 	const char *out;
 	int new_key;
 	int reuse_key;
+	long wait_max; /* --wait[=MAX]: seconds to keep retrying a 202; 0 = do not wait */
 };
 
 /* What an enrollment produced and still owns. */
@@ -44,7 +49,7 @@ void est_usage_enroll(FILE *f)
 	    "                  [--auth basic|digest|any] [--cert FILE --key FILE]\n"
 	    "                  [--csr FILE [--key FILE] | --subject SUBJ [--san SAN]... "
 	    "[--key-type SPEC]]\n"
-	    "                  [--out DIR] [--timeout SECONDS] [--verbose]\n"
+	    "                  [--out DIR] [--wait[=MAX]] [--timeout SECONDS] [--verbose]\n"
 	    "\n"
 	    "  --subject SUBJ   e.g. \"CN=dev1,O=Example\"; a new key is generated (key.pem)\n"
 	    "  --san SAN        DNS:name, IP:addr, URI:uri or email:addr (repeatable)\n"
@@ -54,6 +59,8 @@ void est_usage_enroll(FILE *f)
 	    "  --out DIR        writes DIR/cert.pem, DIR/chain.pem, DIR/key.pem (default .)\n"
 	    "  --auth SCHEME    how --user/password are sent: basic (default), digest\n"
 	    "                   (RFC 7616) or any (the strongest the server offers)\n"
+	    "  --wait[=MAX]     on 202 (pending approval) send the same request again after\n"
+	    "                   Retry-After, for at most MAX seconds (default 3600)\n"
 	    "Password: --password-file, env EST_PASSWORD, --password, or a terminal prompt.\n");
 }
 
@@ -64,13 +71,15 @@ void est_usage_reenroll(FILE *f)
 	        "CURRENT-KEY.pem\n"
 	        "                    [--csr FILE] [--new-key | --reuse-key] [--key-type SPEC]\n"
 	        "                    [--user NAME [--password-file FILE | --password PW]]\n"
-	        "                    [--auth basic|digest|any] [--out DIR] [--timeout SECONDS] [--verbose]\n"
+	        "                    [--auth basic|digest|any] [--out DIR] [--wait[=MAX]]\n"
+	        "                    [--timeout SECONDS] [--verbose]\n"
 	        "\n"
 	        "Renews CURRENT: a request with its subject and subjectAltName, authenticated\n"
 	        "with TLS using CURRENT. By default a new key of the same type is generated.\n"
 	        "  --reuse-key      keep the current key\n"
 	        "  --key-type SPEC  new key of another type (see est enroll --help)\n"
-	        "  --out DIR        writes DIR/cert.pem, DIR/chain.pem, DIR/key.pem (default .)\n");
+	        "  --out DIR        writes DIR/cert.pem, DIR/chain.pem, DIR/key.pem (default .)\n"
+	        "  --wait[=MAX]     retry a pending (202) request for at most MAX s (3600)\n");
 }
 
 static int parse_one(struct eopts *o, int ch, const char *arg)
@@ -101,6 +110,11 @@ static int parse_one(struct eopts *o, int ch, const char *arg)
 			return est_usage_error(o->cmd, "at most %d --san", MAX_SANS);
 		o->sans[o->nsans++] = arg;
 		break;
+	case 'W':
+		o->wait_max = WAIT_DEFAULT;
+		if (arg != NULL && est_parse_long(arg, 1, WAIT_LIMIT, &o->wait_max) != 0)
+			return est_usage_error(o->cmd, "--wait wants 1..%ld seconds", WAIT_LIMIT);
+		break;
 	case 't':
 		if (est_parse_long(arg, 1, 3600, &o->conn.timeout) != 0)
 			return est_usage_error(o->cmd, "--timeout wants 1..3600 seconds");
@@ -129,6 +143,7 @@ static int parse(int argc, char **argv, struct eopts *o)
 	    {"new-key", no_argument, NULL, 'N'},
 	    {"reuse-key", no_argument, NULL, 'R'},
 	    {"timeout", required_argument, NULL, 't'},
+	    {"wait", optional_argument, NULL, 'W'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -355,11 +370,43 @@ out:
 	return ex;
 }
 
+/*
+ * Sends the request; with --wait, a 202 (RFC 7030 4.2.3) is answered by
+ * sending the very same request (same CSR, same key) again after
+ * Retry-After, bounded to [1 s, what is left of MAX]. The key stays in
+ * memory only until the certificate arrives.
+ */
+static int send_request(const struct eopts *o, struct estkit_client *c, struct enrollment *e)
+{
+	time_t deadline = time(NULL) + o->wait_max;
+	enum estkit_status rc;
+	long delay, left;
+
+	for (;;) {
+		if (o->reenroll)
+			rc = estkit_client_simplereenroll(c, e->csr, &e->certs);
+		else
+			rc = estkit_client_simpleenroll(c, e->csr, &e->certs);
+		if (rc != ESTKIT_EPENDING || o->wait_max == 0)
+			break;
+		left = (long)(deadline - time(NULL));
+		if (left <= 0) {
+			est_err(o->cmd, "still pending after %ld s (--wait)", o->wait_max);
+			return EST_EXIT_PENDING;
+		}
+		delay = estkit_client_retry_after(c);
+		delay = delay < 1 ? 1 : delay > left ? left : delay;
+		printf("pending, retrying in %ld s\n", delay);
+		fflush(stdout);
+		sleep((unsigned)delay);
+	}
+	return rc == ESTKIT_OK ? EST_EXIT_OK : est_client_error(o->cmd, c, rc);
+}
+
 static int run(int argc, char **argv, struct eopts *o)
 {
 	struct enrollment e = {NULL, NULL, NULL};
 	struct estkit_client *c = NULL;
-	enum estkit_status rc = ESTKIT_OK;
 	int ex = 0;
 
 	if ((ex = parse(argc, argv, o)) != 0)
@@ -371,14 +418,8 @@ static int run(int argc, char **argv, struct eopts *o)
 		goto out;
 	if ((ex = make_request(o, &e)) != EST_EXIT_OK)
 		goto out;
-	if (o->reenroll)
-		rc = estkit_client_simplereenroll(c, e.csr, &e.certs);
-	else
-		rc = estkit_client_simpleenroll(c, e.csr, &e.certs);
-	if (rc != ESTKIT_OK) {
-		ex = est_client_error(o->cmd, c, rc);
+	if ((ex = send_request(o, c, &e)) != EST_EXIT_OK)
 		goto out;
-	}
 	ex = finish(o, &e);
 out:
 	estkit_client_free(c);

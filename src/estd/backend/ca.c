@@ -14,6 +14,7 @@
 
 #include <estkit/pki.h>
 
+#include "backend/approval.h"
 #include "backend/ca.h"
 #include "backend/record.h"
 #include "backend/snapshot.h"
@@ -221,6 +222,19 @@ static enum estkit_status issue_and_record(struct estd_backend_ca *b,
 	return rc == ESTKIT_OK ? ESTKIT_EINTERNAL : rc;
 }
 
+/* approval = manual labels go through the request store (RFC 7030 4.2.3). */
+static enum estkit_status issue_or_hold(struct estd_backend_ca *b, const struct estd_snapshot *s,
+					const struct estd_ca_profile *prof,
+					struct estkit_request *req, X509_REQ *csr, X509 **cert)
+{
+	const struct estd_label *lab = estd_config_label(s->cfg, estkit_request_label(req));
+	struct estd_approval a = { b, b->store, b->ca, prof, lab };
+
+	if (lab != NULL && lab->approval_manual)
+		return estd_approval_enroll(&a, req, csr, cert);
+	return issue_and_record(b, prof, req, csr, cert);
+}
+
 static enum estkit_status cb_enroll(void *ctx, struct estkit_request *req, X509_REQ *csr,
 				    STACK_OF(X509) **out)
 {
@@ -245,7 +259,7 @@ static enum estkit_status cb_enroll(void *ctx, struct estkit_request *req, X509_
 		estkit_request_fail(req, 400, "%s", reason);
 		goto out;
 	}
-	rc = issue_and_record(b, prof, req, csr, &cert);
+	rc = issue_or_hold(b, s, prof, req, csr, &cert);
 	if (rc != ESTKIT_OK)
 		goto out;
 	if (estkit_cert_serial_hex(cert, &serial) == ESTKIT_OK)

@@ -30,6 +30,9 @@ struct eopts {
 	const char *out;
 	int new_key;
 	int reuse_key;
+	int bind;    /* --channel-binding / --identity-linking (RFC 7030 3.5, RFC 7894) */
+	int linking; /* carry it in estIdentityLinking instead of challengePassword */
+	const char *csr_out; /* --csr-out: keep the request as sent */
 	long wait_max; /* --wait[=MAX]: seconds to keep retrying a 202; 0 = do not wait */
 };
 
@@ -49,8 +52,13 @@ void est_usage_enroll(FILE *f)
 	    "                  [--auth basic|digest|any] [--cert FILE --key FILE]\n"
 	    "                  [--csr FILE [--key FILE] | --subject SUBJ [--san SAN]... "
 	    "[--key-type SPEC]]\n"
-	    "                  [--out DIR] [--wait[=MAX]] [--timeout SECONDS] [--verbose]\n"
+	    "                  [--channel-binding | --identity-linking] [--tls-max 1.2|1.3]\n"
+	    "                  [--csr-out FILE] [--out DIR] [--wait[=MAX]] [--timeout SECONDS]\n"
+	    "                  [--verbose]\n"
 	    "\n"
+	    "  --channel-binding   put the TLS channel binding in challengePassword (RFC 7030 3.5)\n"
+	    "  --identity-linking  same, in the RFC 7894 estIdentityLinking attribute\n"
+	    "  --csr-out FILE      also write the request as sent (PEM)\n"
 	    "  --subject SUBJ   e.g. \"CN=dev1,O=Example\"; a new key is generated (key.pem)\n"
 	    "  --san SAN        DNS:name, IP:addr, URI:uri or email:addr (repeatable)\n"
 	    "  --key-type SPEC  ec:P-256 (default), ec:P-384, ec:P-521, rsa:2048..8192, ed25519\n"
@@ -71,8 +79,10 @@ void est_usage_reenroll(FILE *f)
 	        "CURRENT-KEY.pem\n"
 	        "                    [--csr FILE] [--new-key | --reuse-key] [--key-type SPEC]\n"
 	        "                    [--user NAME [--password-file FILE | --password PW]]\n"
-	        "                    [--auth basic|digest|any] [--out DIR] [--wait[=MAX]]\n"
-	        "                    [--timeout SECONDS] [--verbose]\n"
+	        "                    [--auth basic|digest|any]\n"
+	        "                    [--channel-binding | --identity-linking] [--tls-max 1.2|1.3]\n"
+	        "                    [--csr-out FILE] [--out DIR] [--wait[=MAX]] [--timeout SECONDS]\n"
+	        "                    [--verbose]\n"
 	        "\n"
 	        "Renews CURRENT: a request with its subject and subjectAltName, authenticated\n"
 	        "with TLS using CURRENT. By default a new key of the same type is generated.\n"
@@ -105,6 +115,10 @@ static int parse_one(struct eopts *o, int ch, const char *arg)
 	case 'N': o->new_key = 1; break;
 	case 'R': o->reuse_key = 1; break;
 	case 'v': o->conn.verbose = 1; break;
+	case 'B': o->bind = 1; break;
+	case 'L': o->bind = o->linking = 1; break;
+	case 'O': o->csr_out = arg; break;
+	case 'T': return est_parse_tls_max(o->cmd, arg, &o->conn);
 	case 'a':
 		if (o->nsans == MAX_SANS)
 			return est_usage_error(o->cmd, "at most %d --san", MAX_SANS);
@@ -145,6 +159,10 @@ static int parse(int argc, char **argv, struct eopts *o)
 	    {"timeout", required_argument, NULL, 't'},
 	    {"wait", optional_argument, NULL, 'W'},
 	    {"verbose", no_argument, NULL, 'v'},
+	    {"channel-binding", no_argument, NULL, 'B'},
+	    {"identity-linking", no_argument, NULL, 'L'},
+	    {"tls-max", required_argument, NULL, 'T'},
+	    {"csr-out", required_argument, NULL, 'O'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -153,7 +171,8 @@ static int parse(int argc, char **argv, struct eopts *o)
 
 	opterr = 0;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, ":s:c:u:p:P:A:C:k:r:S:a:K:o:t:vh", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, ":s:c:u:p:P:A:C:k:r:S:a:K:o:t:T:O:vhBL", longopts,
+				 NULL)) !=
 	       -1) {
 		if (ch == 'h') {
 			(o->reenroll ? est_usage_reenroll : est_usage_enroll)(stdout);
@@ -217,6 +236,9 @@ static int check(struct eopts *o)
 		return est_usage_error(o->cmd, "a password needs --user");
 	if (o->conn.user == NULL && o->conn.auth != NULL)
 		return est_usage_error(o->cmd, "--auth needs --user");
+	if (o->bind && o->csr != NULL)
+		return est_usage_error(o->cmd, "--channel-binding signs a request est builds; "
+		                               "not with --csr");
 	return o->reenroll ? check_reenroll(o) : check_enroll(o);
 }
 
@@ -370,6 +392,63 @@ out:
 	return ex;
 }
 
+/* The request of e with the binding in it, re-signed (RFC 7030 3.5, RFC 7894). */
+static enum estkit_status bind_request(const struct eopts *o, struct enrollment *e,
+                                       const char *binding)
+{
+	enum estkit_csr_attr a =
+	    o->linking ? ESTKIT_ATTR_EST_IDENTITY_LINKING : ESTKIT_ATTR_CHALLENGE_PASSWORD;
+	enum estkit_status rc = estkit_csr_set_attr(e->csr, a, binding);
+
+	if (rc == ESTKIT_OK)
+		rc = estkit_csr_sign(e->csr, e->key);
+	ERR_clear_error();
+	return rc;
+}
+
+struct bind_arg {
+	const struct eopts *o;
+	struct enrollment *e;
+};
+
+/* estkit_client_csr_builder for estkit_client_simpleenroll_bound(). */
+static enum estkit_status build_bound(void *arg, const char *binding, X509_REQ **csr)
+{
+	struct bind_arg *b = arg;
+	enum estkit_status rc = bind_request(b->o, b->e, binding);
+
+	if (rc == ESTKIT_OK && (*csr = X509_REQ_dup(b->e->csr)) == NULL)
+		rc = ESTKIT_ENOMEM;
+	return rc;
+}
+
+/*
+ * Plain, or bound to the TLS connection it goes out on. A --wait repeat sends
+ * the bound request of the first attempt unchanged (the approval store matches
+ * it byte for byte); it passes only on the same connection.
+ */
+static enum estkit_status send_once(const struct eopts *o, struct estkit_client *c,
+                                    struct enrollment *e, int first)
+{
+	char cb[ESTKIT_CHANBIND_B64_MAX];
+	struct bind_arg b = {o, e};
+	enum estkit_status rc = ESTKIT_OK;
+
+	if (!o->bind || !first)
+		return o->reenroll ? estkit_client_simplereenroll(c, e->csr, &e->certs)
+		                   : estkit_client_simpleenroll(c, e->csr, &e->certs);
+	if (!o->reenroll)
+		return estkit_client_simpleenroll_bound(c, build_bound, &b, &e->certs);
+	/* reenroll: the same steps by hand (there is no _bound variant for it) */
+	if ((rc = estkit_client_channel_binding(c, cb)) != ESTKIT_OK)
+		return rc;
+	if ((rc = bind_request(o, e, cb)) != ESTKIT_OK) {
+		estkit_client_channel_unpin(c);
+		return rc;
+	}
+	return estkit_client_simplereenroll(c, e->csr, &e->certs);
+}
+
 /*
  * Sends the request; with --wait, a 202 (RFC 7030 4.2.3) is answered by
  * sending the very same request (same CSR, same key) again after
@@ -380,13 +459,14 @@ static int send_request(const struct eopts *o, struct estkit_client *c, struct e
 {
 	time_t deadline = time(NULL) + o->wait_max;
 	enum estkit_status rc;
+	int first = 1;
 	long delay, left;
 
 	for (;;) {
-		if (o->reenroll)
-			rc = estkit_client_simplereenroll(c, e->csr, &e->certs);
-		else
-			rc = estkit_client_simpleenroll(c, e->csr, &e->certs);
+		rc = send_once(o, c, e, first);
+		first = 0;
+		if (o->csr_out != NULL && estkit_csr_save(o->csr_out, e->csr) != ESTKIT_OK)
+			est_err(o->cmd, "cannot write --csr-out %s", o->csr_out);
 		if (rc != ESTKIT_EPENDING || o->wait_max == 0)
 			break;
 		left = (long)(deadline - time(NULL));

@@ -97,6 +97,7 @@ static const struct key profile_keys[] = {
 };
 static const struct key label_keys[] = {
 	{"profile", V_PROFREF, LAB(profile), 0, 0},
+	{"require_channel_binding", V_BOOL, LAB(require_channel_binding), 0, 0},
 	{"approval", V_APPROVAL, LAB(approval_manual), 0, 0},
 	{"retry_after", V_INT, LAB(retry_after), 1, 86400},
 };
@@ -489,6 +490,7 @@ static int add_label(struct parser *p, const char *name, size_t *idx)
 	cfg->labels = nl;
 	nl[cfg->nlabels].name = estd_strdup(name);
 	nl[cfg->nlabels].profile = estd_strdup(DEFAULT_PROFILE);
+	nl[cfg->nlabels].require_channel_binding = 0;
 	nl[cfg->nlabels].approval_manual = 0;
 	nl[cfg->nlabels].retry_after = 60;
 	if (nl[cfg->nlabels].name == NULL || nl[cfg->nlabels].profile == NULL) {

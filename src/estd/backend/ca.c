@@ -96,6 +96,17 @@ static int cb_label_exists(void *ctx, const char *label)
 	return found;
 }
 
+/* RFC 7030 3.5: the label's require_channel_binding. */
+static int cb_require_channel_binding(void *ctx, const char *label)
+{
+	struct estd_snapshot *s = acquire(ctx);
+	const struct estd_label *l = estd_config_label(s->cfg, label != NULL ? label : "");
+	int req = l != NULL && l->require_channel_binding;
+
+	estd_snapshot_release(s);
+	return req;
+}
+
 static int cb_check_basic(void *ctx, const char *label, const char *user, const char *password)
 {
 	struct estd_snapshot *s = acquire(ctx);
@@ -284,6 +295,7 @@ void estd_backend_ca_vtable(struct estd_backend_ca *b, struct estkit_backend *vt
 	memset(vt, 0, sizeof(*vt));
 	vt->ctx = b;
 	vt->label_exists = cb_label_exists;
+	vt->require_channel_binding = cb_require_channel_binding;
 	vt->check_basic = cb_check_basic;
 	vt->digest_ha1 = cb_digest_ha1;
 	vt->cacerts = cb_cacerts;

@@ -105,6 +105,19 @@ struct estkit_backend {
 	int (*require_channel_binding)(void *ctx, const char *label);
 
 	/*
+	 * The CSR attributes of a label (RFC 7030 4.5, RFC 9908) as DER
+	 * CsrAttrs. *der (OPENSSL_malloc'ed, freed by the server) may be left
+	 * NULL with ESTKIT_OK: the label has none and the server answers 204.
+	 * HTTP Basic credentials, when sent, are verified before the call
+	 * (estkit_request_user()); RFC 7030 4.5 lets the server answer
+	 * anonymous clients, so return ESTKIT_EAUTH (-> 401 with
+	 * WWW-Authenticate) when this label wants an authenticated client and
+	 * the request has neither a user nor a client certificate. Job pool.
+	 */
+	enum estkit_status (*csrattrs)(void *ctx, struct estkit_request *req, unsigned char **der,
+				       size_t *len);
+
+	/*
 	 * HTTP Digest (RFC 7616): HA1 = H(user ":" realm ":" password) of user
 	 * for label, algorithm "SHA-256" or "MD5", as raw digest bytes. On entry
 	 * *ha1_len is the size of ha1 (at least 32); on success set it to the

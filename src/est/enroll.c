@@ -59,6 +59,8 @@ void est_usage_enroll(FILE *f)
 	    "  --channel-binding   put the TLS channel binding in challengePassword (RFC 7030 3.5)\n"
 	    "  --identity-linking  same, in the RFC 7894 estIdentityLinking attribute\n"
 	    "  --csr-out FILE      also write the request as sent (PEM)\n"
+	    "  --accept-ra         authorize a server certificate with id-kp-cmcRA even if\n"
+	    "                      it does not name the host (RFC 7030 3.6.1)\n"
 	    "  --subject SUBJ   e.g. \"CN=dev1,O=Example\"; a new key is generated (key.pem)\n"
 	    "  --san SAN        DNS:name, IP:addr, URI:uri or email:addr (repeatable)\n"
 	    "  --key-type SPEC  ec:P-256 (default), ec:P-384, ec:P-521, rsa:2048..8192, ed25519\n"
@@ -109,6 +111,7 @@ static int parse_one(struct eopts *o, int ch, const char *arg)
 	case 'B': o->bind = 1; break;
 	case 'L': o->bind = o->linking = 1; break;
 	case 'O': o->csr_out = arg; break;
+	case 'A': o->conn.accept_ra = 1; break;
 	case 'T': return est_parse_tls_max(o->cmd, arg, &o->conn);
 	case 'a':
 		if (o->nsans == MAX_SANS)
@@ -153,6 +156,7 @@ static int parse(int argc, char **argv, struct eopts *o)
 	    {"identity-linking", no_argument, NULL, 'L'},
 	    {"tls-max", required_argument, NULL, 'T'},
 	    {"csr-out", required_argument, NULL, 'O'},
+	    {"accept-ra", no_argument, NULL, 'A'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};

@@ -112,6 +112,16 @@ estkit_client_simplereenroll(struct estkit_client *c, X509_REQ *csr, STACK_OF(X5
 ESTKIT_API ESTKIT_WUR enum estkit_status
 estkit_client_reenroll_csr(X509 *current, EVP_PKEY *key, X509_REQ **out);
 
+/*
+ * GET /csrattrs (RFC 7030 4.5): the server's CSR attributes as DER CsrAttrs
+ * (parse with estkit_csrattrs_decode()); *der is the caller's (estkit_free()).
+ * HTTP 204 (the server has none) is ESTKIT_OK with *der NULL and *len 0.
+ * Servers without /csrattrs answer 404 or 501: an error here, which a client
+ * may treat as "no attributes" (estkit_client_http_status() tells).
+ */
+ESTKIT_API ESTKIT_WUR enum estkit_status
+estkit_client_csrattrs(struct estkit_client *c, unsigned char **der, size_t *len);
+
 /* ---- after an operation ------------------------------------------------------------- */
 
 /* The last error in one line; "" when none. Valid until the next call on c. */

@@ -102,6 +102,19 @@ struct estkit_backend {
 	 * NULL: never required. Job pool.
 	 */
 	int (*require_channel_binding)(void *ctx, const char *label);
+
+	/*
+	 * The CSR attributes of a label (RFC 7030 4.5, RFC 9908) as DER
+	 * CsrAttrs. *der (OPENSSL_malloc'ed, freed by the server) may be left
+	 * NULL with ESTKIT_OK: the label has none and the server answers 204.
+	 * HTTP Basic credentials, when sent, are verified before the call
+	 * (estkit_request_user()); RFC 7030 4.5 lets the server answer
+	 * anonymous clients, so return ESTKIT_EAUTH (-> 401 with
+	 * WWW-Authenticate) when this label wants an authenticated client and
+	 * the request has neither a user nor a client certificate. Job pool.
+	 */
+	enum estkit_status (*csrattrs)(void *ctx, struct estkit_request *req, unsigned char **der,
+				       size_t *len);
 };
 
 /* Server settings. Initialise with estkit_server_config_init(), then override. */

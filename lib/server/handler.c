@@ -25,6 +25,7 @@ static const char *status_phrase(int status)
 	switch (status) {
 	case 200: return "OK";
 	case 202: return "Accepted";
+	case 204: return "No Content";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
@@ -148,13 +149,16 @@ static void respond(struct estkit_request *r)
 
 	if (status == 0)
 		status = r->status = 500;
-	if (status == 200 && r->resp_body != NULL) {
+	if (status == 200 && r->resp_body != NULL && r->resp_ctype != NULL) {
+		evhttp_add_header(h, "Content-Type", r->resp_ctype);
+		evbuffer_add(buf, r->resp_body, r->resp_len);
+	} else if (status == 200 && r->resp_body != NULL) {
 		/* RFC 7030 4.1.3 / 4.2.3; Content-Transfer-Encoding for pre-RFC 8951 clients */
 		evhttp_add_header(h, "Content-Type",
 				  "application/pkcs7-mime; smime-type=certs-only");
 		evhttp_add_header(h, "Content-Transfer-Encoding", "base64");
 		evbuffer_add(buf, r->resp_body, r->resp_len);
-	} else {
+	} else if (status != 204) {
 		evhttp_add_header(h, "Content-Type", "text/plain; charset=utf-8");
 		evbuffer_add_printf(buf, "%s\n",
 				    r->reason[0] != '\0' ? r->reason : status_phrase(status));
@@ -316,6 +320,19 @@ static int route_enroll(struct estkit_request *r)
 	return 0;
 }
 
+/* /csrattrs (RFC 7030 4.5.1): a GET; credentials are optional and checked later. */
+static int route_csrattrs(struct estkit_request *r)
+{
+	const char *authz = evhttp_find_header(evhttp_request_get_input_headers(r->ev),
+					       "Authorization");
+
+	if (r->srv->backend.csrattrs == NULL)
+		return reply(r, 501, "not implemented");
+	if (authz != NULL && (r->authz = OPENSSL_strdup(authz)) == NULL)
+		return reply(r, 500, "internal error");
+	return 0;
+}
+
 /* Returns 0 when r goes to the job pool, -1 when its reply is already decided. */
 static int route(struct estkit_request *r)
 {
@@ -337,6 +354,8 @@ static int route(struct estkit_request *r)
 	case ESTKIT_OP_SIMPLEENROLL:
 	case ESTKIT_OP_SIMPLEREENROLL:
 		return route_enroll(r);
+	case ESTKIT_OP_CSRATTRS:
+		return route_csrattrs(r);
 	default:
 		/* csrattrs, serverkeygen, fullcmc: no backend callback yet */
 		return reply(r, 501, "not implemented");

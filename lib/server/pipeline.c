@@ -193,6 +193,38 @@ static void run_enroll(struct estkit_request *r)
 	backend_result(r, st, certs);
 }
 
+/* RFC 7030 4.5.2: 200 with base64 DER CsrAttrs, or 204 when there are none. */
+static void run_csrattrs(struct estkit_request *r)
+{
+	const struct estkit_backend *be = &r->srv->backend;
+	unsigned char *der = NULL;
+	size_t len = 0;
+	enum estkit_status st;
+
+	if (r->authz != NULL && authenticate(r) != 0) {
+		r->want_auth = 1;
+		ek_request_set(r, 401, "authentication required");
+		return;
+	}
+	st = be->csrattrs(be->ctx, r, &der, &len);
+	if (st == ESTKIT_OK && (der == NULL || len == 0)) {
+		r->status = 204;
+	} else if (st == ESTKIT_OK) {
+		if (estkit_b64_encode(der, len, &r->resp_body, &r->resp_len) == ESTKIT_OK) {
+			r->resp_ctype = "application/csrattrs";
+			r->status = 200;
+		} else {
+			ek_request_set(r, 500, "internal error");
+		}
+	} else if (st == ESTKIT_EAUTH) {
+		r->want_auth = 1;
+		ek_request_set(r, 401, "authentication required");
+	} else {
+		backend_result(r, st, NULL);
+	}
+	OPENSSL_free(der);
+}
+
 /* See server_internal.h. */
 void ek_pipeline_run(struct estkit_request *r)
 {
@@ -203,6 +235,8 @@ void ek_pipeline_run(struct estkit_request *r)
 	if (r->op == ESTKIT_OP_CACERTS) {
 		st = be->cacerts(be->ctx, r, &certs);
 		backend_result(r, st, certs);
+	} else if (r->op == ESTKIT_OP_CSRATTRS) {
+		run_csrattrs(r);
 	} else {
 		run_enroll(r);
 	}

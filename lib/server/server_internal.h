@@ -76,6 +76,7 @@ struct estkit_request {
 	char chanbind[ESTKIT_CHANBIND_B64_MAX]; /* [loop] this connection's value, "" if none */
 	int chanbind_ok;             /* [job] the CSR carried it */
 	char *otp;                   /* [job] otpChallenge or NULL */
+	const char *resp_ctype;       /* Content-Type of a 200 body; NULL: certs-only PKCS#7 */
 };
 
 /* One event loop thread: its base, evhttp and listening socket. */

@@ -8,6 +8,7 @@
  * makes an empty or unknown section visible too.
  */
 #include "config.h"
+#include "csrattrs_conf.h"
 #include "ca/profile.h"
 #include "util.h"
 
@@ -41,6 +42,7 @@ enum vtype {
 	V_KEYS,    /* allowed key types */
 	V_PROFREF, /* name of a profile (checked after parsing) */
 	V_APPROVAL, /* auto|manual, stored as int (1 = manual) */
+	V_CSRATTRS, /* a csrattrs* key of a label (csrattrs_conf.c) */
 };
 
 struct key {
@@ -94,6 +96,11 @@ static const struct key label_keys[] = {
 	{"require_channel_binding", V_BOOL, LAB(require_channel_binding), 0, 0},
 	{"approval", V_APPROVAL, LAB(approval_manual), 0, 0},
 	{"retry_after", V_INT, LAB(retry_after), 1, 86400},
+	{"csrattrs", V_CSRATTRS, 0, 0, 0},
+	{"csrattrs_san", V_CSRATTRS, 0, 0, 0},
+	{"csrattrs_subject", V_CSRATTRS, 0, 0, 0},
+	{"csrattrs_file", V_CSRATTRS, 0, 0, 0},
+	{"csrattrs_auth", V_CSRATTRS, 0, 0, 0},
 };
 
 enum kind { K_SERVER, K_CA, K_STORE, K_AUTH, K_PROFILE, K_LABEL };
@@ -327,6 +334,20 @@ static int set_profile_list(struct parser *p, const struct key *k, void *base, c
 	return set_str(p, (char **)((char *)base + k->off), v);
 }
 
+/* The csrattrs* keys of a label, checked where they are read so errors carry the line. */
+static int set_csrattrs(struct parser *p, const struct key *k, void *base, const char *v)
+{
+	char msg[512], *path = NULL;
+	int ok;
+
+	if (strcmp(k->name, "csrattrs_file") == 0 && *v != '\0' &&
+	    (path = estd_path_join(p->cfg->dir, v)) == NULL)
+		return oom(p);
+	ok = estd_csrattrs_conf_set(base, k->name, v, path, msg, sizeof(msg));
+	free(path);
+	return ok ? 1 : fail(p, ESTKIT_EINVAL, "%s: %s", k->name, msg);
+}
+
 static int set_value(struct parser *p, const struct key *k, void *base, const char *v)
 {
 	void *slot = (char *)base + k->off;
@@ -341,6 +362,7 @@ static int set_value(struct parser *p, const struct key *k, void *base, const ch
 	case V_KU:
 	case V_EKU:
 	case V_KEYS: return set_profile_list(p, k, base, v);
+	case V_CSRATTRS: return set_csrattrs(p, k, base, v);
 	case V_BOOL:
 		b = parse_bool(v);
 		if (b < 0)
@@ -456,6 +478,7 @@ static int add_label(struct parser *p, const char *name, size_t *idx)
 	if (nl == NULL)
 		return oom(p);
 	cfg->labels = nl;
+	memset(&nl[cfg->nlabels], 0, sizeof(*nl));
 	nl[cfg->nlabels].name = estd_strdup(name);
 	nl[cfg->nlabels].profile = estd_strdup(DEFAULT_PROFILE);
 	nl[cfg->nlabels].require_channel_binding = 0;
@@ -655,6 +678,16 @@ static void validate(struct parser *p)
 		     cfg->labels[i].profile);
 		return;
 	}
+	for (i = 0; i < cfg->nlabels; i++) {
+		char msg[512];
+
+		if (estd_csrattrs_conf_build(&cfg->labels[i], msg, sizeof(msg)))
+			continue;
+		p->lineno = p->label_lines[i];
+		fail(p, ESTKIT_EINVAL, "label '%s': %s",
+		     cfg->labels[i].name[0] ? cfg->labels[i].name : "(default)", msg);
+		return;
+	}
 }
 
 /* Opens path, checks it is a regular file of sane size, sets cfg->path/dir. */
@@ -750,6 +783,7 @@ void estd_config_free(struct estd_config *cfg)
 	for (i = 0; i < cfg->nlabels; i++) {
 		free(cfg->labels[i].name);
 		free(cfg->labels[i].profile);
+		estd_csrattrs_conf_clear(&cfg->labels[i]);
 	}
 	free(cfg->labels);
 	free(cfg);

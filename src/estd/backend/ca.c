@@ -269,6 +269,32 @@ out:
 	return rc;
 }
 
+/* RFC 7030 4.5: the label's CsrAttrs, built at config load; none -> 204. */
+static enum estkit_status cb_csrattrs(void *ctx, struct estkit_request *req, unsigned char **der,
+				      size_t *len)
+{
+	struct estd_snapshot *s = acquire(ctx);
+	const struct estd_label *l = estd_config_label(s->cfg, estkit_request_label(req));
+	enum estkit_status rc = ESTKIT_OK;
+
+	*der = NULL;
+	*len = 0;
+	if (l == NULL) {
+		estkit_request_fail(req, 404, "unknown label");
+		rc = ESTKIT_ENOTFOUND;
+	} else if (l->csrattrs_auth && estkit_request_user(req) == NULL &&
+		   estkit_request_peer_cert(req) == NULL) {
+		rc = ESTKIT_EAUTH; /* csrattrs_auth = required */
+	} else if (l->csrattrs_der != NULL) {
+		if ((*der = OPENSSL_memdup(l->csrattrs_der, l->csrattrs_len)) == NULL)
+			rc = ESTKIT_ENOMEM;
+		else
+			*len = l->csrattrs_len;
+	}
+	estd_snapshot_release(s);
+	return rc;
+}
+
 static void cb_log(void *ctx, enum estkit_log_level level, const char *line)
 {
 	log_line(ctx, level, line);
@@ -284,6 +310,7 @@ void estd_backend_ca_vtable(struct estd_backend_ca *b, struct estkit_backend *vt
 	vt->cacerts = cb_cacerts;
 	vt->enroll = cb_enroll;
 	vt->log = cb_log;
+	vt->csrattrs = cb_csrattrs;
 }
 
 /* The [ca] chain file's certificates appended to the /cacerts answer (RFC 7030 4.1.3). */

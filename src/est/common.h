@@ -22,6 +22,7 @@ struct est_conn {
 	const char *user;
 	const char *password; /* from argv: visible in ps; the man page says so */
 	const char *password_file;
+	const char *auth; /* --auth basic|digest|any; NULL: basic */
 	const char *cert; /* TLS client authentication */
 	const char *key;
 	long timeout; /* 0: library default */

@@ -30,6 +30,10 @@
  *   realm = estkit
  *   client_ca =                    ; extra trust anchors for TLS client certs (the CA is always one)
  *   reenroll_requires_cert = yes   ; RFC 7030 4.2.2
+ *   methods = basic, digest        ; HTTP authentication offered (RFC 7617, RFC 7616)
+ *   digest_secret_file = digest.key ; 32-byte nonce key, shared by nodes (0600; made if absent)
+ *   digest_nonce_lifetime = 300    ; seconds a Digest nonce is valid
+ *   digest_nonce_table = 4096      ; Digest nonce-counts remembered (replay detection)
  *
  *   [profile default]              ; what issued certificates look like
  *   validity_days = 365
@@ -111,6 +115,11 @@ struct estd_config {
 	size_t nprofiles;
 	struct estd_label *labels;
 	size_t nlabels;
+
+	/* [auth] HTTP Digest */
+	int auth_methods;         /* ESTKIT_AUTH_* bits */
+	char *digest_secret_file;
+	int digest_nonce_lifetime, digest_nonce_table;
 };
 
 /*

@@ -45,7 +45,7 @@ static int parse(int argc, char **argv, struct opts *o)
 	    {"out", required_argument, NULL, 'o'},
 	    {"timeout", required_argument, NULL, 't'},
 	    {"verbose", no_argument, NULL, 'v'},
-	    {"accept-ra", no_argument, NULL, 'A'},
+	    {"accept-ra", no_argument, NULL, 'Z'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -61,7 +61,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'f': o->fingerprint = optarg; break;
 		case 'o': o->out = optarg; break;
 		case 'v': o->conn.verbose = 1; break;
-		case 'A': o->conn.accept_ra = 1; break;
+		case 'Z': o->conn.accept_ra = 1; break;
 		case 'h': est_usage_cacerts(stdout); return -1;
 		case 't':
 			if (est_parse_long(optarg, 1, 3600, &o->conn.timeout) != 0)

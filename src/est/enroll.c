@@ -126,7 +126,7 @@ static int parse_one(struct eopts *o, int ch, const char *arg)
 	case 'B': o->bind = 1; break;
 	case 'L': o->bind = o->linking = 1; break;
 	case 'O': o->csr_out = arg; break;
-	case 'A': o->conn.accept_ra = 1; break;
+	case 'Z': o->conn.accept_ra = 1; break;
 	case 'T': return est_parse_tls_max(o->cmd, arg, &o->conn);
 	case 'X': o->no_csrattrs = 1; break;
 	case 'Y': o->challenge = arg; break;
@@ -174,7 +174,7 @@ static int parse(int argc, char **argv, struct eopts *o)
 	    {"identity-linking", no_argument, NULL, 'L'},
 	    {"tls-max", required_argument, NULL, 'T'},
 	    {"csr-out", required_argument, NULL, 'O'},
-	    {"accept-ra", no_argument, NULL, 'A'},
+	    {"accept-ra", no_argument, NULL, 'Z'},
 	    {"no-csrattrs", no_argument, NULL, 'X'},
 	    {"challenge-password", required_argument, NULL, 'Y'},
 	    {"help", no_argument, NULL, 'h'},

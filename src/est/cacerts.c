@@ -53,6 +53,7 @@ static int parse(int argc, char **argv, struct opts *o)
 	    {"update", no_argument, NULL, 'U'},
 	    {"timeout", required_argument, NULL, 't'},
 	    {"verbose", no_argument, NULL, 'v'},
+	    {"accept-ra", no_argument, NULL, 'Z'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -69,6 +70,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'o': o->out = optarg; break;
 		case 'U': o->update = 1; break;
 		case 'v': o->conn.verbose = 1; break;
+		case 'Z': o->conn.accept_ra = 1; break;
 		case 'h': est_usage_cacerts(stdout); return -1;
 		case 't':
 			if (est_parse_long(optarg, 1, 3600, &o->conn.timeout) != 0)

@@ -56,6 +56,21 @@ estkit_client_set_trust_certs(struct estkit_client *c, STACK_OF(X509) *cas);
 ESTKIT_API ESTKIT_WUR enum estkit_status
 estkit_client_set_basic_auth(struct estkit_client *c, const char *user, const char *password);
 
+#ifndef ESTKIT_AUTH_BASIC
+#define ESTKIT_AUTH_BASIC  0x1u /* RFC 7617 */
+#define ESTKIT_AUTH_DIGEST 0x2u /* RFC 7616 (SHA-256, MD5) */
+#endif
+
+/*
+ * Which HTTP schemes may carry the credentials of estkit_client_set_basic_auth():
+ * ESTKIT_AUTH_BASIC (default: sent with the first request), ESTKIT_AUTH_DIGEST
+ * (RFC 7030 3.2.3; the server's 401 challenge is answered), or both (the
+ * strongest the server offers). Credentials only ever go over TLS verified
+ * against the trust anchors. ESTKIT_EINVAL for 0 or unknown bits.
+ */
+ESTKIT_API ESTKIT_WUR enum estkit_status
+estkit_client_set_auth_methods(struct estkit_client *c, unsigned methods);
+
 /* TLS client certificate and key (files, PEM or DER). */
 ESTKIT_API ESTKIT_WUR enum estkit_status
 estkit_client_set_client_cert(struct estkit_client *c, const char *certfile, const char *keyfile);
@@ -177,6 +192,14 @@ estkit_client_simpleenroll_bound(struct estkit_client *c, estkit_client_csr_buil
  * TLS 1.2 is always the minimum.
  */
 ESTKIT_API void estkit_client_set_tls_max(struct estkit_client *c, int version);
+
+/*
+ * RFC 7030 3.6.1 server authorization: on (non-zero), a server whose
+ * certificate chains to the explicit trust anchors is also authorized when
+ * it does not match the URL's host but carries the id-kp-cmcRA extended key
+ * usage (an EST RA). Off by default: the host must match (RFC 6125).
+ */
+ESTKIT_API void estkit_client_set_accept_ra(struct estkit_client *c, int on);
 
 #ifdef __cplusplus
 }

@@ -46,6 +46,7 @@ void ek_request_free(struct estkit_request *r)
 	if (r == NULL)
 		return;
 	free(r->path);
+	free(r->target);
 	X509_free(r->peer_cert);
 	if (r->authz != NULL)
 		OPENSSL_clear_free(r->authz, strlen(r->authz));
@@ -115,16 +116,34 @@ static void access_log(struct estkit_request *r)
 		      r->status, r->serial[0] != '\0' ? r->serial : "-", ms, r->peer);
 }
 
+/*
+ * RFC 7235 4.1: one WWW-Authenticate per scheme, the strongest first
+ * (RFC 7616 3.7: SHA-256 before MD5), then Basic. The realm is a
+ * quoted-string; the configuration never holds '"'.
+ */
+static void add_challenges(struct estkit_request *r, struct evkeyvalq *h)
+{
+	char www[512];
+	unsigned methods = r->srv->cfg.auth_methods;
+
+	if (r->srv->digest != NULL) {
+		if (ek_digest_challenge(r->srv, "SHA-256", r->digest_stale, www, sizeof(www)) == 0)
+			evhttp_add_header(h, "WWW-Authenticate", www);
+		if (ek_digest_challenge(r->srv, "MD5", r->digest_stale, www, sizeof(www)) == 0)
+			evhttp_add_header(h, "WWW-Authenticate", www);
+	}
+	if (methods & ESTKIT_AUTH_BASIC) {
+		snprintf(www, sizeof(www), "Basic realm=\"%s\"", r->srv->realm);
+		evhttp_add_header(h, "WWW-Authenticate", www);
+	}
+}
+
 static void add_headers(struct estkit_request *r, struct evkeyvalq *h)
 {
 	char num[16];
 
-	if (r->want_auth) {
-		char www[160];
-		/* RFC 7617 2: the realm is a quoted-string; the config never holds '"' */
-		snprintf(www, sizeof(www), "Basic realm=\"%s\"", r->srv->realm);
-		evhttp_add_header(h, "WWW-Authenticate", www);
-	}
+	if (r->want_auth)
+		add_challenges(r, h);
 	if (r->status == 405 && r->allow != NULL)
 		evhttp_add_header(h, "Allow", r->allow);
 	if (r->status == 202 || r->status == 503) {
@@ -273,7 +292,10 @@ static struct estkit_request *request_new(struct ek_loop *loop, struct evhttp_re
 	r->method = evhttp_request_get_command(ev);
 	snprintf(r->method_name, sizeof(r->method_name), "%s", method_name(r->method));
 	r->path = strndup(uri != NULL ? uri : "", uri != NULL ? strcspn(uri, "?") : 0);
-	if (r->path == NULL) {
+	r->target = strdup(uri != NULL ? uri : "");
+	if (r->path == NULL || r->target == NULL) {
+		free(r->path);
+		free(r->target);
 		free(r);
 		return NULL;
 	}

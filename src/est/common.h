@@ -22,11 +22,13 @@ struct est_conn {
 	const char *user;
 	const char *password; /* from argv: visible in ps; the man page says so */
 	const char *password_file;
+	const char *auth; /* --auth basic|digest|any; NULL: basic */
 	const char *cert; /* TLS client authentication */
 	const char *key;
 	long timeout; /* 0: library default */
 	int verbose;
 	int tls_max; /* --tls-max: TLS1_2_VERSION, TLS1_3_VERSION or 0 */
+	int accept_ra; /* --accept-ra: RFC 7030 3.6.1 id-kp-cmcRA authorizes the server */
 };
 
 /* Prints "est: CMD: message" and a newline on stderr. */

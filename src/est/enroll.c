@@ -51,7 +51,7 @@ void est_usage_enroll(FILE *f)
 	    f,
 	    "usage: est enroll --server URL --cacert FILE\n"
 	    "                  [--user NAME [--password-file FILE | --password PW]]\n"
-	    "                  [--cert FILE --key FILE]\n"
+	    "                  [--auth basic|digest|any] [--cert FILE --key FILE]\n"
 	    "                  [--csr FILE [--key FILE] | --subject SUBJ [--san SAN]... "
 	    "[--key-type SPEC]]\n"
 	    "                  [--challenge-password PW] [--no-csrattrs]\n"
@@ -62,6 +62,8 @@ void est_usage_enroll(FILE *f)
 	    "  --channel-binding   put the TLS channel binding in challengePassword (RFC 7030 3.5)\n"
 	    "  --identity-linking  same, in the RFC 7894 estIdentityLinking attribute\n"
 	    "  --csr-out FILE      also write the request as sent (PEM)\n"
+	    "  --accept-ra         authorize a server certificate with id-kp-cmcRA even if\n"
+	    "                      it does not name the host (RFC 7030 3.6.1)\n"
 	    "  --no-csrattrs       do not ask /csrattrs first and follow it (key type, hash,\n"
 	    "                      the server's subject and altnames when none are given)\n"
 	    "  --challenge-password PW  put PW in challengePassword\n"
@@ -71,6 +73,8 @@ void est_usage_enroll(FILE *f)
 	    "  --csr FILE       send this PKCS#10 request instead (no key.pem is written)\n"
 	    "  --cert, --key    TLS client certificate and key (e.g. a bootstrap certificate)\n"
 	    "  --out DIR        writes DIR/cert.pem, DIR/chain.pem, DIR/key.pem (default .)\n"
+	    "  --auth SCHEME    how --user/password are sent: basic (default), digest\n"
+	    "                   (RFC 7616) or any (the strongest the server offers)\n"
 	    "  --wait[=MAX]     on 202 (pending approval) send the same request again after\n"
 	    "                   Retry-After, for at most MAX seconds (default 3600)\n"
 	    "Password: --password-file, env EST_PASSWORD, --password, or a terminal prompt.\n");
@@ -83,6 +87,7 @@ void est_usage_reenroll(FILE *f)
 	        "CURRENT-KEY.pem\n"
 	        "                    [--csr FILE] [--new-key | --reuse-key] [--key-type SPEC]\n"
 	        "                    [--user NAME [--password-file FILE | --password PW]]\n"
+	        "                    [--auth basic|digest|any]\n"
 	        "                    [--channel-binding | --identity-linking] [--tls-max 1.2|1.3]\n"
 	        "                    [--csr-out FILE] [--out DIR] [--wait[=MAX]] [--timeout SECONDS]\n"
 	        "                    [--verbose]\n"
@@ -103,6 +108,12 @@ static int parse_one(struct eopts *o, int ch, const char *arg)
 	case 'u': o->conn.user = arg; break;
 	case 'p': o->conn.password = arg; break;
 	case 'P': o->conn.password_file = arg; break;
+	case 'A':
+		if (strcmp(arg, "basic") != 0 && strcmp(arg, "digest") != 0 &&
+		    strcmp(arg, "any") != 0)
+			return est_usage_error(o->cmd, "--auth wants basic, digest or any");
+		o->conn.auth = arg;
+		break;
 	case 'C': o->conn.cert = arg; break;
 	case 'k': o->conn.key = arg; break;
 	case 'r': o->csr = arg; break;
@@ -115,6 +126,7 @@ static int parse_one(struct eopts *o, int ch, const char *arg)
 	case 'B': o->bind = 1; break;
 	case 'L': o->bind = o->linking = 1; break;
 	case 'O': o->csr_out = arg; break;
+	case 'Z': o->conn.accept_ra = 1; break;
 	case 'T': return est_parse_tls_max(o->cmd, arg, &o->conn);
 	case 'X': o->no_csrattrs = 1; break;
 	case 'Y': o->challenge = arg; break;
@@ -145,6 +157,7 @@ static int parse(int argc, char **argv, struct eopts *o)
 	    {"user", required_argument, NULL, 'u'},
 	    {"password", required_argument, NULL, 'p'},
 	    {"password-file", required_argument, NULL, 'P'},
+	    {"auth", required_argument, NULL, 'A'},
 	    {"cert", required_argument, NULL, 'C'},
 	    {"key", required_argument, NULL, 'k'},
 	    {"csr", required_argument, NULL, 'r'},
@@ -161,6 +174,7 @@ static int parse(int argc, char **argv, struct eopts *o)
 	    {"identity-linking", no_argument, NULL, 'L'},
 	    {"tls-max", required_argument, NULL, 'T'},
 	    {"csr-out", required_argument, NULL, 'O'},
+	    {"accept-ra", no_argument, NULL, 'Z'},
 	    {"no-csrattrs", no_argument, NULL, 'X'},
 	    {"challenge-password", required_argument, NULL, 'Y'},
 	    {"help", no_argument, NULL, 'h'},
@@ -171,7 +185,8 @@ static int parse(int argc, char **argv, struct eopts *o)
 
 	opterr = 0;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, ":s:c:u:p:P:C:k:r:S:a:K:o:t:T:O:vhBL", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, ":s:c:u:p:P:A:C:k:r:S:a:K:o:t:T:O:vhBL", longopts,
+				 NULL)) !=
 	       -1) {
 		if (ch == 'h') {
 			(o->reenroll ? est_usage_reenroll : est_usage_enroll)(stdout);
@@ -233,6 +248,8 @@ static int check(struct eopts *o)
 		return est_usage_error(o->cmd, "--cert needs --key");
 	if (o->conn.user == NULL && (o->conn.password != NULL || o->conn.password_file != NULL))
 		return est_usage_error(o->cmd, "a password needs --user");
+	if (o->conn.user == NULL && o->conn.auth != NULL)
+		return est_usage_error(o->cmd, "--auth needs --user");
 	if (o->bind && !o->linking && o->challenge != NULL)
 		return est_usage_error(o->cmd, "--channel-binding fills challengePassword; "
 		                               "not with --challenge-password");

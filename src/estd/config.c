@@ -13,6 +13,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <estkit/server.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -43,6 +44,8 @@ enum vtype {
 	V_PROFREF, /* name of a profile (checked after parsing) */
 	V_APPROVAL, /* auto|manual, stored as int (1 = manual) */
 	V_CSRATTRS, /* a csrattrs* key of a label (csrattrs_conf.c) */
+	V_METHODS, /* comma list of basic, digest */
+	V_TIME,    /* UTC time YYYY-MM-DDTHH:MM:SSZ, stored as long long Unix time */
 };
 
 struct key {
@@ -74,6 +77,11 @@ static const struct key ca_keys[] = {
 	{"cert", V_PATH, CFG(ca_cert), 0, 0},
 	{"key", V_PATH, CFG(ca_key), 0, 0},
 	{"chain", V_OPTPATH, CFG(ca_chain), 0, 0},
+	/* CA rollover (RFC 7030 4.1.3), written by `estd ca rollover` */
+	{"next_cert", V_OPTPATH, CFG(ca_next_cert), 0, 0},
+	{"next_key", V_OPTPATH, CFG(ca_next_key), 0, 0},
+	{"link_certs", V_OPTPATH, CFG(ca_link_certs), 0, 0},
+	{"switch_at", V_TIME, CFG(ca_switch_at), 0, 0},
 };
 static const struct key store_keys[] = {
 	{"path", V_STORE, CFG(store_path), 0, 0},
@@ -83,6 +91,10 @@ static const struct key auth_keys[] = {
 	{"realm", V_REALM, CFG(realm), 0, 0},
 	{"client_ca", V_OPTPATH, CFG(client_ca), 0, 0},
 	{"reenroll_requires_cert", V_BOOL, CFG(reenroll_requires_cert), 0, 0},
+	{"methods", V_METHODS, CFG(auth_methods), 0, 0},
+	{"digest_secret_file", V_PATH, CFG(digest_secret_file), 0, 0},
+	{"digest_nonce_lifetime", V_INT, CFG(digest_nonce_lifetime), 1, 86400},
+	{"digest_nonce_table", V_INT, CFG(digest_nonce_table), 64, 10000000},
 };
 static const struct key profile_keys[] = {
 	{"validity_days", V_INT, PRO(validity_days), 1, 36500},
@@ -334,6 +346,31 @@ static int set_profile_list(struct parser *p, const struct key *k, void *base, c
 	return set_str(p, (char **)((char *)base + k->off), v);
 }
 
+/* "basic, digest": the HTTP authentication schemes offered; at least one. */
+static int set_methods(struct parser *p, const struct key *k, int *slot, const char *v)
+{
+	const char *s = v;
+	size_t n;
+	int bits = 0;
+
+	while (*s != '\0') {
+		s += strspn(s, " \t,");
+		n = strcspn(s, " \t,");
+		if (n == 5 && strncmp(s, "basic", 5) == 0)
+			bits |= ESTKIT_AUTH_BASIC;
+		else if (n == 6 && strncmp(s, "digest", 6) == 0)
+			bits |= ESTKIT_AUTH_DIGEST;
+		else if (n > 0)
+			return fail(p, ESTKIT_EINVAL, "%s: '%s' is not a list of basic, digest",
+				    k->name, v);
+		s += n;
+	}
+	if (bits == 0)
+		return fail(p, ESTKIT_EINVAL, "%s: name basic, digest or both", k->name);
+	*slot = bits;
+	return 1;
+}
+
 /* The csrattrs* keys of a label, checked where they are read so errors carry the line. */
 static int set_csrattrs(struct parser *p, const struct key *k, void *base, const char *v)
 {
@@ -359,10 +396,16 @@ static int set_value(struct parser *p, const struct key *k, void *base, const ch
 	case V_STORE: return set_path(p, k, slot, v);
 	case V_INT:
 	case V_SIZE: return set_number(p, k, slot, v);
+	case V_METHODS: return set_methods(p, k, slot, v);
 	case V_KU:
 	case V_EKU:
 	case V_KEYS: return set_profile_list(p, k, base, v);
 	case V_CSRATTRS: return set_csrattrs(p, k, base, v);
+	case V_TIME:
+		if (estd_parse_utc(v, (long long *)slot) != 0)
+			return fail(p, ESTKIT_EINVAL, "%s: '%s' is not a UTC time YYYY-MM-DDTHH:MM:SSZ",
+				    k->name, v);
+		return 1;
 	case V_BOOL:
 		b = parse_bool(v);
 		if (b < 0)
@@ -645,7 +688,27 @@ static int config_defaults(struct estd_config *cfg)
 	cfg->users_file = estd_path_join(cfg->dir, "users");
 	cfg->realm = estd_strdup("estkit");
 	cfg->reenroll_requires_cert = 1;
-	return cfg->listen && cfg->log_level && cfg->store_path && cfg->users_file && cfg->realm;
+	cfg->ca_switch_at = -1;
+	cfg->auth_methods = ESTKIT_AUTH_BASIC | ESTKIT_AUTH_DIGEST;
+	cfg->digest_secret_file = estd_path_join(cfg->dir, "digest.key");
+	cfg->digest_nonce_lifetime = 300;
+	cfg->digest_nonce_table = 4096;
+	return cfg->listen && cfg->log_level && cfg->store_path && cfg->users_file && cfg->realm &&
+	       cfg->digest_secret_file;
+}
+
+/* [ca] rollover keys: next_cert and next_key together; the others only with them. */
+static int validate_rollover(struct parser *p)
+{
+	const struct estd_config *cfg = p->cfg;
+
+	if ((cfg->ca_next_cert == NULL) != (cfg->ca_next_key == NULL))
+		return fail(p, ESTKIT_EINVAL, "[ca] next_cert and next_key go together");
+	if (cfg->ca_next_cert == NULL && (cfg->ca_link_certs != NULL || cfg->ca_switch_at >= 0))
+		return fail(p, ESTKIT_EINVAL, "[ca] link_certs and switch_at need next_cert");
+	if (cfg->ca_next_cert != NULL && cfg->ca_link_certs == NULL)
+		return fail(p, ESTKIT_EINVAL, "[ca] next_cert needs link_certs (RFC 7030 4.1.3)");
+	return 1;
 }
 
 /* Whole-file rules: required keys, implicit default profile/label, references. */
@@ -664,6 +727,8 @@ static void validate(struct parser *p)
 		fail(p, ESTKIT_EINVAL, "[ca] %s is required", cfg->ca_cert == NULL ? "cert" : "key");
 		return;
 	}
+	if (!validate_rollover(p))
+		return;
 	if (estd_config_profile(cfg, DEFAULT_PROFILE) == NULL &&
 	    !add_profile(p, DEFAULT_PROFILE, &idx))
 		return;
@@ -773,10 +838,14 @@ void estd_config_free(struct estd_config *cfg)
 	free(cfg->ca_cert);
 	free(cfg->ca_key);
 	free(cfg->ca_chain);
+	free(cfg->ca_next_cert);
+	free(cfg->ca_next_key);
+	free(cfg->ca_link_certs);
 	free(cfg->store_path);
 	free(cfg->users_file);
 	free(cfg->realm);
 	free(cfg->client_ca);
+	free(cfg->digest_secret_file);
 	for (i = 0; i < cfg->nprofiles; i++)
 		profile_clear(&cfg->profiles[i]);
 	free(cfg->profiles);

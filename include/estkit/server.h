@@ -92,6 +92,20 @@ struct estkit_backend {
 
 	/* Log sink: one line, no trailing newline. Any thread. NULL: stderr. */
 	void (*log)(void *ctx, enum estkit_log_level level, const char *line);
+
+	/*
+	 * Full CMC (RFC 7030 4.3, RFC 5272): der is the decoded body, a CMS
+	 * SignedData holding a PKIData (borrowed; not yet verified - helpers
+	 * in estkit/cmc.h). The HTTP client is already authenticated.
+	 * Return ESTKIT_OK with *out = the DER SignedData of the PKIResponse
+	 * (OPENSSL_malloc'ed; the server frees it) for HTTP 200. To reject,
+	 * return an error after estkit_request_fail() (4xx/5xx); if *out is
+	 * also set it is sent as the CMC error response RFC 7030 4.3.2 asks
+	 * for, else the reason as text. Job pool.
+	 */
+	enum estkit_status (*fullcmc)(void *ctx, struct estkit_request *req,
+				      const unsigned char *der, size_t len,
+				      unsigned char **out, size_t *outlen);
 };
 
 /* Server settings. Initialise with estkit_server_config_init(), then override. */

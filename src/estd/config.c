@@ -80,6 +80,7 @@ static const struct key auth_keys[] = {
 	{"realm", V_REALM, CFG(realm), 0, 0},
 	{"client_ca", V_OPTPATH, CFG(client_ca), 0, 0},
 	{"reenroll_requires_cert", V_BOOL, CFG(reenroll_requires_cert), 0, 0},
+	{"revokers", V_STR, CFG(revokers), 0, 0},
 };
 static const struct key profile_keys[] = {
 	{"validity_days", V_INT, PRO(validity_days), 1, 36500},
@@ -732,6 +733,7 @@ void estd_config_free(struct estd_config *cfg)
 	free(cfg->users_file);
 	free(cfg->realm);
 	free(cfg->client_ca);
+	free(cfg->revokers);
 	for (i = 0; i < cfg->nprofiles; i++)
 		profile_clear(&cfg->profiles[i]);
 	free(cfg->profiles);

@@ -94,6 +94,9 @@ struct estd_config {
 	size_t nprofiles;
 	struct estd_label *labels;
 	size_t nlabels;
+	/* [auth] revokers: identities allowed to revoke any certificate, comma-separated
+	 * "user:NAME" / "cert:SUBJECT" (RFC 2253 one-line); NULL: holders only */
+	char *revokers;
 };
 
 /*

@@ -15,6 +15,7 @@
 #include <estkit/pki.h>
 
 #include "backend/ca.h"
+#include "backend/cmc.h"
 #include "backend/record.h"
 #include "backend/snapshot.h"
 #include "util.h"
@@ -258,6 +259,7 @@ void estd_backend_ca_vtable(struct estd_backend_ca *b, struct estkit_backend *vt
 	vt->cacerts = cb_cacerts;
 	vt->enroll = cb_enroll;
 	vt->log = cb_log;
+	vt->fullcmc = estd_backend_cmc_fullcmc;
 }
 
 /* The [ca] chain file's certificates appended to the /cacerts answer (RFC 7030 4.1.3). */
@@ -422,4 +424,65 @@ enum estkit_status estd_backend_ca_reload(struct estd_backend_ca *b)
 			    "configuration reloaded from %s (%zu labels, %zu profiles)", cfg->path,
 			    cfg->nlabels, cfg->nprofiles);
 	return ESTKIT_OK;
+}
+
+/* ---- for backend/cmc.c --------------------------------------------------------- */
+
+/* See backend/cmc.h. */
+enum estkit_status estd_backend_ca_cmc_issue(struct estd_backend_ca *b,
+					     struct estkit_request *req, X509_REQ *csr,
+					     X509 **cert, char *reason, size_t rlen)
+{
+	struct estd_snapshot *s = acquire(b);
+	const struct estd_ca_profile *prof = estd_snapshot_profile(s, estkit_request_label(req));
+	enum estkit_status rc = ESTKIT_ENOTFOUND;
+
+	*cert = NULL;
+	snprintf(reason, rlen, "unknown label");
+	if (prof == NULL)
+		goto out;
+	rc = estd_profile_check_key(prof, X509_REQ_get0_pubkey(csr), reason, rlen);
+	if (rc != ESTKIT_OK)
+		goto out;
+	rc = issue_and_record(b, prof, req, csr, cert);
+	if (rc != ESTKIT_OK)
+		snprintf(reason, rlen, "certificate not issued: %s", estkit_strerror(rc));
+out:
+	estd_snapshot_release(s);
+	return rc;
+}
+
+/* See backend/cmc.h. */
+int estd_backend_ca_is_revoker(struct estd_backend_ca *b, const char *identity)
+{
+	struct estd_snapshot *s = acquire(b);
+	const char *p = s->cfg->revokers;
+	size_t n = identity != NULL ? strlen(identity) : 0;
+	int found = 0;
+
+	/* comma-separated; blanks around entries ignored; exact, case-sensitive match */
+	while (p != NULL && *p != '\0' && n > 0 && !found) {
+		size_t len;
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		len = strcspn(p, ",");
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		found = len == n && memcmp(p, identity, n) == 0;
+		p += strcspn(p, ",");
+	}
+	estd_snapshot_release(s);
+	return found;
+}
+
+/* See backend/cmc.h. */
+struct estd_store *estd_backend_ca_store(struct estd_backend_ca *b)
+{
+	return b->store;
+}
+
+/* See backend/cmc.h. */
+struct estd_ca *estd_backend_ca_ca(struct estd_backend_ca *b)
+{
+	return b->ca;
 }

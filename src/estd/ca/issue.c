@@ -413,3 +413,9 @@ out:
 	GENERAL_NAMES_free(sans);
 	return rc;
 }
+
+/* See issue.h. */
+struct estd_signer *estd_ca_signer(const struct estd_ca *ca)
+{
+	return ca != NULL ? ca->signer : NULL;
+}

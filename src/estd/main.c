@@ -26,7 +26,8 @@ static void usage(FILE *f)
 		   "                         estd.conf, users file and store\n"
 		   "  run -c FILE            run the server (same as: estd -c FILE)\n"
 		   "  user add|del|list      manage HTTP Basic users\n"
-		   "  certs list|show        list and show issued certificates\n"
+		   "  certs list|show|revoke list, show and revoke issued certificates\n"
+		   "  crl [--out F] [--days N] write a CRL signed by the CA\n"
 		   "  help                   this text\n"
 		   "  --version              version of estd and OpenSSL\n"
 		   "\n"
@@ -53,6 +54,8 @@ int main(int argc, char **argv)
 		return estd_cmd_user(argc - 1, argv + 1);
 	if (strcmp(cmd, "certs") == 0)
 		return estd_cmd_certs(argc - 1, argv + 1);
+	if (strcmp(cmd, "crl") == 0)
+		return estd_cmd_crl(argc - 1, argv + 1);
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
 		printf("estd %s (%s)\n", ESTKIT_VERSION_STRING, OpenSSL_version(OPENSSL_VERSION));
 		return 0;

@@ -131,6 +131,10 @@ int ek_route_is_cmc(const char *ctype)
 	if (strncasecmp(ctype, want, sizeof(want) - 1) != 0)
 		return 0;
 	p = ctype + sizeof(want) - 1;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p != ';')
+		return 0; /* "application/pkcs7-mimex" or no smime-type at all */
 	while ((p = strchr(p, ';')) != NULL) {
 		p++;
 		while (*p == ' ' || *p == '\t')

@@ -53,6 +53,7 @@ void ek_request_free(struct estkit_request *r)
 	OPENSSL_free(r->identity);
 	X509_REQ_free(r->csr);
 	OPENSSL_free(r->resp_body);
+	OPENSSL_free(r->otp);
 	free(r);
 }
 
@@ -322,6 +323,8 @@ static int route_enroll(struct estkit_request *r)
 	if (r->body == NULL)
 		return reply(r, 500, "internal error");
 	r->bodylen = (size_t)evbuffer_remove(body, r->body, len);
+	/* RFC 7030 3.5: the SSL is only reachable here, on the loop */
+	ek_tls_channel_binding(evhttp_request_get_connection(r->ev), r->chanbind);
 	return 0;
 }
 

@@ -40,6 +40,7 @@ enum vtype {
 	V_EKU,     /* extended key usage names or OIDs */
 	V_KEYS,    /* allowed key types */
 	V_PROFREF, /* name of a profile (checked after parsing) */
+	V_APPROVAL, /* auto|manual, stored as int (1 = manual) */
 };
 
 struct key {
@@ -91,6 +92,9 @@ static const struct key profile_keys[] = {
 };
 static const struct key label_keys[] = {
 	{"profile", V_PROFREF, LAB(profile), 0, 0},
+	{"require_channel_binding", V_BOOL, LAB(require_channel_binding), 0, 0},
+	{"approval", V_APPROVAL, LAB(approval_manual), 0, 0},
+	{"retry_after", V_INT, LAB(retry_after), 1, 86400},
 };
 
 enum kind { K_SERVER, K_CA, K_STORE, K_AUTH, K_PROFILE, K_LABEL };
@@ -345,6 +349,11 @@ static int set_value(struct parser *p, const struct key *k, void *base, const ch
 				    k->name, v);
 		*(int *)slot = b;
 		return 1;
+	case V_APPROVAL:
+		if (strcmp(v, "auto") != 0 && strcmp(v, "manual") != 0)
+			return fail(p, ESTKIT_EINVAL, "%s: '%s' is not auto or manual", k->name, v);
+		*(int *)slot = strcmp(v, "manual") == 0;
+		return 1;
 	default:
 		if (!text_ok(k->type, v))
 			return fail(p, ESTKIT_EINVAL, "%s: invalid value '%s' (%s)", k->name, v,
@@ -450,6 +459,9 @@ static int add_label(struct parser *p, const char *name, size_t *idx)
 	cfg->labels = nl;
 	nl[cfg->nlabels].name = estd_strdup(name);
 	nl[cfg->nlabels].profile = estd_strdup(DEFAULT_PROFILE);
+	nl[cfg->nlabels].require_channel_binding = 0;
+	nl[cfg->nlabels].approval_manual = 0;
+	nl[cfg->nlabels].retry_after = 60;
 	if (nl[cfg->nlabels].name == NULL || nl[cfg->nlabels].profile == NULL) {
 		free(nl[cfg->nlabels].name);
 		free(nl[cfg->nlabels].profile);

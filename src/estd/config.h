@@ -43,6 +43,9 @@
  *
  *   [label routers]                ; /.well-known/est/routers/<op>
  *   profile = default
+ *   require_channel_binding = no   ; RFC 7030 3.5: CSRs must carry the TLS channel binding
+ *   approval = auto                ; auto | manual: hold enrollments for an operator
+ *   retry_after = 60               ; seconds in the 202 Retry-After (RFC 7030 4.2.3)
  *
  * A label section is needed for a label to exist; without any [label ...]
  * section the default label exists with profile "default". Unknown sections
@@ -66,6 +69,9 @@ struct estd_profile {
 struct estd_label {
 	char *name;               /* "" is the default label */
 	char *profile;            /* name of a [profile NAME] section that exists */
+	int require_channel_binding; /* RFC 7030 3.5; default no */
+	int approval_manual;      /* approval = manual: 202 until `estd requests approve` */
+	int retry_after;          /* Retry-After seconds of those 202 answers, 1..86400 */
 };
 
 struct estd_config {

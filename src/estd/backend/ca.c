@@ -14,6 +14,7 @@
 
 #include <estkit/pki.h>
 
+#include "backend/approval.h"
 #include "backend/ca.h"
 #include "backend/cmc.h"
 #include "backend/record.h"
@@ -94,6 +95,17 @@ static int cb_label_exists(void *ctx, const char *label)
 
 	estd_snapshot_release(s);
 	return found;
+}
+
+/* RFC 7030 3.5: the label's require_channel_binding. */
+static int cb_require_channel_binding(void *ctx, const char *label)
+{
+	struct estd_snapshot *s = acquire(ctx);
+	const struct estd_label *l = estd_config_label(s->cfg, label != NULL ? label : "");
+	int req = l != NULL && l->require_channel_binding;
+
+	estd_snapshot_release(s);
+	return req;
 }
 
 static int cb_check_basic(void *ctx, const char *label, const char *user, const char *password)
@@ -206,6 +218,19 @@ static enum estkit_status issue_and_record(struct estd_backend_ca *b,
 	return rc == ESTKIT_OK ? ESTKIT_EINTERNAL : rc;
 }
 
+/* approval = manual labels go through the request store (RFC 7030 4.2.3). */
+static enum estkit_status issue_or_hold(struct estd_backend_ca *b, const struct estd_snapshot *s,
+					const struct estd_ca_profile *prof,
+					struct estkit_request *req, X509_REQ *csr, X509 **cert)
+{
+	const struct estd_label *lab = estd_config_label(s->cfg, estkit_request_label(req));
+	struct estd_approval a = { b, b->store, b->ca, prof, lab };
+
+	if (lab != NULL && lab->approval_manual)
+		return estd_approval_enroll(&a, req, csr, cert);
+	return issue_and_record(b, prof, req, csr, cert);
+}
+
 static enum estkit_status cb_enroll(void *ctx, struct estkit_request *req, X509_REQ *csr,
 				    STACK_OF(X509) **out)
 {
@@ -230,7 +255,7 @@ static enum estkit_status cb_enroll(void *ctx, struct estkit_request *req, X509_
 		estkit_request_fail(req, 400, "%s", reason);
 		goto out;
 	}
-	rc = issue_and_record(b, prof, req, csr, &cert);
+	rc = issue_or_hold(b, s, prof, req, csr, &cert);
 	if (rc != ESTKIT_OK)
 		goto out;
 	if (estkit_cert_serial_hex(cert, &serial) == ESTKIT_OK)
@@ -255,6 +280,7 @@ void estd_backend_ca_vtable(struct estd_backend_ca *b, struct estkit_backend *vt
 	memset(vt, 0, sizeof(*vt));
 	vt->ctx = b;
 	vt->label_exists = cb_label_exists;
+	vt->require_channel_binding = cb_require_channel_binding;
 	vt->check_basic = cb_check_basic;
 	vt->cacerts = cb_cacerts;
 	vt->enroll = cb_enroll;
@@ -435,11 +461,20 @@ enum estkit_status estd_backend_ca_cmc_issue(struct estd_backend_ca *b,
 {
 	struct estd_snapshot *s = acquire(b);
 	const struct estd_ca_profile *prof = estd_snapshot_profile(s, estkit_request_label(req));
+	const struct estd_label *lab = estd_config_label(s->cfg, estkit_request_label(req));
 	enum estkit_status rc = ESTKIT_ENOTFOUND;
 
 	*cert = NULL;
 	snprintf(reason, rlen, "unknown label");
-	if (prof == NULL)
+	if (prof == NULL || lab == NULL)
+		goto out;
+	/* never a way around the label's policy: CMC carries no channel binding here,
+	 * and held requests are answered through /simpleenroll */
+	rc = ESTKIT_EPOLICY;
+	snprintf(reason, rlen, "this label %s; use /simpleenroll",
+		 lab->approval_manual ? "holds requests for manual approval"
+				      : "requires TLS channel binding");
+	if (lab->approval_manual || lab->require_channel_binding)
 		goto out;
 	rc = estd_profile_check_key(prof, X509_REQ_get0_pubkey(csr), reason, rlen);
 	if (rc != ESTKIT_OK)

@@ -89,6 +89,7 @@ static const struct key profile_keys[] = {
 	{"extended_key_usage", V_EKU, PRO(ext_key_usage), 0, 0},
 	{"allowed_keys", V_KEYS, PRO(allowed_keys), 0, 0},
 	{"copy_sans", V_BOOL, PRO(copy_sans), 0, 0},
+	{"crl_url", V_STR, PRO(crl_url), 0, 0},
 };
 static const struct key label_keys[] = {
 	{"profile", V_PROFREF, LAB(profile), 0, 0},
@@ -413,6 +414,7 @@ static void profile_clear(struct estd_profile *pr)
 	free(pr->name);
 	free(pr->key_usage);
 	free(pr->ext_key_usage);
+	free(pr->crl_url);
 	free(pr->allowed_keys);
 }
 

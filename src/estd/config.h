@@ -64,6 +64,7 @@ struct estd_profile {
 	char *ext_key_usage;      /* comma list: clientAuth, serverAuth, ... */
 	char *allowed_keys;       /* comma list as in the file */
 	int copy_sans;            /* bool */
+	char *crl_url;            /* CRL distribution point URI or NULL */
 };
 
 struct estd_label {

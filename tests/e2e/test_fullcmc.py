@@ -185,3 +185,13 @@ def test_configured_revoker_and_admin_command(fresh_server, work):
     assert srv.cert_record(cert_serial(other))["revoked"] is True
     cp = run([ESTD, "certs", "revoke", "abcdef0123", "-c", srv.conf])
     assert cp.returncode == 1, describe(cp)
+
+
+def test_profile_crl_url_adds_distribution_point(fresh_server, work):
+    srv = fresh_server
+    set_ini(srv.conf, "profile default", "crl_url", "http://ca.example/crl/estkit.crl")
+    srv.stop()
+    srv.start()
+    cert, _ = _enrolled(srv, work, "with-cdp")
+    text = ok(["openssl", "x509", "-in", cert, "-noout", "-ext", "crlDistributionPoints"]).stdout
+    assert "URI:http://ca.example/crl/estkit.crl" in text, text

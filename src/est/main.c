@@ -14,6 +14,7 @@ static void usage(FILE *f)
 	           "  cacerts    fetch the CA certificates (/cacerts)\n"
 	           "  enroll     request a new certificate (/simpleenroll)\n"
 	           "  reenroll   renew a certificate (/simplereenroll)\n"
+	           "  csrattrs   show the CSR attributes the server asks for (/csrattrs)\n"
 	           "  fullcmc    request a certificate with Full CMC (/fullcmc)\n"
 	           "  revoke     revoke a certificate (CMC revokeRequest over /fullcmc)\n"
 	           "  help [command]\n"
@@ -32,6 +33,8 @@ static int help(const char *cmd)
 		est_usage_enroll(stdout);
 	} else if (strcmp(cmd, "reenroll") == 0) {
 		est_usage_reenroll(stdout);
+	} else if (strcmp(cmd, "csrattrs") == 0) {
+		est_usage_csrattrs(stdout);
 	} else if (strcmp(cmd, "fullcmc") == 0) {
 		est_usage_fullcmc(stdout);
 	} else if (strcmp(cmd, "revoke") == 0) {
@@ -65,6 +68,8 @@ int main(int argc, char **argv)
 		return est_cmd_enroll(argc - 1, argv + 1);
 	if (strcmp(cmd, "reenroll") == 0)
 		return est_cmd_reenroll(argc - 1, argv + 1);
+	if (strcmp(cmd, "csrattrs") == 0)
+		return est_cmd_csrattrs(argc - 1, argv + 1);
 	if (strcmp(cmd, "fullcmc") == 0)
 		return est_cmd_fullcmc(argc - 1, argv + 1);
 	if (strcmp(cmd, "revoke") == 0)

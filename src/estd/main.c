@@ -6,6 +6,7 @@
  *   estd user ...               HTTP Basic users
  *   estd certs ...              issued certificates
  *   estd requests ...           requests held for manual approval
+ *   estd ca rollover ...        root CA key update (RFC 7030 4.1.3)
  */
 #include <stdio.h>
 #include <string.h>
@@ -30,6 +31,7 @@ static void usage(FILE *f)
 		   "  certs list|show|revoke list, show and revoke issued certificates\n"
 		   "  requests list|show|approve|reject\n"
 		   "                         requests held for manual approval\n"
+		   "  ca rollover            new CA key, root and link certificates\n"
 		   "  crl [--out F] [--days N] write a CRL signed by the CA\n"
 		   "  help                   this text\n"
 		   "  --version              version of estd and OpenSSL\n"
@@ -59,6 +61,8 @@ int main(int argc, char **argv)
 		return estd_cmd_certs(argc - 1, argv + 1);
 	if (strcmp(cmd, "requests") == 0)
 		return estd_cmd_requests(argc - 1, argv + 1);
+	if (strcmp(cmd, "ca") == 0)
+		return estd_cmd_ca(argc - 1, argv + 1);
 	if (strcmp(cmd, "crl") == 0)
 		return estd_cmd_crl(argc - 1, argv + 1);
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {

@@ -168,8 +168,12 @@ static void respond(struct estkit_request *r)
 
 	if (status == 0)
 		status = r->status = 500;
-	if (status == 200 && r->resp_body != NULL && r->resp_ctype != NULL) {
+	if (r->resp_body != NULL && r->resp_ctype != NULL &&
+	    (status == 200 || r->op == ESTKIT_OP_FULLCMC)) {
 		evhttp_add_header(h, "Content-Type", r->resp_ctype);
+		/* RFC 7030 4.3.2: CMC answers, rejections included, are a CMC response */
+		if (r->op == ESTKIT_OP_FULLCMC)
+			evhttp_add_header(h, "Content-Transfer-Encoding", "base64");
 		evbuffer_add(buf, r->resp_body, r->resp_len);
 	} else if (status == 200 && r->resp_body != NULL) {
 		/* RFC 7030 4.1.3 / 4.2.3; Content-Transfer-Encoding for pre-RFC 8951 clients */
@@ -319,10 +323,17 @@ static int route_enroll(struct estkit_request *r)
 	const char *authz = evhttp_find_header(in, "Authorization");
 	size_t len = evbuffer_get_length(body);
 
-	if (r->srv->backend.enroll == NULL)
+	if (r->op == ESTKIT_OP_FULLCMC) {
+		if (r->srv->backend.fullcmc == NULL)
+			return reply(r, 501, "not implemented");
+		if (!ek_route_is_cmc(evhttp_find_header(in, "Content-Type")))
+			return reply(r, 415, "content type must be application/pkcs7-mime; "
+					     "smime-type=CMC-request");
+	} else if (r->srv->backend.enroll == NULL) {
 		return reply(r, 501, "not implemented");
-	if (!ek_route_is_pkcs10(evhttp_find_header(in, "Content-Type")))
+	} else if (!ek_route_is_pkcs10(evhttp_find_header(in, "Content-Type"))) {
 		return reply(r, 415, "content type must be application/pkcs10");
+	}
 	if (r->peer_cert == NULL && authz == NULL) {
 		r->want_auth = 1;
 		return reply(r, 401, "authentication required");
@@ -375,6 +386,7 @@ static int route(struct estkit_request *r)
 		return 0;
 	case ESTKIT_OP_SIMPLEENROLL:
 	case ESTKIT_OP_SIMPLEREENROLL:
+	case ESTKIT_OP_FULLCMC:
 		return route_enroll(r);
 	case ESTKIT_OP_CSRATTRS:
 		return route_csrattrs(r);

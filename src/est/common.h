@@ -126,6 +126,10 @@ void est_usage_csrattrs(FILE *f);
 void est_usage_cacerts(FILE *f);
 void est_usage_enroll(FILE *f);
 void est_usage_reenroll(FILE *f);
+int est_cmd_fullcmc(int argc, char **argv);
+int est_cmd_revoke(int argc, char **argv);
+void est_usage_fullcmc(FILE *f);
+void est_usage_revoke(FILE *f);
 
 /* OSSL_STACK_OF_X509_free() is OpenSSL 3.2+; we build on 3.0. */
 #define est_certs_free(s) sk_X509_pop_free((s), X509_free)

@@ -15,6 +15,8 @@ static void usage(FILE *f)
 	           "  enroll     request a new certificate (/simpleenroll)\n"
 	           "  reenroll   renew a certificate (/simplereenroll)\n"
 	           "  csrattrs   show the CSR attributes the server asks for (/csrattrs)\n"
+	           "  fullcmc    request a certificate with Full CMC (/fullcmc)\n"
+	           "  revoke     revoke a certificate (CMC revokeRequest over /fullcmc)\n"
 	           "  help [command]\n"
 	           "\n"
 	           "options: --version, --help; 'est <command> --help' for a command's options.\n"
@@ -33,6 +35,10 @@ static int help(const char *cmd)
 		est_usage_reenroll(stdout);
 	} else if (strcmp(cmd, "csrattrs") == 0) {
 		est_usage_csrattrs(stdout);
+	} else if (strcmp(cmd, "fullcmc") == 0) {
+		est_usage_fullcmc(stdout);
+	} else if (strcmp(cmd, "revoke") == 0) {
+		est_usage_revoke(stdout);
 	} else {
 		fprintf(stderr, "est: help: unknown command \"%s\"\n", cmd);
 		return EST_EXIT_USAGE;
@@ -64,6 +70,10 @@ int main(int argc, char **argv)
 		return est_cmd_reenroll(argc - 1, argv + 1);
 	if (strcmp(cmd, "csrattrs") == 0)
 		return est_cmd_csrattrs(argc - 1, argv + 1);
+	if (strcmp(cmd, "fullcmc") == 0)
+		return est_cmd_fullcmc(argc - 1, argv + 1);
+	if (strcmp(cmd, "revoke") == 0)
+		return est_cmd_revoke(argc - 1, argv + 1);
 	fprintf(stderr, "est: unknown command \"%s\" (see 'est help')\n", cmd);
 	return EST_EXIT_USAGE;
 }

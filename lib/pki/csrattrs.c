@@ -186,6 +186,20 @@ void estkit_csrattrs_free(struct estkit_csrattrs *a)
 	OPENSSL_free(a);
 }
 
+/*
+ * 1 when an attribute value carries UNIVERSAL tag 0: the BER end-of-contents
+ * marker (X.690 8.1.5), never a value. OpenSSL's ANY accepts it (e.g. "20 00")
+ * but writes it back as "00 00", which no decoder accepts: found by fuzzing.
+ */
+static int has_eoc_value(const struct estkit_csrattrs *a)
+{
+	for (int i = 0; i < estkit_csrattrs_count(a); i++)
+		for (int j = 0; j < estkit_csrattrs_nvalues(a, i); j++)
+			if (ASN1_TYPE_get(estkit_csrattrs_value(a, i, j)) == V_ASN1_EOC)
+				return 1;
+	return 0;
+}
+
 /* See estkit/csrattrs.h. */
 enum estkit_status estkit_csrattrs_decode(const unsigned char *der, size_t len,
 					  struct estkit_csrattrs **out)
@@ -209,6 +223,8 @@ enum estkit_status estkit_csrattrs_decode(const unsigned char *der, size_t len,
 		rc = ESTKIT_ETOOBIG;
 		goto out;
 	}
+	if (has_eoc_value(a))
+		goto out;
 	*out = a;
 	a = NULL;
 	rc = ESTKIT_OK;

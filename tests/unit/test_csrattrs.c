@@ -208,6 +208,42 @@ static void test_oversized_inputs_are_refused(void **state)
 	free(der);
 }
 
+/*
+ * Attribute values with UNIVERSAL tag 0 (end-of-contents, X.690 8.1.5) are
+ * refused: OpenSSL's ANY took "20 00" and wrote it back as "00 00", DER that
+ * does not decode (a fuzzing find, fuzz/corpus/csrattrs/eoc-value.der).
+ */
+static void test_end_of_contents_values_are_refused(void **state)
+{
+	static const struct {
+		const char *what;
+		unsigned char der[32];
+		size_t len;
+		enum estkit_status want;
+	} cases[] = {
+		/* SEQUENCE { SEQUENCE { OID 2.5.4.3, SET { value } } } */
+		{ "constructed tag 0", { 0x30, 0x0b, 0x30, 0x09, 0x06, 0x03, 0x55, 0x04, 0x03,
+					 0x31, 0x02, 0x20, 0x00 }, 13, ESTKIT_EPARSE },
+		{ "primitive tag 0", { 0x30, 0x0b, 0x30, 0x09, 0x06, 0x03, 0x55, 0x04, 0x03,
+				       0x31, 0x02, 0x00, 0x00 }, 13, ESTKIT_EPARSE },
+		{ "tag 0 after a good value", { 0x30, 0x0d, 0x30, 0x0b, 0x06, 0x03, 0x55, 0x04,
+						0x03, 0x31, 0x04, 0x05, 0x00, 0x20, 0x00 },
+		  15, ESTKIT_EPARSE },
+		{ "NULL value (control)", { 0x30, 0x0b, 0x30, 0x09, 0x06, 0x03, 0x55, 0x04, 0x03,
+					    0x31, 0x02, 0x05, 0x00 }, 13, ESTKIT_OK },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct estkit_csrattrs *a = NULL;
+		print_message("case: %s\n", cases[i].what);
+		assert_int_equal(estkit_csrattrs_decode(cases[i].der, cases[i].len, &a),
+				 cases[i].want);
+		assert_true((a != NULL) == (cases[i].want == ESTKIT_OK));
+		estkit_csrattrs_free(a);
+	}
+}
+
 struct build_case {
 	const char *specs[5];
 	const char *file; /* the RFC 9908 example the words must encode to */
@@ -379,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_vectors_decode_check_and_print_as_documented),
 		cmocka_unit_test(test_every_truncation_and_trailing_garbage_is_refused),
 		cmocka_unit_test(test_oversized_inputs_are_refused),
+		cmocka_unit_test(test_end_of_contents_values_are_refused),
 		cmocka_unit_test(test_config_words_build_the_rfc9908_examples_byte_for_byte),
 		cmocka_unit_test(test_bad_config_words_are_refused),
 		cmocka_unit_test(test_client_reads_key_hash_password_and_names),

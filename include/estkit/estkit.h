@@ -6,6 +6,7 @@
 #include <estkit/pki.h>
 #include <estkit/client.h>
 #include <estkit/server.h>
+#include <estkit/multipart.h>
 
 #define ESTKIT_VERSION_STRING "0.1.0"
 

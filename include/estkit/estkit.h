@@ -7,6 +7,7 @@
 #include <estkit/client.h>
 #include <estkit/server.h>
 #include <estkit/multipart.h>
+#include <estkit/serverkeygen.h>
 
 #define ESTKIT_VERSION_STRING "0.1.0"
 

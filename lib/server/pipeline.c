@@ -143,9 +143,8 @@ out:
 	return rc;
 }
 
-/* Turns a backend's answer into the reply. */
-static void backend_result(struct estkit_request *r, enum estkit_status st,
-			   STACK_OF(X509) *certs)
+/* See server_internal.h. */
+void ek_pipeline_result(struct estkit_request *r, enum estkit_status st, STACK_OF(X509) *certs)
 {
 	const char *what = estkit_op_name(r->op);
 
@@ -189,8 +188,12 @@ static void run_enroll(struct estkit_request *r)
 		return;
 	if (r->op == ESTKIT_OP_SIMPLEREENROLL && reenroll_rules(r) != 0)
 		return;
+	if (r->op == ESTKIT_OP_SERVERKEYGEN) {
+		ek_serverkeygen_run(r); /* RFC 7030 4.4.1: treated as any enroll CSR */
+		return;
+	}
 	st = be->enroll(be->ctx, r, r->csr, &certs);
-	backend_result(r, st, certs);
+	ek_pipeline_result(r, st, certs);
 }
 
 /* See server_internal.h. */
@@ -202,7 +205,7 @@ void ek_pipeline_run(struct estkit_request *r)
 
 	if (r->op == ESTKIT_OP_CACERTS) {
 		st = be->cacerts(be->ctx, r, &certs);
-		backend_result(r, st, certs);
+		ek_pipeline_result(r, st, certs);
 	} else {
 		run_enroll(r);
 	}

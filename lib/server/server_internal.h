@@ -70,6 +70,7 @@ struct estkit_request {
 	char *resp_body;             /* base64 PKCS#7 for a 200 */
 	size_t resp_len;
 	char serial[130];
+	char *resp_ctype;            /* Content-Type of a 200 other than certs-only, or NULL */
 };
 
 /* One event loop thread: its base, evhttp and listening socket. */
@@ -182,5 +183,11 @@ void ek_pipeline_run(struct estkit_request *r);
 /* Sets status/reason without the failed flag semantics of the public API. */
 void ek_request_set(struct estkit_request *r, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Turns a backend's status and certificates (freed) into the reply: 200 + base64 certs-only. */
+void ek_pipeline_result(struct estkit_request *r, enum estkit_status st, STACK_OF(X509) *certs);
+
+/* ---- serverkeygen.c (job side) ---- */
+/* RFC 7030 4.4 after authentication and CSR verification: backend, CMS, multipart. */
+void ek_serverkeygen_run(struct estkit_request *r);
 
 #endif /* EK_SERVER_INTERNAL_H */

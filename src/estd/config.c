@@ -8,6 +8,7 @@
  * makes an empty or unknown section visible too.
  */
 #include "config.h"
+#include "backend/skg.h"
 #include "ca/profile.h"
 #include "util.h"
 
@@ -40,6 +41,8 @@ enum vtype {
 	V_EKU,     /* extended key usage names or OIDs */
 	V_KEYS,    /* allowed key types */
 	V_PROFREF, /* name of a profile (checked after parsing) */
+	V_KEYSPEC, /* key spec for estkit_key_generate() */
+	V_KEK,     /* ID:PATH, PATH resolved against the file's directory */
 };
 
 struct key {
@@ -90,6 +93,8 @@ static const struct key profile_keys[] = {
 };
 static const struct key label_keys[] = {
 	{"profile", V_PROFREF, LAB(profile), 0, 0},
+	{"serverkeygen_key", V_KEYSPEC, LAB(serverkeygen_key), 0, 0},
+	{"serverkeygen_kek", V_KEK, LAB(serverkeygen_kek), 0, 0},
 };
 
 enum kind { K_SERVER, K_CA, K_STORE, K_AUTH, K_PROFILE, K_LABEL };
@@ -290,6 +295,8 @@ static int text_ok(enum vtype type, const char *v)
 	case V_LEVEL: return is_level(v);
 	case V_LISTEN: return is_listen(v);
 	case V_PROFREF: return estd_name_is_valid(v);
+	case V_KEYSPEC: return *v != '\0' && estd_skg_keyspec_ok(v);
+	case V_KEK: return estd_skg_kek_syntax_ok(v);
 	default: return *v != '\0';
 	}
 }
@@ -301,6 +308,8 @@ static const char *text_hint(enum vtype type)
 	case V_LEVEL: return "error, warn, info or debug";
 	case V_LISTEN: return "HOST:PORT or [IPV6]:PORT";
 	case V_PROFREF: return "a profile name";
+	case V_KEYSPEC: return "ec:P-256, ec:P-384, ec:P-521, rsa:BITS or ed25519";
+	case V_KEK: return "ID:FILE, ID printable without ':' or spaces, at most 64 characters";
 	default: return "a value is required";
 	}
 }
@@ -321,6 +330,21 @@ static int set_profile_list(struct parser *p, const struct key *k, void *base, c
 		return fail(p, ESTKIT_EINVAL, "%s", msg);
 	estd_profile_free(parsed);
 	return set_str(p, (char **)((char *)base + k->off), v);
+}
+
+/* serverkeygen_kek = ID:PATH -> "ID:/absolute/path". */
+static int set_kek(struct parser *p, char **slot, const char *v)
+{
+	const char *colon = strchr(v, ':');
+	char *abs = estd_path_join(p->cfg->dir, colon + 1);
+	char *full = abs != NULL ? estd_strfmt("%.*s:%s", (int)(colon - v), v, abs) : NULL;
+
+	free(abs);
+	if (full == NULL)
+		return oom(p);
+	free(*slot);
+	*slot = full;
+	return 1;
 }
 
 static int set_value(struct parser *p, const struct key *k, void *base, const char *v)
@@ -350,6 +374,8 @@ static int set_value(struct parser *p, const struct key *k, void *base, const ch
 				    text_hint(k->type));
 		if (k->type == V_PROFREF)
 			p->label_lines[p->idx] = p->lineno;
+		if (k->type == V_KEK)
+			return set_kek(p, slot, v);
 		return set_str(p, slot, v);
 	}
 }
@@ -449,6 +475,8 @@ static int add_label(struct parser *p, const char *name, size_t *idx)
 	cfg->labels = nl;
 	nl[cfg->nlabels].name = estd_strdup(name);
 	nl[cfg->nlabels].profile = estd_strdup(DEFAULT_PROFILE);
+	nl[cfg->nlabels].serverkeygen_key = NULL;
+	nl[cfg->nlabels].serverkeygen_kek = NULL;
 	if (nl[cfg->nlabels].name == NULL || nl[cfg->nlabels].profile == NULL) {
 		free(nl[cfg->nlabels].name);
 		free(nl[cfg->nlabels].profile);
@@ -738,6 +766,8 @@ void estd_config_free(struct estd_config *cfg)
 	for (i = 0; i < cfg->nlabels; i++) {
 		free(cfg->labels[i].name);
 		free(cfg->labels[i].profile);
+		free(cfg->labels[i].serverkeygen_key);
+		free(cfg->labels[i].serverkeygen_kek);
 	}
 	free(cfg->labels);
 	free(cfg);

@@ -43,6 +43,8 @@
  *
  *   [label routers]                ; /.well-known/est/routers/<op>
  *   profile = default
+ *   serverkeygen_key = ec:P-256    ; /serverkeygen key type (default: like the CSR's key)
+ *   serverkeygen_kek = ID:kek.hex  ; DecryptKeyIdentifier ID -> hex AES key file (16/24/32 bytes)
  *
  * A label section is needed for a label to exist; without any [label ...]
  * section the default label exists with profile "default". Unknown sections
@@ -66,6 +68,8 @@ struct estd_profile {
 struct estd_label {
 	char *name;               /* "" is the default label */
 	char *profile;            /* name of a [profile NAME] section that exists */
+	char *serverkeygen_key;   /* key spec for /serverkeygen; NULL: like the CSR's key */
+	char *serverkeygen_kek;   /* "ID:/abs/path" of a hex AES key (RFC 7030 4.4.1.1) or NULL */
 };
 
 struct estd_config {

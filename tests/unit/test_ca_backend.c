@@ -79,8 +79,8 @@ static struct estd_config *config(const char *bad_keys)
 						strdup(bad_keys ? bad_keys : "rsa:3072"), 0 };
 	c->nlabels = 2;
 	c->labels = calloc(2, sizeof(*c->labels));
-	c->labels[0] = (struct estd_label){ strdup(""), strdup("default") };
-	c->labels[1] = (struct estd_label){ strdup("routers"), strdup("router") };
+	c->labels[0] = (struct estd_label){ .name = strdup(""), .profile = strdup("default") };
+	c->labels[1] = (struct estd_label){ .name = strdup("routers"), .profile = strdup("router") };
 	return c;
 }
 

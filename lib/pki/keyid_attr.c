@@ -12,6 +12,7 @@
 
 #include <estkit/pki.h>
 #include <estkit/serverkeygen.h>
+#include "pki_internal.h"
 
 static ASN1_OBJECT *kind_obj(enum estkit_key_id_kind kind)
 {
@@ -25,7 +26,7 @@ static ASN1_OBJECT *kind_obj(enum estkit_key_id_kind kind)
 
 /* See estkit/serverkeygen.h. */
 enum estkit_status estkit_csr_add_key_id(X509_REQ *csr, enum estkit_key_id_kind kind,
-					 const unsigned char *id, size_t len)
+					 const unsigned char *id, size_t len, EVP_PKEY *sign_key)
 {
 	ASN1_OBJECT *obj = NULL;
 	enum estkit_status rc = ESTKIT_EINVAL;
@@ -38,6 +39,9 @@ enum estkit_status estkit_csr_add_key_id(X509_REQ *csr, enum estkit_key_id_kind 
 	rc = X509_REQ_add1_attr_by_OBJ(csr, obj, V_ASN1_OCTET_STRING, id, (int)len) == 1
 		     ? ESTKIT_OK
 		     : ESTKIT_ENOMEM;
+	if (rc == ESTKIT_OK && sign_key != NULL &&
+	    X509_REQ_sign(csr, sign_key, ek_pki_sign_md(sign_key)) <= 0)
+		rc = ESTKIT_ECRYPTO;
 	ASN1_OBJECT_free(obj);
 	return rc;
 }

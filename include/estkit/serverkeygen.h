@@ -28,7 +28,7 @@ enum estkit_key_id_kind { ESTKIT_KEY_ID_SYMMETRIC = 0, ESTKIT_KEY_ID_ASYMMETRIC 
  * Adds the attribute kind with the OCTET STRING id to csr and, when
  * sign_key is not NULL, signs csr again with it (the attribute is part of
  * the signed content). ESTKIT_EINVAL for an empty id or one over
- * ESTKIT_KEY_ID_MAX bytes.
+ * ESTKIT_KEY_ID_MAX bytes, ESTKIT_EEXIST when csr already has the attribute.
  */
 ESTKIT_API ESTKIT_WUR enum estkit_status
 estkit_csr_add_key_id(X509_REQ *csr, enum estkit_key_id_kind kind, const unsigned char *id,

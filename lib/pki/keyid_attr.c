@@ -36,6 +36,10 @@ enum estkit_status estkit_csr_add_key_id(X509_REQ *csr, enum estkit_key_id_kind 
 	obj = kind_obj(kind);
 	if (obj == NULL)
 		return ESTKIT_EINVAL;
+	if (X509_REQ_get_attr_by_OBJ(csr, obj, -1) >= 0) {
+		ASN1_OBJECT_free(obj);
+		return ESTKIT_EEXIST;
+	}
 	rc = X509_REQ_add1_attr_by_OBJ(csr, obj, V_ASN1_OCTET_STRING, id, (int)len) == 1
 		     ? ESTKIT_OK
 		     : ESTKIT_ENOMEM;

@@ -21,8 +21,9 @@
  *   re-enroll rules         -> RFC 7030 4.2.2: /simplereenroll needs the TLS client
  *                              certificate being renewed (unless reenroll_requires_cert is 0),
  *                              and the CSR's subject and subjectAltName must equal it: 400
- *   fulfil                  -> backend->enroll on the job pool
- *   respond                 -> base64 certs-only PKCS#7, or 202 + Retry-After, or the error
+ *   fulfil                  -> backend->enroll (or ->serverkeygen) on the job pool
+ *   respond                 -> base64 certs-only PKCS#7 (multipart/mixed with the key for
+ *                              /serverkeygen), or 202 + Retry-After, or the error
  * One access-log line per request goes to the log callback.
  */
 #ifndef ESTKIT_SERVER_H

@@ -13,6 +13,7 @@ pkgs=(
   libcrypt-dev
   libcmocka-dev
   python3 python3-pytest
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <estkit/error.h>
+#include <estkit/chanbind.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -159,6 +160,51 @@ ESTKIT_API long estkit_client_http_status(const struct estkit_client *c);
 
 /* Retry-After of the last 202/503 response in seconds (0 when none). */
 ESTKIT_API long estkit_client_retry_after(const struct estkit_client *c);
+
+/* ---- channel binding (RFC 7030 3.5), TLS version ------------------------------------ */
+
+/*
+ * The channel binding (base64, see estkit_tls_channel_binding()) of the TLS
+ * connection the handle's last operation used - or, when there is none, of
+ * a connection opened now with GET /cacerts. The connection is pinned: the
+ * next /simpleenroll or /simplereenroll is sent on it or not at all
+ * (ESTKIT_ENET, "the TLS connection ... is gone"); that operation unpins.
+ * Call it right after e.g. estkit_client_csrattrs() to use that connection.
+ * ESTKIT_ETLS when the connection has no binding (TLS 1.2 without the
+ * extended master secret).
+ */
+ESTKIT_API ESTKIT_WUR enum estkit_status
+estkit_client_channel_binding(struct estkit_client *c, char out[ESTKIT_CHANBIND_B64_MAX]);
+
+/* Forgets a pin set by estkit_client_channel_binding() without enrolling. */
+ESTKIT_API void estkit_client_channel_unpin(struct estkit_client *c);
+
+/*
+ * Builds a request that carries binding (a NUL-terminated base64 string),
+ * e.g. estkit_csr_new(key, subject, sans, n, binding, csr) or
+ * estkit_csr_set_attr(ESTKIT_ATTR_EST_IDENTITY_LINKING) + estkit_csr_sign().
+ * *csr is handed to the library, which frees it.
+ */
+typedef enum estkit_status (*estkit_client_csr_builder)(void *arg, const char *binding,
+                                                         X509_REQ **csr);
+
+/*
+ * /simpleenroll with a request bound to the connection it is posted on:
+ * estkit_client_channel_binding(), build(arg, binding, &csr), then
+ * estkit_client_simpleenroll() on the pinned connection. If the server had
+ * closed that connection meanwhile, the whole sequence runs once more on a
+ * new one (build is then called again). Results as estkit_client_simpleenroll().
+ */
+ESTKIT_API ESTKIT_WUR enum estkit_status
+estkit_client_simpleenroll_bound(struct estkit_client *c, estkit_client_csr_builder build,
+                                 void *arg, STACK_OF(X509) **out);
+
+/*
+ * Highest TLS version to offer: TLS1_2_VERSION or TLS1_3_VERSION (from
+ * <openssl/ssl.h>); 0 (the default) offers the highest the library supports.
+ * TLS 1.2 is always the minimum.
+ */
+ESTKIT_API void estkit_client_set_tls_max(struct estkit_client *c, int version);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,7 @@
 #include <estkit/server.h>
 #include <estkit/multipart.h>
 #include <estkit/serverkeygen.h>
+#include <estkit/chanbind.h>
 
 #define ESTKIT_VERSION_STRING "0.1.0"
 

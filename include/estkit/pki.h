@@ -209,6 +209,36 @@ ESTKIT_API ESTKIT_WUR enum estkit_status estkit_csr_sans(X509_REQ *csr, char **o
  */
 ESTKIT_API X509 *estkit_certs_find_by_key(STACK_OF(X509) *certs, EVP_PKEY *key);
 
+/* ---- request attributes (RFC 2985 5.4.1, RFC 7894) ---------------------------------- */
+
+/* Single-valued DirectoryString attributes of a PKCS#10 request. */
+enum estkit_csr_attr {
+	ESTKIT_ATTR_CHALLENGE_PASSWORD = 0,   /* PKCS#9 challengePassword, 1.2.840.113549.1.9.7 */
+	ESTKIT_ATTR_OTP_CHALLENGE = 1,        /* RFC 7894 otpChallenge, id-aa 56 */
+	ESTKIT_ATTR_REVOCATION_CHALLENGE = 2, /* RFC 7894 revocationChallenge, id-aa 57 */
+	ESTKIT_ATTR_EST_IDENTITY_LINKING = 3, /* RFC 7894 estIdentityLinking, id-aa 58 */
+};
+
+/*
+ * The value of attr in csr as a NUL-terminated UTF-8 string (caller frees
+ * with estkit_free()). ESTKIT_ENOTFOUND when absent; ESTKIT_EPARSE when the
+ * attribute appears twice, holds other than one value, is not a
+ * DirectoryString, holds a NUL byte or is longer than 255 bytes.
+ */
+ESTKIT_API ESTKIT_WUR enum estkit_status
+estkit_csr_get_attr(X509_REQ *csr, enum estkit_csr_attr attr, char **out);
+
+/*
+ * Sets attr to value (1..255 bytes of UTF-8), replacing any earlier value;
+ * PrintableString when value fits, else UTF8String. The request must be
+ * (re-)signed afterwards with estkit_csr_sign().
+ */
+ESTKIT_API ESTKIT_WUR enum estkit_status
+estkit_csr_set_attr(X509_REQ *csr, enum estkit_csr_attr attr, const char *value);
+
+/* Sets the public key of key and signs csr with it (hash as estkit_csr_new()). */
+ESTKIT_API ESTKIT_WUR enum estkit_status estkit_csr_sign(X509_REQ *csr, EVP_PKEY *key);
+
 #ifdef __cplusplus
 }
 #endif

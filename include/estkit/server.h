@@ -18,6 +18,9 @@
  *                              (backend->check_basic); 401 + WWW-Authenticate when an
  *                              operation needing auth has neither, or the password is wrong
  *   decode + verify         -> base64 + PKCS#10 parse + self-signature: 400 with a reason
+ *   channel binding         -> RFC 7030 3.5: the CSR's estIdentityLinking / challengePassword
+ *                              against the connection's tls-unique / tls-exporter:
+ *                              400 when required and missing, 403 when it does not match
  *   re-enroll rules         -> RFC 7030 4.2.2: /simplereenroll needs the TLS client
  *                              certificate being renewed (unless reenroll_requires_cert is 0),
  *                              and the CSR's subject and subjectAltName must equal it: 400
@@ -94,6 +97,13 @@ struct estkit_backend {
 
 	/* Log sink: one line, no trailing newline. Any thread. NULL: stderr. */
 	void (*log)(void *ctx, enum estkit_log_level level, const char *line);
+
+	/*
+	 * 1 when enrollments on label must carry the TLS channel binding (RFC
+	 * 7030 3.5) in estIdentityLinking (RFC 7894) or challengePassword.
+	 * NULL: never required. Job pool.
+	 */
+	int (*require_channel_binding)(void *ctx, const char *label);
 
 	/*
 	 * Fulfil a /serverkeygen (RFC 7030 4.4) for a request whose signature
@@ -197,6 +207,18 @@ ESTKIT_API void estkit_request_set_retry_after(struct estkit_request *req, unsig
 
 /* Records the issued serial (hex) for the access-log line. Copied. */
 ESTKIT_API void estkit_request_set_serial(struct estkit_request *req, const char *serial_hex);
+
+/*
+ * The channel binding of the request's TLS connection (RFC 7030 3.5): base64
+ * of tls-unique (TLS 1.2) or tls-exporter (TLS 1.3), as
+ * estkit_tls_channel_binding() computes it; NULL when the connection has
+ * none (TLS 1.2 without extended master secret). Enroll operations only.
+ */
+ESTKIT_API const char *estkit_request_channel_binding(const struct estkit_request *req);
+/* 1 when the CSR carried this connection's channel binding (checked before the backend). */
+ESTKIT_API int estkit_request_channel_bound(const struct estkit_request *req);
+/* The CSR's RFC 7894 otpChallenge (UTF-8), NULL if none. Borrowed. */
+ESTKIT_API const char *estkit_request_otp(const struct estkit_request *req);
 
 #ifdef __cplusplus
 }

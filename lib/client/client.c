@@ -62,6 +62,7 @@ static void drop_connection(struct estkit_client *c)
 	if (c->curl != NULL)
 		curl_easy_cleanup(c->curl);
 	c->curl = NULL;
+	c->last_ssl = NULL;
 }
 
 void estkit_client_free(struct estkit_client *c)

@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 #include <estkit/client.h>
 #include <estkit/pki.h>
+#include <estkit/chanbind.h>
 
 /* OSSL_STACK_OF_X509_free() is OpenSSL 3.2+; we build on 3.0. */
 #define ek_certs_free(s) sk_X509_pop_free((s), X509_free)
@@ -49,6 +50,12 @@ struct estkit_client {
 	long http_status;
 	long retry_after;
 	char errmsg[EK_ERRMSG_MAX];
+
+	/* channel binding (RFC 7030 3.5): see chanbind.c */
+	const SSL *last_ssl;     /* connection of the last verified transfer (compared only) */
+	char last_cb[ESTKIT_CHANBIND_B64_MAX]; /* its binding, "" if none */
+	const SSL *pinned;       /* the next enrollment must go out on this connection */
+	int tls_max;             /* highest TLS version (TLS1_2_VERSION ...), 0: no limit */
 };
 
 /* What one HTTP exchange brought back. */
@@ -148,6 +155,22 @@ enum estkit_status ek_client_perform(struct estkit_client *c, const char *op,
  */
 enum estkit_status ek_client_http_error(struct estkit_client *c, const char *op,
                                         const struct ek_response *r);
+
+/* ---- chanbind.c ----------------------------------------------------------------------- */
+
+/*
+ * CURLOPT_PREREQFUNCTION of a verified transfer, once the connection is up and
+ * before the request is sent: records the connection and its binding, and
+ * refuses (1) to send on any other connection than a pinned one.
+ */
+int ek_chanbind_prereq(struct estkit_client *c, CURL *h);
+
+/* CURLOPT_OPENSOCKETFUNCTION: while pinned no new connection may be opened. */
+curl_socket_t ek_chanbind_opensocket(void *clientp, curlsocktype purpose,
+                                     struct curl_sockaddr *addr);
+
+/* After a pinned transfer: ESTKIT_OK when no new connection was made. */
+enum estkit_status ek_chanbind_after(struct estkit_client *c, CURL *h, int refused);
 
 /* ---- bootstrap.c ---------------------------------------------------------------------- */
 

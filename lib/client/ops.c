@@ -116,6 +116,7 @@ static enum estkit_status enroll(struct estkit_client *c, const char *op, X509_R
 	if (rc == ESTKIT_OK)
 		rc = certs_response(c, op, &r, out);
 out:
+	estkit_client_channel_unpin(c); /* a pin covers one enrollment (chanbind.c) */
 	estkit_free(der);
 	estkit_free(b64);
 	ek_response_clear(&r);

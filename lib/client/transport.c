@@ -23,6 +23,7 @@
 struct xfer {
 	CURL *curl;
 	struct ek_response *r;
+	struct estkit_client *c;
 };
 
 void ek_response_clear(struct ek_response *r)
@@ -141,6 +142,43 @@ static CURLcode on_ssl_ctx(CURL *curl, void *sslctx, void *parm)
 	return CURLE_OK;
 }
 
+/* Connected, nothing sent yet: channel binding bookkeeping (chanbind.c). */
+static int on_prereq(void *arg, char *primary_ip, char *local_ip, int primary_port,
+                     int local_port)
+{
+	struct xfer *x = arg;
+
+	(void)primary_ip;
+	(void)local_ip;
+	(void)primary_port;
+	(void)local_port;
+	return ek_chanbind_prereq(x->c, x->curl);
+}
+
+/* TLS 1.2 at least, at most c->tls_max. */
+static long tls_versions(const struct estkit_client *c)
+{
+	long v = (long)CURL_SSLVERSION_TLSv1_2;
+
+	if (c->tls_max == TLS1_2_VERSION)
+		v |= (long)CURL_SSLVERSION_MAX_TLSv1_2;
+	else if (c->tls_max == TLS1_3_VERSION)
+		v |= (long)CURL_SSLVERSION_MAX_TLSv1_3;
+	return v;
+}
+
+/* Verified transfers on the kept handle: channel binding and pinning hooks. */
+static int set_binding(struct estkit_client *c, CURL *h, struct xfer *x)
+{
+	CURLcode e = CURLE_OK;
+
+	e |= curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prereq);
+	e |= curl_easy_setopt(h, CURLOPT_PREREQDATA, x);
+	e |= curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, ek_chanbind_opensocket);
+	e |= curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, c);
+	return e == CURLE_OK ? 0 : -1;
+}
+
 static int set_common(struct estkit_client *c, CURL *h, struct xfer *x, char *errbuf,
                       const char *url)
 {
@@ -153,7 +191,7 @@ static int set_common(struct estkit_client *c, CURL *h, struct xfer *x, char *er
 	e |= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	e |= curl_easy_setopt(h, CURLOPT_TIMEOUT, c->timeout);
 	e |= curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, connect);
-	e |= curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	e |= curl_easy_setopt(h, CURLOPT_SSLVERSION, tls_versions(c));
 	e |= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	e |= curl_easy_setopt(h, CURLOPT_CAINFO, NULL);
 	e |= curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
@@ -282,7 +320,9 @@ enum estkit_status ek_client_perform(struct estkit_client *c, const char *op,
 		return ek_client_fail(c, ESTKIT_ENOMEM, "cannot create a curl handle");
 	x.curl = h;
 	x.r = r;
-	if (set_common(c, h, &x, errbuf, url) != 0 || set_security(c, h, bootstrap) != 0) {
+	x.c = c;
+	if (set_common(c, h, &x, errbuf, url) != 0 || set_security(c, h, bootstrap) != 0 ||
+	    (!bootstrap && set_binding(c, h, &x) != 0)) {
 		rc = ek_client_fail(c, ESTKIT_EINTERNAL, "libcurl lacks a needed option");
 		goto out;
 	}
@@ -295,6 +335,9 @@ enum estkit_status ek_client_perform(struct estkit_client *c, const char *op,
 	cc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
 	c->http_status = r->status;
+	if (!bootstrap && c->pinned != NULL &&
+	    (rc = ek_chanbind_after(c, h, cc != CURLE_OK && r->status == 0)) != ESTKIT_OK)
+		goto out;
 	if (cc != CURLE_OK) {
 		rc = transfer_failed(c, cc, r, errbuf);
 		goto out;

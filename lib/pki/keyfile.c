@@ -27,8 +27,8 @@ static EVP_PKEY *key_from_der(const unsigned char *der, size_t len)
 	return key;
 }
 
-/* Sniffs PEM, DER, or base64 of DER (RFC 7030 4.4.2 application/pkcs8 bodies). */
-static EVP_PKEY *key_parse(const unsigned char *in, size_t len)
+/* See pki_internal.h. Sniffs PEM, DER, or base64 of DER (RFC 7030 4.4.2 pkcs8 bodies). */
+EVP_PKEY *ek_key_parse(const unsigned char *in, size_t len)
 {
 	unsigned char *der = NULL;
 	size_t derlen = 0;
@@ -66,7 +66,7 @@ enum estkit_status estkit_key_load(const char *path, EVP_PKEY **out)
 	if ((rc = estkit_file_read(path, &buf, &len)) != ESTKIT_OK)
 		return rc;
 	ERR_set_mark();
-	if (len > 0 && (*out = key_parse(buf, len)) != NULL) {
+	if (len > 0 && (*out = ek_key_parse(buf, len)) != NULL) {
 		ERR_pop_to_mark();
 		rc = ESTKIT_OK;
 	} else {

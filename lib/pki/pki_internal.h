@@ -36,4 +36,11 @@ const EVP_MD *ek_pki_sign_md(EVP_PKEY *key);
  */
 enum estkit_status ek_sans_format(const GENERAL_NAMES *gens, char **out);
 
+/*
+ * A private key from memory: PEM, DER, or base64 of DER; unencrypted only,
+ * never prompts. len must be > 0. NULL when it does not parse (errors stay on
+ * OpenSSL's queue). The buffer behind estkit_key_load(), and the fuzz entry.
+ */
+EVP_PKEY *ek_key_parse(const unsigned char *in, size_t len);
+
 #endif /* EK_PKI_INTERNAL_H */

@@ -55,6 +55,7 @@ void ek_request_free(struct estkit_request *r)
 	if (r->resp_body != NULL) /* a /serverkeygen body holds a private key */
 		OPENSSL_clear_free(r->resp_body, r->resp_len);
 	OPENSSL_free(r->resp_ctype);
+	OPENSSL_free(r->otp);
 	free(r);
 }
 
@@ -303,12 +304,11 @@ static int reply(struct estkit_request *r, int status, const char *reason)
 /* simpleenroll / simplereenroll / serverkeygen checks that need no backend (RFC 7030 4.2.1). */
 static int route_enroll(struct estkit_request *r)
 {
+	const struct estkit_backend *be = &r->srv->backend;
 	struct evkeyvalq *in = evhttp_request_get_input_headers(r->ev);
 	struct evbuffer *body = evhttp_request_get_input_buffer(r->ev);
 	const char *authz = evhttp_find_header(in, "Authorization");
 	size_t len = evbuffer_get_length(body);
-
-	const struct estkit_backend *be = &r->srv->backend;
 
 	if (r->op == ESTKIT_OP_SERVERKEYGEN ? be->serverkeygen == NULL : be->enroll == NULL)
 		return reply(r, 501, "not implemented");
@@ -328,6 +328,8 @@ static int route_enroll(struct estkit_request *r)
 	if (r->body == NULL)
 		return reply(r, 500, "internal error");
 	r->bodylen = (size_t)evbuffer_remove(body, r->body, len);
+	/* RFC 7030 3.5: the SSL is only reachable here, on the loop */
+	ek_tls_channel_binding(evhttp_request_get_connection(r->ev), r->chanbind);
 	return 0;
 }
 

@@ -184,7 +184,7 @@ static void run_enroll(struct estkit_request *r)
 				       "TLS client certificate");
 		return;
 	}
-	if (decode_csr(r) != 0)
+	if (decode_csr(r) != 0 || ek_chanbind_check(r) != 0)
 		return;
 	if (r->op == ESTKIT_OP_SIMPLEREENROLL && reenroll_rules(r) != 0)
 		return;

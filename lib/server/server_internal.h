@@ -18,6 +18,7 @@
 #include <event2/http.h>
 #include <event2/listener.h>
 #include <estkit/server.h>
+#include <estkit/chanbind.h>
 
 #define EK_LABEL_MAX     64
 #define EK_REASON_MAX    256
@@ -71,6 +72,11 @@ struct estkit_request {
 	size_t resp_len;
 	char serial[130];
 	char *resp_ctype;            /* Content-Type of a 200 other than certs-only, or NULL */
+
+	/* channel binding (RFC 7030 3.5) and RFC 7894 attributes */
+	char chanbind[ESTKIT_CHANBIND_B64_MAX]; /* [loop] this connection's value, "" if none */
+	int chanbind_ok;             /* [job] the CSR carried it */
+	char *otp;                   /* [job] otpChallenge or NULL */
 };
 
 /* One event loop thread: its base, evhttp and listening socket. */
@@ -131,6 +137,17 @@ enum estkit_status ek_tls_ctx_new(struct estkit_server *srv);
 struct bufferevent *ek_tls_bevcb(struct event_base *base, void *arg);
 /* The verified TLS client certificate of a connection (borrowed) or NULL. */
 X509 *ek_tls_peer_cert(struct evhttp_connection *evcon);
+
+/* The channel binding of a connection (base64, "" when none). Loop thread. */
+void ek_tls_channel_binding(struct evhttp_connection *evcon, char out[ESTKIT_CHANBIND_B64_MAX]);
+
+/* ---- chanbind.c (job side) ---- */
+/*
+ * RFC 7030 3.5 / RFC 7894 checks of a decoded CSR: the binding it carries
+ * against the connection's, the label's requirement, the otpChallenge.
+ * 0 to go on, -1 with status and reason set.
+ */
+int ek_chanbind_check(struct estkit_request *r);
 
 /* ---- listen.c ---- */
 /*

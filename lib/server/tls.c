@@ -170,3 +170,14 @@ X509 *ek_tls_peer_cert(struct evhttp_connection *evcon)
 		return NULL;
 	return cert;
 }
+
+/* See server_internal.h. */
+void ek_tls_channel_binding(struct evhttp_connection *evcon, char out[ESTKIT_CHANBIND_B64_MAX])
+{
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+	SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+
+	out[0] = '\0';
+	if (ssl != NULL && estkit_tls_channel_binding(ssl, out) != ESTKIT_OK)
+		out[0] = '\0';
+}

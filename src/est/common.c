@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/ssl.h>
 
 #include "common.h"
 
@@ -202,6 +203,8 @@ struct estkit_client *est_client_open(const char *cmd, const struct est_conn *o,
 		estkit_client_set_log(c, log_line, (void *)cmd);
 	if (o->timeout > 0)
 		estkit_client_set_timeout(c, o->timeout);
+	if (o->tls_max != 0)
+		estkit_client_set_tls_max(c, o->tls_max);
 	if (o->cacert != NULL && (rc = estkit_client_set_trust(c, o->cacert)) != ESTKIT_OK)
 		goto fail;
 	if (o->cert != NULL &&
@@ -217,6 +220,17 @@ fail:
 	est_client_error(cmd, c, rc);
 	estkit_client_free(c);
 	return NULL;
+}
+
+int est_parse_tls_max(const char *cmd, const char *arg, struct est_conn *o)
+{
+	if (strcmp(arg, "1.2") == 0)
+		o->tls_max = TLS1_2_VERSION;
+	else if (strcmp(arg, "1.3") == 0)
+		o->tls_max = TLS1_3_VERSION;
+	else
+		return est_usage_error(cmd, "--tls-max wants 1.2 or 1.3");
+	return 0;
 }
 
 int est_client_error(const char *cmd, struct estkit_client *c, enum estkit_status rc)

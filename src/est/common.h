@@ -26,6 +26,7 @@ struct est_conn {
 	const char *key;
 	long timeout; /* 0: library default */
 	int verbose;
+	int tls_max; /* --tls-max: TLS1_2_VERSION, TLS1_3_VERSION or 0 */
 };
 
 /* Prints "est: CMD: message" and a newline on stderr. */
@@ -57,6 +58,9 @@ void est_secret_free(char *s);
  * NULL after printing the error; *exit_code says how to exit.
  */
 struct estkit_client *est_client_open(const char *cmd, const struct est_conn *o, int *exit_code);
+
+/* --tls-max 1.2|1.3 into o->tls_max; returns 0 or a usage error. */
+int est_parse_tls_max(const char *cmd, const char *arg, struct est_conn *o);
 
 /* Prints the client's last error as "est: CMD: message" and returns the exit code. */
 int est_client_error(const char *cmd, struct estkit_client *c, enum estkit_status rc);

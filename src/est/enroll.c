@@ -6,12 +6,16 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 
 #include "common.h"
 
 #define MAX_SANS 64
+#define WAIT_DEFAULT 3600L /* --wait without =MAX */
+#define WAIT_LIMIT 604800L /* --wait=MAX at most a week */
 
 struct eopts {
 	const char *cmd;
@@ -26,6 +30,10 @@ struct eopts {
 	const char *out;
 	int new_key;
 	int reuse_key;
+	int bind;    /* --channel-binding / --identity-linking (RFC 7030 3.5, RFC 7894) */
+	int linking; /* carry it in estIdentityLinking instead of challengePassword */
+	const char *csr_out; /* --csr-out: keep the request as sent */
+	long wait_max; /* --wait[=MAX]: seconds to keep retrying a 202; 0 = do not wait */
 };
 
 /* What an enrollment produced and still owns. */
@@ -44,14 +52,21 @@ void est_usage_enroll(FILE *f)
 	    "                  [--cert FILE --key FILE]\n"
 	    "                  [--csr FILE [--key FILE] | --subject SUBJ [--san SAN]... "
 	    "[--key-type SPEC]]\n"
-	    "                  [--out DIR] [--timeout SECONDS] [--verbose]\n"
+	    "                  [--channel-binding | --identity-linking] [--tls-max 1.2|1.3]\n"
+	    "                  [--csr-out FILE] [--out DIR] [--wait[=MAX]] [--timeout SECONDS]\n"
+	    "                  [--verbose]\n"
 	    "\n"
+	    "  --channel-binding   put the TLS channel binding in challengePassword (RFC 7030 3.5)\n"
+	    "  --identity-linking  same, in the RFC 7894 estIdentityLinking attribute\n"
+	    "  --csr-out FILE      also write the request as sent (PEM)\n"
 	    "  --subject SUBJ   e.g. \"CN=dev1,O=Example\"; a new key is generated (key.pem)\n"
 	    "  --san SAN        DNS:name, IP:addr, URI:uri or email:addr (repeatable)\n"
 	    "  --key-type SPEC  ec:P-256 (default), ec:P-384, ec:P-521, rsa:2048..8192, ed25519\n"
 	    "  --csr FILE       send this PKCS#10 request instead (no key.pem is written)\n"
 	    "  --cert, --key    TLS client certificate and key (e.g. a bootstrap certificate)\n"
 	    "  --out DIR        writes DIR/cert.pem, DIR/chain.pem, DIR/key.pem (default .)\n"
+	    "  --wait[=MAX]     on 202 (pending approval) send the same request again after\n"
+	    "                   Retry-After, for at most MAX seconds (default 3600)\n"
 	    "Password: --password-file, env EST_PASSWORD, --password, or a terminal prompt.\n");
 }
 
@@ -62,13 +77,16 @@ void est_usage_reenroll(FILE *f)
 	        "CURRENT-KEY.pem\n"
 	        "                    [--csr FILE] [--new-key | --reuse-key] [--key-type SPEC]\n"
 	        "                    [--user NAME [--password-file FILE | --password PW]]\n"
-	        "                    [--out DIR] [--timeout SECONDS] [--verbose]\n"
+	        "                    [--channel-binding | --identity-linking] [--tls-max 1.2|1.3]\n"
+	        "                    [--csr-out FILE] [--out DIR] [--wait[=MAX]] [--timeout SECONDS]\n"
+	        "                    [--verbose]\n"
 	        "\n"
 	        "Renews CURRENT: a request with its subject and subjectAltName, authenticated\n"
 	        "with TLS using CURRENT. By default a new key of the same type is generated.\n"
 	        "  --reuse-key      keep the current key\n"
 	        "  --key-type SPEC  new key of another type (see est enroll --help)\n"
-	        "  --out DIR        writes DIR/cert.pem, DIR/chain.pem, DIR/key.pem (default .)\n");
+	        "  --out DIR        writes DIR/cert.pem, DIR/chain.pem, DIR/key.pem (default .)\n"
+	        "  --wait[=MAX]     retry a pending (202) request for at most MAX s (3600)\n");
 }
 
 static int parse_one(struct eopts *o, int ch, const char *arg)
@@ -88,10 +106,19 @@ static int parse_one(struct eopts *o, int ch, const char *arg)
 	case 'N': o->new_key = 1; break;
 	case 'R': o->reuse_key = 1; break;
 	case 'v': o->conn.verbose = 1; break;
+	case 'B': o->bind = 1; break;
+	case 'L': o->bind = o->linking = 1; break;
+	case 'O': o->csr_out = arg; break;
+	case 'T': return est_parse_tls_max(o->cmd, arg, &o->conn);
 	case 'a':
 		if (o->nsans == MAX_SANS)
 			return est_usage_error(o->cmd, "at most %d --san", MAX_SANS);
 		o->sans[o->nsans++] = arg;
+		break;
+	case 'W':
+		o->wait_max = WAIT_DEFAULT;
+		if (arg != NULL && est_parse_long(arg, 1, WAIT_LIMIT, &o->wait_max) != 0)
+			return est_usage_error(o->cmd, "--wait wants 1..%ld seconds", WAIT_LIMIT);
 		break;
 	case 't':
 		if (est_parse_long(arg, 1, 3600, &o->conn.timeout) != 0)
@@ -120,7 +147,12 @@ static int parse(int argc, char **argv, struct eopts *o)
 	    {"new-key", no_argument, NULL, 'N'},
 	    {"reuse-key", no_argument, NULL, 'R'},
 	    {"timeout", required_argument, NULL, 't'},
+	    {"wait", optional_argument, NULL, 'W'},
 	    {"verbose", no_argument, NULL, 'v'},
+	    {"channel-binding", no_argument, NULL, 'B'},
+	    {"identity-linking", no_argument, NULL, 'L'},
+	    {"tls-max", required_argument, NULL, 'T'},
+	    {"csr-out", required_argument, NULL, 'O'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -129,7 +161,7 @@ static int parse(int argc, char **argv, struct eopts *o)
 
 	opterr = 0;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, ":s:c:u:p:P:C:k:r:S:a:K:o:t:vh", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, ":s:c:u:p:P:C:k:r:S:a:K:o:t:T:O:vhBL", longopts, NULL)) !=
 	       -1) {
 		if (ch == 'h') {
 			(o->reenroll ? est_usage_reenroll : est_usage_enroll)(stdout);
@@ -191,6 +223,9 @@ static int check(struct eopts *o)
 		return est_usage_error(o->cmd, "--cert needs --key");
 	if (o->conn.user == NULL && (o->conn.password != NULL || o->conn.password_file != NULL))
 		return est_usage_error(o->cmd, "a password needs --user");
+	if (o->bind && o->csr != NULL)
+		return est_usage_error(o->cmd, "--channel-binding signs a request est builds; "
+		                               "not with --csr");
 	return o->reenroll ? check_reenroll(o) : check_enroll(o);
 }
 
@@ -344,11 +379,101 @@ out:
 	return ex;
 }
 
+/* The request of e with the binding in it, re-signed (RFC 7030 3.5, RFC 7894). */
+static enum estkit_status bind_request(const struct eopts *o, struct enrollment *e,
+                                       const char *binding)
+{
+	enum estkit_csr_attr a =
+	    o->linking ? ESTKIT_ATTR_EST_IDENTITY_LINKING : ESTKIT_ATTR_CHALLENGE_PASSWORD;
+	enum estkit_status rc = estkit_csr_set_attr(e->csr, a, binding);
+
+	if (rc == ESTKIT_OK)
+		rc = estkit_csr_sign(e->csr, e->key);
+	ERR_clear_error();
+	return rc;
+}
+
+struct bind_arg {
+	const struct eopts *o;
+	struct enrollment *e;
+};
+
+/* estkit_client_csr_builder for estkit_client_simpleenroll_bound(). */
+static enum estkit_status build_bound(void *arg, const char *binding, X509_REQ **csr)
+{
+	struct bind_arg *b = arg;
+	enum estkit_status rc = bind_request(b->o, b->e, binding);
+
+	if (rc == ESTKIT_OK && (*csr = X509_REQ_dup(b->e->csr)) == NULL)
+		rc = ESTKIT_ENOMEM;
+	return rc;
+}
+
+/*
+ * Plain, or bound to the TLS connection it goes out on. A --wait repeat sends
+ * the bound request of the first attempt unchanged (the approval store matches
+ * it byte for byte); it passes only on the same connection.
+ */
+static enum estkit_status send_once(const struct eopts *o, struct estkit_client *c,
+                                    struct enrollment *e, int first)
+{
+	char cb[ESTKIT_CHANBIND_B64_MAX];
+	struct bind_arg b = {o, e};
+	enum estkit_status rc = ESTKIT_OK;
+
+	if (!o->bind || !first)
+		return o->reenroll ? estkit_client_simplereenroll(c, e->csr, &e->certs)
+		                   : estkit_client_simpleenroll(c, e->csr, &e->certs);
+	if (!o->reenroll)
+		return estkit_client_simpleenroll_bound(c, build_bound, &b, &e->certs);
+	/* reenroll: the same steps by hand (there is no _bound variant for it) */
+	if ((rc = estkit_client_channel_binding(c, cb)) != ESTKIT_OK)
+		return rc;
+	if ((rc = bind_request(o, e, cb)) != ESTKIT_OK) {
+		estkit_client_channel_unpin(c);
+		return rc;
+	}
+	return estkit_client_simplereenroll(c, e->csr, &e->certs);
+}
+
+/*
+ * Sends the request; with --wait, a 202 (RFC 7030 4.2.3) is answered by
+ * sending the very same request (same CSR, same key) again after
+ * Retry-After, bounded to [1 s, what is left of MAX]. The key stays in
+ * memory only until the certificate arrives.
+ */
+static int send_request(const struct eopts *o, struct estkit_client *c, struct enrollment *e)
+{
+	time_t deadline = time(NULL) + o->wait_max;
+	enum estkit_status rc;
+	int first = 1;
+	long delay, left;
+
+	for (;;) {
+		rc = send_once(o, c, e, first);
+		first = 0;
+		if (o->csr_out != NULL && estkit_csr_save(o->csr_out, e->csr) != ESTKIT_OK)
+			est_err(o->cmd, "cannot write --csr-out %s", o->csr_out);
+		if (rc != ESTKIT_EPENDING || o->wait_max == 0)
+			break;
+		left = (long)(deadline - time(NULL));
+		if (left <= 0) {
+			est_err(o->cmd, "still pending after %ld s (--wait)", o->wait_max);
+			return EST_EXIT_PENDING;
+		}
+		delay = estkit_client_retry_after(c);
+		delay = delay < 1 ? 1 : delay > left ? left : delay;
+		printf("pending, retrying in %ld s\n", delay);
+		fflush(stdout);
+		sleep((unsigned)delay);
+	}
+	return rc == ESTKIT_OK ? EST_EXIT_OK : est_client_error(o->cmd, c, rc);
+}
+
 static int run(int argc, char **argv, struct eopts *o)
 {
 	struct enrollment e = {NULL, NULL, NULL};
 	struct estkit_client *c = NULL;
-	enum estkit_status rc = ESTKIT_OK;
 	int ex = 0;
 
 	if ((ex = parse(argc, argv, o)) != 0)
@@ -360,14 +485,8 @@ static int run(int argc, char **argv, struct eopts *o)
 		goto out;
 	if ((ex = make_request(o, &e)) != EST_EXIT_OK)
 		goto out;
-	if (o->reenroll)
-		rc = estkit_client_simplereenroll(c, e.csr, &e.certs);
-	else
-		rc = estkit_client_simpleenroll(c, e.csr, &e.certs);
-	if (rc != ESTKIT_OK) {
-		ex = est_client_error(o->cmd, c, rc);
+	if ((ex = send_request(o, c, &e)) != EST_EXIT_OK)
 		goto out;
-	}
 	ex = finish(o, &e);
 out:
 	estkit_client_free(c);

@@ -43,6 +43,7 @@ enum vtype {
 	V_PROFREF, /* name of a profile (checked after parsing) */
 	V_KEYSPEC, /* key spec for estkit_key_generate() */
 	V_KEK,     /* ID:PATH, PATH resolved against the file's directory */
+	V_APPROVAL, /* auto|manual, stored as int (1 = manual) */
 };
 
 struct key {
@@ -95,6 +96,9 @@ static const struct key label_keys[] = {
 	{"profile", V_PROFREF, LAB(profile), 0, 0},
 	{"serverkeygen_key", V_KEYSPEC, LAB(serverkeygen_key), 0, 0},
 	{"serverkeygen_kek", V_KEK, LAB(serverkeygen_kek), 0, 0},
+	{"require_channel_binding", V_BOOL, LAB(require_channel_binding), 0, 0},
+	{"approval", V_APPROVAL, LAB(approval_manual), 0, 0},
+	{"retry_after", V_INT, LAB(retry_after), 1, 86400},
 };
 
 enum kind { K_SERVER, K_CA, K_STORE, K_AUTH, K_PROFILE, K_LABEL };
@@ -368,6 +372,11 @@ static int set_value(struct parser *p, const struct key *k, void *base, const ch
 				    k->name, v);
 		*(int *)slot = b;
 		return 1;
+	case V_APPROVAL:
+		if (strcmp(v, "auto") != 0 && strcmp(v, "manual") != 0)
+			return fail(p, ESTKIT_EINVAL, "%s: '%s' is not auto or manual", k->name, v);
+		*(int *)slot = strcmp(v, "manual") == 0;
+		return 1;
 	default:
 		if (!text_ok(k->type, v))
 			return fail(p, ESTKIT_EINVAL, "%s: invalid value '%s' (%s)", k->name, v,
@@ -477,6 +486,9 @@ static int add_label(struct parser *p, const char *name, size_t *idx)
 	nl[cfg->nlabels].profile = estd_strdup(DEFAULT_PROFILE);
 	nl[cfg->nlabels].serverkeygen_key = NULL;
 	nl[cfg->nlabels].serverkeygen_kek = NULL;
+	nl[cfg->nlabels].require_channel_binding = 0;
+	nl[cfg->nlabels].approval_manual = 0;
+	nl[cfg->nlabels].retry_after = 60;
 	if (nl[cfg->nlabels].name == NULL || nl[cfg->nlabels].profile == NULL) {
 		free(nl[cfg->nlabels].name);
 		free(nl[cfg->nlabels].profile);

@@ -5,6 +5,7 @@
  *   estd run -c FILE            serve (also: estd -c FILE)
  *   estd user ...               HTTP Basic users
  *   estd certs ...              issued certificates
+ *   estd requests ...           requests held for manual approval
  */
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +28,8 @@ static void usage(FILE *f)
 		   "  run -c FILE            run the server (same as: estd -c FILE)\n"
 		   "  user add|del|list      manage HTTP Basic users\n"
 		   "  certs list|show        list and show issued certificates\n"
+		   "  requests list|show|approve|reject\n"
+		   "                         requests held for manual approval\n"
 		   "  help                   this text\n"
 		   "  --version              version of estd and OpenSSL\n"
 		   "\n"
@@ -53,6 +56,8 @@ int main(int argc, char **argv)
 		return estd_cmd_user(argc - 1, argv + 1);
 	if (strcmp(cmd, "certs") == 0)
 		return estd_cmd_certs(argc - 1, argv + 1);
+	if (strcmp(cmd, "requests") == 0)
+		return estd_cmd_requests(argc - 1, argv + 1);
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
 		printf("estd %s (%s)\n", ESTKIT_VERSION_STRING, OpenSSL_version(OPENSSL_VERSION));
 		return 0;

@@ -17,6 +17,12 @@ struct estd_config;
 /* estd certs list [-c F] [--label L] [--json] | estd certs show SERIAL [-c F] [--pem] */
 int estd_cmd_certs(int argc, char **argv);
 
+/*
+ * estd requests list [--status S|all] [--json] | show ID | approve ID |
+ * reject ID [--reason TEXT]   [-c F]: manual approval (approval = manual).
+ */
+int estd_cmd_requests(int argc, char **argv);
+
 /* estd user add NAME | del NAME | list  [-c F] */
 int estd_cmd_user(int argc, char **argv);
 

@@ -14,6 +14,7 @@
 
 #include <estkit/pki.h>
 
+#include "backend/approval.h"
 #include "backend/ca.h"
 #include "backend/record.h"
 #include "backend/skg.h"
@@ -94,6 +95,17 @@ static int cb_label_exists(void *ctx, const char *label)
 
 	estd_snapshot_release(s);
 	return found;
+}
+
+/* RFC 7030 3.5: the label's require_channel_binding. */
+static int cb_require_channel_binding(void *ctx, const char *label)
+{
+	struct estd_snapshot *s = acquire(ctx);
+	const struct estd_label *l = estd_config_label(s->cfg, label != NULL ? label : "");
+	int req = l != NULL && l->require_channel_binding;
+
+	estd_snapshot_release(s);
+	return req;
 }
 
 static int cb_check_basic(void *ctx, const char *label, const char *user, const char *password)
@@ -208,6 +220,19 @@ static enum estkit_status issue_and_record(struct estd_backend_ca *b,
 	return rc == ESTKIT_OK ? ESTKIT_EINTERNAL : rc;
 }
 
+/* approval = manual labels go through the request store (RFC 7030 4.2.3). */
+static enum estkit_status issue_or_hold(struct estd_backend_ca *b, const struct estd_snapshot *s,
+					const struct estd_ca_profile *prof,
+					struct estkit_request *req, X509_REQ *csr, X509 **cert)
+{
+	const struct estd_label *lab = estd_config_label(s->cfg, estkit_request_label(req));
+	struct estd_approval a = { b, b->store, b->ca, prof, lab };
+
+	if (lab != NULL && lab->approval_manual)
+		return estd_approval_enroll(&a, req, csr, cert);
+	return issue_and_record(b, prof, req, csr, csr, cert);
+}
+
 static enum estkit_status cb_enroll(void *ctx, struct estkit_request *req, X509_REQ *csr,
 				    STACK_OF(X509) **out)
 {
@@ -232,7 +257,7 @@ static enum estkit_status cb_enroll(void *ctx, struct estkit_request *req, X509_
 		estkit_request_fail(req, 400, "%s", reason);
 		goto out;
 	}
-	rc = issue_and_record(b, prof, req, csr, csr, &cert);
+	rc = issue_or_hold(b, s, prof, req, csr, &cert);
 	if (rc != ESTKIT_OK)
 		goto out;
 	if (estkit_cert_serial_hex(cert, &serial) == ESTKIT_OK)
@@ -259,6 +284,7 @@ static enum estkit_status cb_serverkeygen(void *ctx, struct estkit_request *req,
 	struct estd_backend_ca *b = ctx;
 	struct estd_snapshot *s = acquire(b);
 	const struct estd_ca_profile *prof;
+	const struct estd_label *lab = NULL;
 	X509_REQ *issued = NULL;
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
@@ -268,12 +294,19 @@ static enum estkit_status cb_serverkeygen(void *ctx, struct estkit_request *req,
 	*key_out = NULL;
 	*out = NULL;
 	prof = estd_snapshot_profile(s, estkit_request_label(req));
-	if (prof == NULL) {
+	lab = estd_config_label(s->cfg, estkit_request_label(req));
+	if (prof == NULL || lab == NULL) {
 		estkit_request_fail(req, 404, "unknown label");
 		goto out;
 	}
-	rc = estd_skg_generate(estd_config_label(s->cfg, estkit_request_label(req)), csr, &key,
-			       reason, sizeof(reason));
+	if (lab->approval_manual) {
+		/* a held request would need its key kept until collection: never */
+		estkit_request_fail(req, 403, "/serverkeygen is not offered on labels with "
+					      "manual approval");
+		rc = ESTKIT_EFORBIDDEN;
+		goto out;
+	}
+	rc = estd_skg_generate(lab, csr, &key, reason, sizeof(reason));
 	if (rc == ESTKIT_OK)
 		rc = estd_profile_check_key(prof, key, reason, sizeof(reason));
 	if (rc != ESTKIT_OK) {
@@ -331,6 +364,7 @@ void estd_backend_ca_vtable(struct estd_backend_ca *b, struct estkit_backend *vt
 	memset(vt, 0, sizeof(*vt));
 	vt->ctx = b;
 	vt->label_exists = cb_label_exists;
+	vt->require_channel_binding = cb_require_channel_binding;
 	vt->check_basic = cb_check_basic;
 	vt->cacerts = cb_cacerts;
 	vt->enroll = cb_enroll;

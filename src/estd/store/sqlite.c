@@ -7,9 +7,13 @@
  * when sqlite3_step() of COMMIT returns, which is what store.h promises
  * (estd sends a certificate only after its insert returned).
  *
- * The schema is versioned with PRAGMA user_version; migrations[i] moves the
- * database from version i to i + 1 inside one transaction.
+ * The schema is versioned with PRAGMA user_version. Each migration has a
+ * number; opening applies, in ascending order and inside one transaction,
+ * every known migration numbered above user_version, then sets user_version
+ * to the highest known number. Migrations are idempotent (IF NOT EXISTS), so
+ * a number missing from one build does not break the others.
  */
+#include "store/sqlite_int.h"
 #include "store/store.h"
 #include "util.h"
 
@@ -24,23 +28,21 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_SERIAL_HEX 64 /* RFC 5280 4.1.2.2 allows 20 octets; leave room */
 
-struct estd_store {
-	sqlite3 *db;
-	pthread_mutex_t lock; /* recursive: a foreach callback may call get */
-	sqlite3_stmt *ins, *get;
-};
-
-static const char *const migrations[] = {
+static const struct migration {
+	int number;
+	const char *sql;
+} migrations[] = {
 	/* 1: issued certificates */
-	"CREATE TABLE certs ("
+	{1, "CREATE TABLE IF NOT EXISTS certs ("
 	" serial TEXT PRIMARY KEY NOT NULL,"
 	" subject TEXT NOT NULL, issuer TEXT NOT NULL, sans TEXT NOT NULL,"
 	" not_before INTEGER NOT NULL, not_after INTEGER NOT NULL, issued_at INTEGER NOT NULL,"
 	" requester TEXT NOT NULL, label TEXT NOT NULL, op TEXT NOT NULL,"
 	" csr BLOB, cert BLOB);"
-	"CREATE INDEX certs_issued_at ON certs (issued_at);",
+	"CREATE INDEX IF NOT EXISTS certs_issued_at ON certs (issued_at);"},
+	/* 2: requests held for manual approval (RFC 7030 4.2.3); see sqlite_requests.c */
+	{2, ESTD_SQLITE_MIGRATION_REQUESTS},
 };
 
 #define COLUMNS                                                                                \
@@ -118,8 +120,10 @@ static int exec(sqlite3 *db, const char *sql)
 static enum estkit_status migrate(sqlite3 *db)
 {
 	sqlite3_stmt *st = NULL;
-	const int newest = (int)(sizeof(migrations) / sizeof(migrations[0]));
-	int version = 0, i;
+	const size_t n = sizeof(migrations) / sizeof(migrations[0]);
+	const int newest = migrations[n - 1].number;
+	int version = 0;
+	size_t i;
 	char sql[64];
 
 	/* IMMEDIATE: two processes opening a new file must not both migrate */
@@ -136,8 +140,8 @@ static enum estkit_status migrate(sqlite3 *db)
 		set_err("schema version %d is newer than this estd knows (%d)", version, newest);
 		return ESTKIT_EINVAL;
 	}
-	for (i = version; i < newest; i++)
-		if (exec(db, migrations[i]) != SQLITE_OK)
+	for (i = 0; i < n; i++)
+		if (migrations[i].number > version && exec(db, migrations[i].sql) != SQLITE_OK)
 			goto fail;
 	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", newest);
 	if (exec(db, sql) != SQLITE_OK || exec(db, "COMMIT") != SQLITE_OK)
@@ -315,27 +319,20 @@ static int bind_record(sqlite3_stmt *s, const char *serial, const struct estd_ce
 	return r;
 }
 
-/* Inserts and commits rec; a known serial is ESTKIT_EEXIST. */
-enum estkit_status estd_store_cert_insert(struct estd_store *st,
-					  const struct estd_cert_record *rec)
+/* The insert of estd_store_cert_insert() inside the caller's transaction (sqlite_int.h). */
+enum estkit_status estd_sqlite_cert_insert_tx(struct estd_store *st,
+					      const struct estd_cert_record *rec, char *serial,
+					      size_t len)
 {
-	char serial[MAX_SERIAL_HEX + 1];
 	enum estkit_status rc = ESTKIT_OK;
-	int r;
 
-	errbuf[0] = '\0';
-	if (st == NULL || rec == NULL || normalize_serial(rec->serial, serial, sizeof(serial))) {
+	if (normalize_serial(rec->serial, serial, len) != 0) {
 		set_err("invalid record or serial");
 		return ESTKIT_EINVAL;
 	}
-	pthread_mutex_lock(&st->lock);
-	if (exec(st->db, "BEGIN IMMEDIATE") != SQLITE_OK) {
-		rc = db_fail(st->db, "begin");
-		goto out;
-	}
 	if (bind_record(st->ins, serial, rec) != SQLITE_OK) {
 		rc = db_fail(st->db, "bind");
-	} else if ((r = sqlite3_step(st->ins)) != SQLITE_DONE) {
+	} else if (sqlite3_step(st->ins) != SQLITE_DONE) {
 		if (sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_PRIMARYKEY) {
 			set_err("serial %s is already in the store", serial);
 			rc = ESTKIT_EEXIST;
@@ -345,6 +342,27 @@ enum estkit_status estd_store_cert_insert(struct estd_store *st,
 	}
 	sqlite3_reset(st->ins);
 	sqlite3_clear_bindings(st->ins);
+	return rc;
+}
+
+/* Inserts and commits rec; a known serial is ESTKIT_EEXIST. */
+enum estkit_status estd_store_cert_insert(struct estd_store *st,
+					  const struct estd_cert_record *rec)
+{
+	char serial[MAX_SERIAL_HEX + 1];
+	enum estkit_status rc = ESTKIT_OK;
+
+	errbuf[0] = '\0';
+	if (st == NULL || rec == NULL) {
+		set_err("invalid record or serial");
+		return ESTKIT_EINVAL;
+	}
+	pthread_mutex_lock(&st->lock);
+	if (exec(st->db, "BEGIN IMMEDIATE") != SQLITE_OK) {
+		rc = db_fail(st->db, "begin");
+		goto out;
+	}
+	rc = estd_sqlite_cert_insert_tx(st, rec, serial, sizeof(serial));
 	if (rc == ESTKIT_OK && exec(st->db, "COMMIT") != SQLITE_OK)
 		rc = db_fail(st->db, "commit");
 	if (rc != ESTKIT_OK)
@@ -506,4 +524,20 @@ const char *estd_store_errmsg(struct estd_store *st)
 {
 	(void)st;
 	return errbuf;
+}
+
+/* For the other files of the SQLite engine: see sqlite_int.h. */
+enum estkit_status estd_sqlite_fail(sqlite3 *db, const char *what)
+{
+	return db_fail(db, what);
+}
+
+/* Sets this thread's store message (sqlite_int.h). */
+void estd_sqlite_set_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
+	va_end(ap);
 }

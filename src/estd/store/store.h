@@ -60,4 +60,76 @@ void estd_cert_record_free(struct estd_cert_record *rec);
 /* The last error message of this thread's last call, for logs ("" if none). */
 const char *estd_store_errmsg(struct estd_store *st);
 
+/* ---- requests held for manual approval (RFC 7030 4.2.3) -------------------------- */
+
+/*
+ * One enrollment request of a label with `approval = manual`. Strings are
+ * never NULL in records the store returns ("" when unset).
+ */
+struct estd_request_record {
+	long long id;        /* assigned by the store */
+	char *label;         /* "" for the default label */
+	char *op;            /* "simpleenroll" or "simplereenroll" */
+	char *requester;     /* estkit_request_identity() of the first submission */
+	char *subject;       /* RFC 2253 one-line of the CSR subject */
+	char *sans;          /* requested subjectAltName, "DNS:a, ..." or "" */
+	unsigned char *csr_der;
+	size_t csr_len;
+	char *csr_sha256;    /* lowercase hex SHA-256 of csr_der: "the same request" */
+	char *status;        /* "pending", "approved", "rejected" or "issued" */
+	char *reason;        /* rejection reason, or "" */
+	char *serial;        /* the issued certificate's serial once issued, else "" */
+	long long created_at, decided_at; /* Unix seconds; decided_at 0 while pending */
+	char *decided_by;    /* who approved or rejected, or "" */
+};
+
+/*
+ * Stores req (label, op, requester, subject, sans, csr_der/len, csr_sha256
+ * are used; status becomes "pending", created_at now) unless the label
+ * already holds a request with the same csr_sha256: then that one (the open
+ * one, else the newest issued) is returned unchanged. Atomic: two nodes
+ * submitting the same CSR get the same row. *created is 1 when the row is
+ * new. *out is the stored row (caller frees).
+ */
+enum estkit_status estd_store_request_submit(struct estd_store *st,
+					     const struct estd_request_record *req,
+					     struct estd_request_record **out, int *created);
+
+/* The request with id; ESTKIT_ENOTFOUND. */
+enum estkit_status estd_store_request_get(struct estd_store *st, long long id,
+					  struct estd_request_record **out);
+
+/*
+ * Calls cb for each request whose status is status (NULL: all), oldest
+ * first. A non-zero return from cb stops the walk.
+ */
+enum estkit_status estd_store_request_foreach(struct estd_store *st, const char *status,
+					      int (*cb)(void *arg,
+							const struct estd_request_record *r),
+					      void *arg);
+
+/*
+ * Approves (status "approved") or rejects ("rejected", with reason) a
+ * pending request, recording decided_by and the time. Atomic ("UPDATE ...
+ * WHERE status = 'pending'"): of two operators or nodes deciding at once
+ * exactly one succeeds. ESTKIT_ENOTFOUND: no such id; ESTKIT_EEXIST: it is
+ * no longer pending.
+ */
+enum estkit_status estd_store_request_decide(struct estd_store *st, long long id,
+					     const char *status, const char *reason,
+					     const char *decided_by);
+
+/*
+ * Records the certificate issued for an approved request and marks the
+ * request "issued" with cert->serial, in one transaction. ESTKIT_EEXIST:
+ * the serial is already in the store (issue again); ESTKIT_EPOLICY: the
+ * request is not (or no longer) approved - e.g. another node collected it
+ * first - and nothing was recorded.
+ */
+enum estkit_status estd_store_request_issue(struct estd_store *st, long long id,
+					    const struct estd_cert_record *cert);
+
+/* Frees a request record. NULL is a no-op. */
+void estd_request_record_free(struct estd_request_record *r);
+
 #endif /* ESTD_STORE_H */

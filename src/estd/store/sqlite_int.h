@@ -1,0 +1,56 @@
+/*
+ * sqlite_int.h - shared by the files of the SQLite store engine (sqlite.c,
+ * sqlite_requests.c); nothing outside src/estd/store includes it.
+ */
+#ifndef ESTD_STORE_SQLITE_INT_H
+#define ESTD_STORE_SQLITE_INT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <sqlite3.h>
+#include <estkit/error.h>
+
+struct estd_store {
+	sqlite3 *db;
+	pthread_mutex_t lock; /* recursive: a foreach callback may call get */
+	sqlite3_stmt *ins, *get;
+};
+
+/*
+ * Migration 2: requests held for manual approval (RFC 7030 4.2.3). A CSR
+ * (by its DER's SHA-256) has at most one request per label that is not yet
+ * collected; status is pending, approved, rejected or issued.
+ */
+#define ESTD_SQLITE_MIGRATION_REQUESTS                                                        \
+	"CREATE TABLE IF NOT EXISTS requests ("                                                \
+	" id INTEGER PRIMARY KEY, label TEXT NOT NULL, op TEXT NOT NULL,"                     \
+	" requester TEXT NOT NULL, subject TEXT NOT NULL, sans TEXT NOT NULL,"                \
+	" csr BLOB NOT NULL, csr_sha256 TEXT NOT NULL,"                                        \
+	" status TEXT NOT NULL CHECK (status IN ('pending','approved','rejected','issued')),"  \
+	" reason TEXT NOT NULL DEFAULT '', serial TEXT NOT NULL DEFAULT '',"                   \
+	" created_at INTEGER NOT NULL, decided_at INTEGER NOT NULL DEFAULT 0,"                 \
+	" decided_by TEXT NOT NULL DEFAULT '');"                                               \
+	"CREATE UNIQUE INDEX IF NOT EXISTS requests_open ON requests (label, csr_sha256)"     \
+	" WHERE status <> 'issued';"                                                           \
+	"CREATE INDEX IF NOT EXISTS requests_status ON requests (status, id);"
+
+#define MAX_SERIAL_HEX 64 /* RFC 5280 4.1.2.2 allows 20 octets; leave room */
+
+struct estd_cert_record;
+
+/*
+ * Inserts rec into certs inside the caller's transaction (the store lock
+ * held); serial (len >= MAX_SERIAL_HEX + 1) receives the normalised serial.
+ * ESTKIT_EEXIST for a serial already stored.
+ */
+enum estkit_status estd_sqlite_cert_insert_tx(struct estd_store *st,
+					      const struct estd_cert_record *rec, char *serial,
+					      size_t len);
+
+/* Records SQLite's message for db (prefixed with what) and maps its code to a status. */
+enum estkit_status estd_sqlite_fail(sqlite3 *db, const char *what);
+
+/* Sets this thread's store message (estd_store_errmsg()). */
+void estd_sqlite_set_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif /* ESTD_STORE_SQLITE_INT_H */

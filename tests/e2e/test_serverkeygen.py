@@ -241,3 +241,15 @@ def test_serverkeygen_key_encrypted_to_the_client_certificate(fresh_server, work
     cp = est_skg(srv, work / "mismatch", "--cert", cert, "--key", key, "--decrypt-key",
                  akey, check=False)
     assert cp.returncode != 0, describe(cp)
+
+
+def test_serverkeygen_refused_on_manual_approval_labels(fresh_server, work):
+    srv = fresh_server
+    set_ini(srv.conf, "label", "approval", "manual")
+    restart(srv)
+    before = len(srv.certs())
+    cp = est_skg(srv, work / "held", check=False)
+    assert cp.returncode == 1 and "403" in cp.stderr and "manual approval" in cp.stderr, \
+        describe(cp)
+    assert len(srv.certs()) == before
+    assert not (work / "held" / "key.pem").exists()

@@ -56,6 +56,21 @@ estkit_client_set_trust_certs(struct estkit_client *c, STACK_OF(X509) *cas);
 ESTKIT_API ESTKIT_WUR enum estkit_status
 estkit_client_set_basic_auth(struct estkit_client *c, const char *user, const char *password);
 
+#ifndef ESTKIT_AUTH_BASIC
+#define ESTKIT_AUTH_BASIC  0x1u /* RFC 7617 */
+#define ESTKIT_AUTH_DIGEST 0x2u /* RFC 7616 (SHA-256, MD5) */
+#endif
+
+/*
+ * Which HTTP schemes may carry the credentials of estkit_client_set_basic_auth():
+ * ESTKIT_AUTH_BASIC (default: sent with the first request), ESTKIT_AUTH_DIGEST
+ * (RFC 7030 3.2.3; the server's 401 challenge is answered), or both (the
+ * strongest the server offers). Credentials only ever go over TLS verified
+ * against the trust anchors. ESTKIT_EINVAL for 0 or unknown bits.
+ */
+ESTKIT_API ESTKIT_WUR enum estkit_status
+estkit_client_set_auth_methods(struct estkit_client *c, unsigned methods);
+
 /* TLS client certificate and key (files, PEM or DER). */
 ESTKIT_API ESTKIT_WUR enum estkit_status
 estkit_client_set_client_cert(struct estkit_client *c, const char *certfile, const char *keyfile);
@@ -111,6 +126,16 @@ estkit_client_simplereenroll(struct estkit_client *c, X509_REQ *csr, STACK_OF(X5
  */
 ESTKIT_API ESTKIT_WUR enum estkit_status
 estkit_client_reenroll_csr(X509 *current, EVP_PKEY *key, X509_REQ **out);
+
+/*
+ * GET /csrattrs (RFC 7030 4.5): the server's CSR attributes as DER CsrAttrs
+ * (parse with estkit_csrattrs_decode()); *der is the caller's (estkit_free()).
+ * HTTP 204 (the server has none) is ESTKIT_OK with *der NULL and *len 0.
+ * Servers without /csrattrs answer 404 or 501: an error here, which a client
+ * may treat as "no attributes" (estkit_client_http_status() tells).
+ */
+ESTKIT_API ESTKIT_WUR enum estkit_status
+estkit_client_csrattrs(struct estkit_client *c, unsigned char **der, size_t *len);
 
 /*
  * How to open a key the server encrypted (RFC 7030 4.4.2): the symmetric

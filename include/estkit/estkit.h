@@ -4,6 +4,7 @@
 
 #include <estkit/error.h>
 #include <estkit/pki.h>
+#include <estkit/csrattrs.h>
 #include <estkit/client.h>
 #include <estkit/server.h>
 #include <estkit/multipart.h>

@@ -15,7 +15,8 @@
  *                              405 wrong method, 415 wrong content type, 413 body too big
  *   authenticate            -> TLS client certificate (verified during the handshake against
  *                              the configured trust anchors) and/or HTTP Basic
- *                              (backend->check_basic); 401 + WWW-Authenticate when an
+ *                              (backend->check_basic) or Digest, RFC 7616
+ *                              (backend->digest_ha1); 401 + WWW-Authenticate when an
  *                              operation needing auth has neither, or the password is wrong
  *   decode + verify         -> base64 + PKCS#10 parse + self-signature: 400 with a reason
  *   channel binding         -> RFC 7030 3.5: the CSR's estIdentityLinking / challengePassword
@@ -106,6 +107,30 @@ struct estkit_backend {
 	int (*require_channel_binding)(void *ctx, const char *label);
 
 	/*
+	 * The CSR attributes of a label (RFC 7030 4.5, RFC 9908) as DER
+	 * CsrAttrs. *der (OPENSSL_malloc'ed, freed by the server) may be left
+	 * NULL with ESTKIT_OK: the label has none and the server answers 204.
+	 * HTTP Basic credentials, when sent, are verified before the call
+	 * (estkit_request_user()); RFC 7030 4.5 lets the server answer
+	 * anonymous clients, so return ESTKIT_EAUTH (-> 401 with
+	 * WWW-Authenticate) when this label wants an authenticated client and
+	 * the request has neither a user nor a client certificate. Job pool.
+	 */
+	enum estkit_status (*csrattrs)(void *ctx, struct estkit_request *req, unsigned char **der,
+				       size_t *len);
+
+	/*
+	 * HTTP Digest (RFC 7616): HA1 = H(user ":" realm ":" password) of user
+	 * for label, algorithm "SHA-256" or "MD5", as raw digest bytes. On entry
+	 * *ha1_len is the size of ha1 (at least 32); on success set it to the
+	 * digest length and return 1. Return 0 when the user is unknown or has
+	 * no HA1 for that algorithm (Basic only). NULL: Digest is not offered.
+	 * Job pool.
+	 */
+	int (*digest_ha1)(void *ctx, const char *label, const char *user, const char *algorithm,
+			  unsigned char *ha1, size_t *ha1_len);
+
+	/*
 	 * Fulfil a /serverkeygen (RFC 7030 4.4) for a request whose signature
 	 * has been verified (its public key is ignored, RFC 7030 4.4.1):
 	 * generate a key, issue a certificate for it with the CSR's subject and
@@ -132,6 +157,12 @@ struct estkit_backend {
 					       unsigned char **kek, size_t *keklen);
 };
 
+/* HTTP authentication schemes a server offers (estkit_server_config.auth_methods). */
+#ifndef ESTKIT_AUTH_BASIC
+#define ESTKIT_AUTH_BASIC  0x1u /* RFC 7617 */
+#define ESTKIT_AUTH_DIGEST 0x2u /* RFC 7616 (SHA-256, MD5) */
+#endif
+
 /* Server settings. Initialise with estkit_server_config_init(), then override. */
 struct estkit_server_config {
 	const char *listen;          /* "HOST:PORT", "[v6]:PORT"; default "127.0.0.1:8443" */
@@ -148,6 +179,15 @@ struct estkit_server_config {
 	int timeout;                 /* read/write/idle seconds per connection; default 30 */
 	int reenroll_requires_cert;  /* RFC 7030 4.2.2; default 1 */
 	const char *realm;           /* WWW-Authenticate realm; default "estkit" */
+	unsigned auth_methods;       /* ESTKIT_AUTH_* bits; default BASIC | DIGEST; 0: certs only */
+	/*
+	 * Key of the stateless Digest nonces (HMAC-SHA256), copied: servers
+	 * sharing it accept each other's nonces. NULL: 32 random bytes per server.
+	 */
+	const unsigned char *digest_secret;
+	size_t digest_secret_len;    /* 16..1024 bytes */
+	int digest_nonce_lifetime;   /* seconds a nonce is valid; default 300 */
+	int digest_nonce_table;      /* nonce-count high-water marks remembered; default 4096 */
 };
 
 ESTKIT_API void estkit_server_config_init(struct estkit_server_config *cfg);

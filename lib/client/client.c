@@ -182,6 +182,15 @@ enum estkit_status estkit_client_set_basic_auth(struct estkit_client *c, const c
 	return ESTKIT_OK;
 }
 
+/* See estkit/client.h. */
+enum estkit_status estkit_client_set_auth_methods(struct estkit_client *c, unsigned methods)
+{
+	if (c == NULL || methods == 0 || (methods & ~(ESTKIT_AUTH_BASIC | ESTKIT_AUTH_DIGEST)) != 0)
+		return ESTKIT_EINVAL;
+	c->auth_methods = methods;
+	return ESTKIT_OK;
+}
+
 enum estkit_status estkit_client_set_client_cert(struct estkit_client *c, const char *certfile,
                                                  const char *keyfile)
 {

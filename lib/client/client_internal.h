@@ -44,6 +44,7 @@ struct estkit_client {
 	STACK_OF(X509) * client_chain;
 	char *user; /* HTTP Basic; wiped on free */
 	char *password;
+	unsigned auth_methods;  /* ESTKIT_AUTH_*; 0 means Basic */
 	long timeout;
 	void (*log)(void *arg, const char *line);
 	void *log_arg;

@@ -220,7 +220,12 @@ static int set_security(struct estkit_client *c, CURL *h, int bootstrap)
 	e |= curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, c);
 	if (c->user != NULL) {
 		/* Only ever here: over a TLS connection verified against the trust anchors. */
-		e |= curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		unsigned long a = 0;
+		if (c->auth_methods == 0 || (c->auth_methods & ESTKIT_AUTH_BASIC))
+			a |= CURLAUTH_BASIC;
+		if (c->auth_methods & ESTKIT_AUTH_DIGEST)
+			a |= CURLAUTH_DIGEST; /* curl answers the SHA-256 challenge when offered */
+		e |= curl_easy_setopt(h, CURLOPT_HTTPAUTH, a);
 		e |= curl_easy_setopt(h, CURLOPT_USERNAME, c->user);
 		e |= curl_easy_setopt(h, CURLOPT_PASSWORD, c->password);
 	}

@@ -8,8 +8,8 @@
 #include <estkit/pki.h>
 #include "pki_internal.h"
 
-/* Builds one GeneralName from "DNS:x", "IP:a", "URI:u" or "email:e" (prefix case-insensitive). */
-static GENERAL_NAME *san_parse(const char *s)
+/* See pki_internal.h. */
+GENERAL_NAME *ek_san_parse(const char *s)
 {
 	static const struct {
 		const char *prefix;
@@ -57,7 +57,7 @@ static enum estkit_status add_sans(X509_REQ *req, const char *const *sans, size_
 	if ((gens = sk_GENERAL_NAME_new_null()) == NULL)
 		goto out;
 	for (size_t i = 0; i < nsans; i++) {
-		if ((gen = san_parse(sans[i])) == NULL)
+		if ((gen = ek_san_parse(sans[i])) == NULL)
 			goto out;
 		if (!sk_GENERAL_NAME_push(gens, gen)) {
 			GENERAL_NAME_free(gen);

@@ -43,4 +43,10 @@ enum estkit_status ek_sans_format(const GENERAL_NAMES *gens, char **out);
  */
 EVP_PKEY *ek_key_parse(const unsigned char *in, size_t len);
 
+/*
+ * Builds one GeneralName from "DNS:x", "IP:a", "URI:u" or "email:e" (prefix
+ * case-insensitive). NULL on bad syntax or out of memory.
+ */
+GENERAL_NAME *ek_san_parse(const char *s);
+
 #endif /* EK_PKI_INTERNAL_H */

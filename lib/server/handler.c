@@ -25,6 +25,7 @@ static const char *status_phrase(int status)
 	switch (status) {
 	case 200: return "OK";
 	case 202: return "Accepted";
+	case 204: return "No Content";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
@@ -45,6 +46,7 @@ void ek_request_free(struct estkit_request *r)
 	if (r == NULL)
 		return;
 	free(r->path);
+	free(r->target);
 	X509_free(r->peer_cert);
 	if (r->authz != NULL)
 		OPENSSL_clear_free(r->authz, strlen(r->authz));
@@ -54,7 +56,7 @@ void ek_request_free(struct estkit_request *r)
 	X509_REQ_free(r->csr);
 	if (r->resp_body != NULL) /* a /serverkeygen body holds a private key */
 		OPENSSL_clear_free(r->resp_body, r->resp_len);
-	OPENSSL_free(r->resp_ctype);
+	OPENSSL_free(r->resp_ctype_buf);
 	OPENSSL_free(r->otp);
 	free(r);
 }
@@ -116,16 +118,34 @@ static void access_log(struct estkit_request *r)
 		      r->status, r->serial[0] != '\0' ? r->serial : "-", ms, r->peer);
 }
 
+/*
+ * RFC 7235 4.1: one WWW-Authenticate per scheme, the strongest first
+ * (RFC 7616 3.7: SHA-256 before MD5), then Basic. The realm is a
+ * quoted-string; the configuration never holds '"'.
+ */
+static void add_challenges(struct estkit_request *r, struct evkeyvalq *h)
+{
+	char www[512];
+	unsigned methods = r->srv->cfg.auth_methods;
+
+	if (r->srv->digest != NULL) {
+		if (ek_digest_challenge(r->srv, "SHA-256", r->digest_stale, www, sizeof(www)) == 0)
+			evhttp_add_header(h, "WWW-Authenticate", www);
+		if (ek_digest_challenge(r->srv, "MD5", r->digest_stale, www, sizeof(www)) == 0)
+			evhttp_add_header(h, "WWW-Authenticate", www);
+	}
+	if (methods & ESTKIT_AUTH_BASIC) {
+		snprintf(www, sizeof(www), "Basic realm=\"%s\"", r->srv->realm);
+		evhttp_add_header(h, "WWW-Authenticate", www);
+	}
+}
+
 static void add_headers(struct estkit_request *r, struct evkeyvalq *h)
 {
 	char num[16];
 
-	if (r->want_auth) {
-		char www[160];
-		/* RFC 7617 2: the realm is a quoted-string; the config never holds '"' */
-		snprintf(www, sizeof(www), "Basic realm=\"%s\"", r->srv->realm);
-		evhttp_add_header(h, "WWW-Authenticate", www);
-	}
+	if (r->want_auth)
+		add_challenges(r, h);
 	if (r->status == 405 && r->allow != NULL)
 		evhttp_add_header(h, "Allow", r->allow);
 	if (r->status == 202 || r->status == 503) {
@@ -170,7 +190,7 @@ static void respond(struct estkit_request *r)
 				  "application/pkcs7-mime; smime-type=certs-only");
 		evhttp_add_header(h, "Content-Transfer-Encoding", "base64");
 		evbuffer_add(buf, r->resp_body, r->resp_len);
-	} else {
+	} else if (status != 204) {
 		evhttp_add_header(h, "Content-Type", "text/plain; charset=utf-8");
 		evbuffer_add_printf(buf, "%s\n",
 				    r->reason[0] != '\0' ? r->reason : status_phrase(status));
@@ -285,7 +305,10 @@ static struct estkit_request *request_new(struct ek_loop *loop, struct evhttp_re
 	r->method = evhttp_request_get_command(ev);
 	snprintf(r->method_name, sizeof(r->method_name), "%s", method_name(r->method));
 	r->path = strndup(uri != NULL ? uri : "", uri != NULL ? strcspn(uri, "?") : 0);
-	if (r->path == NULL) {
+	r->target = strdup(uri != NULL ? uri : "");
+	if (r->path == NULL || r->target == NULL) {
+		free(r->path);
+		free(r->target);
 		free(r);
 		return NULL;
 	}
@@ -333,6 +356,19 @@ static int route_enroll(struct estkit_request *r)
 	return 0;
 }
 
+/* /csrattrs (RFC 7030 4.5.1): a GET; credentials are optional and checked later. */
+static int route_csrattrs(struct estkit_request *r)
+{
+	const char *authz = evhttp_find_header(evhttp_request_get_input_headers(r->ev),
+					       "Authorization");
+
+	if (r->srv->backend.csrattrs == NULL)
+		return reply(r, 501, "not implemented");
+	if (authz != NULL && (r->authz = OPENSSL_strdup(authz)) == NULL)
+		return reply(r, 500, "internal error");
+	return 0;
+}
+
 /* Returns 0 when r goes to the job pool, -1 when its reply is already decided. */
 static int route(struct estkit_request *r)
 {
@@ -355,8 +391,10 @@ static int route(struct estkit_request *r)
 	case ESTKIT_OP_SIMPLEREENROLL:
 	case ESTKIT_OP_SERVERKEYGEN: /* RFC 7030 4.4.1: same request as /simpleenroll */
 		return route_enroll(r);
+	case ESTKIT_OP_CSRATTRS:
+		return route_csrattrs(r);
 	default:
-		/* csrattrs, fullcmc: no backend callback yet */
+		/* fullcmc: no backend callback yet */
 		return reply(r, 501, "not implemented");
 	}
 }

@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -52,16 +53,31 @@ static int sans_equal(X509_REQ *csr, X509 *cert)
 	return eq;
 }
 
-/* HTTP Basic (RFC 7617) through the backend. 0 when authenticated or not asked. */
+/* 1 when authz uses the auth-scheme name (case-insensitive, RFC 7235 2.1). */
+static int scheme_is(const char *authz, const char *name)
+{
+	size_t n = strlen(name);
+
+	return strncasecmp(authz, name, n) == 0 && (authz[n] == ' ' || authz[n] == '\t');
+}
+
+/*
+ * HTTP Basic (RFC 7617) or Digest (RFC 7616) through the backend, each only
+ * when enabled. 0 when authenticated or not asked.
+ */
 static int authenticate(struct estkit_request *r)
 {
 	const struct estkit_backend *be = &r->srv->backend;
+	unsigned methods = r->srv->cfg.auth_methods;
 	char *user = NULL, *pass = NULL;
 	int ok = 0;
 
 	if (r->authz == NULL)
 		return r->peer_cert != NULL ? 0 : -1;
-	if (ek_route_parse_basic(r->authz, &user, &pass) == 0 && be->check_basic != NULL)
+	if (r->srv->digest != NULL && scheme_is(r->authz, "Digest"))
+		ok = ek_digest_authenticate(r, &user) == 0;
+	else if ((methods & ESTKIT_AUTH_BASIC) && scheme_is(r->authz, "Basic") &&
+		 ek_route_parse_basic(r->authz, &user, &pass) == 0 && be->check_basic != NULL)
 		ok = be->check_basic(be->ctx, r->label, user, pass) == 1;
 	if (ok) {
 		size_t n = strlen(user) + sizeof("user:");
@@ -196,6 +212,38 @@ static void run_enroll(struct estkit_request *r)
 	ek_pipeline_result(r, st, certs);
 }
 
+/* RFC 7030 4.5.2: 200 with base64 DER CsrAttrs, or 204 when there are none. */
+static void run_csrattrs(struct estkit_request *r)
+{
+	const struct estkit_backend *be = &r->srv->backend;
+	unsigned char *der = NULL;
+	size_t len = 0;
+	enum estkit_status st;
+
+	if (r->authz != NULL && authenticate(r) != 0) {
+		r->want_auth = 1;
+		ek_request_set(r, 401, "authentication required");
+		return;
+	}
+	st = be->csrattrs(be->ctx, r, &der, &len);
+	if (st == ESTKIT_OK && (der == NULL || len == 0)) {
+		r->status = 204;
+	} else if (st == ESTKIT_OK) {
+		if (estkit_b64_encode(der, len, &r->resp_body, &r->resp_len) == ESTKIT_OK) {
+			r->resp_ctype = "application/csrattrs";
+			r->status = 200;
+		} else {
+			ek_request_set(r, 500, "internal error");
+		}
+	} else if (st == ESTKIT_EAUTH) {
+		r->want_auth = 1;
+		ek_request_set(r, 401, "authentication required");
+	} else {
+		ek_pipeline_result(r, st, NULL);
+	}
+	OPENSSL_free(der);
+}
+
 /* See server_internal.h. */
 void ek_pipeline_run(struct estkit_request *r)
 {
@@ -206,6 +254,8 @@ void ek_pipeline_run(struct estkit_request *r)
 	if (r->op == ESTKIT_OP_CACERTS) {
 		st = be->cacerts(be->ctx, r, &certs);
 		ek_pipeline_result(r, st, certs);
+	} else if (r->op == ESTKIT_OP_CSRATTRS) {
+		run_csrattrs(r);
 	} else {
 		run_enroll(r);
 	}

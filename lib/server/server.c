@@ -18,6 +18,8 @@
 #define DEF_MAX_CONNS   4096
 #define DEF_TIMEOUT     30
 #define MAX_THREADS     1024
+#define DEF_NONCE_LIFE  300
+#define DEF_NONCE_TABLE 4096
 
 static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
 static int evthread_rc = -1;
@@ -40,6 +42,9 @@ void estkit_server_config_init(struct estkit_server_config *cfg)
 	cfg->timeout = DEF_TIMEOUT;
 	cfg->reenroll_requires_cert = 1;
 	cfg->realm = "estkit";
+	cfg->auth_methods = ESTKIT_AUTH_BASIC | ESTKIT_AUTH_DIGEST;
+	cfg->digest_nonce_lifetime = DEF_NONCE_LIFE;
+	cfg->digest_nonce_table = DEF_NONCE_TABLE;
 }
 
 /* See server_internal.h. */
@@ -150,6 +155,11 @@ static int copy_config(struct estkit_server *srv, const struct estkit_server_con
 		c->max_connections = DEF_MAX_CONNS;
 	if (c->timeout <= 0)
 		c->timeout = DEF_TIMEOUT;
+	if (c->digest_nonce_lifetime <= 0)
+		c->digest_nonce_lifetime = DEF_NONCE_LIFE;
+	if (c->digest_nonce_table <= 0)
+		c->digest_nonce_table = DEF_NONCE_TABLE;
+	c->digest_secret = NULL; /* copied into srv->digest, never kept */
 	/* a '"' or control byte would break the WWW-Authenticate quoted-string */
 	for (const char *p = srv->realm; *p != '\0'; p++)
 		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
@@ -184,6 +194,14 @@ struct estkit_server *estkit_server_new(const struct estkit_server_config *cfg,
 	srv->backend = *backend;
 	if (copy_config(srv, cfg) != 0) {
 		ek_server_err(srv, 0, "invalid server configuration (thread counts or realm)");
+		goto fail;
+	}
+	/* Digest is offered only when the backend can produce HA1 values */
+	if ((srv->cfg.auth_methods & ESTKIT_AUTH_DIGEST) && backend->digest_ha1 != NULL &&
+	    (srv->digest = ek_digest_new(cfg->digest_secret_len > 0 ? cfg->digest_secret : NULL,
+					 cfg->digest_secret_len, srv->cfg.digest_nonce_lifetime,
+					 srv->cfg.digest_nonce_table)) == NULL) {
+		ek_server_err(srv, 0, "invalid Digest settings (secret of 16..1024 bytes)");
 		goto fail;
 	}
 	if (ek_tls_ctx_new(srv) != ESTKIT_OK)

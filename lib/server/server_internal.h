@@ -26,8 +26,11 @@
 #define EK_RETRY_BUSY    5    /* Retry-After of a 503 when the queue is full */
 #define EK_RETRY_PENDING 60   /* Retry-After of a 202 when the backend set none */
 
+#define EK_DIGEST_AUTHZ_MAX 4096 /* a Digest Authorization header, bytes */
+
 struct ek_loop;
 struct ek_jobs;
+struct ek_digest;
 
 /* Where a request is in its life; drives who frees it. [loop] */
 enum ek_req_state {
@@ -71,12 +74,15 @@ struct estkit_request {
 	char *resp_body;             /* base64 PKCS#7 for a 200 */
 	size_t resp_len;
 	char serial[130];
-	char *resp_ctype;            /* Content-Type of a 200 other than certs-only, or NULL */
+	char *resp_ctype_buf;        /* owned storage behind resp_ctype (a multipart boundary) */
 
 	/* channel binding (RFC 7030 3.5) and RFC 7894 attributes */
 	char chanbind[ESTKIT_CHANBIND_B64_MAX]; /* [loop] this connection's value, "" if none */
 	int chanbind_ok;             /* [job] the CSR carried it */
 	char *otp;                   /* [job] otpChallenge or NULL */
+	const char *resp_ctype;       /* Content-Type of a 200 body; NULL: certs-only PKCS#7 */
+	char *target;                /* request-target as sent, query included (Digest uri) */
+	int digest_stale;            /* [job] 401 challenge carries stale=true */
 };
 
 /* One event loop thread: its base, evhttp and listening socket. */
@@ -117,6 +123,7 @@ struct estkit_server {
 	long inflight;        /* [mu] requests not yet finished */
 	int joined;           /* [wait_mu] threads have been joined */
 	pthread_mutex_t wait_mu;
+	struct ek_digest *digest;  /* nonce key and nonce-count table; NULL: no Digest */
 };
 
 /* ---- server.c ---- */
@@ -206,5 +213,65 @@ void ek_pipeline_result(struct estkit_request *r, enum estkit_status st, STACK_O
 /* ---- serverkeygen.c (job side) ---- */
 /* RFC 7030 4.4 after authentication and CSR verification: backend, CMS, multipart. */
 void ek_serverkeygen_run(struct estkit_request *r);
+
+/* ---- digest_parse.c, auth_digest.c: HTTP Digest (RFC 7616) ---- */
+/* The parameters of a Digest Authorization header; values point into buf. */
+struct ek_digest_params {
+	const char *username, *realm, *nonce, *uri, *response, *algorithm, *cnonce, *opaque,
+		*qop, *nc, *userhash, *username_ext;
+	char buf[EK_DIGEST_AUTHZ_MAX];
+};
+/*
+ * Parses "Digest k=v, k="v", ..." strictly (RFC 7616 3.4, RFC 7235 2.1):
+ * at most EK_DIGEST_AUTHZ_MAX - 1 bytes, no parameter twice, no empty list
+ * element, no control bytes. Unknown parameters are ignored. 0 or -1.
+ */
+int ek_digest_parse(const char *authz, struct ek_digest_params *p);
+
+enum ek_nonce_state { EK_NONCE_BAD = -1, EK_NONCE_OK = 0, EK_NONCE_STALE = 1 };
+enum ek_nc_state { EK_NC_OK = 0, EK_NC_REPLAY = 1, EK_NC_FORGOTTEN = 2 };
+
+/*
+ * Nonce key (copied; NULL: 32 random bytes), lifetime in seconds and the
+ * size of the nonce-count table. NULL on bad arguments or no memory.
+ */
+struct ek_digest *ek_digest_new(const unsigned char *secret, size_t len, int lifetime,
+				int table);
+void ek_digest_free(struct ek_digest *d);
+/* A fresh nonce for realm issued at now, NUL-terminated in out (>= 65 bytes). 0 or -1. */
+int ek_digest_nonce(const struct ek_digest *d, const char *realm, time_t now, char *out,
+		    size_t outsz);
+/*
+ * Checks a nonce's MAC for realm: BAD (forged, malformed, from the future),
+ * STALE (older than the lifetime) or OK; then *ts is its issue time and key
+ * its replay-table key (16 bytes).
+ */
+enum ek_nonce_state ek_digest_nonce_check(const struct ek_digest *d, const char *realm,
+					  const char *nonce, time_t now, int64_t *ts,
+					  unsigned char key[16]);
+/*
+ * Records nonce-count nc for the nonce key/ts: OK when higher than any seen,
+ * REPLAY when not, FORGOTTEN when the nonce may have been evicted (stale).
+ * Thread-safe.
+ */
+enum ek_nc_state ek_digest_nc_accept(struct ek_digest *d, const unsigned char key[16],
+				     int64_t ts, uint32_t nc);
+/*
+ * The expected response (lowercase hex, out >= 2 * EVP_MAX_MD_SIZE + 1) of
+ * RFC 7616 3.4.1 for qop=auth, from the raw HA1 of algorithm alg ("SHA-256"
+ * or "MD5"; NULL = MD5). 0 or -1.
+ */
+int ek_digest_response(const char *alg, const unsigned char *ha1, size_t ha1_len,
+		       const struct ek_digest_params *p, const char *method, char *out);
+/* A WWW-Authenticate value "Digest realm=..., nonce=..." for alg. 0 or -1. */
+int ek_digest_challenge(struct estkit_server *srv, const char *alg, int stale, char *out,
+			size_t outsz);
+/*
+ * Verifies r->authz as Digest credentials against backend->digest_ha1.
+ * 0 with *user (OPENSSL_free) when authenticated; -1 otherwise, with
+ * r->digest_stale set when the client should retry with a fresh nonce.
+ * Job thread.
+ */
+int ek_digest_authenticate(struct estkit_request *r, char **user);
 
 #endif /* EK_SERVER_INTERNAL_H */

@@ -275,6 +275,7 @@ static int build_reply(struct estkit_request *r, const struct skg *s)
 	OPENSSL_free(r->resp_body);
 	r->resp_body = body;
 	r->resp_len = len;
+	r->resp_ctype_buf = ctype;
 	r->resp_ctype = ctype;
 	rc = 0;
 out:

@@ -177,6 +177,11 @@ static int set_credentials(const char *cmd, struct estkit_client *c, const struc
 		return ex;
 	rc = estkit_client_set_basic_auth(c, o->user, pw);
 	est_secret_free(pw);
+	if (rc == ESTKIT_OK && o->auth != NULL)
+		rc = estkit_client_set_auth_methods(
+			c, strcmp(o->auth, "digest") == 0 ? ESTKIT_AUTH_DIGEST
+			   : strcmp(o->auth, "any") == 0  ? ESTKIT_AUTH_BASIC | ESTKIT_AUTH_DIGEST
+							  : ESTKIT_AUTH_BASIC);
 	if (rc != ESTKIT_OK) {
 		est_err(cmd, "cannot use user name \"%s\": %s", o->user, estkit_strerror(rc));
 		return EST_EXIT_FAIL;

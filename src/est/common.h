@@ -22,6 +22,7 @@ struct est_conn {
 	const char *user;
 	const char *password; /* from argv: visible in ps; the man page says so */
 	const char *password_file;
+	const char *auth; /* --auth basic|digest|any; NULL: basic */
 	const char *cert; /* TLS client authentication */
 	const char *key;
 	long timeout; /* 0: library default */
@@ -86,11 +87,41 @@ void est_print_cert_line(FILE *f, X509 *cert);
 int est_write_enrollment(const char *cmd, const char *dir, X509 *leaf, STACK_OF(X509) * chain,
                          EVP_PKEY *key, STACK_OF(X509) * cas, FILE *f);
 
+/* ---- csrattrs.c ------------------------------------------------------------------------ */
+
+#define EST_PLAN_MAX_SANS 64
+
+/* How `est enroll` builds its request: the user's options, then the server's csrattrs. */
+struct est_csr_plan {
+	const char *key_type;      /* key spec; NULL: ec:P-256 */
+	const EVP_MD *md;          /* signature hash the server asks for; NULL: the default */
+	const char *subject;
+	const char *sans[EST_PLAN_MAX_SANS];
+	size_t nsans;
+	const char *challenge;     /* --challenge-password */
+	int challenge_bound;       /* --channel-binding fills challengePassword (RFC 7030 3.5) */
+	char key_buf[32];
+	char *subject_buf;
+	char *san_bufs[EST_PLAN_MAX_SANS];
+};
+
+/*
+ * GET /csrattrs and fill what the user left open in p (key type, subject,
+ * altnames; the hash always), telling the user on stderr what cannot be
+ * satisfied. 404, 501 and 204 mean none. Returns an exit code.
+ */
+int est_csrattrs_follow(const char *cmd, struct estkit_client *c, struct est_csr_plan *p);
+
+/* Frees what est_csrattrs_follow() allocated in p. */
+void est_csr_plan_clear(struct est_csr_plan *p);
+
 /* ---- subcommands (one file each) ----------------------------------------------------- */
 
 int est_cmd_cacerts(int argc, char **argv);
 int est_cmd_enroll(int argc, char **argv);
 int est_cmd_reenroll(int argc, char **argv);
+int est_cmd_csrattrs(int argc, char **argv);
+void est_usage_csrattrs(FILE *f);
 void est_usage_cacerts(FILE *f);
 void est_usage_enroll(FILE *f);
 void est_usage_reenroll(FILE *f);

@@ -34,6 +34,8 @@ struct eopts {
 	int linking; /* carry it in estIdentityLinking instead of challengePassword */
 	const char *csr_out; /* --csr-out: keep the request as sent */
 	long wait_max; /* --wait[=MAX]: seconds to keep retrying a 202; 0 = do not wait */
+	int no_csrattrs;       /* enroll: do not ask /csrattrs first */
+	const char *challenge; /* enroll: --challenge-password */
 };
 
 /* What an enrollment produced and still owns. */
@@ -49,9 +51,10 @@ void est_usage_enroll(FILE *f)
 	    f,
 	    "usage: est enroll --server URL --cacert FILE\n"
 	    "                  [--user NAME [--password-file FILE | --password PW]]\n"
-	    "                  [--cert FILE --key FILE]\n"
+	    "                  [--auth basic|digest|any] [--cert FILE --key FILE]\n"
 	    "                  [--csr FILE [--key FILE] | --subject SUBJ [--san SAN]... "
 	    "[--key-type SPEC]]\n"
+	    "                  [--challenge-password PW] [--no-csrattrs]\n"
 	    "                  [--channel-binding | --identity-linking] [--tls-max 1.2|1.3]\n"
 	    "                  [--csr-out FILE] [--out DIR] [--wait[=MAX]] [--timeout SECONDS]\n"
 	    "                  [--verbose]\n"
@@ -59,12 +62,17 @@ void est_usage_enroll(FILE *f)
 	    "  --channel-binding   put the TLS channel binding in challengePassword (RFC 7030 3.5)\n"
 	    "  --identity-linking  same, in the RFC 7894 estIdentityLinking attribute\n"
 	    "  --csr-out FILE      also write the request as sent (PEM)\n"
+	    "  --no-csrattrs       do not ask /csrattrs first and follow it (key type, hash,\n"
+	    "                      the server's subject and altnames when none are given)\n"
+	    "  --challenge-password PW  put PW in challengePassword\n"
 	    "  --subject SUBJ   e.g. \"CN=dev1,O=Example\"; a new key is generated (key.pem)\n"
 	    "  --san SAN        DNS:name, IP:addr, URI:uri or email:addr (repeatable)\n"
 	    "  --key-type SPEC  ec:P-256 (default), ec:P-384, ec:P-521, rsa:2048..8192, ed25519\n"
 	    "  --csr FILE       send this PKCS#10 request instead (no key.pem is written)\n"
 	    "  --cert, --key    TLS client certificate and key (e.g. a bootstrap certificate)\n"
 	    "  --out DIR        writes DIR/cert.pem, DIR/chain.pem, DIR/key.pem (default .)\n"
+	    "  --auth SCHEME    how --user/password are sent: basic (default), digest\n"
+	    "                   (RFC 7616) or any (the strongest the server offers)\n"
 	    "  --wait[=MAX]     on 202 (pending approval) send the same request again after\n"
 	    "                   Retry-After, for at most MAX seconds (default 3600)\n"
 	    "Password: --password-file, env EST_PASSWORD, --password, or a terminal prompt.\n");
@@ -77,6 +85,7 @@ void est_usage_reenroll(FILE *f)
 	        "CURRENT-KEY.pem\n"
 	        "                    [--csr FILE] [--new-key | --reuse-key] [--key-type SPEC]\n"
 	        "                    [--user NAME [--password-file FILE | --password PW]]\n"
+	        "                    [--auth basic|digest|any]\n"
 	        "                    [--channel-binding | --identity-linking] [--tls-max 1.2|1.3]\n"
 	        "                    [--csr-out FILE] [--out DIR] [--wait[=MAX]] [--timeout SECONDS]\n"
 	        "                    [--verbose]\n"
@@ -97,6 +106,12 @@ static int parse_one(struct eopts *o, int ch, const char *arg)
 	case 'u': o->conn.user = arg; break;
 	case 'p': o->conn.password = arg; break;
 	case 'P': o->conn.password_file = arg; break;
+	case 'A':
+		if (strcmp(arg, "basic") != 0 && strcmp(arg, "digest") != 0 &&
+		    strcmp(arg, "any") != 0)
+			return est_usage_error(o->cmd, "--auth wants basic, digest or any");
+		o->conn.auth = arg;
+		break;
 	case 'C': o->conn.cert = arg; break;
 	case 'k': o->conn.key = arg; break;
 	case 'r': o->csr = arg; break;
@@ -110,6 +125,8 @@ static int parse_one(struct eopts *o, int ch, const char *arg)
 	case 'L': o->bind = o->linking = 1; break;
 	case 'O': o->csr_out = arg; break;
 	case 'T': return est_parse_tls_max(o->cmd, arg, &o->conn);
+	case 'X': o->no_csrattrs = 1; break;
+	case 'Y': o->challenge = arg; break;
 	case 'a':
 		if (o->nsans == MAX_SANS)
 			return est_usage_error(o->cmd, "at most %d --san", MAX_SANS);
@@ -137,6 +154,7 @@ static int parse(int argc, char **argv, struct eopts *o)
 	    {"user", required_argument, NULL, 'u'},
 	    {"password", required_argument, NULL, 'p'},
 	    {"password-file", required_argument, NULL, 'P'},
+	    {"auth", required_argument, NULL, 'A'},
 	    {"cert", required_argument, NULL, 'C'},
 	    {"key", required_argument, NULL, 'k'},
 	    {"csr", required_argument, NULL, 'r'},
@@ -153,6 +171,8 @@ static int parse(int argc, char **argv, struct eopts *o)
 	    {"identity-linking", no_argument, NULL, 'L'},
 	    {"tls-max", required_argument, NULL, 'T'},
 	    {"csr-out", required_argument, NULL, 'O'},
+	    {"no-csrattrs", no_argument, NULL, 'X'},
+	    {"challenge-password", required_argument, NULL, 'Y'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -161,7 +181,8 @@ static int parse(int argc, char **argv, struct eopts *o)
 
 	opterr = 0;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, ":s:c:u:p:P:C:k:r:S:a:K:o:t:T:O:vhBL", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, ":s:c:u:p:P:A:C:k:r:S:a:K:o:t:T:O:vhBL", longopts,
+				 NULL)) !=
 	       -1) {
 		if (ch == 'h') {
 			(o->reenroll ? est_usage_reenroll : est_usage_enroll)(stdout);
@@ -185,9 +206,9 @@ static int check_enroll(struct eopts *o)
 		return est_usage_error(o->cmd, "--new-key/--reuse-key are for reenroll");
 	if (o->csr != NULL && o->subject != NULL)
 		return est_usage_error(o->cmd, "--csr and --subject exclude each other");
-	if (o->csr == NULL && o->subject == NULL)
+	if (o->csr == NULL && o->subject == NULL && o->no_csrattrs)
 		return est_usage_error(o->cmd, "need --subject or --csr");
-	if (o->csr != NULL && (o->nsans > 0 || o->key_type != NULL))
+	if (o->csr != NULL && (o->nsans > 0 || o->key_type != NULL || o->challenge != NULL))
 		return est_usage_error(o->cmd, "--san and --key-type go with --subject");
 	if (o->conn.cert == NULL && o->conn.key != NULL) {
 		if (o->csr == NULL)
@@ -223,6 +244,11 @@ static int check(struct eopts *o)
 		return est_usage_error(o->cmd, "--cert needs --key");
 	if (o->conn.user == NULL && (o->conn.password != NULL || o->conn.password_file != NULL))
 		return est_usage_error(o->cmd, "a password needs --user");
+	if (o->conn.user == NULL && o->conn.auth != NULL)
+		return est_usage_error(o->cmd, "--auth needs --user");
+	if (o->bind && !o->linking && o->challenge != NULL)
+		return est_usage_error(o->cmd, "--channel-binding fills challengePassword; "
+		                               "not with --challenge-password");
 	if (o->bind && o->csr != NULL)
 		return est_usage_error(o->cmd, "--channel-binding signs a request est builds; "
 		                               "not with --csr");
@@ -254,20 +280,31 @@ static int load_csr(const struct eopts *o, struct enrollment *e)
 	return EST_EXIT_OK;
 }
 
-static int new_request(const struct eopts *o, struct enrollment *e)
+/* A new key and request as planned: the user's options and the server's csrattrs. */
+static int new_request(const struct eopts *o, const struct est_csr_plan *p, struct enrollment *e)
 {
-	enum estkit_status rc = estkit_key_generate(o->key_type, &e->key);
+	enum estkit_status rc;
 
-	if (rc != ESTKIT_OK) {
+	if (p->subject == NULL) {
+		est_err(o->cmd, "need --subject (the server's CSR attributes name none)");
+		return EST_EXIT_USAGE;
+	}
+	if ((rc = estkit_key_generate(p->key_type, &e->key)) != ESTKIT_OK) {
 		est_err(o->cmd, "cannot generate a key of type \"%s\": %s",
-		        o->key_type != NULL ? o->key_type : "ec:P-256", estkit_strerror(rc));
+		        p->key_type != NULL ? p->key_type : "ec:P-256", estkit_strerror(rc));
 		return rc == ESTKIT_EINVAL ? EST_EXIT_USAGE : EST_EXIT_FAIL;
 	}
-	rc = estkit_csr_new(e->key, o->subject, o->sans, o->nsans, NULL, &e->csr);
+	rc = estkit_csr_new(e->key, p->subject, p->sans, p->nsans, p->challenge, &e->csr);
 	if (rc != ESTKIT_OK) {
-		est_err(o->cmd, "cannot build the request for \"%s\": %s", o->subject,
+		est_err(o->cmd, "cannot build the request for \"%s\": %s", p->subject,
 		        estkit_strerror(rc));
 		return rc == ESTKIT_EINVAL ? EST_EXIT_USAGE : EST_EXIT_FAIL;
+	}
+	/* RFC 9908 3: the signature hash the server asked for (Ed25519 has its own) */
+	if (p->md != NULL && EVP_PKEY_get_id(e->key) != EVP_PKEY_ED25519 &&
+	    X509_REQ_sign(e->csr, e->key, p->md) <= 0) {
+		est_err(o->cmd, "cannot sign the request with %s", EVP_MD_get0_name(p->md));
+		return EST_EXIT_FAIL;
 	}
 	return EST_EXIT_OK;
 }
@@ -331,16 +368,27 @@ out:
 	return ex;
 }
 
-static int make_request(const struct eopts *o, struct enrollment *e)
+static int make_request(const struct eopts *o, struct estkit_client *c, struct enrollment *e)
 {
+	struct est_csr_plan plan;
 	int ex = 0;
 
+	memset(&plan, 0, sizeof(plan));
+	plan.key_type = o->key_type;
+	plan.subject = o->subject;
+	plan.challenge = o->challenge;
+	plan.challenge_bound = o->bind && !o->linking;
+	for (size_t i = 0; i < o->nsans; i++)
+		plan.sans[plan.nsans++] = o->sans[i];
 	if (o->csr != NULL)
 		ex = load_csr(o, e);
 	else if (o->reenroll)
 		ex = renew_request(o, e);
+	else if (!o->no_csrattrs && (ex = est_csrattrs_follow(o->cmd, c, &plan)) != EST_EXIT_OK)
+		; /* the error is printed */
 	else
-		ex = new_request(o, e);
+		ex = new_request(o, &plan, e);
+	est_csr_plan_clear(&plan);
 	ERR_clear_error();
 	return ex;
 }
@@ -483,7 +531,7 @@ static int run(int argc, char **argv, struct eopts *o)
 	/* The client first: a bad URL or trust file fails before any key is made. */
 	if ((c = est_client_open(o->cmd, &o->conn, &ex)) == NULL)
 		goto out;
-	if ((ex = make_request(o, &e)) != EST_EXIT_OK)
+	if ((ex = make_request(o, c, &e)) != EST_EXIT_OK)
 		goto out;
 	if ((ex = send_request(o, c, &e)) != EST_EXIT_OK)
 		goto out;

@@ -14,6 +14,7 @@ static void usage(FILE *f)
 	           "  cacerts    fetch the CA certificates (/cacerts)\n"
 	           "  enroll     request a new certificate (/simpleenroll)\n"
 	           "  reenroll   renew a certificate (/simplereenroll)\n"
+	           "  csrattrs   show the CSR attributes the server asks for (/csrattrs)\n"
 	           "  serverkeygen  key and certificate made by the server (/serverkeygen)\n"
 	           "  help [command]\n"
 	           "\n"
@@ -31,6 +32,8 @@ static int help(const char *cmd)
 		est_usage_enroll(stdout);
 	} else if (strcmp(cmd, "reenroll") == 0) {
 		est_usage_reenroll(stdout);
+	} else if (strcmp(cmd, "csrattrs") == 0) {
+		est_usage_csrattrs(stdout);
 	} else if (strcmp(cmd, "serverkeygen") == 0) {
 		est_usage_serverkeygen(stdout);
 	} else {
@@ -62,6 +65,8 @@ int main(int argc, char **argv)
 		return est_cmd_enroll(argc - 1, argv + 1);
 	if (strcmp(cmd, "reenroll") == 0)
 		return est_cmd_reenroll(argc - 1, argv + 1);
+	if (strcmp(cmd, "csrattrs") == 0)
+		return est_cmd_csrattrs(argc - 1, argv + 1);
 	if (strcmp(cmd, "serverkeygen") == 0)
 		return est_cmd_serverkeygen(argc - 1, argv + 1);
 	fprintf(stderr, "est: unknown command \"%s\" (see 'est help')\n", cmd);

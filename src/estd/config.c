@@ -8,11 +8,13 @@
  * makes an empty or unknown section visible too.
  */
 #include "config.h"
+#include "csrattrs_conf.h"
 #include "backend/skg.h"
 #include "ca/profile.h"
 #include "util.h"
 
 #include <errno.h>
+#include <estkit/server.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -44,6 +46,8 @@ enum vtype {
 	V_KEYSPEC, /* key spec for estkit_key_generate() */
 	V_KEK,     /* ID:PATH, PATH resolved against the file's directory */
 	V_APPROVAL, /* auto|manual, stored as int (1 = manual) */
+	V_CSRATTRS, /* a csrattrs* key of a label (csrattrs_conf.c) */
+	V_METHODS, /* comma list of basic, digest */
 };
 
 struct key {
@@ -84,6 +88,10 @@ static const struct key auth_keys[] = {
 	{"realm", V_REALM, CFG(realm), 0, 0},
 	{"client_ca", V_OPTPATH, CFG(client_ca), 0, 0},
 	{"reenroll_requires_cert", V_BOOL, CFG(reenroll_requires_cert), 0, 0},
+	{"methods", V_METHODS, CFG(auth_methods), 0, 0},
+	{"digest_secret_file", V_PATH, CFG(digest_secret_file), 0, 0},
+	{"digest_nonce_lifetime", V_INT, CFG(digest_nonce_lifetime), 1, 86400},
+	{"digest_nonce_table", V_INT, CFG(digest_nonce_table), 64, 10000000},
 };
 static const struct key profile_keys[] = {
 	{"validity_days", V_INT, PRO(validity_days), 1, 36500},
@@ -99,6 +107,11 @@ static const struct key label_keys[] = {
 	{"require_channel_binding", V_BOOL, LAB(require_channel_binding), 0, 0},
 	{"approval", V_APPROVAL, LAB(approval_manual), 0, 0},
 	{"retry_after", V_INT, LAB(retry_after), 1, 86400},
+	{"csrattrs", V_CSRATTRS, 0, 0, 0},
+	{"csrattrs_san", V_CSRATTRS, 0, 0, 0},
+	{"csrattrs_subject", V_CSRATTRS, 0, 0, 0},
+	{"csrattrs_file", V_CSRATTRS, 0, 0, 0},
+	{"csrattrs_auth", V_CSRATTRS, 0, 0, 0},
 };
 
 enum kind { K_SERVER, K_CA, K_STORE, K_AUTH, K_PROFILE, K_LABEL };
@@ -336,6 +349,45 @@ static int set_profile_list(struct parser *p, const struct key *k, void *base, c
 	return set_str(p, (char **)((char *)base + k->off), v);
 }
 
+/* "basic, digest": the HTTP authentication schemes offered; at least one. */
+static int set_methods(struct parser *p, const struct key *k, int *slot, const char *v)
+{
+	const char *s = v;
+	size_t n;
+	int bits = 0;
+
+	while (*s != '\0') {
+		s += strspn(s, " \t,");
+		n = strcspn(s, " \t,");
+		if (n == 5 && strncmp(s, "basic", 5) == 0)
+			bits |= ESTKIT_AUTH_BASIC;
+		else if (n == 6 && strncmp(s, "digest", 6) == 0)
+			bits |= ESTKIT_AUTH_DIGEST;
+		else if (n > 0)
+			return fail(p, ESTKIT_EINVAL, "%s: '%s' is not a list of basic, digest",
+				    k->name, v);
+		s += n;
+	}
+	if (bits == 0)
+		return fail(p, ESTKIT_EINVAL, "%s: name basic, digest or both", k->name);
+	*slot = bits;
+	return 1;
+}
+
+/* The csrattrs* keys of a label, checked where they are read so errors carry the line. */
+static int set_csrattrs(struct parser *p, const struct key *k, void *base, const char *v)
+{
+	char msg[512], *path = NULL;
+	int ok;
+
+	if (strcmp(k->name, "csrattrs_file") == 0 && *v != '\0' &&
+	    (path = estd_path_join(p->cfg->dir, v)) == NULL)
+		return oom(p);
+	ok = estd_csrattrs_conf_set(base, k->name, v, path, msg, sizeof(msg));
+	free(path);
+	return ok ? 1 : fail(p, ESTKIT_EINVAL, "%s: %s", k->name, msg);
+}
+
 /* serverkeygen_kek = ID:PATH -> "ID:/absolute/path". */
 static int set_kek(struct parser *p, char **slot, const char *v)
 {
@@ -362,9 +414,11 @@ static int set_value(struct parser *p, const struct key *k, void *base, const ch
 	case V_STORE: return set_path(p, k, slot, v);
 	case V_INT:
 	case V_SIZE: return set_number(p, k, slot, v);
+	case V_METHODS: return set_methods(p, k, slot, v);
 	case V_KU:
 	case V_EKU:
 	case V_KEYS: return set_profile_list(p, k, base, v);
+	case V_CSRATTRS: return set_csrattrs(p, k, base, v);
 	case V_BOOL:
 		b = parse_bool(v);
 		if (b < 0)
@@ -482,6 +536,7 @@ static int add_label(struct parser *p, const char *name, size_t *idx)
 	if (nl == NULL)
 		return oom(p);
 	cfg->labels = nl;
+	memset(&nl[cfg->nlabels], 0, sizeof(*nl));
 	nl[cfg->nlabels].name = estd_strdup(name);
 	nl[cfg->nlabels].profile = estd_strdup(DEFAULT_PROFILE);
 	nl[cfg->nlabels].serverkeygen_key = NULL;
@@ -650,7 +705,12 @@ static int config_defaults(struct estd_config *cfg)
 	cfg->users_file = estd_path_join(cfg->dir, "users");
 	cfg->realm = estd_strdup("estkit");
 	cfg->reenroll_requires_cert = 1;
-	return cfg->listen && cfg->log_level && cfg->store_path && cfg->users_file && cfg->realm;
+	cfg->auth_methods = ESTKIT_AUTH_BASIC | ESTKIT_AUTH_DIGEST;
+	cfg->digest_secret_file = estd_path_join(cfg->dir, "digest.key");
+	cfg->digest_nonce_lifetime = 300;
+	cfg->digest_nonce_table = 4096;
+	return cfg->listen && cfg->log_level && cfg->store_path && cfg->users_file && cfg->realm &&
+	       cfg->digest_secret_file;
 }
 
 /* Whole-file rules: required keys, implicit default profile/label, references. */
@@ -681,6 +741,16 @@ static void validate(struct parser *p)
 		fail(p, ESTKIT_EINVAL, "label '%s': no section [profile %s]",
 		     cfg->labels[i].name[0] ? cfg->labels[i].name : "(default)",
 		     cfg->labels[i].profile);
+		return;
+	}
+	for (i = 0; i < cfg->nlabels; i++) {
+		char msg[512];
+
+		if (estd_csrattrs_conf_build(&cfg->labels[i], msg, sizeof(msg)))
+			continue;
+		p->lineno = p->label_lines[i];
+		fail(p, ESTKIT_EINVAL, "label '%s': %s",
+		     cfg->labels[i].name[0] ? cfg->labels[i].name : "(default)", msg);
 		return;
 	}
 }
@@ -772,12 +842,14 @@ void estd_config_free(struct estd_config *cfg)
 	free(cfg->users_file);
 	free(cfg->realm);
 	free(cfg->client_ca);
+	free(cfg->digest_secret_file);
 	for (i = 0; i < cfg->nprofiles; i++)
 		profile_clear(&cfg->profiles[i]);
 	free(cfg->profiles);
 	for (i = 0; i < cfg->nlabels; i++) {
 		free(cfg->labels[i].name);
 		free(cfg->labels[i].profile);
+		estd_csrattrs_conf_clear(&cfg->labels[i]);
 		free(cfg->labels[i].serverkeygen_key);
 		free(cfg->labels[i].serverkeygen_kek);
 	}

@@ -30,6 +30,10 @@
  *   realm = estkit
  *   client_ca =                    ; extra trust anchors for TLS client certs (the CA is always one)
  *   reenroll_requires_cert = yes   ; RFC 7030 4.2.2
+ *   methods = basic, digest        ; HTTP authentication offered (RFC 7617, RFC 7616)
+ *   digest_secret_file = digest.key ; 32-byte nonce key, shared by nodes (0600; made if absent)
+ *   digest_nonce_lifetime = 300    ; seconds a Digest nonce is valid
+ *   digest_nonce_table = 4096      ; Digest nonce-counts remembered (replay detection)
  *
  *   [profile default]              ; what issued certificates look like
  *   validity_days = 365
@@ -48,6 +52,8 @@
  *   require_channel_binding = no   ; RFC 7030 3.5: CSRs must carry the TLS channel binding
  *   approval = auto                ; auto | manual: hold enrollments for an operator
  *   retry_after = 60               ; seconds in the 202 Retry-After (RFC 7030 4.2.3)
+ *   csrattrs = challengePassword, ecPublicKey:secp384r1, ecdsa-with-SHA384
+ *   csrattrs_san = DNS:*.example.com ; see csrattrs_conf.h
  *
  * A label section is needed for a label to exist; without any [label ...]
  * section the default label exists with profile "default". Unknown sections
@@ -76,6 +82,15 @@ struct estd_label {
 	int require_channel_binding; /* RFC 7030 3.5; default no */
 	int approval_manual;      /* approval = manual: 202 until `estd requests approve` */
 	int retry_after;          /* Retry-After seconds of those 202 answers, 1..86400 */
+
+	/* /csrattrs (RFC 7030 4.5, RFC 9908): see csrattrs_conf.h */
+	char *csrattrs;           /* comma list of items as in the file, NULL when unset */
+	char *csrattrs_san;       /* comma list of "DNS:x", "IP:a", ... */
+	char *csrattrs_subject;   /* subject of the RFC 9908 template */
+	char *csrattrs_file;      /* absolute path of a DER or base64 CsrAttrs */
+	int csrattrs_auth;        /* 1: csrattrs_auth = required */
+	unsigned char *csrattrs_der; /* built at load; NULL: none (204) */
+	size_t csrattrs_len;
 };
 
 struct estd_config {
@@ -104,6 +119,11 @@ struct estd_config {
 	size_t nprofiles;
 	struct estd_label *labels;
 	size_t nlabels;
+
+	/* [auth] HTTP Digest */
+	int auth_methods;         /* ESTKIT_AUTH_* bits */
+	char *digest_secret_file;
+	int digest_nonce_lifetime, digest_nonce_table;
 };
 
 /*

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include <estkit/pki.h>
 #include <estkit/server.h>
 
@@ -20,6 +22,7 @@
 #include "ca/issue.h"
 #include "ca/signer.h"
 #include "config.h"
+#include "digest_key.h"
 #include "run.h"
 #include "store/store.h"
 #include "users.h"
@@ -35,6 +38,7 @@ struct estd_running {
 	struct estkit_server *srv;
 	int started;
 	const char *pidfile;
+	unsigned char digest_key[ESTD_DIGEST_KEY_LEN]; /* wiped in teardown */
 };
 
 static void usage(FILE *f)
@@ -103,6 +107,24 @@ static void server_config(const struct estd_config *cfg, struct estkit_server_co
 	sc->timeout = cfg->timeout;
 	sc->reenroll_requires_cert = cfg->reenroll_requires_cert;
 	sc->realm = cfg->realm;
+	sc->auth_methods = (unsigned)cfg->auth_methods;
+	sc->digest_nonce_lifetime = cfg->digest_nonce_lifetime;
+	sc->digest_nonce_table = cfg->digest_nonce_table;
+}
+
+/* The Digest nonce key, shared by the nodes serving the same directory; made if absent. */
+static int load_digest_key(const struct estd_config *cfg, struct estd_running *r,
+			   struct estkit_server_config *sc)
+{
+	char *err = NULL;
+
+	if (!(cfg->auth_methods & ESTKIT_AUTH_DIGEST))
+		return 0;
+	if (estd_digest_key_load(cfg->digest_secret_file, r->digest_key, &err) != ESTKIT_OK)
+		return fail(err);
+	sc->digest_secret = r->digest_key;
+	sc->digest_secret_len = sizeof(r->digest_key);
+	return 0;
 }
 
 /* Everything up to a backend; on success the backend owns cfg. */
@@ -192,6 +214,7 @@ static void teardown(struct estd_running *r)
 	estd_backend_ca_free(r->backend);
 	estd_store_close(r->store);
 	estd_ca_free(r->ca);
+	OPENSSL_cleanse(r->digest_key, sizeof(r->digest_key));
 }
 
 static int parse_args(int argc, char **argv, const char **config, const char **pidfile)
@@ -241,6 +264,11 @@ int estd_cmd_run(int argc, char **argv)
 	if (estd_config_load(config, &cfg, &err) != ESTKIT_OK)
 		return fail(err);
 	server_config(cfg, &sc); /* cfg lives on in the backend's first snapshot */
+	ret = load_digest_key(cfg, &r, &sc);
+	if (ret != 0) {
+		estd_config_free(cfg);
+		goto out;
+	}
 	ret = build_backend(cfg, &r);
 	if (ret != 0) {
 		if (r.backend == NULL)

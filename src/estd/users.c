@@ -1,5 +1,6 @@
 /*
- * users.c - the HTTP Basic users file (users.h): "name:hash" lines.
+ * users.c - the HTTP users file (users.h): "name:hash[:sha256-ha1:md5-ha1]"
+ * lines.
  *
  * A malformed line (no ':', a bad name, a hash that is not "$y$..." or
  * "$6$...", a second line for the same name) makes the whole file refused
@@ -17,6 +18,7 @@
 #include <errno.h>
 #include <estkit/pki.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +41,8 @@ struct user_line {
 	char *text; /* comment or blank line as written; NULL for a user */
 	char *name; /* user lines: the name and its crypt(3) hash */
 	char *hash;
+	int has_ha1; /* Digest HA1 values present */
+	unsigned char ha1_sha256[32], ha1_md5[16];
 };
 
 struct estd_users {
@@ -128,6 +132,37 @@ static enum estkit_status append(struct estd_users *u, const char *text, const c
 	return ESTKIT_OK;
 }
 
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1; /* lowercase only: one spelling per value */
+}
+
+/* Exactly n bytes of lowercase hex from s; 0 or -1. */
+static int unhex(const char *s, unsigned char *out, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int hi = hexval(s[2 * i]), lo = hi < 0 ? -1 : hexval(s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+/* "SHA256HEX:MD5HEX" (64 + 1 + 32 characters). */
+static int parse_ha1(const char *s, unsigned char *s256, unsigned char *m5)
+{
+	if (strlen(s) != 64 + 1 + 32 || s[64] != ':')
+		return -1;
+	return unhex(s, s256, 32) == 0 && unhex(s + 65, m5, 16) == 0 ? 0 : -1;
+}
+
 /* One line of the file (newline stripped). */
 static enum estkit_status parse_line(struct estd_users *u, char *line, const char *path,
 				     int lineno, char **err)
@@ -139,17 +174,29 @@ static enum estkit_status parse_line(struct estd_users *u, char *line, const cha
 	if (*s == '\0' || *s == '#')
 		rc = append(u, line, NULL, 0, NULL);
 	else {
+		unsigned char s256[32], m5[16];
+		char *ha1 = NULL;
 		colon = strchr(line, ':');
+		if (colon != NULL && (ha1 = strchr(colon + 1, ':')) != NULL)
+			*ha1++ = '\0';
 		if (colon == NULL || !user_name_ok(line, (size_t)(colon - line)) ||
-		    !hash_ok(colon + 1))
+		    !hash_ok(colon + 1) || (ha1 != NULL && parse_ha1(ha1, s256, m5) != 0))
 			return fail(err, ESTKIT_EPARSE,
-				    "%s:%d: malformed line (expected name:$y$... hash)", path,
-				    lineno);
+				    "%s:%d: malformed line (expected name:$y$... hash, optionally "
+				    ":SHA256-HA1:MD5-HA1 in hex)", path, lineno);
 		line[colon - line] = '\0';
 		if (find(u, line) != NULL)
 			return fail(err, ESTKIT_EPARSE, "%s:%d: duplicate user '%s'", path, lineno,
 				    line);
 		rc = append(u, NULL, line, (size_t)(colon - line), colon + 1);
+		if (rc == ESTKIT_OK && ha1 != NULL) {
+			struct user_line *l = &u->lines[u->n - 1];
+			l->has_ha1 = 1;
+			memcpy(l->ha1_sha256, s256, sizeof(s256));
+			memcpy(l->ha1_md5, m5, sizeof(m5));
+		}
+		OPENSSL_cleanse(s256, sizeof(s256));
+		OPENSSL_cleanse(m5, sizeof(m5));
 	}
 	if (rc != ESTKIT_OK)
 		return fail(err, rc, "%s:%d: %s", path, lineno, estkit_strerror(rc));
@@ -228,6 +275,8 @@ static void line_clear(struct user_line *l)
 		OPENSSL_cleanse(l->hash, strlen(l->hash));
 		free(l->hash);
 	}
+	OPENSSL_cleanse(l->ha1_sha256, sizeof(l->ha1_sha256));
+	OPENSSL_cleanse(l->ha1_md5, sizeof(l->ha1_md5));
 }
 
 /* Frees u; NULL is a no-op. */
@@ -292,6 +341,26 @@ static char *make_hash(const char *password)
 	return hash;
 }
 
+static void fput_hex(FILE *f, const unsigned char *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		fprintf(f, "%02x", b[i]);
+}
+
+static void save_user(FILE *mem, const struct user_line *l)
+{
+	fprintf(mem, "%s:%s", l->name, l->hash);
+	if (l->has_ha1) {
+		fputc(':', mem);
+		fput_hex(mem, l->ha1_sha256, sizeof(l->ha1_sha256));
+		fputc(':', mem);
+		fput_hex(mem, l->ha1_md5, sizeof(l->ha1_md5));
+	}
+	fputc('\n', mem);
+}
+
 /* Writes all lines to path, atomically, mode 0600. */
 static enum estkit_status save(const struct estd_users *u, const char *path, char **err)
 {
@@ -306,7 +375,7 @@ static enum estkit_status save(const struct estd_users *u, const char *path, cha
 		if (u->lines[i].text != NULL)
 			fprintf(mem, "%s\n", u->lines[i].text);
 		else
-			fprintf(mem, "%s:%s\n", u->lines[i].name, u->lines[i].hash);
+			save_user(mem, &u->lines[i]);
 	}
 	if (fclose(mem) != 0 || buf == NULL) {
 		free(buf);
@@ -323,6 +392,35 @@ static enum estkit_status save(const struct estd_users *u, const char *path, cha
 /* Adds or replaces user with a fresh yescrypt hash; rewrites path. */
 enum estkit_status estd_users_set(const char *path, const char *user, const char *password,
 				  char **err)
+{
+	return estd_users_set_digest(path, user, password, NULL, err);
+}
+
+/* RFC 7616 3.4.2: HA1 = H(user ":" realm ":" password) into l, for both algorithms. */
+static int set_ha1(struct user_line *l, const char *user, const char *realm,
+		   const char *password)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	const EVP_MD *mds[2] = { EVP_sha256(), EVP_md5() };
+	unsigned char *outs[2] = { l->ha1_sha256, l->ha1_md5 };
+	int i, ok = ctx != NULL;
+
+	for (i = 0; ok && i < 2; i++)
+		ok = EVP_DigestInit_ex(ctx, mds[i], NULL) == 1 &&
+		     EVP_DigestUpdate(ctx, user, strlen(user)) == 1 &&
+		     EVP_DigestUpdate(ctx, ":", 1) == 1 &&
+		     EVP_DigestUpdate(ctx, realm, strlen(realm)) == 1 &&
+		     EVP_DigestUpdate(ctx, ":", 1) == 1 &&
+		     EVP_DigestUpdate(ctx, password, strlen(password)) == 1 &&
+		     EVP_DigestFinal_ex(ctx, outs[i], NULL) == 1;
+	EVP_MD_CTX_free(ctx);
+	l->has_ha1 = ok;
+	return ok ? 0 : -1;
+}
+
+/* See users.h. */
+enum estkit_status estd_users_set_digest(const char *path, const char *user,
+					 const char *password, const char *realm, char **err)
 {
 	struct estd_users *u = NULL;
 	struct user_line *l;
@@ -353,6 +451,14 @@ enum estkit_status estd_users_set(const char *path, const char *user, const char
 		hash = NULL;
 	} else if ((rc = append(u, NULL, user, strlen(user), hash)) != ESTKIT_OK) {
 		rc = fail(err, rc, "%s", estkit_strerror(rc));
+		goto out;
+	} else {
+		l = &u->lines[u->n - 1];
+	}
+	/* HA1 values of an old password must not outlive it */
+	l->has_ha1 = 0;
+	if (realm != NULL && set_ha1(l, user, realm, password) != 0) {
+		rc = fail(err, ESTKIT_ECRYPTO, "cannot compute the Digest HA1 values");
 		goto out;
 	}
 	rc = save(u, path, err);
@@ -388,6 +494,34 @@ enum estkit_status estd_users_del(const char *path, const char *user, char **err
 out:
 	estd_users_free(u);
 	return rc;
+}
+
+/* See users.h. */
+int estd_users_digest_ha1(const struct estd_users *u, const char *user, const char *algorithm,
+			  unsigned char *out, size_t *len)
+{
+	const struct user_line *l = user != NULL ? find(u, user) : NULL;
+	const unsigned char *src = NULL;
+	size_t n = 0;
+
+	if (l == NULL || algorithm == NULL || out == NULL || len == NULL)
+		return -1;
+	if (strcmp(algorithm, "SHA-256") == 0) {
+		src = l->ha1_sha256;
+		n = sizeof(l->ha1_sha256);
+	} else if (strcmp(algorithm, "MD5") == 0) {
+		src = l->ha1_md5;
+		n = sizeof(l->ha1_md5);
+	} else {
+		return -1;
+	}
+	if (!l->has_ha1)
+		return 0;
+	if (*len < n)
+		return -1;
+	memcpy(out, src, n);
+	*len = n;
+	return 1;
 }
 
 /* The number of users in u. */

@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -25,6 +27,7 @@
 #include "ca/profile.h"
 #include "ca/signer.h"
 #include "config.h"
+#include "digest_key.h"
 #include "store/store.h"
 #include "util.h"
 
@@ -358,8 +361,17 @@ static char *config_text(const struct estd_init_opts *o, int has_chain)
 		"chain = %s\n"
 		"\n[store]\n# SQLite database of every issued certificate\npath = estd.db\n"
 		"\n[auth]\n"
-		"# HTTP Basic users: manage with `estd user`\nusers = users\n"
+		"# HTTP users (Basic and Digest): manage with `estd user`\nusers = users\n"
+		"# changing the realm invalidates the Digest HA1 values: set passwords again\n"
 		"realm = estkit\n"
+		"# HTTP authentication offered: basic (RFC 7617), digest (RFC 7616, SHA-256, MD5)\n"
+		"methods = basic, digest\n"
+		"# Digest nonce key (32 random bytes, 0600); nodes sharing it accept each\n"
+		"# other's nonces. Created at start when missing.\n"
+		"digest_secret_file = digest.key\n"
+		"# seconds a Digest nonce is valid; nonce-counts remembered against replay\n"
+		"digest_nonce_lifetime = 300\n"
+		"digest_nonce_table = 4096\n"
 		"# more trust anchors for TLS client certificates (this CA always is one)\n"
 		"client_ca =\n"
 		"# RFC 7030 4.2.2: /simplereenroll needs the certificate being renewed\n"
@@ -389,6 +401,25 @@ static enum estkit_status write_file(const char *dir, const char *name, const ch
 		rc = estkit_file_write_atomic(path, text, strlen(text), mode);
 	if (rc != ESTKIT_OK && err != NULL)
 		*err = estd_strfmt("cannot write %s: %s", path ? path : name, estkit_strerror(rc));
+	free(path);
+	return rc;
+}
+
+/* A fresh HTTP Digest nonce key (see digest_key.h). */
+static enum estkit_status write_digest_key(const char *dir, char **err)
+{
+	unsigned char key[ESTD_DIGEST_KEY_LEN];
+	char *path = estd_path_join(dir, "digest.key");
+	enum estkit_status rc = ESTKIT_ENOMEM;
+
+	if (path != NULL)
+		rc = RAND_bytes(key, sizeof(key)) == 1
+			     ? estkit_file_write_atomic(path, key, sizeof(key), 0600)
+			     : ESTKIT_ECRYPTO;
+	if (rc != ESTKIT_OK && err != NULL)
+		*err = estd_strfmt("cannot write %s: %s", path ? path : "digest.key",
+				   estkit_strerror(rc));
+	OPENSSL_cleanse(key, sizeof(key));
 	free(path);
 	return rc;
 }
@@ -489,7 +520,8 @@ static void print_summary(FILE *out, const struct estd_init_opts *o, struct init
 	fprintf(out, "  tls.pem    TLS server certificate for %s, then the CA\n", sans ? sans : "?");
 	fprintf(out, "  estd.conf  configuration, listening on %s\n",
 		o->listen ? o->listen : ESTD_INIT_DEFAULT_LISTEN);
-	fprintf(out, "  users      HTTP Basic users (none yet, mode 0600)\n");
+	fprintf(out, "  users      HTTP Basic/Digest users (none yet, mode 0600)\n");
+	fprintf(out, "  digest.key HTTP Digest nonce key (mode 0600)\n");
 	fprintf(out, "  estd.db    certificate store\n\n");
 	fprintf(out, "CA fingerprint (SHA-256): ");
 	for (i = 0; i < 64; i += 2)
@@ -559,6 +591,8 @@ enum estkit_status estd_init(const struct estd_init_opts *o, FILE *out, char **e
 	}
 	if (rc == ESTKIT_OK)
 		rc = write_file(o->dir, "users", "", 0600, err);
+	if (rc == ESTKIT_OK)
+		rc = write_digest_key(o->dir, err);
 	if (rc == ESTKIT_OK)
 		rc = write_store(o->dir, &s, err);
 	if (rc == ESTKIT_OK)

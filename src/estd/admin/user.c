@@ -10,6 +10,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <estkit/server.h>
 #include <getopt.h>
 #include <openssl/crypto.h>
 #include <signal.h>
@@ -166,7 +167,10 @@ static int do_add(const struct estd_config *cfg, const char *name)
 	existed = user_exists(cfg->users_file, name);
 	if (get_password(pw, sizeof(pw)) != 0)
 		goto out;
-	if (estd_users_set(cfg->users_file, name, pw, &err) != ESTKIT_OK) {
+	/* Digest HA1 values depend on the realm (RFC 7616 3.4.2) */
+	if (estd_users_set_digest(cfg->users_file, name, pw,
+				  (cfg->auth_methods & ESTKIT_AUTH_DIGEST) ? cfg->realm : NULL,
+				  &err) != ESTKIT_OK) {
 		fprintf(stderr, "estd: user: %s\n", err != NULL ? err : "cannot save the user");
 		goto out;
 	}

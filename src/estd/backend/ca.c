@@ -120,6 +120,22 @@ static int cb_check_basic(void *ctx, const char *label, const char *user, const 
 	return ok == 1;
 }
 
+/* HTTP Digest HA1 from the users file (RFC 7616 3.4.2); shared by all labels like Basic. */
+static int cb_digest_ha1(void *ctx, const char *label, const char *user, const char *algorithm,
+			 unsigned char *ha1, size_t *ha1_len)
+{
+	struct estd_snapshot *s = acquire(ctx);
+	int found = estd_users_digest_ha1(s->users, user, algorithm, ha1, ha1_len);
+
+	(void)label;
+	estd_snapshot_release(s);
+	if (found == 0)
+		estd_backend_ca_log(ctx, ESTKIT_LOG_WARN,
+				    "user %s has no Digest HA1 values (Basic only); set the password "
+				    "again with `estd user add` to enable Digest", user);
+	return found == 1;
+}
+
 /* A new stack holding references to the certificates of src. */
 static STACK_OF(X509) *certs_ref_copy(STACK_OF(X509) *src)
 {
@@ -272,6 +288,32 @@ out:
 	return rc;
 }
 
+/* RFC 7030 4.5: the label's CsrAttrs, built at config load; none -> 204. */
+static enum estkit_status cb_csrattrs(void *ctx, struct estkit_request *req, unsigned char **der,
+				      size_t *len)
+{
+	struct estd_snapshot *s = acquire(ctx);
+	const struct estd_label *l = estd_config_label(s->cfg, estkit_request_label(req));
+	enum estkit_status rc = ESTKIT_OK;
+
+	*der = NULL;
+	*len = 0;
+	if (l == NULL) {
+		estkit_request_fail(req, 404, "unknown label");
+		rc = ESTKIT_ENOTFOUND;
+	} else if (l->csrattrs_auth && estkit_request_user(req) == NULL &&
+		   estkit_request_peer_cert(req) == NULL) {
+		rc = ESTKIT_EAUTH; /* csrattrs_auth = required */
+	} else if (l->csrattrs_der != NULL) {
+		if ((*der = OPENSSL_memdup(l->csrattrs_der, l->csrattrs_len)) == NULL)
+			rc = ESTKIT_ENOMEM;
+		else
+			*len = l->csrattrs_len;
+	}
+	estd_snapshot_release(s);
+	return rc;
+}
+
 /*
  * RFC 7030 4.4: a key for the label (serverkeygen_key, else like the CSR's),
  * a certificate for it with the CSR's subject and subjectAltName under the
@@ -366,9 +408,11 @@ void estd_backend_ca_vtable(struct estd_backend_ca *b, struct estkit_backend *vt
 	vt->label_exists = cb_label_exists;
 	vt->require_channel_binding = cb_require_channel_binding;
 	vt->check_basic = cb_check_basic;
+	vt->digest_ha1 = cb_digest_ha1;
 	vt->cacerts = cb_cacerts;
 	vt->enroll = cb_enroll;
 	vt->log = cb_log;
+	vt->csrattrs = cb_csrattrs;
 	vt->serverkeygen = cb_serverkeygen;
 	vt->serverkeygen_kek = cb_serverkeygen_kek;
 }

@@ -231,6 +231,14 @@ estkit_client_simpleenroll_bound(struct estkit_client *c, estkit_client_csr_buil
  */
 ESTKIT_API void estkit_client_set_tls_max(struct estkit_client *c, int version);
 
+/*
+ * RFC 7030 3.6.1 server authorization: on (non-zero), a server whose
+ * certificate chains to the explicit trust anchors is also authorized when
+ * it does not match the URL's host but carries the id-kp-cmcRA extended key
+ * usage (an EST RA). Off by default: the host must match (RFC 6125).
+ */
+ESTKIT_API void estkit_client_set_accept_ra(struct estkit_client *c, int on);
+
 #ifdef __cplusplus
 }
 #endif

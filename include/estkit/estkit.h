@@ -10,6 +10,7 @@
 #include <estkit/multipart.h>
 #include <estkit/serverkeygen.h>
 #include <estkit/chanbind.h>
+#include <estkit/rollover.h>
 
 #define ESTKIT_VERSION_STRING "0.1.0"
 

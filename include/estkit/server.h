@@ -260,6 +260,16 @@ ESTKIT_API int estkit_request_channel_bound(const struct estkit_request *req);
 /* The CSR's RFC 7894 otpChallenge (UTF-8), NULL if none. Borrowed. */
 ESTKIT_API const char *estkit_request_otp(const struct estkit_request *req);
 
+/*
+ * Adds cert to the trust anchors that verify TLS client certificates, also
+ * while the server runs (for a CA rollover, RFC 7030 4.1.3). The
+ * CertificateRequest CA list is not changed. An anchor already present is
+ * not an error. ESTKIT_EINVAL when the server does not request client
+ * certificates (neither client_ca_file nor extra_ca_file set).
+ */
+ESTKIT_API ESTKIT_WUR enum estkit_status estkit_server_add_client_ca(struct estkit_server *srv,
+								     X509 *cert);
+
 #ifdef __cplusplus
 }
 #endif

@@ -57,6 +57,7 @@ struct estkit_client {
 	char last_cb[ESTKIT_CHANBIND_B64_MAX]; /* its binding, "" if none */
 	const SSL *pinned;       /* the next enrollment must go out on this connection */
 	int tls_max;             /* highest TLS version (TLS1_2_VERSION ...), 0: no limit */
+	int accept_ra;           /* RFC 7030 3.6.1: id-kp-cmcRA authorizes a server too */
 };
 
 /* What one HTTP exchange brought back. */
@@ -172,6 +173,16 @@ curl_socket_t ek_chanbind_opensocket(void *clientp, curlsocktype purpose,
 
 /* After a pinned transfer: ESTKIT_OK when no new connection was made. */
 enum estkit_status ek_chanbind_after(struct estkit_client *c, CURL *h, int refused);
+
+/* ---- authz.c ------------------------------------------------------------------------- */
+
+/*
+ * Certificate verification with RFC 7030 3.6.1 server authorization for
+ * --accept-ra (installed with SSL_CTX_set_cert_verify_callback; arg is the
+ * client): the chain must verify against the explicit trust anchors, and the
+ * server certificate must match the URL host (RFC 6125) or carry id-kp-cmcRA.
+ */
+int ek_client_verify_authz(X509_STORE_CTX *sctx, void *arg);
 
 /* ---- bootstrap.c ---------------------------------------------------------------------- */
 

@@ -133,6 +133,8 @@ static CURLcode on_ssl_ctx(CURL *curl, void *sslctx, void *parm)
 	/* A trust anchor may be a subordinate CA; stop the chain there. */
 	X509_STORE_set_flags(st, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_TRUSTED_FIRST);
 	SSL_CTX_set_cert_store(ctx, st); /* replaces (and frees) curl's store */
+	if (c->accept_ra) /* curl's host check is off; this one runs instead */
+		SSL_CTX_set_cert_verify_callback(ctx, ek_client_verify_authz, c);
 	if (c->client_cert == NULL)
 		return CURLE_OK;
 	if (SSL_CTX_use_certificate(ctx, c->client_cert) != 1 ||
@@ -215,7 +217,8 @@ static int set_security(struct estkit_client *c, CURL *h, int bootstrap)
 		return e == CURLE_OK ? 0 : -1;
 	}
 	e |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-	e |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	/* RFC 7030 3.6.1: with accept_ra the name or id-kp-cmcRA check is ours */
+	e |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, c->accept_ra ? 0L : 2L);
 	e |= curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
 	e |= curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, c);
 	if (c->user != NULL) {

@@ -16,6 +16,7 @@ struct opts {
 	int bootstrap;
 	const char *fingerprint;
 	const char *out;
+	int update;
 };
 
 void est_usage_cacerts(FILE *f)
@@ -32,7 +33,13 @@ void est_usage_cacerts(FILE *f)
 	    "                        only if a returned CA has the SHA-256 --fingerprint and the\n"
 	    "                        server's TLS certificate chains to it\n"
 	    "  --fingerprint HEX     SHA-256 of the CA certificate (colons optional)\n"
-	    "  --out FILE            where to write the CA certificates (default ./cacerts.pem)\n");
+	    "  --out FILE            where to write the CA certificates (default ./cacerts.pem)\n"
+	    "  --update              rewrite the --cacert file in place (atomically)\n"
+	    "\n"
+	    "With --cacert, a root the server sends that the file does not hold is kept only\n"
+	    "through a link certificate (NewWithOld) signed by a trusted root (RFC 7030 4.1.3);\n"
+	    "others are dropped with a warning. This applies when the answer holds a trusted\n"
+	    "root, and always with --update.\n");
 }
 
 static int parse(int argc, char **argv, struct opts *o)
@@ -43,8 +50,10 @@ static int parse(int argc, char **argv, struct opts *o)
 	    {"insecure-bootstrap", no_argument, NULL, 'B'},
 	    {"fingerprint", required_argument, NULL, 'f'},
 	    {"out", required_argument, NULL, 'o'},
+	    {"update", no_argument, NULL, 'U'},
 	    {"timeout", required_argument, NULL, 't'},
 	    {"verbose", no_argument, NULL, 'v'},
+	    {"accept-ra", no_argument, NULL, 'Z'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -59,7 +68,9 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'B': o->bootstrap = 1; break;
 		case 'f': o->fingerprint = optarg; break;
 		case 'o': o->out = optarg; break;
+		case 'U': o->update = 1; break;
 		case 'v': o->conn.verbose = 1; break;
+		case 'Z': o->conn.accept_ra = 1; break;
 		case 'h': est_usage_cacerts(stdout); return -1;
 		case 't':
 			if (est_parse_long(optarg, 1, 3600, &o->conn.timeout) != 0)
@@ -84,10 +95,91 @@ static int check(const struct opts *o)
 		return est_usage_error(CMD, "--insecure-bootstrap needs --fingerprint");
 	if (o->bootstrap && o->conn.cacert != NULL)
 		return est_usage_error(CMD, "--cacert and --insecure-bootstrap exclude each other");
+	if (o->update && o->conn.cacert == NULL)
+		return est_usage_error(CMD, "--update needs --cacert (the file it rewrites)");
+	if (o->update && o->out != NULL)
+		return est_usage_error(CMD, "--update and --out exclude each other");
 	if (!o->bootstrap && o->conn.cacert == NULL)
 		return est_usage_error(CMD,
 		                       "need --cacert, or --insecure-bootstrap with --fingerprint");
 	return 0;
+}
+
+/* 1 when certs holds a certificate equal to x. */
+static int holds(STACK_OF(X509) *certs, X509 *x)
+{
+	int i;
+
+	for (i = 0; i < sk_X509_num(certs); i++)
+		if (X509_cmp(sk_X509_value(certs, i), x) == 0)
+			return 1;
+	return 0;
+}
+
+/* Warns about each certificate of certs that kept lacks. */
+static void warn_dropped(STACK_OF(X509) *certs, STACK_OF(X509) *kept)
+{
+	int i;
+
+	for (i = 0; i < sk_X509_num(certs); i++) {
+		X509 *x = sk_X509_value(certs, i);
+
+		if (holds(kept, x))
+			continue;
+		est_err(CMD, "warning: not trusting this certificate: no link certificate from a "
+			     "trusted root vouches for it (RFC 7030 4.1.3):");
+		est_print_cert_summary(stderr, x);
+	}
+}
+
+/*
+ * RFC 7030 4.1.3, RFC 4210 4.4: a new root only through a NewWithOld link
+ * from a root of the --cacert file. With --update the file's own
+ * certificates stay (first), so the old root survives a rollover.
+ */
+static int keep_linked(const struct opts *o, STACK_OF(X509) **certs)
+{
+	STACK_OF(X509) *trusted = NULL, *kept = NULL;
+	enum estkit_status rc;
+	int known = 0, rejected = 0, i, ex = EST_EXIT_FAIL;
+
+	if ((rc = estkit_certs_load(o->conn.cacert, &trusted)) != ESTKIT_OK) {
+		est_err(CMD, "cannot read %s: %s", o->conn.cacert, estkit_strerror(rc));
+		return EST_EXIT_FAIL;
+	}
+	if ((rc = estkit_rollover_filter(*certs, trusted, &kept, &known, &rejected)) != ESTKIT_OK) {
+		est_err(CMD, "%s", estkit_strerror(rc));
+		goto out;
+	}
+	/* A --cacert that only authenticates TLS (no root in common): the answer as it is. */
+	if (!o->update && known == 0) {
+		ex = EST_EXIT_OK;
+		goto out;
+	}
+	warn_dropped(*certs, kept);
+	for (i = o->update ? sk_X509_num(trusted) - 1 : -1; i >= 0; i--) {
+		X509 *x = sk_X509_value(trusted, i);
+
+		if (holds(kept, x))
+			continue;
+		if (!X509_up_ref(x))
+			goto oom;
+		if (!sk_X509_unshift(kept, x)) {
+			X509_free(x);
+			goto oom;
+		}
+	}
+	est_certs_free(*certs);
+	*certs = kept;
+	kept = NULL;
+	ex = EST_EXIT_OK;
+	goto out;
+oom:
+	est_err(CMD, "out of memory");
+out:
+	est_certs_free(kept);
+	est_certs_free(trusted);
+	return ex;
 }
 
 int est_cmd_cacerts(int argc, char **argv)
@@ -100,11 +192,12 @@ int est_cmd_cacerts(int argc, char **argv)
 	int i = 0;
 
 	memset(&o, 0, sizeof(o));
-	o.out = "cacerts.pem";
 	if ((ex = parse(argc, argv, &o)) != 0)
 		return ex < 0 ? EST_EXIT_OK : ex;
 	if ((ex = check(&o)) != 0)
 		return ex;
+	if (o.out == NULL)
+		o.out = o.update ? o.conn.cacert : "cacerts.pem";
 	if ((c = est_client_open(CMD, &o.conn, &ex)) == NULL)
 		return ex;
 	if (o.bootstrap)
@@ -115,6 +208,8 @@ int est_cmd_cacerts(int argc, char **argv)
 		ex = est_client_error(CMD, c, rc);
 		goto out;
 	}
+	if (!o.bootstrap && (ex = keep_linked(&o, &certs)) != EST_EXIT_OK)
+		goto out;
 	if ((rc = estkit_certs_save(o.out, certs)) != ESTKIT_OK) {
 		est_err(CMD, "cannot write %s: %s", o.out, estkit_strerror(rc));
 		ex = EST_EXIT_FAIL;

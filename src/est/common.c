@@ -210,6 +210,8 @@ struct estkit_client *est_client_open(const char *cmd, const struct est_conn *o,
 		estkit_client_set_timeout(c, o->timeout);
 	if (o->tls_max != 0)
 		estkit_client_set_tls_max(c, o->tls_max);
+	if (o->accept_ra)
+		estkit_client_set_accept_ra(c, 1);
 	if (o->cacert != NULL && (rc = estkit_client_set_trust(c, o->cacert)) != ESTKIT_OK)
 		goto fail;
 	if (o->cert != NULL &&

@@ -28,6 +28,7 @@ struct est_conn {
 	long timeout; /* 0: library default */
 	int verbose;
 	int tls_max; /* --tls-max: TLS1_2_VERSION, TLS1_3_VERSION or 0 */
+	int accept_ra; /* --accept-ra: RFC 7030 3.6.1 id-kp-cmcRA authorizes the server */
 };
 
 /* Prints "est: CMD: message" and a newline on stderr. */

@@ -62,6 +62,8 @@ void est_usage_enroll(FILE *f)
 	    "  --channel-binding   put the TLS channel binding in challengePassword (RFC 7030 3.5)\n"
 	    "  --identity-linking  same, in the RFC 7894 estIdentityLinking attribute\n"
 	    "  --csr-out FILE      also write the request as sent (PEM)\n"
+	    "  --accept-ra         authorize a server certificate with id-kp-cmcRA even if\n"
+	    "                      it does not name the host (RFC 7030 3.6.1)\n"
 	    "  --no-csrattrs       do not ask /csrattrs first and follow it (key type, hash,\n"
 	    "                      the server's subject and altnames when none are given)\n"
 	    "  --challenge-password PW  put PW in challengePassword\n"
@@ -124,6 +126,7 @@ static int parse_one(struct eopts *o, int ch, const char *arg)
 	case 'B': o->bind = 1; break;
 	case 'L': o->bind = o->linking = 1; break;
 	case 'O': o->csr_out = arg; break;
+	case 'Z': o->conn.accept_ra = 1; break;
 	case 'T': return est_parse_tls_max(o->cmd, arg, &o->conn);
 	case 'X': o->no_csrattrs = 1; break;
 	case 'Y': o->challenge = arg; break;
@@ -171,6 +174,7 @@ static int parse(int argc, char **argv, struct eopts *o)
 	    {"identity-linking", no_argument, NULL, 'L'},
 	    {"tls-max", required_argument, NULL, 'T'},
 	    {"csr-out", required_argument, NULL, 'O'},
+	    {"accept-ra", no_argument, NULL, 'Z'},
 	    {"no-csrattrs", no_argument, NULL, 'X'},
 	    {"challenge-password", required_argument, NULL, 'Y'},
 	    {"help", no_argument, NULL, 'h'},

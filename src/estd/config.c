@@ -48,6 +48,7 @@ enum vtype {
 	V_APPROVAL, /* auto|manual, stored as int (1 = manual) */
 	V_CSRATTRS, /* a csrattrs* key of a label (csrattrs_conf.c) */
 	V_METHODS, /* comma list of basic, digest */
+	V_TIME,    /* UTC time YYYY-MM-DDTHH:MM:SSZ, stored as long long Unix time */
 };
 
 struct key {
@@ -79,6 +80,11 @@ static const struct key ca_keys[] = {
 	{"cert", V_PATH, CFG(ca_cert), 0, 0},
 	{"key", V_PATH, CFG(ca_key), 0, 0},
 	{"chain", V_OPTPATH, CFG(ca_chain), 0, 0},
+	/* CA rollover (RFC 7030 4.1.3), written by `estd ca rollover` */
+	{"next_cert", V_OPTPATH, CFG(ca_next_cert), 0, 0},
+	{"next_key", V_OPTPATH, CFG(ca_next_key), 0, 0},
+	{"link_certs", V_OPTPATH, CFG(ca_link_certs), 0, 0},
+	{"switch_at", V_TIME, CFG(ca_switch_at), 0, 0},
 };
 static const struct key store_keys[] = {
 	{"path", V_STORE, CFG(store_path), 0, 0},
@@ -419,6 +425,11 @@ static int set_value(struct parser *p, const struct key *k, void *base, const ch
 	case V_EKU:
 	case V_KEYS: return set_profile_list(p, k, base, v);
 	case V_CSRATTRS: return set_csrattrs(p, k, base, v);
+	case V_TIME:
+		if (estd_parse_utc(v, (long long *)slot) != 0)
+			return fail(p, ESTKIT_EINVAL, "%s: '%s' is not a UTC time YYYY-MM-DDTHH:MM:SSZ",
+				    k->name, v);
+		return 1;
 	case V_BOOL:
 		b = parse_bool(v);
 		if (b < 0)
@@ -705,12 +716,27 @@ static int config_defaults(struct estd_config *cfg)
 	cfg->users_file = estd_path_join(cfg->dir, "users");
 	cfg->realm = estd_strdup("estkit");
 	cfg->reenroll_requires_cert = 1;
+	cfg->ca_switch_at = -1;
 	cfg->auth_methods = ESTKIT_AUTH_BASIC | ESTKIT_AUTH_DIGEST;
 	cfg->digest_secret_file = estd_path_join(cfg->dir, "digest.key");
 	cfg->digest_nonce_lifetime = 300;
 	cfg->digest_nonce_table = 4096;
 	return cfg->listen && cfg->log_level && cfg->store_path && cfg->users_file && cfg->realm &&
 	       cfg->digest_secret_file;
+}
+
+/* [ca] rollover keys: next_cert and next_key together; the others only with them. */
+static int validate_rollover(struct parser *p)
+{
+	const struct estd_config *cfg = p->cfg;
+
+	if ((cfg->ca_next_cert == NULL) != (cfg->ca_next_key == NULL))
+		return fail(p, ESTKIT_EINVAL, "[ca] next_cert and next_key go together");
+	if (cfg->ca_next_cert == NULL && (cfg->ca_link_certs != NULL || cfg->ca_switch_at >= 0))
+		return fail(p, ESTKIT_EINVAL, "[ca] link_certs and switch_at need next_cert");
+	if (cfg->ca_next_cert != NULL && cfg->ca_link_certs == NULL)
+		return fail(p, ESTKIT_EINVAL, "[ca] next_cert needs link_certs (RFC 7030 4.1.3)");
+	return 1;
 }
 
 /* Whole-file rules: required keys, implicit default profile/label, references. */
@@ -729,6 +755,8 @@ static void validate(struct parser *p)
 		fail(p, ESTKIT_EINVAL, "[ca] %s is required", cfg->ca_cert == NULL ? "cert" : "key");
 		return;
 	}
+	if (!validate_rollover(p))
+		return;
 	if (estd_config_profile(cfg, DEFAULT_PROFILE) == NULL &&
 	    !add_profile(p, DEFAULT_PROFILE, &idx))
 		return;
@@ -838,6 +866,9 @@ void estd_config_free(struct estd_config *cfg)
 	free(cfg->ca_cert);
 	free(cfg->ca_key);
 	free(cfg->ca_chain);
+	free(cfg->ca_next_cert);
+	free(cfg->ca_next_key);
+	free(cfg->ca_link_certs);
 	free(cfg->store_path);
 	free(cfg->users_file);
 	free(cfg->realm);

@@ -21,6 +21,10 @@
  *   cert = ca.pem                  ; CA certificate (the clients' trust anchor)
  *   key = ca.key                   ; CA private key (0600)
  *   chain =                        ; optional: intermediates up to the root, sent in /cacerts
+ *   next_cert =                    ; rollover (estd ca rollover): the new self-signed CA
+ *   next_key =                     ;   its key (0600)
+ *   link_certs =                   ;   NewWithOld + OldWithNew (RFC 4210 4.4)
+ *   switch_at =                    ;   UTC YYYY-MM-DDTHH:MM:SSZ: the new CA issues from then on
  *
  *   [store]
  *   path = estd.db                 ; SQLite database file
@@ -124,6 +128,10 @@ struct estd_config {
 	int auth_methods;         /* ESTKIT_AUTH_* bits */
 	char *digest_secret_file;
 	int digest_nonce_lifetime, digest_nonce_table;
+
+	/* [ca] rollover (RFC 7030 4.1.3): all NULL / -1 when no rollover is under way */
+	char *ca_next_cert, *ca_next_key, *ca_link_certs;
+	long long ca_switch_at;   /* Unix time the new CA starts issuing; -1: not yet set */
 };
 
 /*

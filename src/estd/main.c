@@ -6,6 +6,7 @@
  *   estd user ...               HTTP Basic users
  *   estd certs ...              issued certificates
  *   estd requests ...           requests held for manual approval
+ *   estd ca rollover ...        root CA key update (RFC 7030 4.1.3)
  */
 #include <stdio.h>
 #include <string.h>
@@ -30,6 +31,7 @@ static void usage(FILE *f)
 		   "  certs list|show        list and show issued certificates\n"
 		   "  requests list|show|approve|reject\n"
 		   "                         requests held for manual approval\n"
+		   "  ca rollover            new CA key, root and link certificates\n"
 		   "  help                   this text\n"
 		   "  --version              version of estd and OpenSSL\n"
 		   "\n"
@@ -58,6 +60,8 @@ int main(int argc, char **argv)
 		return estd_cmd_certs(argc - 1, argv + 1);
 	if (strcmp(cmd, "requests") == 0)
 		return estd_cmd_requests(argc - 1, argv + 1);
+	if (strcmp(cmd, "ca") == 0)
+		return estd_cmd_ca(argc - 1, argv + 1);
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
 		printf("estd %s (%s)\n", ESTKIT_VERSION_STRING, OpenSSL_version(OPENSSL_VERSION));
 		return 0;

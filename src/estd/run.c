@@ -154,6 +154,22 @@ static int build_backend(struct estd_config *cfg, struct estd_running *r)
 	return 0;
 }
 
+/* RFC 7030 4.1.3: certificates of the rollover's new CA authenticate too (TLS client certs). */
+static void trust_next_root(struct estd_running *r)
+{
+	X509 *next = estd_backend_ca_next_root(r->backend);
+	enum estkit_status rc;
+
+	if (next == NULL)
+		return;
+	rc = estkit_server_add_client_ca(r->srv, next);
+	if (rc != ESTKIT_OK)
+		estd_backend_ca_log(r->backend, ESTKIT_LOG_ERROR,
+				    "cannot trust the new CA for TLS client certificates: %s",
+				    estkit_strerror(rc));
+	X509_free(next);
+}
+
 static int start_server(const struct estkit_server_config *sc, struct estd_running *r)
 {
 	struct estkit_backend vt;
@@ -166,6 +182,7 @@ static int start_server(const struct estkit_server_config *sc, struct estd_runni
 		estkit_free(err);
 		return 1;
 	}
+	trust_next_root(r);
 	if (estkit_server_start(r->srv) != ESTKIT_OK) {
 		fprintf(stderr, "estd: cannot start the server: %s\n", estkit_server_errmsg(r->srv));
 		return 1;
@@ -195,7 +212,8 @@ static void signal_loop(struct estd_running *r, const sigset_t *set)
 			continue;
 		if (sig == SIGHUP) {
 			estd_backend_ca_log(r->backend, ESTKIT_LOG_INFO, "SIGHUP: reloading");
-			(void)estd_backend_ca_reload(r->backend);
+			if (estd_backend_ca_reload(r->backend) == ESTKIT_OK)
+				trust_next_root(r);
 			continue;
 		}
 		estd_backend_ca_log(r->backend, ESTKIT_LOG_INFO, "shutting down (%s)",

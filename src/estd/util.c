@@ -207,3 +207,22 @@ void estd_fputs_printable(FILE *out, const char *s)
 		p += n;
 	}
 }
+
+int estd_parse_utc(const char *s, long long *out)
+{
+	struct tm tm;
+	const char *end = NULL;
+	time_t t;
+
+	if (s == NULL || out == NULL || strlen(s) != 20)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (end == NULL || *end != '\0')
+		return -1;
+	t = timegm(&tm);
+	if (t == (time_t)-1)
+		return -1;
+	*out = (long long)t;
+	return 0;
+}

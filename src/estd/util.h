@@ -64,4 +64,10 @@ void estd_json_string(FILE *out, const char *s);
  */
 void estd_fputs_printable(FILE *out, const char *s);
 
+/*
+ * Parses a UTC time "YYYY-MM-DDTHH:MM:SSZ" (exactly that form) into Unix
+ * time. Returns 0 on success, -1 otherwise.
+ */
+int estd_parse_utc(const char *s, long long *out);
+
 #endif /* ESTD_UTIL_H */

@@ -1,5 +1,5 @@
 /*
- * admin.h - estd's operator subcommands: `estd certs ...` and `estd user ...`.
+ * admin.h - estd's operator subcommands: `estd certs ...`, `estd user ...`, `estd ca ...`.
  *
  * Each takes the argument vector from its own name on (argv[0] is "certs" or
  * "user"), reads estd.conf (-c FILE, else $ESTD_CONF, else
@@ -25,6 +25,12 @@ int estd_cmd_requests(int argc, char **argv);
 
 /* estd user add NAME | del NAME | list  [-c F] */
 int estd_cmd_user(int argc, char **argv);
+
+/*
+ * estd ca rollover [-c F] [--key-type SPEC] [--days N] [--subject DN]
+ * [--switch-at TIME|now]: root CA key update (RFC 7030 4.1.3).
+ */
+int estd_cmd_ca(int argc, char **argv);
 
 /* The config file to use when no -c is given: $ESTD_CONF, else /etc/estd/estd.conf. */
 const char *estd_admin_default_conf(void);

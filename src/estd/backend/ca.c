@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <estkit/pki.h>
 
@@ -162,8 +163,11 @@ static enum estkit_status cb_cacerts(void *ctx, struct estkit_request *req,
 				     STACK_OF(X509) **out)
 {
 	struct estd_backend_ca *b = ctx;
+	struct estd_snapshot *s = acquire(b);
 
-	*out = certs_ref_copy(b->cacerts);
+	/* RFC 7030 4.1.3: during a rollover, OldWithOld, NewWithOld, OldWithNew, NewWithNew. */
+	*out = certs_ref_copy(s->rollover != NULL ? estd_rollover_cacerts(s->rollover) : b->cacerts);
+	estd_snapshot_release(s);
 	if (*out == NULL) {
 		estkit_request_fail(req, 500, "out of memory");
 		return ESTKIT_ENOMEM;
@@ -171,22 +175,27 @@ static enum estkit_status cb_cacerts(void *ctx, struct estkit_request *req,
 	return ESTKIT_OK;
 }
 
-/* The response chain: the new certificate, then the CA certificate. */
-static enum estkit_status response_chain(struct estd_backend_ca *b, X509 *cert,
+/*
+ * The response chain: the new certificate, then the issuing CA certificate,
+ * then link (NewWithOld when the new CA issued it, so a peer that trusts
+ * only the old root can still build a path, RFC 4210 4.4), when not NULL.
+ */
+static enum estkit_status response_chain(X509 *cacert, X509 *link, X509 *cert,
 					 STACK_OF(X509) **out)
 {
-	X509 *cacert = estd_ca_cert(b->ca);
+	X509 *chain[3] = { cert, cacert, link };
+	size_t i;
 
 	*out = sk_X509_new_null();
 	if (*out == NULL)
 		return ESTKIT_ENOMEM;
-	if (!X509_up_ref(cert) || !sk_X509_push(*out, cert))
-		goto err;
-	if (!X509_up_ref(cacert))
-		goto err;
-	if (!sk_X509_push(*out, cacert)) {
-		X509_free(cacert);
-		goto err;
+	for (i = 0; i < 3 && chain[i] != NULL; i++) {
+		if (!X509_up_ref(chain[i]))
+			goto err;
+		if (!sk_X509_push(*out, chain[i])) {
+			X509_free(chain[i]);
+			goto err;
+		}
 	}
 	return ESTKIT_OK;
 err:
@@ -200,7 +209,7 @@ err:
  * CSR; csr differs for /serverkeygen), retrying on a serial the store already
  * holds. Returns the recorded certificate in *cert, or fails the request.
  */
-static enum estkit_status issue_and_record(struct estd_backend_ca *b,
+static enum estkit_status issue_and_record(struct estd_backend_ca *b, struct estd_ca *ca,
 					   const struct estd_ca_profile *prof,
 					   struct estkit_request *req, X509_REQ *csr,
 					   X509_REQ *recorded, X509 **cert)
@@ -210,7 +219,7 @@ static enum estkit_status issue_and_record(struct estd_backend_ca *b,
 	int attempt;
 
 	for (attempt = 0; attempt < ISSUE_ATTEMPTS; attempt++) {
-		rc = estd_ca_issue(b->ca, prof, csr, cert, reason, sizeof(reason));
+		rc = estd_ca_issue(ca, prof, csr, cert, reason, sizeof(reason));
 		if (rc == ESTKIT_EPOLICY || rc == ESTKIT_EPARSE) {
 			estkit_request_fail(req, 400, "%s", reason);
 			return rc;
@@ -237,16 +246,17 @@ static enum estkit_status issue_and_record(struct estd_backend_ca *b,
 }
 
 /* approval = manual labels go through the request store (RFC 7030 4.2.3). */
-static enum estkit_status issue_or_hold(struct estd_backend_ca *b, const struct estd_snapshot *s,
+static enum estkit_status issue_or_hold(struct estd_backend_ca *b, struct estd_ca *ca,
+					const struct estd_snapshot *s,
 					const struct estd_ca_profile *prof,
 					struct estkit_request *req, X509_REQ *csr, X509 **cert)
 {
 	const struct estd_label *lab = estd_config_label(s->cfg, estkit_request_label(req));
-	struct estd_approval a = { b, b->store, b->ca, prof, lab };
+	struct estd_approval a = { b, b->store, ca, prof, lab };
 
 	if (lab != NULL && lab->approval_manual)
 		return estd_approval_enroll(&a, req, csr, cert);
-	return issue_and_record(b, prof, req, csr, csr, cert);
+	return issue_and_record(b, ca, prof, req, csr, csr, cert);
 }
 
 static enum estkit_status cb_enroll(void *ctx, struct estkit_request *req, X509_REQ *csr,
@@ -255,12 +265,18 @@ static enum estkit_status cb_enroll(void *ctx, struct estkit_request *req, X509_
 	struct estd_backend_ca *b = ctx;
 	struct estd_snapshot *s = acquire(b);
 	const struct estd_ca_profile *prof;
-	X509 *cert = NULL;
+	X509 *cert = NULL, *link = NULL;
+	struct estd_ca *ca = b->ca;
 	char *serial = NULL;
 	char reason[256];
 	enum estkit_status rc;
 
 	*out = NULL;
+	/* After [ca] switch_at the new CA issues (RFC 7030 4.1.3); before, the old one. */
+	if (estd_rollover_switched(s->rollover, time(NULL))) {
+		ca = estd_rollover_next_ca(s->rollover);
+		link = estd_rollover_new_with_old(s->rollover);
+	}
 	prof = estd_snapshot_profile(s, estkit_request_label(req));
 	if (prof == NULL) {
 		/* The label vanished in a reload between routing and now. */
@@ -273,12 +289,18 @@ static enum estkit_status cb_enroll(void *ctx, struct estkit_request *req, X509_
 		estkit_request_fail(req, 400, "%s", reason);
 		goto out;
 	}
-	rc = issue_or_hold(b, s, prof, req, csr, &cert);
+	rc = issue_or_hold(b, ca, s, prof, req, csr, &cert);
 	if (rc != ESTKIT_OK)
 		goto out;
+	/* A held request may have been issued by the other CA of a rollover: chain its issuer. */
+	if (ca != b->ca && X509_check_issued(estd_ca_cert(b->ca), cert) == X509_V_OK &&
+	    X509_check_issued(estd_ca_cert(ca), cert) != X509_V_OK) {
+		ca = b->ca;
+		link = NULL;
+	}
 	if (estkit_cert_serial_hex(cert, &serial) == ESTKIT_OK)
 		estkit_request_set_serial(req, serial);
-	rc = response_chain(b, cert, out);
+	rc = response_chain(estd_ca_cert(ca), link, cert, out);
 	if (rc != ESTKIT_OK)
 		estkit_request_fail(req, 500, "out of memory");
 out:
@@ -329,12 +351,18 @@ static enum estkit_status cb_serverkeygen(void *ctx, struct estkit_request *req,
 	const struct estd_label *lab = NULL;
 	X509_REQ *issued = NULL;
 	EVP_PKEY *key = NULL;
-	X509 *cert = NULL;
+	X509 *cert = NULL, *link = NULL;
+	struct estd_ca *ca = b->ca;
 	char reason[256];
 	enum estkit_status rc = ESTKIT_ENOTFOUND;
 
 	*key_out = NULL;
 	*out = NULL;
+	/* the issuing CA as for /simpleenroll (rollover, RFC 7030 4.1.3) */
+	if (estd_rollover_switched(s->rollover, time(NULL))) {
+		ca = estd_rollover_next_ca(s->rollover);
+		link = estd_rollover_new_with_old(s->rollover);
+	}
 	prof = estd_snapshot_profile(s, estkit_request_label(req));
 	lab = estd_config_label(s->cfg, estkit_request_label(req));
 	if (prof == NULL || lab == NULL) {
@@ -362,9 +390,9 @@ static enum estkit_status cb_serverkeygen(void *ctx, struct estkit_request *req,
 		rc = ESTKIT_ENOMEM;
 		goto out;
 	}
-	rc = issue_and_record(b, prof, req, issued, csr, &cert);
+	rc = issue_and_record(b, ca, prof, req, issued, csr, &cert);
 	if (rc == ESTKIT_OK)
-		rc = response_chain(b, cert, out);
+		rc = response_chain(estd_ca_cert(ca), link, cert, out);
 	if (rc != ESTKIT_OK)
 		goto out;
 	*key_out = key;
@@ -457,6 +485,7 @@ enum estkit_status estd_backend_ca_new(struct estd_config *cfg, struct estd_user
 				       struct estd_backend_ca **out, char **err)
 {
 	struct estd_backend_ca *b = NULL;
+	struct estd_rollover *ro = NULL;
 	enum estkit_status rc = ESTKIT_ENOMEM;
 
 	if (err != NULL)
@@ -476,9 +505,13 @@ enum estkit_status estd_backend_ca_new(struct estd_config *cfg, struct estd_user
 	rc = build_cacerts(b, cfg->ca_chain, err);
 	if (rc != ESTKIT_OK)
 		goto out;
-	rc = estd_snapshot_new(cfg, users, &b->cur, err);
+	rc = estd_rollover_load(cfg, ca, b->cacerts, &ro, err);
+	if (rc == ESTKIT_OK)
+		rc = estd_snapshot_new(cfg, users, &b->cur, err);
 	if (rc != ESTKIT_OK)
 		goto out;
+	b->cur->rollover = ro;
+	ro = NULL;
 	b->boot = b->cur;
 	estd_snapshot_retain(b->boot);
 	b->log_level = (int)estd_log_level_parse(cfg->log_level);
@@ -486,6 +519,7 @@ enum estkit_status estd_backend_ca_new(struct estd_config *cfg, struct estd_user
 	b = NULL;
 	rc = ESTKIT_OK;
 out:
+	estd_rollover_free(ro);
 	estd_backend_ca_free(b);
 	return rc;
 }
@@ -547,6 +581,7 @@ enum estkit_status estd_backend_ca_reload(struct estd_backend_ca *b)
 	struct estd_config *cfg = NULL;
 	struct estd_users *users = NULL;
 	struct estd_snapshot *s = NULL, *old = NULL;
+	struct estd_rollover *ro = NULL;
 	char *err = NULL;
 	enum estkit_status rc;
 
@@ -556,8 +591,11 @@ enum estkit_status estd_backend_ca_reload(struct estd_backend_ca *b)
 	if (rc == ESTKIT_OK)
 		rc = estd_users_load(cfg->users_file, &users, &err);
 	if (rc == ESTKIT_OK)
+		rc = estd_rollover_load(cfg, b->ca, b->cacerts, &ro, &err);
+	if (rc == ESTKIT_OK)
 		rc = estd_snapshot_new(cfg, users, &s, &err);
 	if (rc != ESTKIT_OK) {
+		estd_rollover_free(ro);
 		estd_backend_ca_log(b, ESTKIT_LOG_ERROR,
 				    "reload failed, keeping the current configuration: %s",
 				    err != NULL ? err : estkit_strerror(rc));
@@ -566,6 +604,7 @@ enum estkit_status estd_backend_ca_reload(struct estd_backend_ca *b)
 		estd_config_free(cfg);
 		return ESTKIT_EINVAL;
 	}
+	s->rollover = ro;
 	warn_restart_needed(b, b->boot->cfg, cfg);
 	pthread_mutex_lock(&b->lock);
 	old = b->cur;
@@ -578,5 +617,23 @@ enum estkit_status estd_backend_ca_reload(struct estd_backend_ca *b)
 	estd_backend_ca_log(b, ESTKIT_LOG_INFO,
 			    "configuration reloaded from %s (%zu labels, %zu profiles)", cfg->path,
 			    cfg->nlabels, cfg->nprofiles);
+	if (s->rollover != NULL)
+		estd_backend_ca_log(b, ESTKIT_LOG_INFO, "CA rollover: new CA %s, %s", cfg->ca_next_cert,
+				    estd_rollover_switched(s->rollover, time(NULL))
+					    ? "issuing now" : "not issuing yet");
 	return ESTKIT_OK;
+}
+
+X509 *estd_backend_ca_next_root(struct estd_backend_ca *b)
+{
+	struct estd_snapshot *s = acquire(b);
+	X509 *x = NULL;
+
+	if (s->rollover != NULL) {
+		x = estd_ca_cert(estd_rollover_next_ca(s->rollover));
+		if (!X509_up_ref(x))
+			x = NULL;
+	}
+	estd_snapshot_release(s);
+	return x;
 }

@@ -45,6 +45,14 @@ void estd_backend_ca_vtable(struct estd_backend_ca *b, struct estkit_backend *vt
 enum estkit_status estd_backend_ca_reload(struct estd_backend_ca *b);
 
 /*
+ * The new root of the CA rollover in the current configuration (a new
+ * reference, caller frees), or NULL when there is none. run.c adds it to
+ * the TLS client-certificate trust store, so certificates of both CAs
+ * authenticate (RFC 7030 4.1.3).
+ */
+X509 *estd_backend_ca_next_root(struct estd_backend_ca *b);
+
+/*
  * Writes "2026-11-23T11:30:00Z estd[PID]: LINE" to stderr when level is
  * within the configured log_level. Thread-safe. b may be NULL (level info).
  */

@@ -65,6 +65,7 @@ void estd_snapshot_release(struct estd_snapshot *s)
 	for (i = 0; s->profiles != NULL && i < s->cfg->nprofiles; i++)
 		estd_profile_free(s->profiles[i]);
 	free(s->profiles);
+	estd_rollover_free(s->rollover);
 	estd_config_free(s->cfg);
 	estd_users_free(s->users);
 	free(s);

@@ -10,6 +10,7 @@
 #include <estkit/error.h>
 
 #include "ca/profile.h"
+#include "ca/rollover.h"
 #include "config.h"
 #include "users.h"
 
@@ -18,6 +19,7 @@ struct estd_snapshot {
 	struct estd_config *cfg;             /* owned */
 	struct estd_users *users;            /* owned */
 	struct estd_ca_profile **profiles;   /* parsed cfg->profiles, same order */
+	struct estd_rollover *rollover;      /* owned; NULL when no CA rollover is configured */
 };
 
 /*

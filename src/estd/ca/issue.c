@@ -81,6 +81,11 @@ X509 *estd_ca_cert(const struct estd_ca *ca)
 	return ca == NULL ? NULL : ca->cert;
 }
 
+struct estd_signer *estd_ca_signer(const struct estd_ca *ca)
+{
+	return ca == NULL ? NULL : ca->signer;
+}
+
 enum estkit_status estd_cert_set_random_serial(X509 *cert)
 {
 	unsigned char buf[SERIAL_BYTES];

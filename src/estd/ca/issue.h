@@ -32,6 +32,9 @@ void estd_ca_free(struct estd_ca *ca);
 /* The CA certificate. Borrowed; valid as long as ca. */
 X509 *estd_ca_cert(const struct estd_ca *ca);
 
+/* The CA's signer (for link certificates, ca/rollover.c). Borrowed; valid as long as ca. */
+struct estd_signer *estd_ca_signer(const struct estd_ca *ca);
+
 /*
  * Issues a certificate for csr (whose signature the caller has verified)
  * under profile: v3, random positive 16-byte serial, issuer = the CA subject,

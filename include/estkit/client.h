@@ -138,6 +138,18 @@ ESTKIT_API ESTKIT_WUR enum estkit_status
 estkit_client_csrattrs(struct estkit_client *c, unsigned char **der, size_t *len);
 
 /*
+ * POST /fullcmc (RFC 7030 4.3) with der, a CMS SignedData holding a PKIData
+ * (see estkit/cmc.h; borrowed). On HTTP 200 returns ESTKIT_OK and *out is
+ * the DER of the CMC response (the caller frees it with estkit_free() and
+ * checks it: signature, nonces, statuses). A rejection returns the HTTP
+ * error status (ESTKIT_EHTTP, EAUTH, ...) and, when the server sent the
+ * CMC response explaining it (RFC 7030 4.3.2), sets *out as well.
+ */
+ESTKIT_API ESTKIT_WUR enum estkit_status
+estkit_client_fullcmc(struct estkit_client *c, const unsigned char *der, size_t len,
+		      unsigned char **out, size_t *outlen);
+
+/*
  * How to open a key the server encrypted (RFC 7030 4.4.2): the symmetric
  * key named in the CSR's DecryptKeyIdentifier, or the private key and
  * certificate named by its AsymmetricDecryptKeyIdentifier. Borrowed.

@@ -11,6 +11,7 @@
 #include <estkit/serverkeygen.h>
 #include <estkit/chanbind.h>
 #include <estkit/rollover.h>
+#include <estkit/cmc.h>
 
 #define ESTKIT_VERSION_STRING "0.1.0"
 

@@ -131,6 +131,20 @@ struct estkit_backend {
 			  unsigned char *ha1, size_t *ha1_len);
 
 	/*
+	 * Full CMC (RFC 7030 4.3, RFC 5272): der is the decoded body, a CMS
+	 * SignedData holding a PKIData (borrowed; not yet verified - helpers
+	 * in estkit/cmc.h). The HTTP client is already authenticated.
+	 * Return ESTKIT_OK with *out = the DER SignedData of the PKIResponse
+	 * (OPENSSL_malloc'ed; the server frees it) for HTTP 200. To reject,
+	 * return an error after estkit_request_fail() (4xx/5xx); if *out is
+	 * also set it is sent as the CMC error response RFC 7030 4.3.2 asks
+	 * for, else the reason as text. Job pool.
+	 */
+	enum estkit_status (*fullcmc)(void *ctx, struct estkit_request *req,
+				      const unsigned char *der, size_t len,
+				      unsigned char **out, size_t *outlen);
+
+	/*
 	 * Fulfil a /serverkeygen (RFC 7030 4.4) for a request whose signature
 	 * has been verified (its public key is ignored, RFC 7030 4.4.1):
 	 * generate a key, issue a certificate for it with the CSR's subject and

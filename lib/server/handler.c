@@ -177,9 +177,13 @@ static void respond(struct estkit_request *r)
 
 	if (status == 0)
 		status = r->status = 500;
-	if (status == 200 && r->resp_body != NULL && r->resp_ctype != NULL) {
-		/* RFC 7030 4.4.2 multipart/mixed; evbuffer gets a reference we wipe when done */
+	if (r->resp_body != NULL && r->resp_ctype != NULL &&
+	    (status == 200 || r->op == ESTKIT_OP_FULLCMC)) {
 		evhttp_add_header(h, "Content-Type", r->resp_ctype);
+		/* RFC 7030 4.3.2: CMC answers, rejections included, are a CMC response */
+		if (r->op == ESTKIT_OP_FULLCMC)
+			evhttp_add_header(h, "Content-Transfer-Encoding", "base64");
+		/* a /serverkeygen body holds a key: evbuffer gets a reference we wipe when done */
 		if (evbuffer_add_reference(buf, r->resp_body, r->resp_len, wipe_body, NULL) == 0)
 			r->resp_body = NULL;
 		else
@@ -333,10 +337,18 @@ static int route_enroll(struct estkit_request *r)
 	const char *authz = evhttp_find_header(in, "Authorization");
 	size_t len = evbuffer_get_length(body);
 
-	if (r->op == ESTKIT_OP_SERVERKEYGEN ? be->serverkeygen == NULL : be->enroll == NULL)
+	if (r->op == ESTKIT_OP_FULLCMC) {
+		if (r->srv->backend.fullcmc == NULL)
+			return reply(r, 501, "not implemented");
+		if (!ek_route_is_cmc(evhttp_find_header(in, "Content-Type")))
+			return reply(r, 415, "content type must be application/pkcs7-mime; "
+					     "smime-type=CMC-request");
+	} else if (r->op == ESTKIT_OP_SERVERKEYGEN ? be->serverkeygen == NULL
+						   : be->enroll == NULL) {
 		return reply(r, 501, "not implemented");
-	if (!ek_route_is_pkcs10(evhttp_find_header(in, "Content-Type")))
+	} else if (!ek_route_is_pkcs10(evhttp_find_header(in, "Content-Type"))) {
 		return reply(r, 415, "content type must be application/pkcs10");
+	}
 	if (r->peer_cert == NULL && authz == NULL) {
 		r->want_auth = 1;
 		return reply(r, 401, "authentication required");
@@ -390,11 +402,12 @@ static int route(struct estkit_request *r)
 	case ESTKIT_OP_SIMPLEENROLL:
 	case ESTKIT_OP_SIMPLEREENROLL:
 	case ESTKIT_OP_SERVERKEYGEN: /* RFC 7030 4.4.1: same request as /simpleenroll */
+	case ESTKIT_OP_FULLCMC:
 		return route_enroll(r);
 	case ESTKIT_OP_CSRATTRS:
 		return route_csrattrs(r);
 	default:
-		/* fullcmc: no backend callback yet */
+		/* no other operation exists */
 		return reply(r, 501, "not implemented");
 	}
 }

@@ -194,6 +194,10 @@ static void run_enroll(struct estkit_request *r)
 		ek_request_set(r, 401, "authentication required");
 		return;
 	}
+	if (r->op == ESTKIT_OP_FULLCMC) {
+		ek_fullcmc_run(r);
+		return;
+	}
 	if (r->op == ESTKIT_OP_SIMPLEREENROLL && r->peer_cert == NULL &&
 	    r->srv->cfg.reenroll_requires_cert) {
 		ek_request_set(r, 403, "re-enrollment requires the certificate being renewed as "

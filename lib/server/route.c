@@ -118,6 +118,38 @@ int ek_route_is_pkcs10(const char *ctype)
 	return *p == '\0' || *p == ';';
 }
 
+/* See server_internal.h. RFC 7030 4.3.1, RFC 5273 3: smime-type=CMC-request. */
+int ek_route_is_cmc(const char *ctype)
+{
+	static const char want[] = "application/pkcs7-mime";
+	const char *p = NULL;
+
+	if (ctype == NULL)
+		return 0;
+	while (*ctype == ' ' || *ctype == '\t')
+		ctype++;
+	if (strncasecmp(ctype, want, sizeof(want) - 1) != 0)
+		return 0;
+	p = ctype + sizeof(want) - 1;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p != ';')
+		return 0; /* "application/pkcs7-mimex" or no smime-type at all */
+	while ((p = strchr(p, ';')) != NULL) {
+		p++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (strncasecmp(p, "smime-type=", 11) != 0)
+			continue;
+		p += 11;
+		if (*p == '"')
+			p++;
+		return strncasecmp(p, "CMC-request", 11) == 0 &&
+		       (p[11] == '\0' || p[11] == '"' || p[11] == ';' || p[11] == ' ');
+	}
+	return 0;
+}
+
 /* See server_internal.h. */
 int ek_route_method_ok(enum estkit_op op, int method, const char **allow)
 {

@@ -179,6 +179,8 @@ void ek_jobs_free(struct ek_jobs *jobs);
  * fills label (EK_LABEL_MAX + 1 bytes) / op, or -1 with a reason for a 404.
  */
 int ek_route_parse(const char *uri, char *label, enum estkit_op *op, const char **reason);
+/* 1 when a Content-Type is application/pkcs7-mime; smime-type=CMC-request (RFC 7030 4.3.1). */
+int ek_route_is_cmc(const char *ctype);
 /* 1 when a Content-Type names application/pkcs10 (any case, parameters allowed). */
 int ek_route_is_pkcs10(const char *ctype);
 /* Methods an op accepts, for the 405 Allow header; 1 when method is one of them. */
@@ -204,6 +206,10 @@ void ek_request_free(struct estkit_request *r);
 /* ---- pipeline.c (job side) ---- */
 /* Runs authentication, decoding, verification and the backend for r. Job thread. */
 void ek_pipeline_run(struct estkit_request *r);
+/* ---- fullcmc.c (job side) ---- */
+/* /fullcmc after authentication: base64, backend, CMC response. Job thread. */
+void ek_fullcmc_run(struct estkit_request *r);
+
 /* Sets status/reason without the failed flag semantics of the public API. */
 void ek_request_set(struct estkit_request *r, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -126,6 +126,10 @@ void est_usage_csrattrs(FILE *f);
 void est_usage_cacerts(FILE *f);
 void est_usage_enroll(FILE *f);
 void est_usage_reenroll(FILE *f);
+int est_cmd_fullcmc(int argc, char **argv);
+int est_cmd_revoke(int argc, char **argv);
+void est_usage_fullcmc(FILE *f);
+void est_usage_revoke(FILE *f);
 int est_cmd_serverkeygen(int argc, char **argv);
 void est_usage_serverkeygen(FILE *f);
 

@@ -15,6 +15,8 @@ static void usage(FILE *f)
 	           "  enroll     request a new certificate (/simpleenroll)\n"
 	           "  reenroll   renew a certificate (/simplereenroll)\n"
 	           "  csrattrs   show the CSR attributes the server asks for (/csrattrs)\n"
+	           "  fullcmc    request a certificate with Full CMC (/fullcmc)\n"
+	           "  revoke     revoke a certificate (CMC revokeRequest over /fullcmc)\n"
 	           "  serverkeygen  key and certificate made by the server (/serverkeygen)\n"
 	           "  help [command]\n"
 	           "\n"
@@ -34,6 +36,10 @@ static int help(const char *cmd)
 		est_usage_reenroll(stdout);
 	} else if (strcmp(cmd, "csrattrs") == 0) {
 		est_usage_csrattrs(stdout);
+	} else if (strcmp(cmd, "fullcmc") == 0) {
+		est_usage_fullcmc(stdout);
+	} else if (strcmp(cmd, "revoke") == 0) {
+		est_usage_revoke(stdout);
 	} else if (strcmp(cmd, "serverkeygen") == 0) {
 		est_usage_serverkeygen(stdout);
 	} else {
@@ -67,6 +73,10 @@ int main(int argc, char **argv)
 		return est_cmd_reenroll(argc - 1, argv + 1);
 	if (strcmp(cmd, "csrattrs") == 0)
 		return est_cmd_csrattrs(argc - 1, argv + 1);
+	if (strcmp(cmd, "fullcmc") == 0)
+		return est_cmd_fullcmc(argc - 1, argv + 1);
+	if (strcmp(cmd, "revoke") == 0)
+		return est_cmd_revoke(argc - 1, argv + 1);
 	if (strcmp(cmd, "serverkeygen") == 0)
 		return est_cmd_serverkeygen(argc - 1, argv + 1);
 	fprintf(stderr, "est: unknown command \"%s\" (see 'est help')\n", cmd);

@@ -98,6 +98,7 @@ static const struct key auth_keys[] = {
 	{"digest_secret_file", V_PATH, CFG(digest_secret_file), 0, 0},
 	{"digest_nonce_lifetime", V_INT, CFG(digest_nonce_lifetime), 1, 86400},
 	{"digest_nonce_table", V_INT, CFG(digest_nonce_table), 64, 10000000},
+	{"revokers", V_STR, CFG(revokers), 0, 0},
 };
 static const struct key profile_keys[] = {
 	{"validity_days", V_INT, PRO(validity_days), 1, 36500},
@@ -105,6 +106,7 @@ static const struct key profile_keys[] = {
 	{"extended_key_usage", V_EKU, PRO(ext_key_usage), 0, 0},
 	{"allowed_keys", V_KEYS, PRO(allowed_keys), 0, 0},
 	{"copy_sans", V_BOOL, PRO(copy_sans), 0, 0},
+	{"crl_url", V_STR, PRO(crl_url), 0, 0},
 };
 static const struct key label_keys[] = {
 	{"profile", V_PROFREF, LAB(profile), 0, 0},
@@ -503,6 +505,7 @@ static void profile_clear(struct estd_profile *pr)
 	free(pr->name);
 	free(pr->key_usage);
 	free(pr->ext_key_usage);
+	free(pr->crl_url);
 	free(pr->allowed_keys);
 }
 
@@ -874,6 +877,7 @@ void estd_config_free(struct estd_config *cfg)
 	free(cfg->realm);
 	free(cfg->client_ca);
 	free(cfg->digest_secret_file);
+	free(cfg->revokers);
 	for (i = 0; i < cfg->nprofiles; i++)
 		profile_clear(&cfg->profiles[i]);
 	free(cfg->profiles);

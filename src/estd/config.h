@@ -76,6 +76,7 @@ struct estd_profile {
 	char *ext_key_usage;      /* comma list: clientAuth, serverAuth, ... */
 	char *allowed_keys;       /* comma list as in the file */
 	int copy_sans;            /* bool */
+	char *crl_url;            /* CRL distribution point URI or NULL */
 };
 
 struct estd_label {
@@ -132,6 +133,9 @@ struct estd_config {
 	/* [ca] rollover (RFC 7030 4.1.3): all NULL / -1 when no rollover is under way */
 	char *ca_next_cert, *ca_next_key, *ca_link_certs;
 	long long ca_switch_at;   /* Unix time the new CA starts issuing; -1: not yet set */
+	/* [auth] revokers: identities allowed to revoke any certificate, comma-separated
+	 * "user:NAME" / "cert:SUBJECT" (RFC 2253 one-line); NULL: holders only */
+	char *revokers;
 };
 
 /*

@@ -28,10 +28,11 @@ static void usage(FILE *f)
 		   "                         estd.conf, users file and store\n"
 		   "  run -c FILE            run the server (same as: estd -c FILE)\n"
 		   "  user add|del|list      manage HTTP Basic users\n"
-		   "  certs list|show        list and show issued certificates\n"
+		   "  certs list|show|revoke list, show and revoke issued certificates\n"
 		   "  requests list|show|approve|reject\n"
 		   "                         requests held for manual approval\n"
 		   "  ca rollover            new CA key, root and link certificates\n"
+		   "  crl [--out F] [--days N] write a CRL signed by the CA\n"
 		   "  help                   this text\n"
 		   "  --version              version of estd and OpenSSL\n"
 		   "\n"
@@ -62,6 +63,8 @@ int main(int argc, char **argv)
 		return estd_cmd_requests(argc - 1, argv + 1);
 	if (strcmp(cmd, "ca") == 0)
 		return estd_cmd_ca(argc - 1, argv + 1);
+	if (strcmp(cmd, "crl") == 0)
+		return estd_cmd_crl(argc - 1, argv + 1);
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
 		printf("estd %s (%s)\n", ESTKIT_VERSION_STRING, OpenSSL_version(OPENSSL_VERSION));
 		return 0;

@@ -22,6 +22,14 @@ int estd_cmd_certs(int argc, char **argv);
  * reject ID [--reason TEXT]   [-c F]: manual approval (approval = manual).
  */
 int estd_cmd_requests(int argc, char **argv);
+/* estd crl [-c F] [--out FILE] [--days N]: a signed CRL of the store's revocations. */
+int estd_cmd_crl(int argc, char **argv);
+
+/* estd certs revoke SERIAL [--reason R] [-c F] (in certs_revoke.c). */
+int estd_certs_revoke(int argc, char **argv);
+
+/* CRLReason name ("keyCompromise", any case) or number (0..10 but 7) -> code; -1 if unknown. */
+int estd_crl_reason_parse(const char *s);
 
 /* estd user add NAME | del NAME | list  [-c F] */
 int estd_cmd_user(int argc, char **argv);

@@ -24,6 +24,7 @@ struct list_ctx {
 	const char *label; /* NULL: all labels */
 	int json;
 	size_t n;
+	struct estd_store *st;
 };
 
 /* $ESTD_CONF, else the packaged location. */
@@ -141,17 +142,43 @@ void estd_admin_print_record(FILE *out, const struct estd_cert_record *rec)
 	show_line(out, "operation:", rec->op);
 }
 
+/* The record's JSON object with "revoked" and "revocation_reason" (-1: not revoked) added. */
+static int print_json_revoked(const struct estd_cert_record *rec, int revoked, int reason)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+
+	if (m == NULL)
+		return -1;
+	estd_admin_print_json(m, rec);
+	if (fclose(m) != 0 || len == 0 || buf[len - 1] != '}') {
+		free(buf);
+		return -1;
+	}
+	fprintf(stdout, "%.*s, \"revoked\": %s, \"revocation_reason\": %d}", (int)(len - 1), buf,
+		revoked ? "true" : "false", revoked ? reason : -1);
+	free(buf);
+	return 0;
+}
+
 static int list_one(void *arg, const struct estd_cert_record *rec)
 {
 	struct list_ctx *c = arg;
 
 	if (c->label != NULL && strcmp(rec->label, c->label) != 0)
 		return 0;
+	int reason = 0, revoked = estd_store_revocation_get(c->st, rec->serial, &reason, NULL) ==
+				  ESTKIT_OK;
+
 	if (c->json) {
 		fputs(c->n == 0 ? "\n  " : ",\n  ", stdout);
-		estd_admin_print_json(stdout, rec);
+		if (print_json_revoked(rec, revoked, reason) != 0)
+			return 1;
 	} else {
 		estd_admin_print_row(stdout, rec);
+		if (revoked)
+			fprintf(stdout, "%-*s  (revoked, reason %d)\n", W_SERIAL, "", reason);
 	}
 	c->n++;
 	return ferror(stdout) ? 1 : 0;
@@ -173,7 +200,8 @@ static struct estd_store *open_store(const struct estd_config *cfg)
 static int usage(FILE *out, int rc)
 {
 	fputs("usage: estd certs list [-c FILE] [--label LABEL] [--json]\n"
-	      "       estd certs show SERIAL [-c FILE] [--pem]\n",
+	      "       estd certs show SERIAL [-c FILE] [--pem]\n"
+	      "       estd certs revoke SERIAL [-c FILE] [--reason REASON]\n",
 	      out);
 	return rc;
 }
@@ -192,7 +220,7 @@ static int cmd_list(int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct list_ctx ctx = {NULL, 0, 0};
+	struct list_ctx ctx = {NULL, 0, 0, NULL};
 	struct estd_config *cfg = NULL;
 	struct estd_store *st = NULL;
 	const char *conf = NULL;
@@ -217,6 +245,7 @@ static int cmd_list(int argc, char **argv)
 	st = cfg != NULL ? open_store(cfg) : NULL;
 	if (st == NULL)
 		goto out;
+	ctx.st = st;
 	if (ctx.json)
 		fputc('[', stdout);
 	else
@@ -325,6 +354,8 @@ int estd_cmd_certs(int argc, char **argv)
 		return cmd_list(argc - 1, argv + 1);
 	if (strcmp(argv[1], "show") == 0)
 		return cmd_show(argc - 1, argv + 1);
+	if (strcmp(argv[1], "revoke") == 0)
+		return estd_certs_revoke(argc - 1, argv + 1);
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
 		return usage(stdout, 0);
 	fputs("estd: certs: unknown subcommand ", stderr);

@@ -17,6 +17,7 @@
 
 #include "backend/approval.h"
 #include "backend/ca.h"
+#include "backend/cmc.h"
 #include "backend/record.h"
 #include "backend/skg.h"
 #include "backend/snapshot.h"
@@ -441,6 +442,7 @@ void estd_backend_ca_vtable(struct estd_backend_ca *b, struct estkit_backend *vt
 	vt->enroll = cb_enroll;
 	vt->log = cb_log;
 	vt->csrattrs = cb_csrattrs;
+	vt->fullcmc = estd_backend_cmc_fullcmc;
 	vt->serverkeygen = cb_serverkeygen;
 	vt->serverkeygen_kek = cb_serverkeygen_kek;
 }
@@ -622,6 +624,79 @@ enum estkit_status estd_backend_ca_reload(struct estd_backend_ca *b)
 				    estd_rollover_switched(s->rollover, time(NULL))
 					    ? "issuing now" : "not issuing yet");
 	return ESTKIT_OK;
+}
+
+/* ---- for backend/cmc.c --------------------------------------------------------- */
+
+/* See backend/cmc.h. */
+enum estkit_status estd_backend_ca_cmc_issue(struct estd_backend_ca *b,
+					     struct estkit_request *req, X509_REQ *csr,
+					     X509 **cert, char *reason, size_t rlen)
+{
+	struct estd_snapshot *s = acquire(b);
+	const struct estd_ca_profile *prof = estd_snapshot_profile(s, estkit_request_label(req));
+	const struct estd_label *lab = estd_config_label(s->cfg, estkit_request_label(req));
+	enum estkit_status rc = ESTKIT_ENOTFOUND;
+
+	*cert = NULL;
+	snprintf(reason, rlen, "unknown label");
+	if (prof == NULL || lab == NULL)
+		goto out;
+	/* never a way around the label's policy: CMC carries no channel binding here,
+	 * and held requests are answered through /simpleenroll */
+	rc = ESTKIT_EPOLICY;
+	snprintf(reason, rlen, "this label %s; use /simpleenroll",
+		 lab->approval_manual ? "holds requests for manual approval"
+				      : "requires TLS channel binding");
+	if (lab->approval_manual || lab->require_channel_binding)
+		goto out;
+	rc = estd_profile_check_key(prof, X509_REQ_get0_pubkey(csr), reason, rlen);
+	if (rc != ESTKIT_OK)
+		goto out;
+	/* RFC 7030 4.1.3: after [ca] switch_at the new CA issues, as for /simpleenroll */
+	rc = issue_and_record(b, estd_rollover_switched(s->rollover, time(NULL))
+					 ? estd_rollover_next_ca(s->rollover) : b->ca,
+			      prof, req, csr, csr, cert);
+	if (rc != ESTKIT_OK)
+		snprintf(reason, rlen, "certificate not issued: %s", estkit_strerror(rc));
+out:
+	estd_snapshot_release(s);
+	return rc;
+}
+
+/* See backend/cmc.h. */
+int estd_backend_ca_is_revoker(struct estd_backend_ca *b, const char *identity)
+{
+	struct estd_snapshot *s = acquire(b);
+	const char *p = s->cfg->revokers;
+	size_t n = identity != NULL ? strlen(identity) : 0;
+	int found = 0;
+
+	/* comma-separated; blanks around entries ignored; exact, case-sensitive match */
+	while (p != NULL && *p != '\0' && n > 0 && !found) {
+		size_t len;
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		len = strcspn(p, ",");
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		found = len == n && memcmp(p, identity, n) == 0;
+		p += strcspn(p, ",");
+	}
+	estd_snapshot_release(s);
+	return found;
+}
+
+/* See backend/cmc.h. */
+struct estd_store *estd_backend_ca_store(struct estd_backend_ca *b)
+{
+	return b->store;
+}
+
+/* See backend/cmc.h. */
+struct estd_ca *estd_backend_ca_ca(struct estd_backend_ca *b)
+{
+	return b->ca;
 }
 
 X509 *estd_backend_ca_next_root(struct estd_backend_ca *b)

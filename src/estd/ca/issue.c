@@ -312,7 +312,22 @@ out:
 	return rc;
 }
 
-/* basicConstraints, keyUsage, EKU, key identifiers and SANs, in that order. */
+/* cRLDistributionPoints with one fullName URI (RFC 5280 4.2.1.13); profile.c vetted url. */
+static int add_crl_dp(X509 *cert, X509V3_CTX *ctx, const char *url)
+{
+	char conf[600];
+	X509_EXTENSION *ext = NULL;
+	int rc = -1;
+
+	snprintf(conf, sizeof(conf), "URI:%s", url);
+	ext = X509V3_EXT_conf_nid(NULL, ctx, NID_crl_distribution_points, conf);
+	if (ext != NULL && X509_add_ext(cert, ext, -1) == 1)
+		rc = 0;
+	X509_EXTENSION_free(ext);
+	return rc;
+}
+
+/* basicConstraints, keyUsage, EKU, key identifiers, SANs and CRL DP, in that order. */
 static enum estkit_status add_extensions(X509 *cert, X509 *cacert,
 					 const struct estd_ca_profile *profile, unsigned ku,
 					 GENERAL_NAMES *sans)
@@ -339,6 +354,8 @@ static enum estkit_status add_extensions(X509 *cert, X509 *cacert,
 	san_critical = X509_NAME_entry_count(X509_get_subject_name(cert)) == 0;
 	if (sans != NULL && X509_add1_ext_i2d(cert, NID_subject_alt_name, sans, san_critical,
 					      X509V3_ADD_REPLACE) != 1)
+		goto out;
+	if (profile->crl_url != NULL && add_crl_dp(cert, &ctx, profile->crl_url) != 0)
 		goto out;
 	rc = ESTKIT_OK;
 out:

@@ -332,6 +332,32 @@ static int parse_allowed_keys(const char *list, struct estd_ca_profile *p, char 
 	return 0;
 }
 
+/*
+ * crl_url: an http:// or https:// URI of printable ASCII without blanks or
+ * commas (RFC 5280 4.2.1.13: HTTP is the usual CRL distribution point).
+ */
+static int parse_crl_url(const char *url, struct estd_ca_profile *p, char *err, size_t errlen)
+{
+	size_t i, n = url != NULL ? strlen(url) : 0;
+
+	if (url == NULL)
+		return 0;
+	if (n > 512 || !(strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) ||
+	    n <= 8) {
+		errf(err, errlen, "profile %s: crl_url: want an http:// or https:// URL", p->name);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (url[i] <= ' ' || url[i] >= 0x7f || url[i] == ',') {
+			errf(err, errlen, "profile %s: crl_url: no blanks, commas or non-ASCII",
+			     p->name);
+			return -1;
+		}
+	}
+	p->crl_url = strdup(url);
+	return p->crl_url != NULL ? 0 : -1;
+}
+
 enum estkit_status estd_profile_parse(const struct estd_profile *src,
 				      struct estd_ca_profile **out, char *err, size_t errlen)
 {
@@ -359,7 +385,8 @@ enum estkit_status estd_profile_parse(const struct estd_profile *src,
 	}
 	p->validity_days = src->validity_days;
 	p->copy_sans = src->copy_sans != 0;
-	if (parse_key_usage(src->key_usage, &p->key_usage, name, err, errlen) != 0 ||
+	if (parse_crl_url(src->crl_url, p, err, errlen) != 0 ||
+	    parse_key_usage(src->key_usage, &p->key_usage, name, err, errlen) != 0 ||
 	    parse_eku(src->ext_key_usage, p->eku, name, err, errlen) != 0 ||
 	    parse_allowed_keys(src->allowed_keys, p, err, errlen) != 0)
 		goto out;
@@ -376,6 +403,7 @@ void estd_profile_free(struct estd_ca_profile *p)
 	if (p == NULL)
 		return;
 	free(p->name);
+	free(p->crl_url);
 	sk_ASN1_OBJECT_pop_free(p->eku, ASN1_OBJECT_free);
 	free(p->keys);
 	free(p);

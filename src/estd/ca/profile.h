@@ -29,6 +29,7 @@ struct estd_ca_profile {
 	struct estd_allowed_key *keys;
 	size_t nkeys;
 	int copy_sans;
+	char *crl_url;            /* cRLDistributionPoints URI (RFC 5280 4.2.1.13) or NULL */
 };
 
 /* RSA moduli larger than this are refused whatever the profile says (cost of use). */

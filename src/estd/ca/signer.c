@@ -12,6 +12,7 @@
 
 #include <estkit/pki.h>
 
+#include <estkit/cmc.h>
 #include "ca/signer.h"
 
 struct estd_signer {
@@ -171,4 +172,22 @@ enum estkit_status estd_signer_public_key(const struct estd_signer *s, EVP_PKEY 
 	*out = d2i_PUBKEY(NULL, &p, len);
 	OPENSSL_free(der);
 	return *out != NULL ? ESTKIT_OK : ESTKIT_ECRYPTO;
+}
+
+/* See signer.h. */
+enum estkit_status estd_signer_sign_cms(struct estd_signer *s, X509 *cert,
+					const unsigned char *content, size_t len,
+					STACK_OF(X509) *extra, unsigned char **out, size_t *outlen)
+{
+	if (s == NULL || cert == NULL)
+		return ESTKIT_EINVAL;
+	return estkit_cmc_sign(content, len, 1, cert, s->key, extra, out, outlen);
+}
+
+/* See signer.h. */
+enum estkit_status estd_signer_sign_crl(struct estd_signer *s, X509_CRL *crl)
+{
+	if (s == NULL || crl == NULL)
+		return ESTKIT_EINVAL;
+	return X509_CRL_sign(crl, s->key, digest_for(s->key)) > 0 ? ESTKIT_OK : ESTKIT_ECRYPTO;
 }

@@ -48,4 +48,17 @@ int estd_signer_matches_cert(const struct estd_signer *s, X509 *cert);
  */
 enum estkit_status estd_signer_public_key(const struct estd_signer *s, EVP_PKEY **out);
 
+/*
+ * Signs content as the CMS SignedData of a CMC PKIResponse (RFC 5272
+ * 3.2.2) with the CA key; cert (the CA certificate) names the signer and
+ * goes into certificates with extra (issued certificates). *out is the
+ * caller's (estkit_free). Thread-safe.
+ */
+enum estkit_status estd_signer_sign_cms(struct estd_signer *s, X509 *cert,
+					const unsigned char *content, size_t len,
+					STACK_OF(X509) *extra, unsigned char **out, size_t *outlen);
+
+/* Signs a CRL (its signature algorithm chosen as for certificates). Thread-safe. */
+enum estkit_status estd_signer_sign_crl(struct estd_signer *s, X509_CRL *crl);
+
 #endif /* ESTD_CA_SIGNER_H */

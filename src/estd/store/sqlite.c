@@ -43,6 +43,12 @@ static const struct migration {
 	"CREATE INDEX IF NOT EXISTS certs_issued_at ON certs (issued_at);"},
 	/* 2: requests held for manual approval (RFC 7030 4.2.3); see sqlite_requests.c */
 	{2, ESTD_SQLITE_MIGRATION_REQUESTS},
+	/* 3: revocations (CMC revokeRequest, estd certs revoke) and the CRL number */
+	{3, "CREATE TABLE IF NOT EXISTS revocations ("
+	    " serial TEXT PRIMARY KEY NOT NULL, reason INTEGER NOT NULL,"
+	    " revoked_at INTEGER NOT NULL, revoked_by TEXT NOT NULL);"
+	    "CREATE TABLE IF NOT EXISTS crl_number ("
+	    " id INTEGER PRIMARY KEY CHECK (id = 1), number INTEGER NOT NULL);"},
 };
 
 #define COLUMNS                                                                                \
@@ -540,4 +546,149 @@ void estd_sqlite_set_err(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
 	va_end(ap);
+}
+
+/* ---- revocations (migration 3) --------------------------------------------------- */
+
+/* Runs one statement with text/int bindings under the lock; SQLITE_DONE/ROW code. */
+static int run1(struct estd_store *st, const char *sql, const char *serial, long long a,
+		long long b, const char *by, long long *col0, long long *col1)
+{
+	sqlite3_stmt *s = NULL;
+	int r = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+
+	if (r == SQLITE_OK && serial != NULL)
+		r = sqlite3_bind_text(s, 1, serial, -1, SQLITE_STATIC);
+	if (r == SQLITE_OK && sqlite3_bind_parameter_count(s) >= 2)
+		r = sqlite3_bind_int64(s, 2, a);
+	if (r == SQLITE_OK && sqlite3_bind_parameter_count(s) >= 3)
+		r = sqlite3_bind_int64(s, 3, b);
+	if (r == SQLITE_OK && sqlite3_bind_parameter_count(s) >= 4)
+		r = bind_text(s, 4, by);
+	if (r == SQLITE_OK)
+		r = sqlite3_step(s);
+	if (r == SQLITE_ROW && col0 != NULL)
+		*col0 = sqlite3_column_int64(s, 0);
+	if (r == SQLITE_ROW && col1 != NULL)
+		*col1 = sqlite3_column_int64(s, 1);
+	sqlite3_finalize(s);
+	return r;
+}
+
+/* See store.h. */
+enum estkit_status estd_store_revoke(struct estd_store *st, const char *serial, int reason,
+				     long long at, const char *by)
+{
+	char norm[MAX_SERIAL_HEX + 1];
+	enum estkit_status rc = ESTKIT_OK;
+	int r;
+
+	errbuf[0] = '\0';
+	if (st == NULL || normalize_serial(serial, norm, sizeof(norm)) != 0) {
+		set_err("invalid serial (expected hexadecimal)");
+		return ESTKIT_EINVAL;
+	}
+	pthread_mutex_lock(&st->lock);
+	r = run1(st, "SELECT 1, 0 FROM certs WHERE serial = ?1", norm, 0, 0, NULL, NULL, NULL);
+	if (r == SQLITE_DONE) {
+		set_err("no certificate with serial %s", norm);
+		rc = ESTKIT_ENOTFOUND;
+	} else if (r != SQLITE_ROW) {
+		rc = db_fail(st->db, "select");
+	} else {
+		r = run1(st, "INSERT INTO revocations (serial, reason, revoked_at, revoked_by) "
+			     "VALUES (?1, ?2, ?3, ?4)", norm, reason, at, by, NULL, NULL);
+		if ((sqlite3_extended_errcode(st->db) & 0xff) == SQLITE_CONSTRAINT) {
+			set_err("certificate %s is already revoked", norm);
+			rc = ESTKIT_EEXIST;
+		} else if (r != SQLITE_DONE) {
+			rc = db_fail(st->db, "insert revocation");
+		}
+	}
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+/* See store.h. */
+enum estkit_status estd_store_revocation_get(struct estd_store *st, const char *serial,
+					     int *reason, long long *at)
+{
+	char norm[MAX_SERIAL_HEX + 1];
+	long long rs = 0, ts = 0;
+	enum estkit_status rc = ESTKIT_OK;
+	int r;
+
+	if (st == NULL || normalize_serial(serial, norm, sizeof(norm)) != 0)
+		return ESTKIT_EINVAL;
+	pthread_mutex_lock(&st->lock);
+	r = run1(st, "SELECT reason, revoked_at FROM revocations WHERE serial = ?1", norm, 0, 0,
+		 NULL, &rs, &ts);
+	if (r == SQLITE_DONE)
+		rc = ESTKIT_ENOTFOUND;
+	else if (r != SQLITE_ROW)
+		rc = db_fail(st->db, "select");
+	pthread_mutex_unlock(&st->lock);
+	if (reason != NULL)
+		*reason = (int)rs;
+	if (at != NULL)
+		*at = ts;
+	return rc;
+}
+
+/* See store.h. */
+enum estkit_status estd_store_revocation_foreach(struct estd_store *st,
+						 int (*cb)(void *arg, const char *serial,
+							   int reason, long long at),
+						 void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	enum estkit_status rc = ESTKIT_OK;
+	int r;
+
+	if (st == NULL || cb == NULL)
+		return ESTKIT_EINVAL;
+	pthread_mutex_lock(&st->lock);
+	r = sqlite3_prepare_v2(st->db, "SELECT serial, reason, revoked_at FROM revocations "
+				       "ORDER BY revoked_at, serial", -1, &s, NULL);
+	while (r == SQLITE_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
+		if (cb(arg, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int(s, 1),
+		       sqlite3_column_int64(s, 2)) != 0) {
+			r = SQLITE_DONE;
+			break;
+		}
+		r = SQLITE_OK;
+	}
+	if (r != SQLITE_DONE)
+		rc = db_fail(st->db, "select revocations");
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+/* See store.h. */
+enum estkit_status estd_store_crl_next_number(struct estd_store *st, long long *out)
+{
+	long long n = 0;
+	enum estkit_status rc = ESTKIT_OK;
+
+	if (st == NULL || out == NULL)
+		return ESTKIT_EINVAL;
+	pthread_mutex_lock(&st->lock);
+	if (exec(st->db, "BEGIN IMMEDIATE") != SQLITE_OK) {
+		rc = db_fail(st->db, "begin");
+		goto out;
+	}
+	if (run1(st, "INSERT INTO crl_number (id, number) VALUES (1, 1) "
+		     "ON CONFLICT (id) DO UPDATE SET number = number + 1", NULL, 0, 0, NULL, NULL,
+		 NULL) != SQLITE_DONE ||
+	    run1(st, "SELECT number, 0 FROM crl_number WHERE id = 1", NULL, 0, 0, NULL, &n,
+		 NULL) != SQLITE_ROW || exec(st->db, "COMMIT") != SQLITE_OK) {
+		rc = db_fail(st->db, "crl number");
+		exec(st->db, "ROLLBACK");
+		goto out;
+	}
+	*out = n;
+out:
+	pthread_mutex_unlock(&st->lock);
+	return rc;
 }

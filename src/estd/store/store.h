@@ -57,6 +57,28 @@ enum estkit_status estd_store_cert_foreach(struct estd_store *st,
 /* Frees a record returned by estd_store_cert_get(). NULL is a no-op. */
 void estd_cert_record_free(struct estd_cert_record *rec);
 
+/*
+ * Records that the certificate with serial is revoked (CRLReason reason,
+ * RFC 5280 5.3.1) at Unix time at by whom ("user:x", "cert:CN=..", "admin").
+ * ESTKIT_ENOTFOUND when no such certificate was issued, ESTKIT_EEXIST when
+ * it is already revoked. Durable on return.
+ */
+enum estkit_status estd_store_revoke(struct estd_store *st, const char *serial, int reason,
+				     long long at, const char *by);
+
+/* Revocation of serial: ESTKIT_OK with reason/at (either may be NULL), ESTKIT_ENOTFOUND. */
+enum estkit_status estd_store_revocation_get(struct estd_store *st, const char *serial,
+					     int *reason, long long *at);
+
+/* Calls cb for every revocation (serial in lowercase hex), oldest first; non-zero stops. */
+enum estkit_status estd_store_revocation_foreach(struct estd_store *st,
+						 int (*cb)(void *arg, const char *serial,
+							   int reason, long long at),
+						 void *arg);
+
+/* Increments and returns the CRL number (1, 2, ...; RFC 5280 5.2.3 monotonic). */
+enum estkit_status estd_store_crl_next_number(struct estd_store *st, long long *out);
+
 /* The last error message of this thread's last call, for logs ("" if none). */
 const char *estd_store_errmsg(struct estd_store *st);
 

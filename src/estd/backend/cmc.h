@@ -1,0 +1,36 @@
+/*
+ * backend/cmc.h - /fullcmc for the built-in CA (RFC 7030 4.3, RFC 5272):
+ * certification requests issued through the label's profile, revokeRequest
+ * recorded in the store, a PKIResponse signed by the CA.
+ */
+#ifndef ESTD_BACKEND_CMC_H
+#define ESTD_BACKEND_CMC_H
+
+#include <stddef.h>
+#include <openssl/x509.h>
+#include <estkit/server.h>
+
+#include "backend/ca.h"
+
+/* The estkit_backend fullcmc callback; ctx is the struct estd_backend_ca. */
+enum estkit_status estd_backend_cmc_fullcmc(void *ctx, struct estkit_request *req,
+					    const unsigned char *der, size_t len,
+					    unsigned char **out, size_t *outlen);
+
+/*
+ * Issues and records (op = the request's, "fullcmc") a certificate for a
+ * verified csr under the label's profile. On refusal reason says why (for
+ * the client). Does not answer the request.
+ */
+enum estkit_status estd_backend_ca_cmc_issue(struct estd_backend_ca *b,
+					     struct estkit_request *req, X509_REQ *csr,
+					     X509 **cert, char *reason, size_t rlen);
+
+/* 1 when identity ("user:x" / "cert:SUBJECT") is listed in [auth] revokers. */
+int estd_backend_ca_is_revoker(struct estd_backend_ca *b, const char *identity);
+
+/* The store and the CA behind the backend (borrowed). */
+struct estd_store *estd_backend_ca_store(struct estd_backend_ca *b);
+struct estd_ca *estd_backend_ca_ca(struct estd_backend_ca *b);
+
+#endif /* ESTD_BACKEND_CMC_H */

@@ -149,6 +149,44 @@ ESTKIT_API ESTKIT_WUR enum estkit_status
 estkit_client_fullcmc(struct estkit_client *c, const unsigned char *der, size_t len,
 		      unsigned char **out, size_t *outlen);
 
+/*
+ * How to open a key the server encrypted (RFC 7030 4.4.2): the symmetric
+ * key named in the CSR's DecryptKeyIdentifier, or the private key and
+ * certificate named by its AsymmetricDecryptKeyIdentifier. Borrowed.
+ */
+struct estkit_key_decrypt {
+	const unsigned char *kek; /* 16, 24 or 32 bytes, or NULL */
+	size_t keklen;
+	EVP_PKEY *key;            /* recipient key when kek is NULL */
+	X509 *cert;               /* its certificate */
+};
+
+/* What /serverkeygen returned. Release with estkit_serverkeygen_result_clear(). */
+struct estkit_serverkeygen_result {
+	EVP_PKEY *key;               /* the server-generated private key */
+	STACK_OF(X509) *certs;       /* the certs-only part: the certificate and any chain */
+	unsigned char *key_part;     /* the key part as sent, DER (PKCS#8 or CMS); secret */
+	size_t key_part_len;
+	int encrypted;               /* 1 when the key part was CMS (server-generated-key) */
+};
+
+/*
+ * POST /serverkeygen (RFC 7030 4.4) with csr (borrowed; its public key is
+ * ignored by the server, and it may carry the key-identifier attributes of
+ * estkit/serverkeygen.h). Parses the multipart/mixed answer, decrypts an
+ * encrypted key part with dec (NULL: an encrypted key part is an error; the
+ * SignedData inside it is checked against the trust anchors set with
+ * estkit_client_set_trust()), and checks that the certificate belongs to the
+ * key. On ESTKIT_OK *res is filled; the caller clears it.
+ */
+ESTKIT_API ESTKIT_WUR enum estkit_status
+estkit_client_serverkeygen(struct estkit_client *c, X509_REQ *csr,
+			   const struct estkit_key_decrypt *dec,
+			   struct estkit_serverkeygen_result *res);
+
+/* Frees and wipes the members of res (not res itself). */
+ESTKIT_API void estkit_serverkeygen_result_clear(struct estkit_serverkeygen_result *res);
+
 /* ---- after an operation ------------------------------------------------------------- */
 
 /* The last error in one line; "" when none. Valid until the next call on c. */

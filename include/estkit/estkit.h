@@ -7,6 +7,8 @@
 #include <estkit/csrattrs.h>
 #include <estkit/client.h>
 #include <estkit/server.h>
+#include <estkit/multipart.h>
+#include <estkit/serverkeygen.h>
 #include <estkit/chanbind.h>
 #include <estkit/rollover.h>
 #include <estkit/cmc.h>

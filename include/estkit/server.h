@@ -25,14 +25,16 @@
  *   re-enroll rules         -> RFC 7030 4.2.2: /simplereenroll needs the TLS client
  *                              certificate being renewed (unless reenroll_requires_cert is 0),
  *                              and the CSR's subject and subjectAltName must equal it: 400
- *   fulfil                  -> backend->enroll on the job pool
- *   respond                 -> base64 certs-only PKCS#7, or 202 + Retry-After, or the error
+ *   fulfil                  -> backend->enroll (or ->serverkeygen) on the job pool
+ *   respond                 -> base64 certs-only PKCS#7 (multipart/mixed with the key for
+ *                              /serverkeygen), or 202 + Retry-After, or the error
  * One access-log line per request goes to the log callback.
  */
 #ifndef ESTKIT_SERVER_H
 #define ESTKIT_SERVER_H
 
 #include <stddef.h>
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <estkit/error.h>
 
@@ -141,6 +143,32 @@ struct estkit_backend {
 	enum estkit_status (*fullcmc)(void *ctx, struct estkit_request *req,
 				      const unsigned char *der, size_t len,
 				      unsigned char **out, size_t *outlen);
+
+	/*
+	 * Fulfil a /serverkeygen (RFC 7030 4.4) for a request whose signature
+	 * has been verified (its public key is ignored, RFC 7030 4.4.1):
+	 * generate a key, issue a certificate for it with the CSR's subject and
+	 * subjectAltName, record the certificate (never the key) and return the
+	 * key in *key_out and the certificates in *out as for enroll. The
+	 * server builds the multipart/mixed answer, does any CMS encryption
+	 * the CSR asks for (see serverkeygen_kek), then wipes and frees the key.
+	 * Refusals as for enroll. NULL: /serverkeygen answers 501. Job pool.
+	 */
+	enum estkit_status (*serverkeygen)(void *ctx, struct estkit_request *req, X509_REQ *csr,
+					   EVP_PKEY **key_out, STACK_OF(X509) **out);
+
+	/*
+	 * RFC 7030 4.4.1.1: the symmetric key-encryption key named id (the
+	 * CSR's DecryptKeyIdentifier, borrowed) for the request's label. On
+	 * ESTKIT_OK *kek is a copy of 16, 24 or 32 bytes (AES key wrap) made
+	 * with OPENSSL_malloc(), which the server wipes and frees. Return
+	 * ESTKIT_ENOTFOUND when no key has that identifier. Called before
+	 * serverkeygen, so an unknown identifier is refused (400) before
+	 * anything is issued. NULL: every DecryptKeyIdentifier is unknown. Job pool.
+	 */
+	enum estkit_status (*serverkeygen_kek)(void *ctx, struct estkit_request *req,
+					       const unsigned char *id, size_t idlen,
+					       unsigned char **kek, size_t *keklen);
 };
 
 /* HTTP authentication schemes a server offers (estkit_server_config.auth_methods). */

@@ -54,7 +54,9 @@ void ek_request_free(struct estkit_request *r)
 	OPENSSL_free(r->user);
 	OPENSSL_free(r->identity);
 	X509_REQ_free(r->csr);
-	OPENSSL_free(r->resp_body);
+	if (r->resp_body != NULL) /* a /serverkeygen body holds a private key */
+		OPENSSL_clear_free(r->resp_body, r->resp_len);
+	OPENSSL_free(r->resp_ctype_buf);
 	OPENSSL_free(r->otp);
 	free(r);
 }
@@ -159,6 +161,13 @@ static void add_headers(struct estkit_request *r, struct evkeyvalq *h)
 }
 
 /* Sends the reply of r (status, reason or body set). Never touch r afterwards. */
+/* evbuffer cleanup of a referenced /serverkeygen body: wipe and free it. */
+static void wipe_body(const void *data, size_t len, void *arg)
+{
+	(void)arg;
+	OPENSSL_clear_free((void *)data, len);
+}
+
 static void respond(struct estkit_request *r)
 {
 	struct evhttp_request *ev = r->ev;
@@ -174,7 +183,11 @@ static void respond(struct estkit_request *r)
 		/* RFC 7030 4.3.2: CMC answers, rejections included, are a CMC response */
 		if (r->op == ESTKIT_OP_FULLCMC)
 			evhttp_add_header(h, "Content-Transfer-Encoding", "base64");
-		evbuffer_add(buf, r->resp_body, r->resp_len);
+		/* a /serverkeygen body holds a key: evbuffer gets a reference we wipe when done */
+		if (evbuffer_add_reference(buf, r->resp_body, r->resp_len, wipe_body, NULL) == 0)
+			r->resp_body = NULL;
+		else
+			evbuffer_add(buf, r->resp_body, r->resp_len);
 	} else if (status == 200 && r->resp_body != NULL) {
 		/* RFC 7030 4.1.3 / 4.2.3; Content-Transfer-Encoding for pre-RFC 8951 clients */
 		evhttp_add_header(h, "Content-Type",
@@ -315,9 +328,10 @@ static int reply(struct estkit_request *r, int status, const char *reason)
 	return -1;
 }
 
-/* simpleenroll / simplereenroll checks that need no backend (RFC 7030 4.2.1). */
+/* simpleenroll / simplereenroll / serverkeygen checks that need no backend (RFC 7030 4.2.1). */
 static int route_enroll(struct estkit_request *r)
 {
+	const struct estkit_backend *be = &r->srv->backend;
 	struct evkeyvalq *in = evhttp_request_get_input_headers(r->ev);
 	struct evbuffer *body = evhttp_request_get_input_buffer(r->ev);
 	const char *authz = evhttp_find_header(in, "Authorization");
@@ -329,7 +343,8 @@ static int route_enroll(struct estkit_request *r)
 		if (!ek_route_is_cmc(evhttp_find_header(in, "Content-Type")))
 			return reply(r, 415, "content type must be application/pkcs7-mime; "
 					     "smime-type=CMC-request");
-	} else if (r->srv->backend.enroll == NULL) {
+	} else if (r->op == ESTKIT_OP_SERVERKEYGEN ? be->serverkeygen == NULL
+						   : be->enroll == NULL) {
 		return reply(r, 501, "not implemented");
 	} else if (!ek_route_is_pkcs10(evhttp_find_header(in, "Content-Type"))) {
 		return reply(r, 415, "content type must be application/pkcs10");
@@ -386,12 +401,13 @@ static int route(struct estkit_request *r)
 		return 0;
 	case ESTKIT_OP_SIMPLEENROLL:
 	case ESTKIT_OP_SIMPLEREENROLL:
+	case ESTKIT_OP_SERVERKEYGEN: /* RFC 7030 4.4.1: same request as /simpleenroll */
 	case ESTKIT_OP_FULLCMC:
 		return route_enroll(r);
 	case ESTKIT_OP_CSRATTRS:
 		return route_csrattrs(r);
 	default:
-		/* csrattrs, serverkeygen, fullcmc: no backend callback yet */
+		/* no other operation exists */
 		return reply(r, 501, "not implemented");
 	}
 }

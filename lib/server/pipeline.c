@@ -159,9 +159,8 @@ out:
 	return rc;
 }
 
-/* Turns a backend's answer into the reply. */
-static void backend_result(struct estkit_request *r, enum estkit_status st,
-			   STACK_OF(X509) *certs)
+/* See server_internal.h. */
+void ek_pipeline_result(struct estkit_request *r, enum estkit_status st, STACK_OF(X509) *certs)
 {
 	const char *what = estkit_op_name(r->op);
 
@@ -209,8 +208,12 @@ static void run_enroll(struct estkit_request *r)
 		return;
 	if (r->op == ESTKIT_OP_SIMPLEREENROLL && reenroll_rules(r) != 0)
 		return;
+	if (r->op == ESTKIT_OP_SERVERKEYGEN) {
+		ek_serverkeygen_run(r); /* RFC 7030 4.4.1: treated as any enroll CSR */
+		return;
+	}
 	st = be->enroll(be->ctx, r, r->csr, &certs);
-	backend_result(r, st, certs);
+	ek_pipeline_result(r, st, certs);
 }
 
 /* RFC 7030 4.5.2: 200 with base64 DER CsrAttrs, or 204 when there are none. */
@@ -240,7 +243,7 @@ static void run_csrattrs(struct estkit_request *r)
 		r->want_auth = 1;
 		ek_request_set(r, 401, "authentication required");
 	} else {
-		backend_result(r, st, NULL);
+		ek_pipeline_result(r, st, NULL);
 	}
 	OPENSSL_free(der);
 }
@@ -254,7 +257,7 @@ void ek_pipeline_run(struct estkit_request *r)
 
 	if (r->op == ESTKIT_OP_CACERTS) {
 		st = be->cacerts(be->ctx, r, &certs);
-		backend_result(r, st, certs);
+		ek_pipeline_result(r, st, certs);
 	} else if (r->op == ESTKIT_OP_CSRATTRS) {
 		run_csrattrs(r);
 	} else {

@@ -74,6 +74,7 @@ struct estkit_request {
 	char *resp_body;             /* base64 PKCS#7 for a 200 */
 	size_t resp_len;
 	char serial[130];
+	char *resp_ctype_buf;        /* owned storage behind resp_ctype (a multipart boundary) */
 
 	/* channel binding (RFC 7030 3.5) and RFC 7894 attributes */
 	char chanbind[ESTKIT_CHANBIND_B64_MAX]; /* [loop] this connection's value, "" if none */
@@ -212,6 +213,12 @@ void ek_fullcmc_run(struct estkit_request *r);
 /* Sets status/reason without the failed flag semantics of the public API. */
 void ek_request_set(struct estkit_request *r, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Turns a backend's status and certificates (freed) into the reply: 200 + base64 certs-only. */
+void ek_pipeline_result(struct estkit_request *r, enum estkit_status st, STACK_OF(X509) *certs);
+
+/* ---- serverkeygen.c (job side) ---- */
+/* RFC 7030 4.4 after authentication and CSR verification: backend, CMS, multipart. */
+void ek_serverkeygen_run(struct estkit_request *r);
 
 /* ---- digest_parse.c, auth_digest.c: HTTP Digest (RFC 7616) ---- */
 /* The parameters of a Digest Authorization header; values point into buf. */

@@ -37,7 +37,7 @@ void est_usage_fullcmc(FILE *f)
 
 void est_usage_revoke(FILE *f)
 {
-	fprintf(f, "usage: est revoke --server URL --cacert FILE --key KEY [--cert CERT]\n"
+	fprintf(f, "usage: est revoke --server URL --cacert FILE --cert CERT --key KEY\n"
 		   "                  --serial HEX [--reason NAME]\n"
 		   "                  [--user NAME [--password-file FILE | --password PW]]\n"
 		   "                  [--save-request FILE] [--timeout S] [--verbose]\n"
@@ -278,8 +278,9 @@ int est_cmd_revoke(int argc, char **argv)
 	o.cmd = "revoke";
 	if ((ex = parse(argc, argv, &o, est_usage_revoke)) != 0)
 		return ex < 0 ? EST_EXIT_OK : ex;
-	if (o.csr_key == NULL || o.serial == NULL)
-		return est_usage_error(o.cmd, "need --key and --serial");
+	/* estd verifies a revokeRequest's signature with the signer certificate */
+	if (o.csr_key == NULL || o.conn.cert == NULL || o.serial == NULL)
+		return est_usage_error(o.cmd, "need --cert, --key and --serial");
 	if ((reason = reason_code(o.reason)) < 0)
 		return est_usage_error(o.cmd, "unknown --reason \"%s\"", o.reason);
 	ex = EST_EXIT_FAIL;

@@ -17,6 +17,7 @@ static void usage(FILE *f)
 	           "  csrattrs   show the CSR attributes the server asks for (/csrattrs)\n"
 	           "  fullcmc    request a certificate with Full CMC (/fullcmc)\n"
 	           "  revoke     revoke a certificate (CMC revokeRequest over /fullcmc)\n"
+	           "  serverkeygen  key and certificate made by the server (/serverkeygen)\n"
 	           "  help [command]\n"
 	           "\n"
 	           "options: --version, --help; 'est <command> --help' for a command's options.\n"
@@ -39,6 +40,8 @@ static int help(const char *cmd)
 		est_usage_fullcmc(stdout);
 	} else if (strcmp(cmd, "revoke") == 0) {
 		est_usage_revoke(stdout);
+	} else if (strcmp(cmd, "serverkeygen") == 0) {
+		est_usage_serverkeygen(stdout);
 	} else {
 		fprintf(stderr, "est: help: unknown command \"%s\"\n", cmd);
 		return EST_EXIT_USAGE;
@@ -74,6 +77,8 @@ int main(int argc, char **argv)
 		return est_cmd_fullcmc(argc - 1, argv + 1);
 	if (strcmp(cmd, "revoke") == 0)
 		return est_cmd_revoke(argc - 1, argv + 1);
+	if (strcmp(cmd, "serverkeygen") == 0)
+		return est_cmd_serverkeygen(argc - 1, argv + 1);
 	fprintf(stderr, "est: unknown command \"%s\" (see 'est help')\n", cmd);
 	return EST_EXIT_USAGE;
 }

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 #include "csrattrs_conf.h"
+#include "backend/skg.h"
 #include "ca/profile.h"
 #include "util.h"
 
@@ -42,6 +43,8 @@ enum vtype {
 	V_EKU,     /* extended key usage names or OIDs */
 	V_KEYS,    /* allowed key types */
 	V_PROFREF, /* name of a profile (checked after parsing) */
+	V_KEYSPEC, /* key spec for estkit_key_generate() */
+	V_KEK,     /* ID:PATH, PATH resolved against the file's directory */
 	V_APPROVAL, /* auto|manual, stored as int (1 = manual) */
 	V_CSRATTRS, /* a csrattrs* key of a label (csrattrs_conf.c) */
 	V_METHODS, /* comma list of basic, digest */
@@ -107,6 +110,8 @@ static const struct key profile_keys[] = {
 };
 static const struct key label_keys[] = {
 	{"profile", V_PROFREF, LAB(profile), 0, 0},
+	{"serverkeygen_key", V_KEYSPEC, LAB(serverkeygen_key), 0, 0},
+	{"serverkeygen_kek", V_KEK, LAB(serverkeygen_kek), 0, 0},
 	{"require_channel_binding", V_BOOL, LAB(require_channel_binding), 0, 0},
 	{"approval", V_APPROVAL, LAB(approval_manual), 0, 0},
 	{"retry_after", V_INT, LAB(retry_after), 1, 86400},
@@ -315,6 +320,8 @@ static int text_ok(enum vtype type, const char *v)
 	case V_LEVEL: return is_level(v);
 	case V_LISTEN: return is_listen(v);
 	case V_PROFREF: return estd_name_is_valid(v);
+	case V_KEYSPEC: return *v != '\0' && estd_skg_keyspec_ok(v);
+	case V_KEK: return estd_skg_kek_syntax_ok(v);
 	default: return *v != '\0';
 	}
 }
@@ -326,6 +333,8 @@ static const char *text_hint(enum vtype type)
 	case V_LEVEL: return "error, warn, info or debug";
 	case V_LISTEN: return "HOST:PORT or [IPV6]:PORT";
 	case V_PROFREF: return "a profile name";
+	case V_KEYSPEC: return "ec:P-256, ec:P-384, ec:P-521, rsa:BITS or ed25519";
+	case V_KEK: return "ID:FILE, ID printable without ':' or spaces, at most 64 characters";
 	default: return "a value is required";
 	}
 }
@@ -387,6 +396,21 @@ static int set_csrattrs(struct parser *p, const struct key *k, void *base, const
 	return ok ? 1 : fail(p, ESTKIT_EINVAL, "%s: %s", k->name, msg);
 }
 
+/* serverkeygen_kek = ID:PATH -> "ID:/absolute/path". */
+static int set_kek(struct parser *p, char **slot, const char *v)
+{
+	const char *colon = strchr(v, ':');
+	char *abs = estd_path_join(p->cfg->dir, colon + 1);
+	char *full = abs != NULL ? estd_strfmt("%.*s:%s", (int)(colon - v), v, abs) : NULL;
+
+	free(abs);
+	if (full == NULL)
+		return oom(p);
+	free(*slot);
+	*slot = full;
+	return 1;
+}
+
 static int set_value(struct parser *p, const struct key *k, void *base, const char *v)
 {
 	void *slot = (char *)base + k->off;
@@ -426,6 +450,8 @@ static int set_value(struct parser *p, const struct key *k, void *base, const ch
 				    text_hint(k->type));
 		if (k->type == V_PROFREF)
 			p->label_lines[p->idx] = p->lineno;
+		if (k->type == V_KEK)
+			return set_kek(p, slot, v);
 		return set_str(p, slot, v);
 	}
 }
@@ -527,6 +553,8 @@ static int add_label(struct parser *p, const char *name, size_t *idx)
 	memset(&nl[cfg->nlabels], 0, sizeof(*nl));
 	nl[cfg->nlabels].name = estd_strdup(name);
 	nl[cfg->nlabels].profile = estd_strdup(DEFAULT_PROFILE);
+	nl[cfg->nlabels].serverkeygen_key = NULL;
+	nl[cfg->nlabels].serverkeygen_kek = NULL;
 	nl[cfg->nlabels].require_channel_binding = 0;
 	nl[cfg->nlabels].approval_manual = 0;
 	nl[cfg->nlabels].retry_after = 60;
@@ -857,6 +885,8 @@ void estd_config_free(struct estd_config *cfg)
 		free(cfg->labels[i].name);
 		free(cfg->labels[i].profile);
 		estd_csrattrs_conf_clear(&cfg->labels[i]);
+		free(cfg->labels[i].serverkeygen_key);
+		free(cfg->labels[i].serverkeygen_kek);
 	}
 	free(cfg->labels);
 	free(cfg);

@@ -51,6 +51,8 @@
  *
  *   [label routers]                ; /.well-known/est/routers/<op>
  *   profile = default
+ *   serverkeygen_key = ec:P-256    ; /serverkeygen key type (default: like the CSR's key)
+ *   serverkeygen_kek = ID:kek.hex  ; DecryptKeyIdentifier ID -> hex AES key file (16/24/32 bytes)
  *   require_channel_binding = no   ; RFC 7030 3.5: CSRs must carry the TLS channel binding
  *   approval = auto                ; auto | manual: hold enrollments for an operator
  *   retry_after = 60               ; seconds in the 202 Retry-After (RFC 7030 4.2.3)
@@ -80,6 +82,8 @@ struct estd_profile {
 struct estd_label {
 	char *name;               /* "" is the default label */
 	char *profile;            /* name of a [profile NAME] section that exists */
+	char *serverkeygen_key;   /* key spec for /serverkeygen; NULL: like the CSR's key */
+	char *serverkeygen_kek;   /* "ID:/abs/path" of a hex AES key (RFC 7030 4.4.1.1) or NULL */
 	int require_channel_binding; /* RFC 7030 3.5; default no */
 	int approval_manual;      /* approval = manual: 202 until `estd requests approve` */
 	int retry_after;          /* Retry-After seconds of those 202 answers, 1..86400 */

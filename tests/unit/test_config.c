@@ -388,7 +388,45 @@ static const struct bad_case bad_cases[] = {
 	 ":2: profile p: allowed_keys: empty"},
 	{"empty sqlite path", "[store]\npath = sqlite:\n", ESTKIT_EINVAL,
 	 ":2: path: a path is required"},
+	{"serverkeygen rsa too small", "[label]\nserverkeygen_key = rsa:1024\n", ESTKIT_EINVAL,
+	 ":2: serverkeygen_key: invalid value 'rsa:1024'"},
+	{"serverkeygen unknown curve", "[label]\nserverkeygen_key = ec:P-999\n", ESTKIT_EINVAL,
+	 ":2: serverkeygen_key: invalid value 'ec:P-999'"},
+	{"serverkeygen dsa", "[label]\nserverkeygen_key = dsa:2048\n", ESTKIT_EINVAL,
+	 ":2: serverkeygen_key: invalid value"},
+	{"kek without id", "[label]\nserverkeygen_kek = :kek.hex\n", ESTKIT_EINVAL,
+	 ":2: serverkeygen_kek: invalid value ':kek.hex' (ID:FILE"},
+	{"kek without file", "[label]\nserverkeygen_kek = dev-1:\n", ESTKIT_EINVAL,
+	 ":2: serverkeygen_kek: invalid value"},
+	{"kek without colon", "[label]\nserverkeygen_kek = kek.hex\n", ESTKIT_EINVAL,
+	 ":2: serverkeygen_kek: invalid value"},
+	{"kek id with a space", "[label]\nserverkeygen_kek = my id:kek.hex\n", ESTKIT_EINVAL,
+	 ":2: serverkeygen_kek: invalid value"},
+	{"kek id too long",
+	 "[label]\nserverkeygen_kek = "
+	 "12345678901234567890123456789012345678901234567890123456789012345:k\n",
+	 ESTKIT_EINVAL, ":2: serverkeygen_kek: invalid value"},
 };
+
+static void test_label_serverkeygen_keys(void **state)
+{
+	struct estd_config *cfg = load_ok(REQUIRED "[label]\nserverkeygen_key = ec:P-384\n"
+					  "serverkeygen_kek = dev-kek-1:keys/kek.hex\n"
+					  "[label plain]\n");
+	const struct estd_label *def = estd_config_label(cfg, "");
+	const struct estd_label *plain = estd_config_label(cfg, "plain");
+	char want[PATH_MAX + 32];
+
+	(void)state;
+	snprintf(want, sizeof(want), "dev-kek-1:%s/keys/kek.hex", tmpdir);
+	assert_non_null(def);
+	assert_string_equal(def->serverkeygen_key, "ec:P-384");
+	assert_string_equal(def->serverkeygen_kek, want);
+	assert_non_null(plain);
+	assert_null(plain->serverkeygen_key);
+	assert_null(plain->serverkeygen_kek);
+	estd_config_free(cfg);
+}
 
 static void test_malformed_files_are_refused_with_file_and_line(void **state)
 {
@@ -485,6 +523,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_a_directory_is_not_a_config_file, setup,
 						teardown),
 		cmocka_unit_test(test_free_and_lookups_accept_null),
+		cmocka_unit_test_setup_teardown(test_label_serverkeygen_keys, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

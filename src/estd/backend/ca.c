@@ -19,6 +19,7 @@
 #include "backend/ca.h"
 #include "backend/cmc.h"
 #include "backend/record.h"
+#include "backend/skg.h"
 #include "backend/snapshot.h"
 #include "util.h"
 
@@ -205,12 +206,14 @@ err:
 }
 
 /*
- * Issues and records, retrying on a serial the store already holds. Returns
- * the recorded certificate in *cert, or fails the request.
+ * Issues for csr and records with the request `recorded` (the client's own
+ * CSR; csr differs for /serverkeygen), retrying on a serial the store already
+ * holds. Returns the recorded certificate in *cert, or fails the request.
  */
 static enum estkit_status issue_and_record(struct estd_backend_ca *b, struct estd_ca *ca,
 					   const struct estd_ca_profile *prof,
-					   struct estkit_request *req, X509_REQ *csr, X509 **cert)
+					   struct estkit_request *req, X509_REQ *csr,
+					   X509_REQ *recorded, X509 **cert)
 {
 	char reason[256];
 	enum estkit_status rc = ESTKIT_EINTERNAL;
@@ -228,7 +231,7 @@ static enum estkit_status issue_and_record(struct estd_backend_ca *b, struct est
 			estkit_request_fail(req, 500, "could not issue the certificate");
 			return rc;
 		}
-		rc = estd_record_cert(b->store, req, csr, *cert);
+		rc = estd_record_cert(b->store, req, recorded, *cert);
 		if (rc == ESTKIT_OK)
 			return ESTKIT_OK;
 		X509_free(*cert);
@@ -254,7 +257,7 @@ static enum estkit_status issue_or_hold(struct estd_backend_ca *b, struct estd_c
 
 	if (lab != NULL && lab->approval_manual)
 		return estd_approval_enroll(&a, req, csr, cert);
-	return issue_and_record(b, ca, prof, req, csr, cert);
+	return issue_and_record(b, ca, prof, req, csr, csr, cert);
 }
 
 static enum estkit_status cb_enroll(void *ctx, struct estkit_request *req, X509_REQ *csr,
@@ -334,6 +337,94 @@ static enum estkit_status cb_csrattrs(void *ctx, struct estkit_request *req, uns
 	return rc;
 }
 
+/*
+ * RFC 7030 4.4: a key for the label (serverkeygen_key, else like the CSR's),
+ * a certificate for it with the CSR's subject and subjectAltName under the
+ * label's profile, recorded as op "serverkeygen" with the client's CSR. The
+ * private key is never stored; the server wipes it after answering.
+ */
+static enum estkit_status cb_serverkeygen(void *ctx, struct estkit_request *req, X509_REQ *csr,
+					  EVP_PKEY **key_out, STACK_OF(X509) **out)
+{
+	struct estd_backend_ca *b = ctx;
+	struct estd_snapshot *s = acquire(b);
+	const struct estd_ca_profile *prof;
+	const struct estd_label *lab = NULL;
+	X509_REQ *issued = NULL;
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL, *link = NULL;
+	struct estd_ca *ca = b->ca;
+	char reason[256];
+	enum estkit_status rc = ESTKIT_ENOTFOUND;
+
+	*key_out = NULL;
+	*out = NULL;
+	/* the issuing CA as for /simpleenroll (rollover, RFC 7030 4.1.3) */
+	if (estd_rollover_switched(s->rollover, time(NULL))) {
+		ca = estd_rollover_next_ca(s->rollover);
+		link = estd_rollover_new_with_old(s->rollover);
+	}
+	prof = estd_snapshot_profile(s, estkit_request_label(req));
+	lab = estd_config_label(s->cfg, estkit_request_label(req));
+	if (prof == NULL || lab == NULL) {
+		estkit_request_fail(req, 404, "unknown label");
+		goto out;
+	}
+	if (lab->approval_manual) {
+		/* a held request would need its key kept until collection: never */
+		estkit_request_fail(req, 403, "/serverkeygen is not offered on labels with "
+					      "manual approval");
+		rc = ESTKIT_EFORBIDDEN;
+		goto out;
+	}
+	rc = estd_skg_generate(lab, csr, &key, reason, sizeof(reason));
+	if (rc == ESTKIT_OK)
+		rc = estd_profile_check_key(prof, key, reason, sizeof(reason));
+	if (rc != ESTKIT_OK) {
+		estkit_request_fail(req, rc == ESTKIT_EPOLICY ? 400 : 500, "%s", reason);
+		goto out;
+	}
+	/* RFC 7030 4.4.1: the CSR's public key is ignored; the new one is certified */
+	issued = X509_REQ_dup(csr);
+	if (issued == NULL || X509_REQ_set_pubkey(issued, key) != 1) {
+		estkit_request_fail(req, 500, "out of memory");
+		rc = ESTKIT_ENOMEM;
+		goto out;
+	}
+	rc = issue_and_record(b, ca, prof, req, issued, csr, &cert);
+	if (rc == ESTKIT_OK)
+		rc = response_chain(estd_ca_cert(ca), link, cert, out);
+	if (rc != ESTKIT_OK)
+		goto out;
+	*key_out = key;
+	key = NULL;
+out:
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	X509_REQ_free(issued);
+	estd_snapshot_release(s);
+	return rc;
+}
+
+/* RFC 7030 4.4.1.1: the label's serverkeygen_kek when the identifier matches. */
+static enum estkit_status cb_serverkeygen_kek(void *ctx, struct estkit_request *req,
+					      const unsigned char *id, size_t idlen,
+					      unsigned char **kek, size_t *keklen)
+{
+	struct estd_backend_ca *b = ctx;
+	struct estd_snapshot *s = acquire(b);
+	enum estkit_status rc;
+
+	rc = estd_skg_kek(estd_config_label(s->cfg, estkit_request_label(req)), id, idlen, kek,
+			  keklen);
+	if (rc != ESTKIT_OK && rc != ESTKIT_ENOTFOUND)
+		estd_backend_ca_log(b, ESTKIT_LOG_ERROR,
+				    "serverkeygen_kek of label '%s' unusable: %s",
+				    estkit_request_label(req), estkit_strerror(rc));
+	estd_snapshot_release(s);
+	return rc;
+}
+
 static void cb_log(void *ctx, enum estkit_log_level level, const char *line)
 {
 	log_line(ctx, level, line);
@@ -352,6 +443,8 @@ void estd_backend_ca_vtable(struct estd_backend_ca *b, struct estkit_backend *vt
 	vt->log = cb_log;
 	vt->csrattrs = cb_csrattrs;
 	vt->fullcmc = estd_backend_cmc_fullcmc;
+	vt->serverkeygen = cb_serverkeygen;
+	vt->serverkeygen_kek = cb_serverkeygen_kek;
 }
 
 /* The [ca] chain file's certificates appended to the /cacerts answer (RFC 7030 4.1.3). */
@@ -563,7 +656,7 @@ enum estkit_status estd_backend_ca_cmc_issue(struct estd_backend_ca *b,
 	/* RFC 7030 4.1.3: after [ca] switch_at the new CA issues, as for /simpleenroll */
 	rc = issue_and_record(b, estd_rollover_switched(s->rollover, time(NULL))
 					 ? estd_rollover_next_ca(s->rollover) : b->ca,
-			      prof, req, csr, cert);
+			      prof, req, csr, csr, cert);
 	if (rc != ESTKIT_OK)
 		snprintf(reason, rlen, "certificate not issued: %s", estkit_strerror(rc));
 out:

@@ -7,7 +7,9 @@
  *    PKCS#10 requests and revoke its own certificate;
  *  - no certificate, signer named by subjectKeyIdentifier (RFC 5272
  *    3.2.1.3.2): the SignedData must verify with the public key of every
- *    PKCS#10 it carries (proof of possession), and it may revoke nothing.
+ *    PKCS#10 it carries (proof of possession); without a PKCS#10 it cannot
+ *    be verified and is refused. Such a message revokes only for an HTTP
+ *    identity listed in [auth] revokers.
  * Identities in [auth] revokers may revoke any certificate of this CA. The
  * HTTP layer has already authenticated the client (Basic or TLS).
  */
@@ -52,6 +54,32 @@ static enum estkit_status status(struct cmc_job *j, uint32_t bp, enum estkit_cmc
 	return estkit_cmc_resp_add_status(j->resp, st, &bp, 1, fail, text);
 }
 
+/*
+ * No signer certificate: the SignedData must verify with the key of its first
+ * PKCS#10 (RFC 5272 3.2.1.3.2); do_pkcs10() checks every other one. A message
+ * without one cannot be verified at all and is refused.
+ */
+static enum estkit_status key_signed(struct cmc_job *j, const char **why)
+{
+	enum estkit_cmc_req_type type;
+	X509_REQ *csr = NULL;
+	int i;
+
+	for (i = 0; i < estkit_cmc_req_count(j->pd); i++)
+		if (estkit_cmc_req_get(j->pd, i, NULL, &type, &csr, NULL) == ESTKIT_OK &&
+		    type == ESTKIT_CMC_REQ_PKCS10)
+			break;
+	if (csr == NULL) {
+		*why = "no signer certificate, and no PKCS#10 whose key signed the message";
+		return ESTKIT_ECRYPTO;
+	}
+	if (estkit_cmc_verify_key(j->der, j->len, X509_REQ_get0_pubkey(csr), NULL) != ESTKIT_OK) {
+		*why = "the CMS signature does not verify with the requested key";
+		return ESTKIT_ECRYPTO;
+	}
+	return ESTKIT_OK;
+}
+
 /* The signer: a carried certificate of this CA (or the TLS one), or SKI-named. */
 static enum estkit_status check_signer(struct cmc_job *j, const char **why)
 {
@@ -60,7 +88,7 @@ static enum estkit_status check_signer(struct cmc_job *j, const char **why)
 	enum estkit_status rc = estkit_cmc_verify_carried(j->der, j->len, &j->signer);
 
 	if (rc == ESTKIT_ENOTFOUND)
-		return ESTKIT_OK; /* key-signed: checked per PKCS#10 */
+		return key_signed(j, why);
 	if (rc != ESTKIT_OK) {
 		*why = "the CMS signature does not verify";
 		return ESTKIT_ECRYPTO;

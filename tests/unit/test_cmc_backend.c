@@ -1,0 +1,201 @@
+/*
+ * test_cmc_backend.c - estd's /fullcmc backend (backend/cmc.c) called
+ * directly: who may sign what, the CMC failure of each refusal, and the
+ * signed PKIResponse of a success.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <estkit/cmc.h>
+#include <estkit/pki.h>
+#include "backend/ca.h"
+#include "backend/cmc.h"
+#include "ca_testutil.h"
+#include "server/server_internal.h"
+
+struct fix {
+	char dir[64];
+	struct estd_ca *ca;
+	struct estd_store *st;
+	struct estd_backend_ca *b;
+	X509 *cacert;
+};
+
+static struct estd_config *config(void)
+{
+	struct estd_config *c = calloc(1, sizeof(*c));
+
+	c->path = strdup("test.conf");
+	c->log_level = strdup("error");
+	c->nprofiles = 1;
+	c->profiles = calloc(1, sizeof(*c->profiles));
+	c->profiles[0] = (struct estd_profile){ strdup("default"), 365, strdup("digitalSignature"),
+						strdup("clientAuth"), strdup("ec:P-256"), 1, NULL };
+	c->nlabels = 1;
+	c->labels = calloc(1, sizeof(*c->labels));
+	c->labels[0] = (struct estd_label){ .name = strdup(""), .profile = strdup("default") };
+	return c;
+}
+
+static int setup(void **state)
+{
+	struct fix *f = calloc(1, sizeof(*f));
+	char db[128], *err = NULL;
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/estd-cmc-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(db, sizeof(db), "%s/estd.db", f->dir);
+	f->ca = tu_ca(3650, &f->cacert);
+	if (estd_store_open(db, &f->st, &err) != ESTKIT_OK ||
+	    estd_backend_ca_new(config(), NULL, f->st, f->ca, &f->b, &err) != ESTKIT_OK)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fix *f = *state;
+	char cmd[128];
+
+	estd_backend_ca_free(f->b);
+	estd_store_close(f->st);
+	estd_ca_free(f->ca);
+	X509_free(f->cacert);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	free(f);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+enum signer { BY_CSR_KEY, BY_OTHER_KEY, BY_FOREIGN_CERT, GARBAGE };
+
+struct bcase {
+	const char *name;
+	int pkcs10, revoke;
+	enum signer signer;
+	enum estkit_status want;
+	int http;                  /* HTTP status of a refusal */
+	enum estkit_cmc_fail fail; /* first status's failInfo (NONE: success) */
+};
+
+static const struct bcase cases[] = {
+	{ "PKCS#10 signed by its own key", 1, 0, BY_CSR_KEY, ESTKIT_OK, 0, ESTKIT_CMC_FAIL_NONE },
+	{ "PKCS#10 signed by another key", 1, 0, BY_OTHER_KEY, ESTKIT_EPOLICY, 400,
+	  ESTKIT_CMC_BAD_MESSAGE_CHECK },
+	{ "revoke only, no certificate to verify", 0, 1, BY_OTHER_KEY, ESTKIT_EPOLICY, 400,
+	  ESTKIT_CMC_BAD_MESSAGE_CHECK },
+	{ "signer certificate from another CA", 0, 1, BY_FOREIGN_CERT, ESTKIT_EPOLICY, 400,
+	  ESTKIT_CMC_BAD_MESSAGE_CHECK },
+	{ "not CMS at all", 0, 0, GARBAGE, ESTKIT_EPOLICY, 400, ESTKIT_CMC_BAD_REQUEST },
+	{ "no request in the PKIData", 0, 0, BY_OTHER_KEY, ESTKIT_EPOLICY, 400,
+	  ESTKIT_CMC_BAD_MESSAGE_CHECK },
+};
+
+static void build(const struct bcase *c, X509 *cacert, unsigned char **sd, size_t *sdlen)
+{
+	EVP_PKEY *k = tu_key("EC", "P-256", 0), *other = tu_key("EC", "P-256", 0);
+	X509 *foreign = NULL;
+	struct estkit_cmc_req *r = NULL;
+	unsigned char *pd = NULL;
+	size_t pdlen = 0;
+
+	assert_int_equal(estkit_cmc_req_new(&r), ESTKIT_OK);
+	if (c->pkcs10) {
+		X509_REQ *csr = tu_csr(k, "cmc-backend", NULL, NULL);
+		assert_true(X509_REQ_sign(csr, k, EVP_sha256()) > 0);
+		assert_int_equal(estkit_cmc_req_add_pkcs10(r, csr, NULL), ESTKIT_OK);
+		X509_REQ_free(csr);
+	}
+	if (c->revoke)
+		assert_int_equal(estkit_cmc_req_add_revoke(r, X509_get_subject_name(cacert),
+							   X509_get0_serialNumber(cacert), 1),
+				 ESTKIT_OK);
+	assert_int_equal(estkit_cmc_req_encode(r, &pd, &pdlen), ESTKIT_OK);
+	if (c->signer == GARBAGE) {
+		*sd = pd;
+		*sdlen = pdlen; /* a bare PKIData, not a SignedData */
+		pd = NULL;
+	} else {
+		if (c->signer == BY_FOREIGN_CERT)
+			foreign = tu_ca_cert(other, "foreign", 30, 0);
+		assert_int_equal(estkit_cmc_sign(pd, pdlen, 0, foreign,
+						 c->signer == BY_CSR_KEY ? k : other, NULL, sd,
+						 sdlen),
+				 ESTKIT_OK);
+	}
+	X509_free(foreign);
+	estkit_free(pd);
+	estkit_cmc_req_free(r);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(other);
+}
+
+/* The answer verifies with the CA key and its first status has the failInfo wanted. */
+static void check_answer(const unsigned char *der, size_t len, X509 *cacert,
+			 enum estkit_cmc_fail want, size_t *ncerts)
+{
+	unsigned char *content = NULL;
+	size_t clen = 0;
+	STACK_OF(X509) *certs = NULL;
+	struct estkit_cmc_resp *resp = NULL;
+	enum estkit_cmc_status st;
+	enum estkit_cmc_fail fail;
+
+	assert_int_equal(estkit_cmc_verify_key(der, len, X509_get0_pubkey(cacert), NULL),
+			 ESTKIT_OK);
+	assert_int_equal(estkit_cmc_open(der, len, 1, &content, &clen, &certs), ESTKIT_OK);
+	assert_int_equal(estkit_cmc_resp_decode(content, clen, &resp), ESTKIT_OK);
+	assert_int_equal(estkit_cmc_resp_status(resp, 0, &st, &fail, NULL), ESTKIT_OK);
+	assert_int_equal(fail, want);
+	assert_int_equal(st, want == ESTKIT_CMC_FAIL_NONE ? ESTKIT_CMC_SUCCESS : ESTKIT_CMC_FAILED);
+	*ncerts = (size_t)sk_X509_num(certs);
+	sk_X509_pop_free(certs, X509_free);
+	estkit_cmc_resp_free(resp);
+	estkit_free(content);
+}
+
+static void test_fullcmc_cases(void **state)
+{
+	struct fix *f = *state;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct estkit_request *req = calloc(1, sizeof(*req));
+		unsigned char *sd = NULL, *out = NULL;
+		size_t sdlen = 0, outlen = 0, ncerts = 0;
+		enum estkit_status rc;
+
+		req->op = ESTKIT_OP_FULLCMC;
+		req->identity = OPENSSL_strdup("user:tester");
+		build(&cases[i], f->cacert, &sd, &sdlen);
+		rc = estd_backend_cmc_fullcmc(f->b, req, sd, sdlen, &out, &outlen);
+		if (rc != cases[i].want)
+			fail_msg("%s: got %s", cases[i].name, estkit_strerror(rc));
+		assert_non_null(out);
+		if (rc != ESTKIT_OK)
+			assert_int_equal(req->status, cases[i].http);
+		check_answer(out, outlen, f->cacert, cases[i].fail, &ncerts);
+		/* a success carries the issued certificate and the CA certificate */
+		assert_int_equal(ncerts, rc == ESTKIT_OK ? 2 : 1);
+		estkit_free(out);
+		estkit_free(sd);
+		OPENSSL_free(req->identity);
+		free(req);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_fullcmc_cases, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

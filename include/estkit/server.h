@@ -25,6 +25,7 @@
  *   re-enroll rules         -> RFC 7030 4.2.2: /simplereenroll needs the TLS client
  *                              certificate being renewed (unless reenroll_requires_cert is 0),
  *                              and the CSR's subject and subjectAltName must equal it: 400
+ *   authorize               -> backend->authorize: policy, one-time passwords: 403 / 401
  *   fulfil                  -> backend->enroll (or ->serverkeygen) on the job pool
  *   respond                 -> base64 certs-only PKCS#7 (multipart/mixed with the key for
  *                              /serverkeygen), or 202 + Retry-After, or the error
@@ -169,6 +170,36 @@ struct estkit_backend {
 	enum estkit_status (*serverkeygen_kek)(void *ctx, struct estkit_request *req,
 					       const unsigned char *id, size_t idlen,
 					       unsigned char **kek, size_t *keklen);
+
+	/*
+	 * Authorization (RFC 7030 3.7 leaves it to the server): called for
+	 * /simpleenroll, /simplereenroll and /serverkeygen after
+	 * authentication, CSR decoding and verification, channel binding and
+	 * the RFC 7030 4.2.2 rules, right before enroll / serverkeygen, so it
+	 * applies whatever fulfils the request. Return ESTKIT_OK to go on; to
+	 * refuse, call estkit_request_fail() (403 with a short reason) and
+	 * return an error; a 401 refusal carries WWW-Authenticate.
+	 *
+	 * One-time passwords (RFC 7894 otpChallenge): when this callback is
+	 * set, an initial enrollment (/simpleenroll, /serverkeygen) without
+	 * HTTP credentials or client certificate is not refused at once: if
+	 * its CSR carries an otpChallenge, or its HTTP Basic user name is
+	 * estkit_server_config.otp_basic_user, the request arrives here
+	 * unauthenticated (estkit_request_identity() "anonymous",
+	 * estkit_request_otp() the password). The callback must then verify
+	 * the password and name the client with estkit_request_set_identity(),
+	 * or refuse. Without a one-time password such a request is 401.
+	 * NULL: every authenticated request goes on. Job pool.
+	 */
+	enum estkit_status (*authorize)(void *ctx, struct estkit_request *req, X509_REQ *csr);
+
+	/*
+	 * Called once after enroll / serverkeygen for a request authorize let
+	 * through, with the HTTP status the client gets (200, 202, 4xx, 5xx):
+	 * a one-time password claimed in authorize can be given back when
+	 * nothing was issued. NULL: nothing to do. Job pool.
+	 */
+	void (*authorize_done)(void *ctx, struct estkit_request *req, int http_status);
 };
 
 /* HTTP authentication schemes a server offers (estkit_server_config.auth_methods). */
@@ -202,6 +233,11 @@ struct estkit_server_config {
 	size_t digest_secret_len;    /* 16..1024 bytes */
 	int digest_nonce_lifetime;   /* seconds a nonce is valid; default 300 */
 	int digest_nonce_table;      /* nonce-count high-water marks remembered; default 4096 */
+	/*
+	 * HTTP Basic user name whose password is a one-time password for the
+	 * backend's authorize (not checked with check_basic); copied. NULL: none.
+	 */
+	const char *otp_basic_user;
 };
 
 ESTKIT_API void estkit_server_config_init(struct estkit_server_config *cfg);
@@ -271,8 +307,23 @@ ESTKIT_API void estkit_request_set_serial(struct estkit_request *req, const char
 ESTKIT_API const char *estkit_request_channel_binding(const struct estkit_request *req);
 /* 1 when the CSR carried this connection's channel binding (checked before the backend). */
 ESTKIT_API int estkit_request_channel_bound(const struct estkit_request *req);
-/* The CSR's RFC 7894 otpChallenge (UTF-8), NULL if none. Borrowed. */
+/*
+ * The request's one-time password: the CSR's RFC 7894 otpChallenge (UTF-8),
+ * else the HTTP Basic password sent with the user name otp_basic_user;
+ * NULL if none. Borrowed.
+ */
 ESTKIT_API const char *estkit_request_otp(const struct estkit_request *req);
+
+/*
+ * Names the client for records and logs (estkit_request_identity()), e.g.
+ * "token:ID" after authorize verified a one-time password. Copied.
+ * ESTKIT_ENOMEM, ESTKIT_EINVAL (NULL or empty).
+ */
+ESTKIT_API ESTKIT_WUR enum estkit_status estkit_request_set_identity(struct estkit_request *req,
+								    const char *identity);
+
+/* The serial (hex) recorded with estkit_request_set_serial(), NULL if none. Borrowed. */
+ESTKIT_API const char *estkit_request_serial(const struct estkit_request *req);
 
 /*
  * Adds cert to the trust anchors that verify TLS client certificates, also

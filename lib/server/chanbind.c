@@ -95,8 +95,3 @@ int estkit_request_channel_bound(const struct estkit_request *req)
 	return req->chanbind_ok;
 }
 
-/* See estkit/server.h. */
-const char *estkit_request_otp(const struct estkit_request *req)
-{
-	return req->otp;
-}

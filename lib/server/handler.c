@@ -58,6 +58,8 @@ void ek_request_free(struct estkit_request *r)
 		OPENSSL_clear_free(r->resp_body, r->resp_len);
 	OPENSSL_free(r->resp_ctype_buf);
 	OPENSSL_free(r->otp);
+	if (r->otp_http != NULL)
+		OPENSSL_clear_free(r->otp_http, strlen(r->otp_http));
 	free(r);
 }
 
@@ -349,7 +351,8 @@ static int route_enroll(struct estkit_request *r)
 	} else if (!ek_route_is_pkcs10(evhttp_find_header(in, "Content-Type"))) {
 		return reply(r, 415, "content type must be application/pkcs10");
 	}
-	if (r->peer_cert == NULL && authz == NULL) {
+	/* RFC 7894: an initial enrollment may authenticate with an otpChallenge in its CSR */
+	if (r->peer_cert == NULL && authz == NULL && !(len > 0 && ek_authorize_otp_possible(r))) {
 		r->want_auth = 1;
 		return reply(r, 401, "authentication required");
 	}

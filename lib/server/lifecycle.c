@@ -275,6 +275,7 @@ void estkit_server_free(struct estkit_server *srv)
 	free(srv->client_ca_file);
 	free(srv->extra_ca_file);
 	free(srv->realm);
+	free(srv->otp_basic_user);
 	ek_digest_free(srv->digest);
 	pthread_cond_destroy(&srv->cond);
 	pthread_mutex_destroy(&srv->mu);

@@ -72,13 +72,23 @@ static int authenticate(struct estkit_request *r)
 	char *user = NULL, *pass = NULL;
 	int ok = 0;
 
-	if (r->authz == NULL)
-		return r->peer_cert != NULL ? 0 : -1;
-	if (r->srv->digest != NULL && scheme_is(r->authz, "Digest"))
+	if (r->authz == NULL) {
+		if (r->peer_cert != NULL)
+			return 0;
+		/* RFC 7894: the CSR's otpChallenge may authenticate it (ek_authorize_run) */
+		r->otp_pending = ek_authorize_otp_possible(r);
+		return r->otp_pending ? 0 : -1;
+	}
+	if (r->srv->digest != NULL && scheme_is(r->authz, "Digest")) {
 		ok = ek_digest_authenticate(r, &user) == 0;
-	else if ((methods & ESTKIT_AUTH_BASIC) && scheme_is(r->authz, "Basic") &&
-		 ek_route_parse_basic(r->authz, &user, &pass) == 0 && be->check_basic != NULL)
-		ok = be->check_basic(be->ctx, r->label, user, pass) == 1;
+	} else if ((methods & ESTKIT_AUTH_BASIC) && scheme_is(r->authz, "Basic") &&
+		   ek_route_parse_basic(r->authz, &user, &pass) == 0) {
+		if (ek_authorize_take_basic_otp(r, user, &pass)) {
+			OPENSSL_free(user);
+			return 0;
+		}
+		ok = be->check_basic != NULL && be->check_basic(be->ctx, r->label, user, pass) == 1;
+	}
 	if (ok) {
 		size_t n = strlen(user) + sizeof("user:");
 		r->identity = OPENSSL_realloc(r->identity, n);
@@ -204,16 +214,25 @@ static void run_enroll(struct estkit_request *r)
 				       "TLS client certificate");
 		return;
 	}
-	if (decode_csr(r) != 0 || ek_chanbind_check(r) != 0)
+	if (decode_csr(r) != 0 || ek_chanbind_check(r) != 0) {
+		/* an anonymous client learns nothing about its request */
+		if (r->otp_pending && r->otp_http == NULL) {
+			r->want_auth = 1;
+			ek_request_set(r, 401, "authentication required");
+		}
 		return;
+	}
 	if (r->op == ESTKIT_OP_SIMPLEREENROLL && reenroll_rules(r) != 0)
+		return;
+	if (ek_authorize_run(r) != 0)
 		return;
 	if (r->op == ESTKIT_OP_SERVERKEYGEN) {
 		ek_serverkeygen_run(r); /* RFC 7030 4.4.1: treated as any enroll CSR */
-		return;
+	} else {
+		st = be->enroll(be->ctx, r, r->csr, &certs);
+		ek_pipeline_result(r, st, certs);
 	}
-	st = be->enroll(be->ctx, r, r->csr, &certs);
-	ek_pipeline_result(r, st, certs);
+	ek_authorize_done(r);
 }
 
 /* RFC 7030 4.5.2: 200 with base64 DER CsrAttrs, or 204 when there are none. */

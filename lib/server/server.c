@@ -137,8 +137,10 @@ static int copy_config(struct estkit_server *srv, const struct estkit_server_con
 	    dupstr(&srv->key_file, cfg->key_file) != 0 ||
 	    dupstr(&srv->client_ca_file, cfg->client_ca_file) != 0 ||
 	    dupstr(&srv->extra_ca_file, cfg->extra_ca_file) != 0 ||
-	    dupstr(&srv->realm, cfg->realm != NULL ? cfg->realm : "estkit") != 0)
+	    dupstr(&srv->realm, cfg->realm != NULL ? cfg->realm : "estkit") != 0 ||
+	    dupstr(&srv->otp_basic_user, cfg->otp_basic_user) != 0)
 		return -1;
+	c->otp_basic_user = srv->otp_basic_user;
 	if (c->io_threads <= 0)
 		c->io_threads = online_cores();
 	if (c->job_threads <= 0)

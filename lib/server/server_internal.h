@@ -83,6 +83,9 @@ struct estkit_request {
 	const char *resp_ctype;       /* Content-Type of a 200 body; NULL: certs-only PKCS#7 */
 	char *target;                /* request-target as sent, query included (Digest uri) */
 	int digest_stale;            /* [job] 401 challenge carries stale=true */
+	char *otp_http;              /* [job] Basic password of otp_basic_user (wiped) or NULL */
+	int otp_pending;             /* [job] unauthenticated: a one-time password may authenticate */
+	int authorized;              /* [job] backend->authorize let it through */
 };
 
 /* One event loop thread: its base, evhttp and listening socket. */
@@ -107,6 +110,7 @@ struct ek_loop {
 struct estkit_server {
 	struct estkit_server_config cfg; /* strings below are owned copies */
 	char *listen, *cert_file, *key_file, *client_ca_file, *extra_ca_file, *realm;
+	char *otp_basic_user;
 	struct estkit_backend backend;
 	SSL_CTX *ssl_ctx;
 	int nloops;
@@ -215,6 +219,19 @@ void ek_request_set(struct estkit_request *r, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Turns a backend's status and certificates (freed) into the reply: 200 + base64 certs-only. */
 void ek_pipeline_result(struct estkit_request *r, enum estkit_status st, STACK_OF(X509) *certs);
+
+/* ---- authorize.c (job side) ---- */
+/*
+ * 1 when an unauthenticated request may go on to find a one-time password
+ * (backend->authorize set, initial enrollment op).
+ */
+int ek_authorize_otp_possible(const struct estkit_request *r);
+/* Basic credentials of the otp_basic_user: keeps the password as r->otp_http. 1 if so. */
+int ek_authorize_take_basic_otp(struct estkit_request *r, const char *user, char **pass);
+/* After CSR decoding: the one-time password rules and backend->authorize. 0 to go on. */
+int ek_authorize_run(struct estkit_request *r);
+/* After the backend: backend->authorize_done with the reply status. */
+void ek_authorize_done(struct estkit_request *r);
 
 /* ---- serverkeygen.c (job side) ---- */
 /* RFC 7030 4.4 after authentication and CSR verification: backend, CMS, multipart. */

@@ -5,10 +5,12 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 
 #include "common.h"
@@ -36,6 +38,9 @@ struct eopts {
 	long wait_max; /* --wait[=MAX]: seconds to keep retrying a 202; 0 = do not wait */
 	int no_csrattrs;       /* enroll: do not ask /csrattrs first */
 	const char *challenge; /* enroll: --challenge-password */
+	const char *otp;       /* enroll: --otp, a one-time password (RFC 7894 otpChallenge) */
+	const char *otp_file;  /* enroll: --otp-file */
+	char *otp_value;       /* the one of them in use (wiped) */
 };
 
 /* What an enrollment produced and still owns. */
@@ -54,7 +59,8 @@ void est_usage_enroll(FILE *f)
 	    "                  [--auth basic|digest|any] [--cert FILE --key FILE]\n"
 	    "                  [--csr FILE [--key FILE] | --subject SUBJ [--san SAN]... "
 	    "[--key-type SPEC]]\n"
-	    "                  [--challenge-password PW] [--no-csrattrs]\n"
+	    "                  [--challenge-password PW] [--otp SECRET | --otp-file FILE]\n"
+	    "                  [--no-csrattrs]\n"
 	    "                  [--channel-binding | --identity-linking] [--tls-max 1.2|1.3]\n"
 	    "                  [--csr-out FILE] [--out DIR] [--wait[=MAX]] [--timeout SECONDS]\n"
 	    "                  [--verbose]\n"
@@ -67,6 +73,9 @@ void est_usage_enroll(FILE *f)
 	    "  --no-csrattrs       do not ask /csrattrs first and follow it (key type, hash,\n"
 	    "                      the server's subject and altnames when none are given)\n"
 	    "  --challenge-password PW  put PW in challengePassword\n"
+	    "  --otp SECRET     a one-time enrollment password (estd token create), sent in\n"
+	    "                   the request's otpChallenge attribute (RFC 7894); no --user\n"
+	    "  --otp-file FILE  the same, from the first line of FILE\n"
 	    "  --subject SUBJ   e.g. \"CN=dev1,O=Example\"; a new key is generated (key.pem)\n"
 	    "  --san SAN        DNS:name, IP:addr, URI:uri or email:addr (repeatable)\n"
 	    "  --key-type SPEC  ec:P-256 (default), ec:P-384, ec:P-521, rsa:2048..8192, ed25519\n"
@@ -130,6 +139,8 @@ static int parse_one(struct eopts *o, int ch, const char *arg)
 	case 'T': return est_parse_tls_max(o->cmd, arg, &o->conn);
 	case 'X': o->no_csrattrs = 1; break;
 	case 'Y': o->challenge = arg; break;
+	case 'J': o->otp = arg; break;
+	case 'F': o->otp_file = arg; break;
 	case 'a':
 		if (o->nsans == MAX_SANS)
 			return est_usage_error(o->cmd, "at most %d --san", MAX_SANS);
@@ -177,6 +188,8 @@ static int parse(int argc, char **argv, struct eopts *o)
 	    {"accept-ra", no_argument, NULL, 'Z'},
 	    {"no-csrattrs", no_argument, NULL, 'X'},
 	    {"challenge-password", required_argument, NULL, 'Y'},
+	    {"otp", required_argument, NULL, 'J'},
+	    {"otp-file", required_argument, NULL, 'F'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -212,6 +225,10 @@ static int check_enroll(struct eopts *o)
 		return est_usage_error(o->cmd, "--csr and --subject exclude each other");
 	if (o->csr == NULL && o->subject == NULL && o->no_csrattrs)
 		return est_usage_error(o->cmd, "need --subject or --csr");
+	if (o->otp != NULL && o->otp_file != NULL)
+		return est_usage_error(o->cmd, "--otp and --otp-file exclude each other");
+	if (o->csr != NULL && (o->otp != NULL || o->otp_file != NULL))
+		return est_usage_error(o->cmd, "--otp goes into a request est builds; not with --csr");
 	if (o->csr != NULL && (o->nsans > 0 || o->key_type != NULL || o->challenge != NULL))
 		return est_usage_error(o->cmd, "--san and --key-type go with --subject");
 	if (o->conn.cert == NULL && o->conn.key != NULL) {
@@ -225,6 +242,9 @@ static int check_enroll(struct eopts *o)
 
 static int check_reenroll(const struct eopts *o)
 {
+	if (o->otp != NULL || o->otp_file != NULL)
+		return est_usage_error(o->cmd, "--otp is for the first enrollment; reenroll "
+		                               "authenticates with --cert");
 	if (o->conn.cert == NULL || o->conn.key == NULL)
 		return est_usage_error(o->cmd, "--cert and --key (the current certificate) are "
 		                               "required");
@@ -303,6 +323,14 @@ static int new_request(const struct eopts *o, const struct est_csr_plan *p, stru
 		est_err(o->cmd, "cannot build the request for \"%s\": %s", p->subject,
 		        estkit_strerror(rc));
 		return rc == ESTKIT_EINVAL ? EST_EXIT_USAGE : EST_EXIT_FAIL;
+	}
+	/* RFC 7894 3: the one-time password in otpChallenge; re-signed below */
+	if (o->otp_value != NULL &&
+	    ((rc = estkit_csr_set_attr(e->csr, ESTKIT_ATTR_OTP_CHALLENGE, o->otp_value)) !=
+	         ESTKIT_OK ||
+	     (p->md == NULL && (rc = estkit_csr_sign(e->csr, e->key)) != ESTKIT_OK))) {
+		est_err(o->cmd, "cannot put --otp in the request: %s", estkit_strerror(rc));
+		return EST_EXIT_FAIL;
 	}
 	/* RFC 9908 3: the signature hash the server asked for (Ed25519 has its own) */
 	if (p->md != NULL && EVP_PKEY_get_id(e->key) != EVP_PKEY_ED25519 &&
@@ -522,6 +550,22 @@ static int send_request(const struct eopts *o, struct estkit_client *c, struct e
 	return rc == ESTKIT_OK ? EST_EXIT_OK : est_client_error(o->cmd, c, rc);
 }
 
+/* --otp or the first line of --otp-file into o->otp_value. */
+static int otp_load(struct eopts *o)
+{
+	struct est_conn tmp;
+	char *v = NULL;
+	int ex;
+
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.password = o->otp;
+	tmp.password_file = o->otp_file;
+	if ((ex = est_password_get(o->cmd, &tmp, &v)) != EST_EXIT_OK)
+		return ex;
+	o->otp_value = v; /* malloc'ed by est_password_get(); wiped and freed in run() */
+	return EST_EXIT_OK;
+}
+
 static int run(int argc, char **argv, struct eopts *o)
 {
 	struct enrollment e = {NULL, NULL, NULL};
@@ -531,6 +575,8 @@ static int run(int argc, char **argv, struct eopts *o)
 	if ((ex = parse(argc, argv, o)) != 0)
 		return ex < 0 ? EST_EXIT_OK : ex;
 	if ((ex = check(o)) != 0)
+		return ex;
+	if ((o->otp != NULL || o->otp_file != NULL) && (ex = otp_load(o)) != EST_EXIT_OK)
 		return ex;
 	/* The client first: a bad URL or trust file fails before any key is made. */
 	if ((c = est_client_open(o->cmd, &o->conn, &ex)) == NULL)
@@ -545,6 +591,10 @@ out:
 	X509_REQ_free(e.csr);
 	EVP_PKEY_free(e.key);
 	est_certs_free(e.certs);
+	if (o->otp_value != NULL) {
+		OPENSSL_cleanse(o->otp_value, strlen(o->otp_value));
+		free(o->otp_value);
+	}
 	return ex;
 }
 

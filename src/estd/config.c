@@ -9,6 +9,7 @@
  */
 #include "config.h"
 #include "csrattrs_conf.h"
+#include "policy.h"
 #include "backend/skg.h"
 #include "ca/profile.h"
 #include "util.h"
@@ -49,6 +50,7 @@ enum vtype {
 	V_CSRATTRS, /* a csrattrs* key of a label (csrattrs_conf.c) */
 	V_METHODS, /* comma list of basic, digest */
 	V_TIME,    /* UTC time YYYY-MM-DDTHH:MM:SSZ, stored as long long Unix time */
+	V_POLICY,  /* an enrollment-policy key of a label (policy.c) */
 };
 
 struct key {
@@ -120,6 +122,12 @@ static const struct key label_keys[] = {
 	{"csrattrs_subject", V_CSRATTRS, 0, 0, 0},
 	{"csrattrs_file", V_CSRATTRS, 0, 0, 0},
 	{"csrattrs_auth", V_CSRATTRS, 0, 0, 0},
+	{"allow", V_POLICY, 0, 0, 0},
+	{"subject_pattern", V_POLICY, 0, 0, 0},
+	{"san_pattern", V_POLICY, 0, 0, 0},
+	{"san_must_match", V_POLICY, 0, 0, 0},
+	{"cn_must_match", V_POLICY, 0, 0, 0},
+	{"max_sans", V_POLICY, 0, 0, 0},
 };
 
 enum kind { K_SERVER, K_CA, K_STORE, K_AUTH, K_PROFILE, K_LABEL };
@@ -427,6 +435,14 @@ static int set_value(struct parser *p, const struct key *k, void *base, const ch
 	case V_EKU:
 	case V_KEYS: return set_profile_list(p, k, base, v);
 	case V_CSRATTRS: return set_csrattrs(p, k, base, v);
+	case V_POLICY: {
+		char msg[512];
+
+		if (!estd_policy_conf_set(&((struct estd_label *)base)->policy, k->name, v, msg,
+					  sizeof(msg)))
+			return fail(p, ESTKIT_EINVAL, "%s: %s", k->name, msg);
+		return 1;
+	}
 	case V_TIME:
 		if (estd_parse_utc(v, (long long *)slot) != 0)
 			return fail(p, ESTKIT_EINVAL, "%s: '%s' is not a UTC time YYYY-MM-DDTHH:MM:SSZ",
@@ -887,6 +903,7 @@ void estd_config_free(struct estd_config *cfg)
 		estd_csrattrs_conf_clear(&cfg->labels[i]);
 		free(cfg->labels[i].serverkeygen_key);
 		free(cfg->labels[i].serverkeygen_kek);
+		estd_policy_free(cfg->labels[i].policy);
 	}
 	free(cfg->labels);
 	free(cfg);

@@ -58,6 +58,10 @@
  *   retry_after = 60               ; seconds in the 202 Retry-After (RFC 7030 4.2.3)
  *   csrattrs = challengePassword, ecPublicKey:secp384r1, ecdsa-with-SHA384
  *   csrattrs_san = DNS:*.example.com ; see csrattrs_conf.h
+ *   allow = user:alice, cert-subject:CN=*.example.com  ; who may enroll (policy.h)
+ *   subject_pattern = CN=*.devices.example              ; and for which names
+ *   san_pattern = DNS:*.devices.example, IP:10.0.0.0/8
+ *   san_must_match = user          ; cn_must_match = user; max_sans = 100
  *
  * A label section is needed for a label to exist; without any [label ...]
  * section the default label exists with profile "default". Unknown sections
@@ -68,6 +72,8 @@
 
 #include <stddef.h>
 #include <estkit/error.h>
+
+struct estd_policy;
 
 struct estd_profile {
 	char *name;
@@ -96,6 +102,9 @@ struct estd_label {
 	int csrattrs_auth;        /* 1: csrattrs_auth = required */
 	unsigned char *csrattrs_der; /* built at load; NULL: none (204) */
 	size_t csrattrs_len;
+
+	/* allow, subject_pattern, san_pattern, *_must_match, max_sans: see policy.h */
+	struct estd_policy *policy; /* NULL: the default policy */
 };
 
 struct estd_config {

@@ -7,6 +7,7 @@
  *   estd certs ...              issued certificates
  *   estd requests ...           requests held for manual approval
  *   estd ca rollover ...        root CA key update (RFC 7030 4.1.3)
+ *   estd token ...              one-time enrollment tokens
  */
 #include <stdio.h>
 #include <string.h>
@@ -32,6 +33,7 @@ static void usage(FILE *f)
 		   "  requests list|show|approve|reject\n"
 		   "                         requests held for manual approval\n"
 		   "  ca rollover            new CA key, root and link certificates\n"
+		   "  token create|list|revoke one-time enrollment tokens\n"
 		   "  crl [--out F] [--days N] write a CRL signed by the CA\n"
 		   "  help                   this text\n"
 		   "  --version              version of estd and OpenSSL\n"
@@ -63,6 +65,8 @@ int main(int argc, char **argv)
 		return estd_cmd_requests(argc - 1, argv + 1);
 	if (strcmp(cmd, "ca") == 0)
 		return estd_cmd_ca(argc - 1, argv + 1);
+	if (strcmp(cmd, "token") == 0)
+		return estd_cmd_token(argc - 1, argv + 1);
 	if (strcmp(cmd, "crl") == 0)
 		return estd_cmd_crl(argc - 1, argv + 1);
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {

@@ -19,6 +19,7 @@
 
 #include "admin/admin.h"
 #include "backend/ca.h"
+#include "backend/authz.h"
 #include "ca/issue.h"
 #include "ca/signer.h"
 #include "config.h"
@@ -107,6 +108,7 @@ static void server_config(const struct estd_config *cfg, struct estkit_server_co
 	sc->timeout = cfg->timeout;
 	sc->reenroll_requires_cert = cfg->reenroll_requires_cert;
 	sc->realm = cfg->realm;
+	sc->otp_basic_user = ESTD_TOKEN_BASIC_USER; /* one-time tokens (backend/authz.c) */
 	sc->auth_methods = (unsigned)cfg->auth_methods;
 	sc->digest_nonce_lifetime = cfg->digest_nonce_lifetime;
 	sc->digest_nonce_table = cfg->digest_nonce_table;

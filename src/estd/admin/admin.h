@@ -40,6 +40,12 @@ int estd_cmd_user(int argc, char **argv);
  */
 int estd_cmd_ca(int argc, char **argv);
 
+/*
+ * estd token create --label L --subject DN [--san S]... [--expires 24h] |
+ * list [--json] | revoke ID   [-c F]: one-time enrollment tokens (token.h).
+ */
+int estd_cmd_token(int argc, char **argv);
+
 /* The config file to use when no -c is given: $ESTD_CONF, else /etc/estd/estd.conf. */
 const char *estd_admin_default_conf(void);
 

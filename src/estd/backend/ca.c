@@ -16,6 +16,7 @@
 #include <estkit/pki.h>
 
 #include "backend/approval.h"
+#include "backend/authz.h"
 #include "backend/ca.h"
 #include "backend/cmc.h"
 #include "backend/record.h"
@@ -445,6 +446,14 @@ void estd_backend_ca_vtable(struct estd_backend_ca *b, struct estkit_backend *vt
 	vt->fullcmc = estd_backend_cmc_fullcmc;
 	vt->serverkeygen = cb_serverkeygen;
 	vt->serverkeygen_kek = cb_serverkeygen_kek;
+	vt->authorize = estd_authz_authorize;        /* policy, one-time tokens: authz.c */
+	vt->authorize_done = estd_authz_done;
+}
+
+/* See backend/ca.h. */
+struct estd_snapshot *estd_backend_ca_snapshot(struct estd_backend_ca *b)
+{
+	return acquire(b);
 }
 
 /* The [ca] chain file's certificates appended to the /cacerts answer (RFC 7030 4.1.3). */

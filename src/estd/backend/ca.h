@@ -59,6 +59,12 @@ X509 *estd_backend_ca_next_root(struct estd_backend_ca *b);
 void estd_backend_ca_log(struct estd_backend_ca *b, enum estkit_log_level level,
 			 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/*
+ * The configuration snapshot requests see now, with a reference the caller
+ * drops with estd_snapshot_release().
+ */
+struct estd_snapshot *estd_backend_ca_snapshot(struct estd_backend_ca *b);
+
 /* log_level name ("error", "warn", "info", "debug") to a level; info when unknown. */
 enum estkit_log_level estd_log_level_parse(const char *name);
 

@@ -49,6 +49,8 @@ static const struct migration {
 	    " revoked_at INTEGER NOT NULL, revoked_by TEXT NOT NULL);"
 	    "CREATE TABLE IF NOT EXISTS crl_number ("
 	    " id INTEGER PRIMARY KEY CHECK (id = 1), number INTEGER NOT NULL);"},
+	/* 4: one-time enrollment tokens; see sqlite_tokens.c */
+	{4, ESTD_SQLITE_MIGRATION_TOKENS},
 };
 
 #define COLUMNS                                                                                \

@@ -34,6 +34,18 @@ struct estd_store {
 	" WHERE status <> 'issued';"                                                           \
 	"CREATE INDEX IF NOT EXISTS requests_status ON requests (status, id);"
 
+/*
+ * Migration 4: one-time enrollment tokens (sqlite_tokens.c). Only the
+ * SHA-256 of a secret is kept; used_at / revoked_at 0 = not yet.
+ */
+#define ESTD_SQLITE_MIGRATION_TOKENS                                                          \
+	"CREATE TABLE IF NOT EXISTS tokens ("                                                  \
+	" id TEXT PRIMARY KEY NOT NULL, hash TEXT NOT NULL, label TEXT NOT NULL,"              \
+	" subject TEXT NOT NULL, sans TEXT NOT NULL, created_at INTEGER NOT NULL,"             \
+	" expires_at INTEGER NOT NULL, used_at INTEGER NOT NULL DEFAULT 0,"                    \
+	" revoked_at INTEGER NOT NULL DEFAULT 0, created_by TEXT NOT NULL DEFAULT '',"         \
+	" used_by TEXT NOT NULL DEFAULT '', serial TEXT NOT NULL DEFAULT '');"
+
 #define MAX_SERIAL_HEX 64 /* RFC 5280 4.1.2.2 allows 20 octets; leave room */
 
 struct estd_cert_record;

@@ -154,4 +154,62 @@ enum estkit_status estd_store_request_issue(struct estd_store *st, long long id,
 /* Frees a request record. NULL is a no-op. */
 void estd_request_record_free(struct estd_request_record *r);
 
+/* ---- one-time enrollment tokens (estd token; RFC 7894 otpChallenge) ---------------- */
+
+/*
+ * One token. The store keeps only the SHA-256 of the secret. Strings are
+ * never NULL in records the store returns ("" when unset); times are Unix
+ * seconds, 0 when not (yet) so.
+ */
+struct estd_token_record {
+	char *id;            /* 16 lowercase hex digits, public */
+	char *hash;          /* lowercase hex SHA-256 of the whole secret */
+	char *label;         /* the label it enrolls on ("" = default) */
+	char *subject;       /* the CSR subject it allows, RFC 2253 one-line */
+	char *sans;          /* the subjectAltNames it allows, "DNS:a, IP:b" or "" */
+	long long created_at, expires_at, used_at, revoked_at;
+	char *created_by;    /* who made it */
+	char *used_by;       /* identity and peer of the enrollment that used it */
+	char *serial;        /* the certificate issued with it, or "" */
+};
+
+/* Stores a new token (used_at, revoked_at, used_by, serial ignored). ESTKIT_EEXIST: id taken. */
+enum estkit_status estd_store_token_insert(struct estd_store *st,
+					   const struct estd_token_record *t);
+
+/* The token with id; ESTKIT_ENOTFOUND. */
+enum estkit_status estd_store_token_get(struct estd_store *st, const char *id,
+					struct estd_token_record **out);
+
+/* Calls cb for every token, oldest first; non-zero stops the walk. */
+enum estkit_status estd_store_token_foreach(struct estd_store *st,
+					    int (*cb)(void *arg,
+						      const struct estd_token_record *t),
+					    void *arg);
+
+/*
+ * Uses the token: one atomic "UPDATE ... WHERE used_at = 0 AND revoked_at
+ * = 0 AND expires_at > now", so of any number of requests, threads or nodes
+ * exactly one wins. ESTKIT_EEXIST: used, revoked or expired (nothing
+ * changed); ESTKIT_ENOTFOUND: no such token. Durable on return.
+ */
+enum estkit_status estd_store_token_claim(struct estd_store *st, const char *id,
+					  long long now, const char *used_by);
+
+/*
+ * Gives a claimed token back when its enrollment issued nothing (refused or
+ * held for approval): only while no serial is recorded for it.
+ */
+enum estkit_status estd_store_token_release(struct estd_store *st, const char *id);
+
+/* Records the serial of the certificate issued with a claimed token. */
+enum estkit_status estd_store_token_set_serial(struct estd_store *st, const char *id,
+					       const char *serial);
+
+/* Revokes an unused token. ESTKIT_ENOTFOUND; ESTKIT_EEXIST: already used or revoked. */
+enum estkit_status estd_store_token_revoke(struct estd_store *st, const char *id, long long now);
+
+/* Frees a token record. NULL is a no-op. */
+void estd_token_record_free(struct estd_token_record *t);
+
 #endif /* ESTD_STORE_H */

@@ -367,6 +367,7 @@ enum estkit_status estd_signer_check_cert(const unsigned char *der, size_t len,
 {
 	const unsigned char *p = der;
 	X509 *x = NULL;
+	uint32_t flags;
 
 	*out = NULL;
 	if (der == NULL || len == 0 || len > ESTD_SIGNER_MAX_FRAME ||
@@ -381,8 +382,9 @@ enum estkit_status estd_signer_check_cert(const unsigned char *der, size_t len,
 		return ESTKIT_EPOLICY;
 	}
 	/* EXFLAG_CA: basicConstraints cA TRUE; EXFLAG_INVALID: undecodable extensions. */
-	if ((X509_get_extension_flags(x) & (EXFLAG_CA | EXFLAG_INVALID)) != 0 ||
-	    (X509_get_key_usage(x) & KU_KEY_CERT_SIGN) != 0) {
+	flags = X509_get_extension_flags(x);
+	if ((flags & (EXFLAG_CA | EXFLAG_INVALID)) != 0 ||
+	    ((flags & EXFLAG_KUSAGE) != 0 && (X509_get_key_usage(x) & KU_KEY_CERT_SIGN) != 0)) {
 		snprintf(reason, rlen, "refusing to sign a CA certificate");
 		X509_free(x);
 		return ESTKIT_EPOLICY;

@@ -151,7 +151,12 @@ static void test_wire_decode_refuses_bad_fields(void **state)
 				 ESTKIT_EPARSE);
 	assert_int_equal(estd_signer_msg_decode(NULL, 0, 0, &out), ESTKIT_EPARSE);
 	/* extra certificates only with sign-cms */
-	x = tu_ca_cert(tu_key("EC", "P-256", 0), "x", 1, 0);
+	{
+		EVP_PKEY *k = tu_key("EC", "P-256", 0);
+
+		x = tu_ca_cert(k, "x", 1, 0);
+		EVP_PKEY_free(k);
+	}
 	m.op = ESTD_SIGNER_OP_SIGN_CERT;
 	m.key = 0;
 	m.extra = sk_X509_new_null();

@@ -106,16 +106,24 @@ static int split_list(char *buf, char **tok, const char *what, char *err, size_t
 	}
 }
 
-static int parse_key_usage(const char *list, unsigned *out, const char *pname, char *err,
-			   size_t errlen)
+/* One entry of a profile list; 0, or -1 with err set. what: "profile P: key". */
+typedef int (*list_entry_fn)(const char *tok, void *arg, const char *what, char *err,
+			     size_t errlen);
+
+/*
+ * Calls fn for each entry of the comma list of key in profile pname: the
+ * one copy, split and bound check of key_usage and extended_key_usage.
+ * An absent list is empty. 0, or -1 with err set.
+ */
+static int for_each_entry(const char *list, const char *pname, const char *key,
+			  list_entry_fn fn, void *arg, char *err, size_t errlen)
 {
 	char buf[TOKEN_MAX * 8];
 	char *tok[TOKENS_MAX];
 	char what[160];
 	int n, i;
 
-	*out = 0;
-	snprintf(what, sizeof(what), "profile %s: key_usage", pname);
+	snprintf(what, sizeof(what), "profile %s: %s", pname, key);
 	if (list == NULL)
 		return 0;
 	if (strlen(list) >= sizeof(buf)) {
@@ -124,26 +132,40 @@ static int parse_key_usage(const char *list, unsigned *out, const char *pname, c
 	}
 	snprintf(buf, sizeof(buf), "%s", list);
 	n = split_list(buf, tok, what, err, errlen);
-	for (i = 0; i < n; i++) {
-		size_t k;
-		unsigned flag = 0;
-
-		if (strcasecmp(tok[i], "keyCertSign") == 0 || strcasecmp(tok[i], "cRLSign") == 0) {
-			/* RFC 5280 4.2.1.3: keyCertSign needs cA TRUE; we issue end entities. */
-			errf(err, errlen, "%s: '%s' is for CA certificates; profiles issue "
-			     "end-entity certificates only", what, tok[i]);
+	for (i = 0; i < n; i++)
+		if (fn(tok[i], arg, what, err, errlen) != 0)
 			return -1;
-		}
-		for (k = 0; k < sizeof(ku_names) / sizeof(ku_names[0]); k++)
-			if (strcasecmp(tok[i], ku_names[k].name) == 0)
-				flag = ku_names[k].flag;
-		if (flag == 0) {
-			errf(err, errlen, "%s: unknown key usage '%s'", what, tok[i]);
-			return -1;
-		}
-		*out |= flag;
-	}
 	return n < 0 ? -1 : 0;
+}
+
+/* key_usage entry: an RFC 5280 4.2.1.3 name, ORed into *(unsigned *)arg. */
+static int ku_entry(const char *tok, void *arg, const char *what, char *err, size_t errlen)
+{
+	unsigned flag = 0;
+	size_t k;
+
+	if (strcasecmp(tok, "keyCertSign") == 0 || strcasecmp(tok, "cRLSign") == 0) {
+		/* RFC 5280 4.2.1.3: keyCertSign needs cA TRUE; we issue end entities. */
+		errf(err, errlen, "%s: '%s' is for CA certificates; profiles issue "
+		     "end-entity certificates only", what, tok);
+		return -1;
+	}
+	for (k = 0; k < sizeof(ku_names) / sizeof(ku_names[0]); k++)
+		if (strcasecmp(tok, ku_names[k].name) == 0)
+			flag = ku_names[k].flag;
+	if (flag == 0) {
+		errf(err, errlen, "%s: unknown key usage '%s'", what, tok);
+		return -1;
+	}
+	*(unsigned *)arg |= flag;
+	return 0;
+}
+
+static int parse_key_usage(const char *list, unsigned *out, const char *pname, char *err,
+			   size_t errlen)
+{
+	*out = 0;
+	return for_each_entry(list, pname, "key_usage", ku_entry, out, err, errlen);
 }
 
 /* A dotted OID: digits and single dots, at least two arcs. */
@@ -178,49 +200,40 @@ static ASN1_OBJECT *eku_object(const char *tok)
 	return NULL;
 }
 
+/* extended_key_usage entry: a name or dotted OID, pushed on the stack arg, once. */
+static int eku_entry(const char *tok, void *arg, const char *what, char *err, size_t errlen)
+{
+	STACK_OF(ASN1_OBJECT) *eku = arg;
+	ASN1_OBJECT *obj = NULL;
+	int j;
+
+	ERR_set_mark();
+	obj = eku_object(tok);
+	ERR_pop_to_mark();
+	if (obj == NULL) {
+		errf(err, errlen, "%s: unknown extended key usage '%s' (a name such as "
+		     "clientAuth, or a dotted OID)", what, tok);
+		return -1;
+	}
+	for (j = 0; j < sk_ASN1_OBJECT_num(eku); j++) {
+		if (OBJ_cmp(sk_ASN1_OBJECT_value(eku, j), obj) == 0) {
+			ASN1_OBJECT_free(obj);
+			errf(err, errlen, "%s: '%s' listed twice", what, tok);
+			return -1;
+		}
+	}
+	if (!sk_ASN1_OBJECT_push(eku, obj)) {
+		ASN1_OBJECT_free(obj);
+		errf(err, errlen, "%s: out of memory", what);
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_eku(const char *list, STACK_OF(ASN1_OBJECT) *eku, const char *pname,
 		     char *err, size_t errlen)
 {
-	char buf[TOKEN_MAX * 8];
-	char *tok[TOKENS_MAX];
-	char what[160];
-	int n, i;
-
-	snprintf(what, sizeof(what), "profile %s: extended_key_usage", pname);
-	if (list == NULL)
-		return 0;
-	if (strlen(list) >= sizeof(buf)) {
-		errf(err, errlen, "%s: value too long", what);
-		return -1;
-	}
-	snprintf(buf, sizeof(buf), "%s", list);
-	n = split_list(buf, tok, what, err, errlen);
-	for (i = 0; i < n; i++) {
-		ASN1_OBJECT *obj = NULL;
-		int j;
-
-		ERR_set_mark();
-		obj = eku_object(tok[i]);
-		ERR_pop_to_mark();
-		if (obj == NULL) {
-			errf(err, errlen, "%s: unknown extended key usage '%s' (a name such as "
-			     "clientAuth, or a dotted OID)", what, tok[i]);
-			return -1;
-		}
-		for (j = 0; j < sk_ASN1_OBJECT_num(eku); j++) {
-			if (OBJ_cmp(sk_ASN1_OBJECT_value(eku, j), obj) == 0) {
-				ASN1_OBJECT_free(obj);
-				errf(err, errlen, "%s: '%s' listed twice", what, tok[i]);
-				return -1;
-			}
-		}
-		if (!sk_ASN1_OBJECT_push(eku, obj)) {
-			ASN1_OBJECT_free(obj);
-			errf(err, errlen, "%s: out of memory", what);
-			return -1;
-		}
-	}
-	return n < 0 ? -1 : 0;
+	return for_each_entry(list, pname, "extended_key_usage", eku_entry, eku, err, errlen);
 }
 
 /* NID of a curve named "P-256" (NIST) or "prime256v1"/"secp256k1" (SN); NID_undef if unknown. */

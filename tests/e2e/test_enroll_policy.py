@@ -127,3 +127,16 @@ def test_malformed_policy_is_a_config_error_with_line(tmp_path, key, value):
     set_ini(srv.conf, "label", key, value)
     cp = run([ESTD, "certs", "list", "-c", srv.conf])
     assert cp.returncode != 0 and key in cp.stderr and "estd.conf:" in cp.stderr, describe(cp)
+
+
+def test_fullcmc_obeys_the_label_policy(psrv, work):
+    def fullcmc(user, pw, subject, out):
+        return run([EST, "fullcmc", "--server", psrv.url + "/devices", "--cacert", psrv.ca,
+                    "--user", user, "--subject", subject, "--out", work / out],
+                   env=base_env(EST_PASSWORD=pw))
+    cp = fullcmc("alice", "alice-pw", "/CN=c.devices.example", "c1")
+    assert cp.returncode == 0, describe(cp)
+    cp = fullcmc("bob", "bob-pw", "/CN=c2.devices.example", "c2")
+    assert cp.returncode != 0 and "may not enroll" in (cp.stderr + cp.stdout), describe(cp)
+    cp = fullcmc("alice", "alice-pw", "/CN=c.elsewhere.example", "c3")
+    assert cp.returncode != 0 and "subject_pattern" in (cp.stderr + cp.stdout), describe(cp)

@@ -22,6 +22,7 @@
 #include "backend/record.h"
 #include "backend/skg.h"
 #include "backend/snapshot.h"
+#include "policy.h"
 #include "util.h"
 
 /* Serial collisions are astronomically rare; a few retries cover a broken RNG's bad day. */
@@ -660,6 +661,8 @@ enum estkit_status estd_backend_ca_cmc_issue(struct estd_backend_ca *b,
 	struct estd_snapshot *s = acquire(b);
 	const struct estd_ca_profile *prof = estd_snapshot_profile(s, estkit_request_label(req));
 	const struct estd_label *lab = estd_config_label(s->cfg, estkit_request_label(req));
+	struct estd_policy_who who = {estkit_request_user(req), estkit_request_peer_cert(req), 0,
+				      0};
 	enum estkit_status rc = ESTKIT_ENOTFOUND;
 
 	*cert = NULL;
@@ -674,6 +677,15 @@ enum estkit_status estd_backend_ca_cmc_issue(struct estd_backend_ca *b,
 				      : "requires TLS channel binding");
 	if (lab->approval_manual || lab->require_channel_binding)
 		goto out;
+	/* the label's enrollment policy, as the authorize stage applies it to /simpleenroll */
+	if (estd_policy_check(lab->policy, &who, csr, reason, rlen) != 0) {
+		estd_backend_ca_log(b, ESTKIT_LOG_WARN,
+				    "authorization refused identity=%s label=%s peer=%s reason=%s",
+				    estkit_request_identity(req),
+				    lab->name[0] != '\0' ? lab->name : "-",
+				    estkit_request_peer_addr(req), reason);
+		goto out;
+	}
 	rc = estd_profile_check_key(prof, X509_REQ_get0_pubkey(csr), reason, rlen);
 	if (rc != ESTKIT_OK)
 		goto out;

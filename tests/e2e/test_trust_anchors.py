@@ -159,6 +159,25 @@ def test_server_implicit_client_cert_enrolls_only(implicit_server, work):
     assert "implicit trust anchors ignored" in srv.log_text()
 
 
+def test_server_implicit_client_cert_with_est(implicit_server, work):
+    """The same with est: enroll with the third-party certificate, no password."""
+    ca, cert, key = client_cert(work)
+    srv = implicit_server(implicit_ca=str(ca))
+    out = work / "o"
+    out.mkdir()
+    cp = run([EST, "enroll", "--server", srv.url, "--cacert", srv.ca, "--cert", cert,
+              "--key", key, "--subject", "CN=device.example", "--out", out])
+    assert cp.returncode == 0, describe(cp)
+    assert (out / "cert.pem").exists()
+    # the newly issued (explicit) certificate renews; the third-party one does not
+    cp = run([EST, "reenroll", "--server", srv.url, "--cacert", srv.ca, "--cert", cert,
+              "--key", key, "--out", work / "r1"])
+    assert cp.returncode == 1, describe(cp)
+    cp = run([EST, "reenroll", "--server", srv.url, "--cacert", srv.ca,
+              "--cert", out / "cert.pem", "--key", out / "key.pem", "--out", work / "r2"])
+    assert cp.returncode == 0, describe(cp)
+
+
 def test_server_implicit_ca_switched_off(implicit_server, work):
     ca, cert, key = client_cert(work)
     srv = implicit_server(implicit_ca=str(ca), implicit_ca_enabled="no")

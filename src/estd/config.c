@@ -9,6 +9,7 @@
  */
 #include "config.h"
 #include "csrattrs_conf.h"
+#include "backend/extconf.h"
 #include "backend/skg.h"
 #include "ca/profile.h"
 #include "util.h"
@@ -122,7 +123,7 @@ static const struct key label_keys[] = {
 	{"csrattrs_auth", V_CSRATTRS, 0, 0, 0},
 };
 
-enum kind { K_SERVER, K_CA, K_STORE, K_AUTH, K_PROFILE, K_LABEL };
+enum kind { K_SERVER, K_CA, K_STORE, K_AUTH, K_PROFILE, K_LABEL, K_BACKEND };
 
 struct section_type {
 	const char *name;
@@ -139,6 +140,8 @@ static const struct section_type section_types[] = {
 	{"auth", K_AUTH, auth_keys, NELEM(auth_keys), 0},
 	{"profile", K_PROFILE, profile_keys, NELEM(profile_keys), 1},
 	{"label", K_LABEL, label_keys, NELEM(label_keys), 2},
+	/* backend = proxy | command defaults for every label (backend/extconf.h) */
+	{"backend", K_BACKEND, NULL, 0, 0},
 };
 
 struct parser {
@@ -456,6 +459,18 @@ static int set_value(struct parser *p, const struct key *k, void *base, const ch
 	}
 }
 
+/* backend = proxy | command keys of a [label] or of [backend] (backend/extconf.c). */
+static int set_ext(struct parser *p, const char *name, const char *value)
+{
+	struct estd_ext_conf **slot = p->sect->kind == K_LABEL ? &p->cfg->labels[p->idx].ext
+								: &p->cfg->ext_default;
+	char msg[512];
+
+	if (!estd_ext_conf_set(slot, name, value, p->cfg->dir, msg, sizeof(msg)))
+		return fail(p, ESTKIT_EINVAL, "%s: %s", name, msg);
+	return 1;
+}
+
 /* inih's handler: one key = value line of the current section. */
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
@@ -472,6 +487,9 @@ static int on_key(void *user, const char *section, const char *name, const char 
 	for (i = 0; i < p->sect->nkeys; i++)
 		if (strcmp(p->sect->keys[i].name, name) == 0)
 			k = &p->sect->keys[i];
+	if (k == NULL && (p->sect->kind == K_LABEL || p->sect->kind == K_BACKEND) &&
+	    estd_ext_conf_is_key(name))
+		return set_ext(p, name, value);
 	if (k == NULL)
 		return fail(p, ESTKIT_EPARSE, "unknown key '%s' in [%s]", name, section);
 	i = (size_t)(k - p->sect->keys);
@@ -777,6 +795,16 @@ static void validate(struct parser *p)
 	for (i = 0; i < cfg->nlabels; i++) {
 		char msg[512];
 
+		if (estd_ext_conf_finish(&cfg->labels[i].ext, cfg->ext_default, msg, sizeof(msg)))
+			continue;
+		p->lineno = p->label_lines[i];
+		fail(p, ESTKIT_EINVAL, "label '%s': %s",
+		     cfg->labels[i].name[0] ? cfg->labels[i].name : "(default)", msg);
+		return;
+	}
+	for (i = 0; i < cfg->nlabels; i++) {
+		char msg[512];
+
 		if (estd_csrattrs_conf_build(&cfg->labels[i], msg, sizeof(msg)))
 			continue;
 		p->lineno = p->label_lines[i];
@@ -887,7 +915,9 @@ void estd_config_free(struct estd_config *cfg)
 		estd_csrattrs_conf_clear(&cfg->labels[i]);
 		free(cfg->labels[i].serverkeygen_key);
 		free(cfg->labels[i].serverkeygen_kek);
+		estd_ext_conf_free(cfg->labels[i].ext);
 	}
+	estd_ext_conf_free(cfg->ext_default);
 	free(cfg->labels);
 	free(cfg);
 }

@@ -59,6 +59,9 @@
  *   csrattrs = challengePassword, ecPublicKey:secp384r1, ecdsa-with-SHA384
  *   csrattrs_san = DNS:*.example.com ; see csrattrs_conf.h
  *
+ *   backend = ca                   ; ca | proxy | command, see backend/extconf.h
+ *                                  ; (those keys also go in a [backend] section: defaults)
+ *
  * A label section is needed for a label to exist; without any [label ...]
  * section the default label exists with profile "default". Unknown sections
  * or keys are errors (typos must not pass silently).
@@ -68,6 +71,8 @@
 
 #include <stddef.h>
 #include <estkit/error.h>
+
+struct estd_ext_conf; /* backend/extconf.h */
 
 struct estd_profile {
 	char *name;
@@ -96,6 +101,9 @@ struct estd_label {
 	int csrattrs_auth;        /* 1: csrattrs_auth = required */
 	unsigned char *csrattrs_der; /* built at load; NULL: none (204) */
 	size_t csrattrs_len;
+
+	/* backend = proxy | command (backend/extconf.h); NULL: estd's own CA issues */
+	struct estd_ext_conf *ext;
 };
 
 struct estd_config {
@@ -136,6 +144,9 @@ struct estd_config {
 	/* [auth] revokers: identities allowed to revoke any certificate, comma-separated
 	 * "user:NAME" / "cert:SUBJECT" (RFC 2253 one-line); NULL: holders only */
 	char *revokers;
+
+	/* [backend]: proxy/command settings every label inherits (NULL: none) */
+	struct estd_ext_conf *ext_default;
 };
 
 /*

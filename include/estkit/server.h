@@ -169,6 +169,17 @@ struct estkit_backend {
 	enum estkit_status (*serverkeygen_kek)(void *ctx, struct estkit_request *req,
 					       const unsigned char *id, size_t idlen,
 					       unsigned char **kek, size_t *keklen);
+
+	/*
+	 * RFC 7030 3.7: 1 when the authenticated client is a Registration
+	 * Authority the server trusts to have checked the proof-of-possession
+	 * linking itself (typically: its verified TLS certificate carries
+	 * id-kp-cmcRA and the operator allows it). Enrollments from it skip the
+	 * channel-binding check of RFC 7030 3.5 - their CSR carries the binding
+	 * of the end entity's connection to the RA, not of this one. Called after
+	 * authentication. NULL: no client is an RA. Job pool.
+	 */
+	int (*is_ra)(void *ctx, struct estkit_request *req);
 };
 
 /* HTTP authentication schemes a server offers (estkit_server_config.auth_methods). */

@@ -100,6 +100,7 @@ static const struct key auth_keys[] = {
 	{"digest_nonce_lifetime", V_INT, CFG(digest_nonce_lifetime), 1, 86400},
 	{"digest_nonce_table", V_INT, CFG(digest_nonce_table), 64, 10000000},
 	{"revokers", V_STR, CFG(revokers), 0, 0},
+	{"ra_certs", V_STR, CFG(ra_certs), 0, 0},
 };
 static const struct key profile_keys[] = {
 	{"validity_days", V_INT, PRO(validity_days), 1, 36500},
@@ -906,6 +907,7 @@ void estd_config_free(struct estd_config *cfg)
 	free(cfg->client_ca);
 	free(cfg->digest_secret_file);
 	free(cfg->revokers);
+	free(cfg->ra_certs);
 	for (i = 0; i < cfg->nprofiles; i++)
 		profile_clear(&cfg->profiles[i]);
 	free(cfg->profiles);

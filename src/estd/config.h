@@ -38,6 +38,7 @@
  *   digest_secret_file = digest.key ; 32-byte nonce key, shared by nodes (0600; made if absent)
  *   digest_nonce_lifetime = 300    ; seconds a Digest nonce is valid
  *   digest_nonce_table = 4096      ; Digest nonce-counts remembered (replay detection)
+ *   ra_certs =                     ; RFC 7030 3.7 RAs: any | cert:SUBJECT, ... (id-kp-cmcRA)
  *
  *   [profile default]              ; what issued certificates look like
  *   validity_days = 365
@@ -145,6 +146,9 @@ struct estd_config {
 	 * "user:NAME" / "cert:SUBJECT" (RFC 2253 one-line); NULL: holders only */
 	char *revokers;
 
+	/* [auth] ra_certs: RFC 7030 3.7 RA clients, "any" or comma-separated
+	 * "cert:SUBJECT" (RFC 2253 one-line), each also needing id-kp-cmcRA; NULL: none */
+	char *ra_certs;
 	/* [backend]: proxy/command settings every label inherits (NULL: none) */
 	struct estd_ext_conf *ext_default;
 };

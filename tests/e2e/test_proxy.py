@@ -38,11 +38,17 @@ def pair(tmp_path_factory):
         set_ini(ca.conf, "label", "csrattrs", "challengePassword, ecPublicKey:secp384r1")
         set_ini(ca.conf, "label manual", "approval", "manual")
         set_ini(ca.conf, "label manual", "retry_after", "5")
+        # RFC 7030 3.7: RA 1 (not RA 2) is trusted to have checked the channel binding
+        set_ini(ca.conf, "auth", "ra_certs", "cert:CN=RA 1")
+        set_ini(ca.conf, "label bound", "require_channel_binding", "yes")
         ca.start()
         _LIVE.append(ca)
         out = root / "racert"
         ok([EST, "enroll", "--server", f"{ca.url}/ra", "--cacert", ca.ca, "--user", USER,
             "--subject", "CN=RA 1", "--out", out], env=base_env(EST_PASSWORD=PASSWORD))
+        out2 = root / "racert2"
+        ok([EST, "enroll", "--server", f"{ca.url}/ra", "--cacert", ca.ca, "--user", USER,
+            "--subject", "CN=RA 2", "--out", out2], env=base_env(EST_PASSWORD=PASSWORD))
         eku = ok(["openssl", "x509", "-in", out / "cert.pem", "-noout",
                   "-ext", "extendedKeyUsage"]).stdout
         assert "CMC Registration Authority" in eku or "cmcRA" in eku, eku
@@ -55,6 +61,10 @@ def pair(tmp_path_factory):
             set_ini(ra.conf, lab, "upstream_cert", out / "cert.pem")
             set_ini(ra.conf, lab, "upstream_key", out / "key.pem")
         set_ini(ra.conf, "label held", "upstream_url", f"{ca.url}/manual")
+        for lab, cert in (("bound", out), ("bound2", out2)):
+            set_ini(ra.conf, f"label {lab}", "upstream_url", f"{ca.url}/bound")
+            set_ini(ra.conf, f"label {lab}", "upstream_cert", cert / "cert.pem")
+            set_ini(ra.conf, f"label {lab}", "upstream_key", cert / "key.pem")
         # no RA certificate: the CA sees an anonymous client
         set_ini(ra.conf, "label anon", "backend", "proxy")
         # certificates the CA issued authenticate clients at the RA (re-enrollment)
@@ -174,3 +184,20 @@ def test_upstream_down_is_a_fast_503_and_recovers(pair, work):
         ca.start()
     r = _post(pair, work, "simpleenroll", None, csr)
     assert r.status == 200, r
+
+
+def test_ca_trusts_only_listed_ras_with_the_channel_binding(pair, work):
+    """The client binds its CSR to its connection to the RA (RFC 7030 3.5); the RA
+    checks it; the CA (require_channel_binding) accepts that from RA 1 only
+    ([auth] ra_certs, RFC 7030 3.7), RA 2 is refused with the CA's reason."""
+    env = base_env(EST_PASSWORD=PASSWORD)
+    out = work / "bound"
+    cp = run([EST, "enroll", "--server", f"{pair.url}/bound", "--cacert", pair.ca, "--user",
+              USER, "--subject", "CN=bound1", "--channel-binding", "--out", out], env=env)
+    assert cp.returncode == 0, describe(cp)
+    verify(pair.upstream.ca, out / "cert.pem")
+    cp = run([EST, "enroll", "--server", f"{pair.url}/bound2", "--cacert", pair.ca, "--user",
+              USER, "--subject", "CN=bound2", "--channel-binding", "--out", work / "b2"],
+             env=env)
+    assert cp.returncode != 0, describe(cp)
+    assert "403" in cp.stderr and "channel binding" in cp.stderr, describe(cp)

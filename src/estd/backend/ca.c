@@ -447,6 +447,16 @@ static enum estkit_status cb_serverkeygen_kek(void *ctx, struct estkit_request *
 	return rc;
 }
 
+/* RFC 7030 3.7: [auth] ra_certs and id-kp-cmcRA (backend/ext.c). */
+static int cb_is_ra(void *ctx, struct estkit_request *req)
+{
+	struct estd_snapshot *s = acquire(ctx);
+	int ra = estd_ext_is_ra(s->cfg->ra_certs, estkit_request_peer_cert(req));
+
+	estd_snapshot_release(s);
+	return ra;
+}
+
 static void cb_log(void *ctx, enum estkit_log_level level, const char *line)
 {
 	log_line(ctx, level, line);
@@ -467,6 +477,7 @@ void estd_backend_ca_vtable(struct estd_backend_ca *b, struct estkit_backend *vt
 	vt->fullcmc = estd_backend_cmc_fullcmc;
 	vt->serverkeygen = cb_serverkeygen;
 	vt->serverkeygen_kek = cb_serverkeygen_kek;
+	vt->is_ra = cb_is_ra;
 }
 
 /* The [ca] chain file's certificates appended to the /cacerts answer (RFC 7030 4.1.3). */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <estkit/pki.h>
 
@@ -274,6 +275,54 @@ enum estkit_status estd_ext_record(struct estd_ext *x, struct estkit_request *re
 	estkit_free(serial);
 	free(op);
 	return rc;
+}
+
+/* 1 when cert's extendedKeyUsage lists id-kp-cmcRA (RFC 6402 2.10). */
+static int has_cmcra(X509 *cert)
+{
+	EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(cert, NID_ext_key_usage, NULL, NULL);
+	int i, found = 0;
+
+	for (i = 0; i < sk_ASN1_OBJECT_num(eku) && !found; i++)
+		found = OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, i)) == NID_cmcRA;
+	EXTENDED_KEY_USAGE_free(eku);
+	return found;
+}
+
+/* See ext.h. */
+int estd_ext_is_ra(const char *list, X509 *cert)
+{
+	char *subj = NULL;
+	const char *p = list;
+	size_t n;
+	int found = 0;
+
+	if (list == NULL || cert == NULL || !has_cmcra(cert))
+		return 0;
+	if (strcmp(list, "any") == 0)
+		return 1;
+	if (estkit_name_oneline(X509_get_subject_name(cert), &subj) != ESTKIT_OK)
+		return 0;
+	n = strlen(subj);
+	/*
+	 * comma-separated "cert:SUBJECT" entries, blanks around them ignored; an
+	 * RFC 2253 subject has commas of its own, so an entry ends only at the
+	 * end of the list or where the next "cert:" starts
+	 */
+	for (; p != NULL && !found; p = strchr(p, ',') != NULL ? strchr(p, ',') + 1 : NULL) {
+		const char *q = p + strspn(p, " \t");
+
+		if (strncmp(q, "cert:", 5) != 0 || strncmp(q + 5, subj, n) != 0)
+			continue;
+		q += 5 + n;
+		q += strspn(q, " \t");
+		if (*q == ',')
+			q += 1 + strspn(q + 1, " \t");
+		/* the entry ends here only if the list does or the next entry starts */
+		found = *q == '\0' || strncmp(q, "cert:", 5) == 0;
+	}
+	estkit_free(subj);
+	return found;
 }
 
 /* See ext.h. */

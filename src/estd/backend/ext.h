@@ -61,6 +61,13 @@ enum estkit_status estd_ext_serverkeygen(struct estd_ext *x, const struct estd_l
 					 struct estkit_request *req, X509_REQ *csr,
 					 EVP_PKEY **key_out, STACK_OF(X509) **out);
 
+/*
+ * RFC 7030 3.7: 1 when cert (the verified TLS client certificate, borrowed;
+ * NULL: 0) carries id-kp-cmcRA and list ([auth] ra_certs) is "any" or names
+ * "cert:SUBJECT" with its RFC 2253 one-line subject. list NULL: 0.
+ */
+int estd_ext_is_ra(const char *list, X509 *cert);
+
 /* ---- for command.c and proxy.c ----------------------------------------------- */
 
 /* The log sink. */

@@ -38,6 +38,11 @@
  *   digest_secret_file = digest.key ; 32-byte nonce key, shared by nodes (0600; made if absent)
  *   digest_nonce_lifetime = 300    ; seconds a Digest nonce is valid
  *   digest_nonce_table = 4096      ; Digest nonce-counts remembered (replay detection)
+ *   auth_fail_limit = 10           ; failed authentications per address that lock it out (0: off)
+ *   auth_fail_window = 60          ; seconds in which they count
+ *   auth_fail_lockout = 300        ; seconds a locked-out address gets 429
+ *   auth_fail_table = 4096         ; addresses remembered
+ *   auth_fail_delay = 250          ; ms: the n-th failure's 401 waits (n - 1) x this (max 5 s)
  *
  *   [profile default]              ; what issued certificates look like
  *   validity_days = 365
@@ -136,6 +141,9 @@ struct estd_config {
 	/* [auth] revokers: identities allowed to revoke any certificate, comma-separated
 	 * "user:NAME" / "cert:SUBJECT" (RFC 2253 one-line); NULL: holders only */
 	char *revokers;
+	/* [auth] brute-force protection (estkit_server_config.auth_fail_*); limit 0: off */
+	int auth_fail_limit, auth_fail_window, auth_fail_lockout, auth_fail_table;
+	int auth_fail_delay;      /* milliseconds */
 };
 
 /*

@@ -85,6 +85,8 @@ static const struct key ca_keys[] = {
 	{"next_key", V_OPTPATH, CFG(ca_next_key), 0, 0},
 	{"link_certs", V_OPTPATH, CFG(ca_link_certs), 0, 0},
 	{"switch_at", V_TIME, CFG(ca_switch_at), 0, 0},
+	{"max_sans", V_INT, CFG(max_sans), 1, 100000},
+	{"max_subject", V_INT, CFG(max_subject), 64, 65536},
 };
 static const struct key store_keys[] = {
 	{"path", V_STORE, CFG(store_path), 0, 0},
@@ -734,6 +736,8 @@ static int config_defaults(struct estd_config *cfg)
 	cfg->auth_fail_lockout = 300;
 	cfg->auth_fail_table = 4096;
 	cfg->auth_fail_delay = 250;
+	cfg->max_sans = 256;
+	cfg->max_subject = 2048;
 	return cfg->listen && cfg->log_level && cfg->store_path && cfg->users_file && cfg->realm &&
 	       cfg->digest_secret_file;
 }

@@ -25,6 +25,8 @@
  *   next_key =                     ;   its key (0600)
  *   link_certs =                   ;   NewWithOld + OldWithNew (RFC 4210 4.4)
  *   switch_at =                    ;   UTC YYYY-MM-DDTHH:MM:SSZ: the new CA issues from then on
+ *   max_sans = 256                 ; more requested subjectAltNames: 400
+ *   max_subject = 2048             ; a longer requested subject (DER bytes): 400
  *
  *   [store]
  *   path = estd.db                 ; SQLite database file
@@ -144,6 +146,8 @@ struct estd_config {
 	/* [auth] brute-force protection (estkit_server_config.auth_fail_*); limit 0: off */
 	int auth_fail_limit, auth_fail_window, auth_fail_lockout, auth_fail_table;
 	int auth_fail_delay;      /* milliseconds */
+	/* [ca] bounds of the names a CSR may ask for (ca/names.h); 0: the defaults */
+	int max_sans, max_subject;
 };
 
 /*

@@ -24,6 +24,8 @@
 #include "util.h"
 
 /* Serial collisions are astronomically rare; a few retries cover a broken RNG's bad day. */
+/* Retry-After (seconds) when the signer process did not answer: a worker restarts in ~1 s. */
+#define SIGNER_RETRY_AFTER 2
 #define ISSUE_ATTEMPTS 5
 
 struct estd_backend_ca {
@@ -223,6 +225,13 @@ static enum estkit_status issue_and_record(struct estd_backend_ca *b, struct est
 		rc = estd_ca_issue(ca, prof, csr, cert, reason, sizeof(reason));
 		if (rc == ESTKIT_EPOLICY || rc == ESTKIT_EPARSE) {
 			estkit_request_fail(req, 400, "%s", reason);
+			return rc;
+		}
+		if (rc == ESTKIT_ECRYPTO) {
+			/* the signer (process) did not sign: temporary, the client may retry */
+			estd_backend_ca_log(b, ESTKIT_LOG_ERROR, "signing failed: %s", reason);
+			estkit_request_set_retry_after(req, SIGNER_RETRY_AFTER);
+			estkit_request_fail(req, 503, "the CA signer is unavailable; retry later");
 			return rc;
 		}
 		if (rc != ESTKIT_OK) {

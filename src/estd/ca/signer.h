@@ -28,6 +28,16 @@ enum estkit_status estd_signer_new(EVP_PKEY *key, struct estd_signer **out);
  */
 enum estkit_status estd_signer_load(const char *path, struct estd_signer **out, char **err);
 
+/*
+ * As estd_signer_load() for a [ca] key reference ref: a file, or a pkcs11:
+ * URI opened with cfg's [ca] pkcs11_module and key_pin_file. When `estd
+ * run` started a signer process (signer_proc.h), both return a signer that
+ * forwards to it (ref must be a key it loaded at start) and never read a key.
+ */
+struct estd_config;
+enum estkit_status estd_signer_load_cfg(const char *ref, const struct estd_config *cfg,
+					struct estd_signer **out, char **err);
+
 /* Frees the signer and its key. NULL is a no-op. */
 void estd_signer_free(struct estd_signer *s);
 

@@ -218,6 +218,14 @@ struct estkit_server_config {
 	int auth_fail_lockout;       /* seconds; default 300 */
 	int auth_fail_table;         /* addresses; default 4096 */
 	int auth_fail_delay_ms;      /* default 250; 0: no delay */
+	/*
+	 * Implicit trust anchors for TLS client certificates (RFC 7030 3.3.2,
+	 * 3.6), kept apart from client_ca_file/extra_ca_file (the explicit ones):
+	 * a certificate that chains only to these authenticates its holder for
+	 * /simpleenroll alone; for every other operation it counts as no client
+	 * certificate. NULL: no implicit database (switched off).
+	 */
+	const char *implicit_ca_file;
 };
 
 ESTKIT_API void estkit_server_config_init(struct estkit_server_config *cfg);

@@ -461,16 +461,11 @@ enum estkit_status estd_ca_issue(struct estd_ca *ca, const struct estd_ca_profil
 		return ESTKIT_EINVAL;
 	*out = NULL;
 	rc = build_tbs(ca, profile, csr, &cert, reason, rlen);
+	/* A fresh decode of what was signed: no cached state from the build. */
 	if (rc == ESTKIT_OK)
-		rc = estd_signer_sign_cert(ca->signer, cert);
+		rc = estd_signer_sign_cert_copy(ca->signer, cert, out);
 	if (rc != ESTKIT_OK)
 		goto out;
-	/* A fresh decode of what was signed: no cached state from the build. */
-	*out = X509_dup(cert);
-	if (*out == NULL) {
-		rc = ESTKIT_ENOMEM;
-		goto out;
-	}
 	reasonf(reason, rlen, "issued");
 out:
 	X509_free(cert);

@@ -210,7 +210,8 @@ static enum estkit_status remote_call(struct estd_signer *s, struct estd_signer_
  * reference makes a failed decode free nothing of the caller's (d2i
  * releases a reference, not the object, when it fails on a reused one).
  */
-static enum estkit_status remote_sign(struct estd_signer *s, int op, X509 *x, X509_CRL *crl)
+static enum estkit_status remote_sign(struct estd_signer *s, int op, X509 *x, X509_CRL *crl,
+				      X509 **copy)
 {
 	struct estd_signer_msg req, rsp;
 	unsigned char *der = NULL;
@@ -232,7 +233,11 @@ static enum estkit_status remote_sign(struct estd_signer *s, int op, X509 *x, X5
 	if (rc != ESTKIT_OK)
 		return rc;
 	p = rsp.data;
-	if (x != NULL && X509_up_ref(x)) {
+	if (copy != NULL) {
+		/* a fresh object from the signed DER: the one decode the caller needs anyway */
+		*copy = d2i_X509(NULL, &p, (long)rsp.len);
+		rc = *copy != NULL ? ESTKIT_OK : ESTKIT_EPROTO;
+	} else if (x != NULL && X509_up_ref(x)) {
 		rc = d2i_X509(&xr, &p, (long)rsp.len) == x ? ESTKIT_OK : ESTKIT_EPROTO;
 		X509_free(x);
 	} else if (crl != NULL && X509_CRL_up_ref(crl)) {
@@ -243,6 +248,10 @@ static enum estkit_status remote_sign(struct estd_signer *s, int op, X509 *x, X5
 	}
 	if (rc == ESTKIT_OK && p != rsp.data + rsp.len)
 		rc = ESTKIT_EPROTO;
+	if (rc != ESTKIT_OK && copy != NULL) {
+		X509_free(*copy);
+		*copy = NULL;
+	}
 	estd_signer_msg_clear(&rsp);
 	return rc == ESTKIT_OK ? ESTKIT_OK : ESTKIT_ECRYPTO;
 }
@@ -284,7 +293,7 @@ enum estkit_status estd_signer_sign_cert(struct estd_signer *s, X509 *tbs)
 	if (s == NULL || tbs == NULL)
 		return ESTKIT_EINVAL;
 	if (s->proc != NULL)
-		return remote_sign(s, ESTD_SIGNER_OP_SIGN_CERT, tbs, NULL);
+		return remote_sign(s, ESTD_SIGNER_OP_SIGN_CERT, tbs, NULL, NULL);
 	mctx = EVP_MD_CTX_new();
 	if (mctx == NULL)
 		return ESTKIT_ENOMEM;
@@ -296,6 +305,25 @@ enum estkit_status estd_signer_sign_cert(struct estd_signer *s, X509 *tbs)
 out:
 	EVP_MD_CTX_free(mctx);
 	return rc;
+}
+
+/* See signer.h. */
+enum estkit_status estd_signer_sign_cert_copy(struct estd_signer *s, X509 *tbs, X509 **out)
+{
+	enum estkit_status rc;
+
+	if (out == NULL)
+		return ESTKIT_EINVAL;
+	*out = NULL;
+	if (s == NULL || tbs == NULL)
+		return ESTKIT_EINVAL;
+	if (s->proc != NULL)
+		return remote_sign(s, ESTD_SIGNER_OP_SIGN_CERT, tbs, NULL, out);
+	rc = estd_signer_sign_cert(s, tbs);
+	if (rc != ESTKIT_OK)
+		return rc;
+	*out = X509_dup(tbs);
+	return *out != NULL ? ESTKIT_OK : ESTKIT_ENOMEM;
 }
 
 int estd_signer_matches_cert(const struct estd_signer *s, X509 *cert)
@@ -356,6 +384,6 @@ enum estkit_status estd_signer_sign_crl(struct estd_signer *s, X509_CRL *crl)
 	if (s == NULL || crl == NULL)
 		return ESTKIT_EINVAL;
 	if (s->proc != NULL)
-		return remote_sign(s, ESTD_SIGNER_OP_SIGN_CRL, NULL, crl);
+		return remote_sign(s, ESTD_SIGNER_OP_SIGN_CRL, NULL, crl, NULL);
 	return X509_CRL_sign(crl, s->key, digest_for(s->key)) > 0 ? ESTKIT_OK : ESTKIT_ECRYPTO;
 }

@@ -48,6 +48,14 @@ void estd_signer_free(struct estd_signer *s);
  */
 enum estkit_status estd_signer_sign_cert(struct estd_signer *s, X509 *tbs);
 
+/*
+ * Signs tbs and gives the signed certificate as a fresh object decoded from
+ * its DER (*out, caller frees): no cached state from the build, and with
+ * the signer process one decode instead of two. tbs itself may be left
+ * unsigned. Thread-safe.
+ */
+enum estkit_status estd_signer_sign_cert_copy(struct estd_signer *s, X509 *tbs, X509 **out);
+
 /* 1 when cert's public key is the signer's key, else 0. */
 int estd_signer_matches_cert(const struct estd_signer *s, X509 *cert);
 

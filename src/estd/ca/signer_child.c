@@ -36,6 +36,8 @@
 
 #define RESPAWN_DELAY_MS 1000 /* a worker that dies within this of its start waits this long */
 #define MAX_WORKERS 64
+#define TOKEN_ATTEMPTS 5      /* opening a token key: tries, */
+#define TOKEN_RETRY_US 200000 /* and the pause between them */
 
 struct keys {
 	struct estd_signer *s[ESTD_SIGNER_MAX_KEYS];
@@ -64,7 +66,7 @@ static void load_keys(const struct estd_config *cfg, struct keys *k, int in_work
 		if (k->cert[i] == NULL && cert[i] != NULL &&
 		    estkit_cert_load(cert[i], &k->cert[i]) != ESTKIT_OK)
 			k->cert[i] = NULL; /* the network process reports it; we refuse to sign */
-		if ((strncmp(key[i], "pkcs11:", 7) == 0) != in_worker)
+		if ((strncmp(key[i], "pkcs11:", 7) == 0) != in_worker || k->s[i] != NULL)
 			continue;
 		if (estd_signer_load_cfg(key[i], cfg, &k->s[i], &k->err[i]) !=
 		    ESTKIT_OK && k->err[i] == NULL)
@@ -181,13 +183,40 @@ static enum estkit_status do_cms(const struct keys *k, const struct estd_signer_
 	return rc == ESTKIT_OK ? ESTKIT_ETOOBIG : rc;
 }
 
-static void handle(const struct keys *k, const struct estd_signer_msg *req,
+/* The configuration a worker opens token keys with (set once, in the worker). */
+static const struct estd_config *worker_cfg;
+
+/*
+ * A token key this worker could not open (a token busy with another
+ * worker's login, a token plugged in late): try again before refusing.
+ */
+static void retry_token_key(struct keys *k, int slot)
+{
+	const char *key = NULL;
+	int attempt;
+
+	if (worker_cfg != NULL)
+		key = slot == 0 ? worker_cfg->ca_key : worker_cfg->ca_next_key;
+	if (key == NULL || strncmp(key, "pkcs11:", 7) != 0)
+		return;
+	for (attempt = 0; attempt < TOKEN_ATTEMPTS && k->s[slot] == NULL; attempt++) {
+		if (attempt > 0)
+			usleep(TOKEN_RETRY_US);
+		free(k->err[slot]);
+		k->err[slot] = NULL;
+		load_keys(worker_cfg, k, 1);
+	}
+}
+
+static void handle(struct keys *k, const struct estd_signer_msg *req,
 		   struct estd_signer_msg *rsp)
 {
 	char why[160] = "";
 	enum estkit_status rc = ESTKIT_EINVAL;
 
 	rsp->id = req->id;
+	if (k->s[req->key] == NULL)
+		retry_token_key(k, req->key);
 	if (k->s[req->key] == NULL) {
 		rsp->status = ESTKIT_ENOTFOUND;
 		rsp->reason = estd_strdup(k->err[req->key] != NULL ? k->err[req->key]
@@ -214,7 +243,7 @@ static void handle(const struct keys *k, const struct estd_signer_msg *req,
 }
 
 /* One request in, one answer out; 0 when the connection is over. */
-static int serve_one(int fd, const struct keys *k)
+static int serve_one(int fd, struct keys *k)
 {
 	struct estd_signer_msg req, rsp;
 	unsigned char *body = NULL, *frame = NULL;
@@ -254,7 +283,9 @@ static void worker_main(int fd, const struct estd_config *cfg, struct keys *k, p
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	fd = keep_only(fd);
-	load_keys(cfg, k, 1);
+	worker_cfg = cfg;
+	retry_token_key(k, 0);
+	retry_token_key(k, 1);
 	while (serve_one(fd, k))
 		;
 	free_keys(k);

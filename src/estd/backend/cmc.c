@@ -269,17 +269,20 @@ out:
 	return rc;
 }
 
-/* PKIResponse -> SignedData signed by the CA, issued certificates and CA cert carried. */
+/*
+ * PKIResponse -> SignedData signed by the CA that issued the certificates in
+ * it (the new one after a rollover switch, RFC 7030 4.1.3), issued
+ * certificates and CA cert carried.
+ */
 static enum estkit_status sign_response(struct cmc_job *j, unsigned char **out, size_t *outlen)
 {
-	struct estd_ca *ca = estd_backend_ca_ca(j->b);
 	unsigned char *der = NULL;
 	size_t len = 0;
 	enum estkit_status rc = estkit_cmc_resp_encode(j->resp, &der, &len);
 
 	if (rc == ESTKIT_OK)
-		rc = estd_signer_sign_cms(estd_ca_signer(ca), estd_ca_cert(ca), der, len, j->issued,
-					  out, outlen);
+		rc = estd_backend_ca_cmc_sign(j->b, sk_X509_value(j->issued, 0), der, len,
+					      j->issued, out, outlen);
 	estkit_free(der);
 	return rc;
 }

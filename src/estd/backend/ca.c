@@ -712,6 +712,27 @@ struct estd_store *estd_backend_ca_store(struct estd_backend_ca *b)
 }
 
 /* See backend/cmc.h. */
+enum estkit_status estd_backend_ca_cmc_idproof(struct estd_backend_ca *b, const char *label,
+					       int *required, char **secret_file)
+{
+	struct estd_snapshot *s = acquire(b);
+	const struct estd_label *lab = estd_config_label(s->cfg, label);
+	enum estkit_status rc = ESTKIT_ENOTFOUND;
+
+	*required = 0;
+	*secret_file = NULL;
+	if (lab != NULL) {
+		*required = lab->cmc_require_identity_proof;
+		rc = ESTKIT_OK;
+		if (lab->cmc_identity_secret_file != NULL &&
+		    (*secret_file = strdup(lab->cmc_identity_secret_file)) == NULL)
+			rc = ESTKIT_ENOMEM;
+	}
+	estd_snapshot_release(s);
+	return rc;
+}
+
+/* See backend/cmc.h. */
 enum estkit_status estd_backend_ca_cmc_sign(struct estd_backend_ca *b, X509 *issued,
 					    const unsigned char *der, size_t len,
 					    STACK_OF(X509) *extra, unsigned char **out,

@@ -29,6 +29,13 @@ enum estkit_status estd_backend_ca_cmc_issue(struct estd_backend_ca *b,
 /* 1 when identity ("user:x" / "cert:SUBJECT") is listed in [auth] revokers. */
 int estd_backend_ca_is_revoker(struct estd_backend_ca *b, const char *identity);
 
+/*
+ * The label's identityProofV2 settings (RFC 5272 6.2.1): *required, and in
+ * *secret_file a copy (free()) of the secret file's path or NULL.
+ */
+enum estkit_status estd_backend_ca_cmc_idproof(struct estd_backend_ca *b, const char *label,
+					       int *required, char **secret_file);
+
 /* The store and the CA behind the backend (borrowed). */
 struct estd_store *estd_backend_ca_store(struct estd_backend_ca *b);
 struct estd_ca *estd_backend_ca_ca(struct estd_backend_ca *b);

@@ -83,6 +83,7 @@ struct estkit_request {
 	const char *resp_ctype;       /* Content-Type of a 200 body; NULL: certs-only PKCS#7 */
 	char *target;                /* request-target as sent, query included (Digest uri) */
 	int digest_stale;            /* [job] 401 challenge carries stale=true */
+	int auth_unavailable;        /* [job] backend->digest_nc could not tell: 503 */
 };
 
 /* One event loop thread: its base, evhttp and listening socket. */

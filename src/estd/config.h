@@ -27,7 +27,8 @@
  *   switch_at =                    ;   UTC YYYY-MM-DDTHH:MM:SSZ: the new CA issues from then on
  *
  *   [store]
- *   path = estd.db                 ; SQLite database file
+ *   path = estd.db                 ; SQLite database file, or postgresql://user@host/db
+ *   connections = 8                ; PostgreSQL: connections per estd process (1..1024)
  *
  *   [auth]
  *   users = users                  ; Basic-auth users file ("name:crypt-hash" lines)
@@ -136,6 +137,8 @@ struct estd_config {
 	/* [auth] revokers: identities allowed to revoke any certificate, comma-separated
 	 * "user:NAME" / "cert:SUBJECT" (RFC 2253 one-line); NULL: holders only */
 	char *revokers;
+	/* [store] connections: at most this many PostgreSQL connections per process */
+	int store_connections;
 };
 
 /*

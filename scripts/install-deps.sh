@@ -15,6 +15,7 @@ pkgs=(
   libcmocka-dev
   python3 python3-pytest
   clang libclang-rt-14-dev
+  softhsm2 libengine-pkcs11-openssl opensc
 )
 
 missing=()

@@ -49,6 +49,8 @@ enum vtype {
 	V_CSRATTRS, /* a csrattrs* key of a label (csrattrs_conf.c) */
 	V_METHODS, /* comma list of basic, digest */
 	V_TIME,    /* UTC time YYYY-MM-DDTHH:MM:SSZ, stored as long long Unix time */
+	V_KEYREF,  /* a key: a path (as V_OPTPATH) or a pkcs11: URI (RFC 7512), kept verbatim */
+	V_SIGNER,  /* process|inline, stored as int (1 = inline) */
 };
 
 struct key {
@@ -78,13 +80,19 @@ static const struct key server_keys[] = {
 };
 static const struct key ca_keys[] = {
 	{"cert", V_PATH, CFG(ca_cert), 0, 0},
-	{"key", V_PATH, CFG(ca_key), 0, 0},
+	{"key", V_KEYREF, CFG(ca_key), 0, 0},
 	{"chain", V_OPTPATH, CFG(ca_chain), 0, 0},
 	/* CA rollover (RFC 7030 4.1.3), written by `estd ca rollover` */
 	{"next_cert", V_OPTPATH, CFG(ca_next_cert), 0, 0},
-	{"next_key", V_OPTPATH, CFG(ca_next_key), 0, 0},
+	{"next_key", V_KEYREF, CFG(ca_next_key), 0, 0},
 	{"link_certs", V_OPTPATH, CFG(ca_link_certs), 0, 0},
 	{"switch_at", V_TIME, CFG(ca_switch_at), 0, 0},
+	/* the CA key out of the network process (docs/design.md, docs/security.md) */
+	{"signer", V_SIGNER, CFG(ca_signer_inline), 0, 0},
+	{"signer_workers", V_INT, CFG(ca_signer_workers), 0, 64},
+	{"signer_timeout", V_INT, CFG(ca_signer_timeout), 1, 3600},
+	{"key_pin_file", V_OPTPATH, CFG(ca_key_pin_file), 0, 0},
+	{"pkcs11_module", V_OPTPATH, CFG(ca_pkcs11_module), 0, 0},
 };
 static const struct key store_keys[] = {
 	{"path", V_STORE, CFG(store_path), 0, 0},
@@ -94,6 +102,9 @@ static const struct key auth_keys[] = {
 	{"users", V_PATH, CFG(users_file), 0, 0},
 	{"realm", V_REALM, CFG(realm), 0, 0},
 	{"client_ca", V_OPTPATH, CFG(client_ca), 0, 0},
+	{"explicit_ca", V_OPTPATH, CFG(explicit_ca), 0, 0}, /* RFC 7030 3.6 name of client_ca */
+	{"implicit_ca", V_OPTPATH, CFG(implicit_ca), 0, 0},
+	{"implicit_ca_enabled", V_BOOL, CFG(implicit_ca_enabled), 0, 0},
 	{"reenroll_requires_cert", V_BOOL, CFG(reenroll_requires_cert), 0, 0},
 	{"methods", V_METHODS, CFG(auth_methods), 0, 0},
 	{"digest_secret_file", V_PATH, CFG(digest_secret_file), 0, 0},
@@ -276,7 +287,7 @@ static int set_path(struct parser *p, const struct key *k, char **slot, const ch
 	char *abs = NULL, *full = NULL;
 
 	if (*v == '\0') {
-		if (k->type == V_OPTPATH) {
+		if (k->type == V_OPTPATH || k->type == V_KEYREF) {
 			free(*slot);
 			*slot = NULL;
 			return 1;
@@ -431,6 +442,16 @@ static int set_value(struct parser *p, const struct key *k, void *base, const ch
 	case V_PATH:
 	case V_OPTPATH:
 	case V_STORE: return set_path(p, k, slot, v);
+	case V_KEYREF:
+		/* RFC 7512 URIs name a token object, not a file: no directory to resolve */
+		if (strncmp(v, "pkcs11:", 7) == 0)
+			return set_str(p, slot, v);
+		return set_path(p, k, slot, v);
+	case V_SIGNER:
+		if (strcmp(v, "process") != 0 && strcmp(v, "inline") != 0)
+			return fail(p, ESTKIT_EINVAL, "%s: '%s' is not process or inline", k->name, v);
+		*(int *)slot = strcmp(v, "inline") == 0;
+		return 1;
 	case V_INT:
 	case V_SIZE: return set_number(p, k, slot, v);
 	case V_METHODS: return set_methods(p, k, slot, v);
@@ -731,10 +752,12 @@ static int config_defaults(struct estd_config *cfg)
 	cfg->realm = estd_strdup("estkit");
 	cfg->reenroll_requires_cert = 1;
 	cfg->ca_switch_at = -1;
+	cfg->ca_signer_timeout = 10;
 	cfg->auth_methods = ESTKIT_AUTH_BASIC | ESTKIT_AUTH_DIGEST;
 	cfg->digest_secret_file = estd_path_join(cfg->dir, "digest.key");
 	cfg->digest_nonce_lifetime = 300;
 	cfg->digest_nonce_table = 4096;
+	cfg->implicit_ca_enabled = -1;
 	cfg->store_connections = 8;
 	return cfg->listen && cfg->log_level && cfg->store_path && cfg->users_file && cfg->realm &&
 	       cfg->digest_secret_file;
@@ -754,6 +777,22 @@ static int validate_rollover(struct parser *p)
 	return 1;
 }
 
+/* [auth] explicit_ca is the RFC 7030 3.6 name of client_ca: one value for both. */
+static int validate_trust(struct parser *p)
+{
+	struct estd_config *cfg = p->cfg;
+
+	if (cfg->explicit_ca == NULL)
+		return 1;
+	if (cfg->client_ca != NULL && strcmp(cfg->client_ca, cfg->explicit_ca) != 0)
+		return fail(p, ESTKIT_EINVAL,
+			    "[auth] explicit_ca and client_ca are one setting: give one of them");
+	free(cfg->client_ca);
+	cfg->client_ca = cfg->explicit_ca;
+	cfg->explicit_ca = NULL;
+	return 1;
+}
+
 /* Whole-file rules: required keys, implicit default profile/label, references. */
 static void validate(struct parser *p)
 {
@@ -770,7 +809,7 @@ static void validate(struct parser *p)
 		fail(p, ESTKIT_EINVAL, "[ca] %s is required", cfg->ca_cert == NULL ? "cert" : "key");
 		return;
 	}
-	if (!validate_rollover(p))
+	if (!validate_rollover(p) || !validate_trust(p))
 		return;
 	if (estd_config_profile(cfg, DEFAULT_PROFILE) == NULL &&
 	    !add_profile(p, DEFAULT_PROFILE, &idx))
@@ -884,10 +923,14 @@ void estd_config_free(struct estd_config *cfg)
 	free(cfg->ca_next_cert);
 	free(cfg->ca_next_key);
 	free(cfg->ca_link_certs);
+	free(cfg->ca_key_pin_file);
+	free(cfg->ca_pkcs11_module);
 	free(cfg->store_path);
 	free(cfg->users_file);
 	free(cfg->realm);
 	free(cfg->client_ca);
+	free(cfg->implicit_ca);
+	free(cfg->explicit_ca);
 	free(cfg->digest_secret_file);
 	free(cfg->revokers);
 	for (i = 0; i < cfg->nprofiles; i++)

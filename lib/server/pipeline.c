@@ -93,15 +93,14 @@ static int authenticate(struct estkit_request *r)
 	return ok && r->identity != NULL ? 0 : -1;
 }
 
-/* 401 with a challenge, or 503 when the credentials could not be checked now. */
+/* 401 with a challenge, or 503 (not a failed attempt) when the credentials could not be checked now. */
 static void auth_refused(struct estkit_request *r)
 {
 	if (r->auth_unavailable) {
 		ek_request_set(r, 503, "cannot check credentials now, retry later");
 		return;
 	}
-	r->want_auth = 1;
-	ek_request_set(r, 401, "authentication required");
+	ek_authfail_reject(r); /* 401 with a challenge, counted against the peer */
 }
 
 /* base64 -> DER PKCS#10 -> self-signature (RFC 7030 4.2.1, RFC 8951). */

@@ -93,7 +93,7 @@ static int authenticate(struct estkit_request *r)
 	return ok && r->identity != NULL ? 0 : -1;
 }
 
-/* 401 with a challenge, or 503 (not a failed attempt) when the credentials could not be checked now. */
+/* 401 with a challenge, or 503 (no failed attempt) when credentials cannot be checked now. */
 static void auth_refused(struct estkit_request *r)
 {
 	if (r->auth_unavailable) {

@@ -513,3 +513,23 @@ void estd_signer_supervise(int ctl, const struct estd_config *cfg, int nworkers,
 	estd_config_free(s.own_cfg);
 	_exit(0);
 }
+
+int estd_signer_supervisor_main(int argc, char **argv)
+{
+	struct estd_config *cfg = NULL;
+	char *err = NULL;
+	long long n = 0, ppid = 0;
+
+	if (argc != 4 || estd_parse_ll(argv[2], 1, MAX_WORKERS, &n) != 0 ||
+	    estd_parse_ll(argv[3], 1, 0x7fffffff, &ppid) != 0) {
+		fprintf(stderr, "estd: %s is started by estd run, not by hand\n",
+			ESTD_SIGNER_SUPERVISOR_CMD);
+		return 2;
+	}
+	if (estd_config_load(argv[1], &cfg, &err) != ESTKIT_OK) {
+		fprintf(stderr, "estd: signer: %s\n", err != NULL ? err : "cannot load the configuration");
+		free(err);
+		return 1;
+	}
+	estd_signer_supervise(3, cfg, (int)n, (int)ppid);
+}

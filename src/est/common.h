@@ -29,6 +29,7 @@ struct est_conn {
 	int verbose;
 	int tls_max; /* --tls-max: TLS1_2_VERSION, TLS1_3_VERSION or 0 */
 	int accept_ra; /* --accept-ra: RFC 7030 3.6.1 id-kp-cmcRA authorizes the server */
+	const char *implicit_ta; /* --implicit-ta FILE|system: RFC 7030 4.1.1 /cacerts only */
 };
 
 /* Prints "est: CMD: message" and a newline on stderr. */
@@ -132,6 +133,8 @@ void est_usage_fullcmc(FILE *f);
 void est_usage_revoke(FILE *f);
 int est_cmd_serverkeygen(int argc, char **argv);
 void est_usage_serverkeygen(FILE *f);
+int est_cmd_bench(int argc, char **argv);
+void est_usage_bench(FILE *f);
 
 /* OSSL_STACK_OF_X509_free() is OpenSSL 3.2+; we build on 3.0. */
 #define est_certs_free(s) sk_X509_pop_free((s), X509_free)

@@ -18,6 +18,7 @@ static void usage(FILE *f)
 	           "  fullcmc    request a certificate with Full CMC (/fullcmc)\n"
 	           "  revoke     revoke a certificate (CMC revokeRequest over /fullcmc)\n"
 	           "  serverkeygen  key and certificate made by the server (/serverkeygen)\n"
+	           "  bench      put a server under load: requests/s, latency, errors\n"
 	           "  help [command]\n"
 	           "\n"
 	           "options: --version, --help; 'est <command> --help' for a command's options.\n"
@@ -42,6 +43,8 @@ static int help(const char *cmd)
 		est_usage_revoke(stdout);
 	} else if (strcmp(cmd, "serverkeygen") == 0) {
 		est_usage_serverkeygen(stdout);
+	} else if (strcmp(cmd, "bench") == 0) {
+		est_usage_bench(stdout);
 	} else {
 		fprintf(stderr, "est: help: unknown command \"%s\"\n", cmd);
 		return EST_EXIT_USAGE;
@@ -79,6 +82,8 @@ int main(int argc, char **argv)
 		return est_cmd_revoke(argc - 1, argv + 1);
 	if (strcmp(cmd, "serverkeygen") == 0)
 		return est_cmd_serverkeygen(argc - 1, argv + 1);
+	if (strcmp(cmd, "bench") == 0)
+		return est_cmd_bench(argc - 1, argv + 1);
 	fprintf(stderr, "est: unknown command \"%s\" (see 'est help')\n", cmd);
 	return EST_EXIT_USAGE;
 }

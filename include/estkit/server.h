@@ -35,6 +35,7 @@
 #define ESTKIT_SERVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <estkit/error.h>
@@ -172,6 +173,28 @@ struct estkit_backend {
 					       unsigned char **kek, size_t *keklen);
 
 	/*
+	 * HTTP Digest replay check shared by several servers (RFC 7616 3.4):
+	 * the nonce identified by key (16 bytes of its MAC; the nonce already
+	 * verified and not expired), issued at Unix time issued, is used with
+	 * nonce-count nc. Return 1 when nc is above every count seen for this
+	 * nonce by any server (and record it), 0 when it is not (a replay:
+	 * 401), -1 when it cannot tell now (503 + Retry-After). NULL: each
+	 * server keeps the counts in memory (digest_nonce_table). Job pool.
+	 */
+	int (*digest_nc)(void *ctx, const unsigned char key[16], int64_t issued, uint32_t nc);
+
+	/*
+	 * RFC 7030 3.7: 1 when the authenticated client is a Registration
+	 * Authority the server trusts to have checked the proof-of-possession
+	 * linking itself (typically: its verified TLS certificate carries
+	 * id-kp-cmcRA and the operator allows it). Enrollments from it skip the
+	 * channel-binding check of RFC 7030 3.5 - their CSR carries the binding
+	 * of the end entity's connection to the RA, not of this one. Called after
+	 * authentication. NULL: no client is an RA. Job pool.
+	 */
+	int (*is_ra)(void *ctx, struct estkit_request *req);
+
+	/*
 	 * Authorization (RFC 7030 3.7 leaves it to the server): called for
 	 * /simpleenroll, /simplereenroll and /serverkeygen after
 	 * authentication, CSR decoding and verification, channel binding and
@@ -233,6 +256,22 @@ struct estkit_server_config {
 	size_t digest_secret_len;    /* 16..1024 bytes */
 	int digest_nonce_lifetime;   /* seconds a nonce is valid; default 300 */
 	int digest_nonce_table;      /* nonce-count high-water marks remembered; default 4096 */
+	/*
+	 * Brute-force protection (docs/security.md): failed authentications
+	 * (wrong Basic or Digest credentials, forged or replayed Digest nonces,
+	 * rejected TLS client certificates) per peer address (IPv6: per /64).
+	 * The n-th failure inside auth_fail_window seconds is answered after
+	 * (n - 1) * auth_fail_delay_ms (at most 5 s, without blocking a loop);
+	 * the auth_fail_limit-th locks the address out for auth_fail_lockout
+	 * seconds: everything but /cacerts gets 429 + Retry-After. At most
+	 * auth_fail_table addresses are remembered. A negative value takes the
+	 * default; auth_fail_limit = 0 disables it.
+	 */
+	int auth_fail_limit;         /* default 10 */
+	int auth_fail_window;        /* seconds; default 60 */
+	int auth_fail_lockout;       /* seconds; default 300 */
+	int auth_fail_table;         /* addresses; default 4096 */
+	int auth_fail_delay_ms;      /* default 250; 0: no delay */
 	/*
 	 * Implicit trust anchors for TLS client certificates (RFC 7030 3.3.2,
 	 * 3.6), kept apart from client_ca_file/extra_ca_file (the explicit ones):

@@ -25,9 +25,12 @@
  *   next_key =                     ;   its key (0600)
  *   link_certs =                   ;   NewWithOld + OldWithNew (RFC 4210 4.4)
  *   switch_at =                    ;   UTC YYYY-MM-DDTHH:MM:SSZ: the new CA issues from then on
+ *   max_sans = 256                 ; more requested subjectAltNames: 400
+ *   max_subject = 2048             ; a longer requested subject (DER bytes): 400
  *
  *   [store]
- *   path = estd.db                 ; SQLite database file
+ *   path = estd.db                 ; SQLite database file, or postgresql://user@host/db
+ *   connections = 8                ; PostgreSQL: connections per estd process (1..1024)
  *
  *   [auth]
  *   users = users                  ; Basic-auth users file ("name:crypt-hash" lines)
@@ -41,6 +44,12 @@
  *   digest_secret_file = digest.key ; 32-byte nonce key, shared by nodes (0600; made if absent)
  *   digest_nonce_lifetime = 300    ; seconds a Digest nonce is valid
  *   digest_nonce_table = 4096      ; Digest nonce-counts remembered (replay detection)
+ *   auth_fail_limit = 10           ; failed authentications per address that lock it out (0: off)
+ *   auth_fail_window = 60          ; seconds in which they count
+ *   auth_fail_lockout = 300        ; seconds a locked-out address gets 429
+ *   auth_fail_table = 4096         ; addresses remembered
+ *   auth_fail_delay = 250          ; ms: the n-th failure's 401 waits (n - 1) x this (max 5 s)
+ *   ra_certs =                     ; RFC 7030 3.7 RAs: any | cert:SUBJECT, ... (id-kp-cmcRA)
  *
  *   [profile default]              ; what issued certificates look like
  *   validity_days = 365
@@ -61,6 +70,11 @@
  *   retry_after = 60               ; seconds in the 202 Retry-After (RFC 7030 4.2.3)
  *   csrattrs = challengePassword, ecPublicKey:secp384r1, ecdsa-with-SHA384
  *   csrattrs_san = DNS:*.example.com ; see csrattrs_conf.h
+ *   cmc_require_identity_proof = no ; RFC 5272 6.2.1: /fullcmc needs identityProofV2
+ *   cmc_identity_secret_file =     ;   its shared secret (first line; 0600)
+ *
+ *   backend = ca                   ; ca | proxy | command, see backend/extconf.h
+ *                                  ; (those keys also go in a [backend] section: defaults)
  *   allow = user:alice, cert-subject:CN=*.example.com  ; who may enroll (policy.h)
  *   subject_pattern = CN=*.devices.example              ; and for which names
  *   san_pattern = DNS:*.devices.example, IP:10.0.0.0/8
@@ -76,6 +90,7 @@
 #include <stddef.h>
 #include <estkit/error.h>
 
+struct estd_ext_conf; /* backend/extconf.h */
 struct estd_policy;
 
 struct estd_profile {
@@ -106,6 +121,11 @@ struct estd_label {
 	unsigned char *csrattrs_der; /* built at load; NULL: none (204) */
 	size_t csrattrs_len;
 
+	/* /fullcmc identityProofV2 (RFC 5272 6.2.1) */
+	int cmc_require_identity_proof; /* default no */
+	char *cmc_identity_secret_file;  /* absolute path or NULL; read per request */
+	/* backend = proxy | command (backend/extconf.h); NULL: estd's own CA issues */
+	struct estd_ext_conf *ext;
 	/* allow, subject_pattern, san_pattern, *_must_match, max_sans: see policy.h */
 	struct estd_policy *policy; /* NULL: the default policy */
 };
@@ -158,6 +178,19 @@ struct estd_config {
 	int ca_signer_timeout;    /* seconds a signature may take before the worker is replaced */
 	char *ca_key_pin_file;    /* PIN of a pkcs11: key (first line); NULL: none or in the URI */
 	char *ca_pkcs11_module;   /* PKCS#11 library for pkcs11: keys; NULL: p11-kit's proxy */
+	/* [auth] brute-force protection (estkit_server_config.auth_fail_*); limit 0: off */
+	int auth_fail_limit, auth_fail_window, auth_fail_lockout, auth_fail_table;
+	int auth_fail_delay;      /* milliseconds */
+	/* [ca] bounds of the names a CSR may ask for (ca/names.h); 0: the defaults */
+	int max_sans, max_subject;
+	/* [store] connections: at most this many PostgreSQL connections per process */
+	int store_connections;
+
+	/* [auth] ra_certs: RFC 7030 3.7 RA clients, "any" or comma-separated
+	 * "cert:SUBJECT" (RFC 2253 one-line), each also needing id-kp-cmcRA; NULL: none */
+	char *ra_certs;
+	/* [backend]: proxy/command settings every label inherits (NULL: none) */
+	struct estd_ext_conf *ext_default;
 };
 
 /*

@@ -140,6 +140,11 @@ static void server_config(const struct estd_config *cfg, struct estkit_server_co
 	sc->auth_methods = (unsigned)cfg->auth_methods;
 	sc->digest_nonce_lifetime = cfg->digest_nonce_lifetime;
 	sc->digest_nonce_table = cfg->digest_nonce_table;
+	sc->auth_fail_limit = cfg->auth_fail_limit;
+	sc->auth_fail_window = cfg->auth_fail_window;
+	sc->auth_fail_lockout = cfg->auth_fail_lockout;
+	sc->auth_fail_table = cfg->auth_fail_table;
+	sc->auth_fail_delay_ms = cfg->auth_fail_delay;
 	/* RFC 7030 3.6: the implicit database can be switched off */
 	sc->implicit_ca_file = cfg->implicit_ca_enabled != 0 ? cfg->implicit_ca : NULL;
 }
@@ -168,11 +173,11 @@ static int build_backend(struct estd_config *cfg, struct estd_running *r)
 	if (load_ca(cfg, r) != 0)
 		return 1;
 	if (estd_store_open(cfg->store_path, &r->store, &err) != ESTKIT_OK) {
-		msg = estd_strfmt("cannot open store %s: %s", cfg->store_path,
-				  err != NULL ? err : "failed");
+		msg = estd_strfmt("cannot open the store: %s", err != NULL ? err : "failed");
 		free(err);
 		return fail(msg);
 	}
+	estd_store_set_connections(r->store, cfg->store_connections);
 	if (estd_users_load(cfg->users_file, &users, &err) != ESTKIT_OK) {
 		msg = estd_strfmt("cannot read users file %s: %s", cfg->users_file,
 				  err != NULL ? err : "failed");

@@ -58,21 +58,25 @@ static int text_ok(const char *v)
 	return v != NULL && strlen(v) <= MAX_TEXT;
 }
 
-/* See store.h. */
-enum estkit_status estd_store_token_insert(struct estd_store *st,
+/* The SQLite engine's; see store.h. */
+enum estkit_status estd_sqlite_token_insert(struct estd_store *base,
 					   const struct estd_token_record *t)
 {
+	struct estd_sqlite *st = NULL;
 	sqlite3_stmt *s = NULL;
 	enum estkit_status rc = ESTKIT_OK;
 	int r;
 
-	estd_sqlite_set_err("%s", "");
-	if (st == NULL || t == NULL || !text_ok(t->id) || !text_ok(t->hash) ||
+	estd_store_set_err("%s", "");
+	if (base == NULL || t == NULL || !text_ok(t->id) || !text_ok(t->hash) ||
 	    !text_ok(t->label) || !text_ok(t->subject) || !text_ok(t->sans) ||
 	    (t->created_by != NULL && !text_ok(t->created_by))) {
-		estd_sqlite_set_err("invalid token");
+		estd_store_set_err("invalid token");
 		return ESTKIT_EINVAL;
 	}
+	if (base == NULL)
+		return ESTKIT_EINVAL;
+	st = ESTD_SQ(base);
 	pthread_mutex_lock(&st->lock);
 	if (sqlite3_prepare_v2(st->db,
 			       "INSERT INTO tokens (id, hash, label, subject, sans, created_at, "
@@ -95,7 +99,7 @@ enum estkit_status estd_store_token_insert(struct estd_store *st,
 		rc = (sqlite3_extended_errcode(st->db) & 0xff) == SQLITE_CONSTRAINT
 			     ? ESTKIT_EEXIST : estd_sqlite_fail(st->db, "insert token");
 		if (rc == ESTKIT_EEXIST)
-			estd_sqlite_set_err("token id already exists");
+			estd_store_set_err("token id already exists");
 	}
 out:
 	sqlite3_finalize(s);
@@ -103,18 +107,22 @@ out:
 	return rc;
 }
 
-/* See store.h. */
-enum estkit_status estd_store_token_get(struct estd_store *st, const char *id,
+/* The SQLite engine's; see store.h. */
+enum estkit_status estd_sqlite_token_get(struct estd_store *base, const char *id,
 					struct estd_token_record **out)
 {
+	struct estd_sqlite *st = NULL;
 	sqlite3_stmt *s = NULL;
 	enum estkit_status rc = ESTKIT_OK;
 	int r;
 
 	*out = NULL;
-	estd_sqlite_set_err("%s", "");
-	if (st == NULL || !text_ok(id))
+	estd_store_set_err("%s", "");
+	if (base == NULL || !text_ok(id))
 		return ESTKIT_EINVAL;
+	if (base == NULL)
+		return ESTKIT_EINVAL;
+	st = ESTD_SQ(base);
 	pthread_mutex_lock(&st->lock);
 	if (sqlite3_prepare_v2(st->db, "SELECT " TOK_COLUMNS " FROM tokens WHERE id = ?", -1, &s,
 			       NULL) != SQLITE_OK || bind_str(s, 1, id) != SQLITE_OK) {
@@ -125,7 +133,7 @@ enum estkit_status estd_store_token_get(struct estd_store *st, const char *id,
 	if (r == SQLITE_ROW && (*out = row_to_token(s)) == NULL)
 		rc = ESTKIT_ENOMEM;
 	else if (r == SQLITE_DONE)
-		rc = ESTKIT_ENOTFOUND, estd_sqlite_set_err("no such token");
+		rc = ESTKIT_ENOTFOUND, estd_store_set_err("no such token");
 	else if (r != SQLITE_ROW)
 		rc = estd_sqlite_fail(st->db, "select token");
 out:
@@ -134,18 +142,20 @@ out:
 	return rc;
 }
 
-/* See store.h. */
-enum estkit_status estd_store_token_foreach(struct estd_store *st,
+/* The SQLite engine's; see store.h. */
+enum estkit_status estd_sqlite_token_foreach(struct estd_store *base,
 					    int (*cb)(void *arg,
 						      const struct estd_token_record *t),
 					    void *arg)
 {
+	struct estd_sqlite *st = NULL;
 	sqlite3_stmt *s = NULL;
 	enum estkit_status rc = ESTKIT_OK;
 	int r = SQLITE_DONE;
 
-	if (st == NULL || cb == NULL)
+	if (base == NULL || cb == NULL)
 		return ESTKIT_EINVAL;
+	st = ESTD_SQ(base);
 	pthread_mutex_lock(&st->lock);
 	if (sqlite3_prepare_v2(st->db,
 			       "SELECT " TOK_COLUMNS " FROM tokens ORDER BY created_at, id", -1,
@@ -178,17 +188,21 @@ out:
  * Runs one UPDATE on tokens binding (text1, int2, id): ESTKIT_OK when a row
  * changed; otherwise ESTKIT_ENOTFOUND or ESTKIT_EEXIST.
  */
-static enum estkit_status update_one(struct estd_store *st, const char *sql, const char *text1,
+static enum estkit_status update_one(struct estd_store *base, const char *sql, const char *text1,
 				     long long int2, const char *id)
 {
+	struct estd_sqlite *st = NULL;
 	sqlite3_stmt *s = NULL;
 	struct estd_token_record *t = NULL;
 	enum estkit_status rc = ESTKIT_OK;
 	int r;
 
-	estd_sqlite_set_err("%s", "");
-	if (st == NULL || !text_ok(id) || (text1 != NULL && !text_ok(text1)))
+	estd_store_set_err("%s", "");
+	if (base == NULL || !text_ok(id) || (text1 != NULL && !text_ok(text1)))
 		return ESTKIT_EINVAL;
+	if (base == NULL)
+		return ESTKIT_EINVAL;
+	st = ESTD_SQ(base);
 	pthread_mutex_lock(&st->lock);
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
 		rc = estd_sqlite_fail(st->db, "prepare token update");
@@ -200,10 +214,10 @@ static enum estkit_status update_one(struct estd_store *st, const char *sql, con
 	if (r != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE)
 		rc = estd_sqlite_fail(st->db, "update token");
 	else if (sqlite3_changes(st->db) == 0) {
-		rc = estd_store_token_get(st, id, &t);
+		rc = estd_sqlite_token_get(base, id, &t);
 		rc = rc == ESTKIT_OK ? ESTKIT_EEXIST : rc;
 		if (rc == ESTKIT_EEXIST)
-			estd_sqlite_set_err("token already used, revoked or expired");
+			estd_store_set_err("token already used, revoked or expired");
 	}
 out:
 	estd_token_record_free(t);
@@ -212,56 +226,40 @@ out:
 	return rc;
 }
 
-/* See store.h. */
-enum estkit_status estd_store_token_claim(struct estd_store *st, const char *id,
+/* The SQLite engine's; see store.h. */
+enum estkit_status estd_sqlite_token_claim(struct estd_store *base, const char *id,
 					  long long now, const char *used_by)
 {
 	/* the whole rule in one statement: of concurrent claims exactly one changes the row */
-	return update_one(st,
+	return update_one(base,
 			  "UPDATE tokens SET used_by = ?, used_at = ?2 WHERE id = ? AND used_at = 0"
 			  " AND revoked_at = 0 AND expires_at > ?2",
 			  used_by, now, id);
 }
 
-/* See store.h. */
-enum estkit_status estd_store_token_release(struct estd_store *st, const char *id)
+/* The SQLite engine's; see store.h. */
+enum estkit_status estd_sqlite_token_release(struct estd_store *base, const char *id)
 {
-	return update_one(st,
+	return update_one(base,
 			  "UPDATE tokens SET used_by = ?, used_at = ? WHERE id = ? AND used_at <> 0"
 			  " AND serial = ''",
 			  "", 0, id);
 }
 
-/* See store.h. */
-enum estkit_status estd_store_token_set_serial(struct estd_store *st, const char *id,
+/* The SQLite engine's; see store.h. */
+enum estkit_status estd_sqlite_token_set_serial(struct estd_store *base, const char *id,
 					       const char *serial)
 {
-	return update_one(st,
+	return update_one(base,
 			  "UPDATE tokens SET serial = ? WHERE ?2 = ?2 AND id = ?3 AND used_at <> 0",
 			  serial, 0, id);
 }
 
-/* See store.h. */
-enum estkit_status estd_store_token_revoke(struct estd_store *st, const char *id, long long now)
+/* The SQLite engine's; see store.h. */
+enum estkit_status estd_sqlite_token_revoke(struct estd_store *base, const char *id, long long now)
 {
-	return update_one(st,
+	return update_one(base,
 			  "UPDATE tokens SET revoked_at = ?2 WHERE ?1 = ?1 AND id = ?3 AND used_at = 0"
 			  " AND revoked_at = 0",
 			  "", now, id);
-}
-
-/* See store.h. */
-void estd_token_record_free(struct estd_token_record *t)
-{
-	if (t == NULL)
-		return;
-	free(t->id);
-	free(t->hash);
-	free(t->label);
-	free(t->subject);
-	free(t->sans);
-	free(t->created_by);
-	free(t->used_by);
-	free(t->serial);
-	free(t);
 }

@@ -384,6 +384,12 @@ enum estkit_status estd_profile_parse(const struct estd_profile *src,
 		goto out;
 	}
 	p->validity_days = src->validity_days;
+	if (src->validity_seconds < 0 || src->validity_seconds > 31536000) {
+		errf(err, errlen, "profile %s: validity_seconds: %d is not between 10 and 31536000",
+		     name, src->validity_seconds);
+		goto out;
+	}
+	p->validity_seconds = src->validity_seconds;
 	p->copy_sans = src->copy_sans != 0;
 	if (parse_crl_url(src->crl_url, p, err, errlen) != 0 ||
 	    parse_key_usage(src->key_usage, &p->key_usage, name, err, errlen) != 0 ||

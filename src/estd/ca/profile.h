@@ -30,6 +30,7 @@ struct estd_ca_profile {
 	size_t nkeys;
 	int copy_sans;
 	char *crl_url;            /* cRLDistributionPoints URI (RFC 5280 4.2.1.13) or NULL */
+	int validity_seconds;     /* > 0: lifetime in seconds, overriding validity_days */
 };
 
 /* RSA moduli larger than this are refused whatever the profile says (cost of use). */

@@ -31,9 +31,9 @@ struct parser {
 	int failed;
 };
 
-static int fail(struct parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int conf_fail(struct parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static int fail(struct parser *p, const char *fmt, ...)
+static int conf_fail(struct parser *p, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -143,11 +143,11 @@ static int parse_id(const char *v, int group, long *out)
 static int set_str(struct parser *p, const char *key, char **slot, const char *v)
 {
 	if (*slot != NULL)
-		return fail(p, "%s given twice in [cert %s]", key, p->cur->name);
+		return conf_fail(p, "%s given twice in [cert %s]", key, p->cur->name);
 	if (*v == '\0')
-		return fail(p, "%s: empty value in [cert %s]", key, p->cur->name);
+		return conf_fail(p, "%s: empty value in [cert %s]", key, p->cur->name);
 	if ((*slot = strdup(v)) == NULL)
-		return fail(p, "out of memory");
+		return conf_fail(p, "out of memory");
 	return 1;
 }
 
@@ -160,7 +160,7 @@ static int add_sans(struct parser *p, const char *v)
 	size_t n = strlen(v);
 
 	if (n >= sizeof(buf))
-		return fail(p, "san: value too long in [cert %s]", p->cur->name);
+		return conf_fail(p, "san: value too long in [cert %s]", p->cur->name);
 	memcpy(buf, v, n + 1);
 	for (; s != NULL; s = comma != NULL ? comma + 1 : NULL) {
 		comma = strchr(s, ',');
@@ -171,13 +171,13 @@ static int add_sans(struct parser *p, const char *v)
 		for (n = strlen(s); n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'); n--)
 			s[n - 1] = '\0';
 		if (*s == '\0')
-			return fail(p, "san: empty entry in [cert %s]", p->cur->name);
+			return conf_fail(p, "san: empty entry in [cert %s]", p->cur->name);
 		if (strchr(s, ':') == NULL)
-			return fail(p, "san: '%s' wants TYPE:value (DNS:, IP:, URI:, email:)", s);
+			return conf_fail(p, "san: '%s' wants TYPE:value (DNS:, IP:, URI:, email:)", s);
 		if (p->cur->nsans == AGENT_MAX_SANS)
-			return fail(p, "san: at most %d in [cert %s]", AGENT_MAX_SANS, p->cur->name);
+			return conf_fail(p, "san: at most %d in [cert %s]", AGENT_MAX_SANS, p->cur->name);
 		if ((p->cur->sans[p->cur->nsans] = strdup(s)) == NULL)
-			return fail(p, "out of memory");
+			return conf_fail(p, "out of memory");
 		p->cur->nsans++;
 	}
 	return 1;
@@ -190,9 +190,9 @@ static int agent_key(struct parser *p, const char *k, const char *v)
 
 	if (strcmp(k, "state_dir") == 0) {
 		if (v[0] != '/')
-			return fail(p, "state_dir: '%s' is not an absolute path", v);
+			return conf_fail(p, "state_dir: '%s' is not an absolute path", v);
 		free(c->state_dir);
-		return (c->state_dir = strdup(v)) != NULL ? 1 : fail(p, "out of memory");
+		return (c->state_dir = strdup(v)) != NULL ? 1 : conf_fail(p, "out of memory");
 	}
 	if (strcmp(k, "check_interval") == 0)
 		slot = &c->check_interval;
@@ -207,20 +207,20 @@ static int agent_key(struct parser *p, const char *k, const char *v)
 	else if (strcmp(k, "hook_timeout") == 0)
 		slot = &c->hook_timeout;
 	else
-		return fail(p, "unknown key '%s' in [agent]", k);
+		return conf_fail(p, "unknown key '%s' in [agent]", k);
 	if (strcmp(k, "cacerts_interval") == 0 && strcmp(v, "0") == 0) {
 		*slot = 0; /* never */
 		return 1;
 	}
 	if (agent_parse_duration(v, slot) != 0)
-		return fail(p, "%s: '%s' is not a duration (e.g. 30, 90s, 15m, 12h, 7d)", k, v);
+		return conf_fail(p, "%s: '%s' is not a duration (e.g. 30, 90s, 15m, 12h, 7d)", k, v);
 	return 1;
 }
 
 static int cert_flag(struct parser *p, const char *k, const char *v, int *slot)
 {
 	if (parse_bool(v, slot) != 0)
-		return fail(p, "%s: '%s' is not yes or no", k, v);
+		return conf_fail(p, "%s: '%s' is not yes or no", k, v);
 	return 1;
 }
 
@@ -251,16 +251,16 @@ static int cert_schedule_key(struct parser *p, const char *k, const char *v)
 
 	if (strcmp(k, "renew_at") == 0) {
 		if (a->renew_before != 0 || a->renew_pct != 0)
-			return fail(p, "renew_at and renew_before exclude each other [cert %s]",
+			return conf_fail(p, "renew_at and renew_before exclude each other [cert %s]",
 			            a->name);
 		if (parse_pct(v, &a->renew_pct) != 0)
-			return fail(p, "renew_at: '%s' is not a percentage 10%%..95%%", v);
+			return conf_fail(p, "renew_at: '%s' is not a percentage 10%%..95%%", v);
 		return 1;
 	}
 	if (a->renew_before != 0 || a->renew_pct != 0)
-		return fail(p, "renew_at and renew_before exclude each other [cert %s]", a->name);
+		return conf_fail(p, "renew_at and renew_before exclude each other [cert %s]", a->name);
 	if (agent_parse_duration(v, &a->renew_before) != 0)
-		return fail(p, "renew_before: '%s' is not a duration (e.g. 7d, 12h)", v);
+		return conf_fail(p, "renew_before: '%s' is not a duration (e.g. 7d, 12h)", v);
 	return 1;
 }
 
@@ -285,21 +285,21 @@ static int cert_key(struct parser *p, const char *k, const char *v)
 		return cert_flag(p, k, v, &a->enroll_if_missing);
 	if (strcmp(k, "reenroll_with") == 0) {
 		if (strcmp(v, "cert") != 0 && strcmp(v, "enroll") != 0)
-			return fail(p, "reenroll_with: '%s' is not cert or enroll", v);
+			return conf_fail(p, "reenroll_with: '%s' is not cert or enroll", v);
 		a->reenroll_with_enroll = strcmp(v, "enroll") == 0;
 		return 1;
 	}
 	if (strcmp(k, "owner") == 0 || strcmp(k, "group") == 0) {
 		if (parse_id(v, k[0] == 'g', k[0] == 'g' ? &a->group : &a->owner) != 0)
-			return fail(p, "%s: no such %s '%s'", k, k[0] == 'g' ? "group" : "user", v);
+			return conf_fail(p, "%s: no such %s '%s'", k, k[0] == 'g' ? "group" : "user", v);
 		return 1;
 	}
 	if (strcmp(k, "key_mode") == 0 || strcmp(k, "cert_mode") == 0) {
 		if (parse_mode(v, k[0] == 'k' ? &a->key_mode : &a->cert_mode) != 0)
-			return fail(p, "%s: '%s' is not an octal mode like 0640", k, v);
+			return conf_fail(p, "%s: '%s' is not an octal mode like 0640", k, v);
 		return 1;
 	}
-	return fail(p, "unknown key '%s' in [cert %s]", k, a->name);
+	return conf_fail(p, "unknown key '%s' in [cert %s]", k, a->name);
 }
 
 static int valid_name(const char *n)
@@ -323,13 +323,13 @@ static int new_cert(struct parser *p, const char *name)
 	size_t i;
 
 	if (!valid_name(name))
-		return fail(p, "[cert %s]: a name is 1-64 of A-Z a-z 0-9 . _ - (not first '.')",
+		return conf_fail(p, "[cert %s]: a name is 1-64 of A-Z a-z 0-9 . _ - (not first '.')",
 		            name);
 	for (i = 0; i < c->ncerts; i++)
 		if (strcmp(c->certs[i].name, name) == 0)
-			return fail(p, "[cert %s] appears twice", name);
+			return conf_fail(p, "[cert %s] appears twice", name);
 	if (c->ncerts == AGENT_MAX_CERTS)
-		return fail(p, "at most %d [cert] sections", AGENT_MAX_CERTS);
+		return conf_fail(p, "at most %d [cert] sections", AGENT_MAX_CERTS);
 	a = &c->certs[c->ncerts];
 	memset(a, 0, sizeof(*a));
 	a->update_trust = a->use_csrattrs = a->regenerate_key = a->enroll_if_missing = 1;
@@ -337,7 +337,7 @@ static int new_cert(struct parser *p, const char *name)
 	a->key_mode = 0600;
 	a->cert_mode = 0644;
 	if ((a->name = strdup(name)) == NULL)
-		return fail(p, "out of memory");
+		return conf_fail(p, "out of memory");
 	c->ncerts++;
 	p->cur = a;
 	return 1;
@@ -353,7 +353,7 @@ static int enter_section(struct parser *p, const char *section)
 	}
 	p->in_agent = 0;
 	if (strncmp(section, "cert ", 5) != 0)
-		return fail(p, "unknown section [%s] (want [agent] or [cert NAME])", section);
+		return conf_fail(p, "unknown section [%s] (want [agent] or [cert NAME])", section);
 	section += 5;
 	while (*section == ' ')
 		section++;
@@ -371,10 +371,10 @@ static int on_key(void *arg, const char *section, const char *name, const char *
 
 	if (p->failed)
 		return 0;
+	if (section[0] == '\0')
+		return conf_fail(p, "key '%s' outside a section", name);
 	if (!sect_same && !enter_section(p, section))
 		return 0;
-	if (section[0] == '\0')
-		return fail(p, "key '%s' outside a section", name);
 	return p->in_agent ? agent_key(p, name, value) : cert_key(p, name, value);
 }
 

@@ -58,6 +58,8 @@ struct estkit_client {
 	const SSL *pinned;       /* the next enrollment must go out on this connection */
 	int tls_max;             /* highest TLS version (TLS1_2_VERSION ...), 0: no limit */
 	int accept_ra;           /* RFC 7030 3.6.1: id-kp-cmcRA authorizes a server too */
+	estkit_transport_fn transport; /* a caller's transport instead of libcurl, or NULL */
+	void *transport_arg;
 };
 
 /* What one HTTP exchange brought back. */
@@ -157,6 +159,16 @@ enum estkit_status ek_client_perform(struct estkit_client *c, const char *op,
  */
 enum estkit_status ek_client_http_error(struct estkit_client *c, const char *op,
                                         const struct ek_response *r);
+
+/* ---- hook.c ---------------------------------------------------------------------------- */
+
+/*
+ * ek_client_perform() through the caller's transport hook (c->transport):
+ * the same request, the answer in r. Bootstrap is ESTKIT_EINVAL here.
+ */
+enum estkit_status ek_client_perform_hook(struct estkit_client *c, const char *op,
+                                          const char *content_type, const char *body,
+                                          int bootstrap, struct ek_response *r);
 
 /* ---- chanbind.c ----------------------------------------------------------------------- */
 

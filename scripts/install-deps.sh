@@ -14,6 +14,7 @@ pkgs=(
   libcmocka-dev
   python3 python3-pytest
   clang libclang-rt-14-dev
+  softhsm2 libengine-pkcs11-openssl opensc
 )
 
 missing=()

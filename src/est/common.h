@@ -149,6 +149,8 @@ void est_usage_fullcmc(FILE *f);
 void est_usage_revoke(FILE *f);
 int est_cmd_serverkeygen(int argc, char **argv);
 void est_usage_serverkeygen(FILE *f);
+int est_cmd_bench(int argc, char **argv);
+void est_usage_bench(FILE *f);
 
 /* OSSL_STACK_OF_X509_free() is OpenSSL 3.2+; we build on 3.0. */
 #define est_certs_free(s) sk_X509_pop_free((s), X509_free)

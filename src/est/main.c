@@ -20,6 +20,7 @@ static void usage(FILE *f)
 	           "  revoke     revoke a certificate (CMC revokeRequest over /fullcmc)\n"
 	           "  serverkeygen  key and certificate made by the server (/serverkeygen)\n"
 	           "  agent      keep certificates renewed and trust anchors current\n"
+	           "  bench      put a server under load: requests/s, latency, errors\n"
 	           "  help [command]\n"
 	           "\n"
 	           "options: --version, --help; 'est <command> --help' for a command's options.\n"
@@ -46,6 +47,8 @@ static int help(const char *cmd)
 		est_usage_serverkeygen(stdout);
 	} else if (strcmp(cmd, "agent") == 0) {
 		est_usage_agent(stdout);
+	} else if (strcmp(cmd, "bench") == 0) {
+		est_usage_bench(stdout);
 	} else {
 		fprintf(stderr, "est: help: unknown command \"%s\"\n", cmd);
 		return EST_EXIT_USAGE;
@@ -85,6 +88,8 @@ int main(int argc, char **argv)
 		return est_cmd_serverkeygen(argc - 1, argv + 1);
 	if (strcmp(cmd, "agent") == 0)
 		return est_cmd_agent(argc - 1, argv + 1);
+	if (strcmp(cmd, "bench") == 0)
+		return est_cmd_bench(argc - 1, argv + 1);
 	fprintf(stderr, "est: unknown command \"%s\" (see 'est help')\n", cmd);
 	return EST_EXIT_USAGE;
 }

@@ -49,6 +49,8 @@ enum vtype {
 	V_CSRATTRS, /* a csrattrs* key of a label (csrattrs_conf.c) */
 	V_METHODS, /* comma list of basic, digest */
 	V_TIME,    /* UTC time YYYY-MM-DDTHH:MM:SSZ, stored as long long Unix time */
+	V_KEYREF,  /* a key: a path (as V_OPTPATH) or a pkcs11: URI (RFC 7512), kept verbatim */
+	V_SIGNER,  /* process|inline, stored as int (1 = inline) */
 };
 
 struct key {
@@ -78,13 +80,19 @@ static const struct key server_keys[] = {
 };
 static const struct key ca_keys[] = {
 	{"cert", V_PATH, CFG(ca_cert), 0, 0},
-	{"key", V_PATH, CFG(ca_key), 0, 0},
+	{"key", V_KEYREF, CFG(ca_key), 0, 0},
 	{"chain", V_OPTPATH, CFG(ca_chain), 0, 0},
 	/* CA rollover (RFC 7030 4.1.3), written by `estd ca rollover` */
 	{"next_cert", V_OPTPATH, CFG(ca_next_cert), 0, 0},
-	{"next_key", V_OPTPATH, CFG(ca_next_key), 0, 0},
+	{"next_key", V_KEYREF, CFG(ca_next_key), 0, 0},
 	{"link_certs", V_OPTPATH, CFG(ca_link_certs), 0, 0},
 	{"switch_at", V_TIME, CFG(ca_switch_at), 0, 0},
+	/* the CA key out of the network process (docs/design.md, docs/security.md) */
+	{"signer", V_SIGNER, CFG(ca_signer_inline), 0, 0},
+	{"signer_workers", V_INT, CFG(ca_signer_workers), 0, 64},
+	{"signer_timeout", V_INT, CFG(ca_signer_timeout), 1, 3600},
+	{"key_pin_file", V_OPTPATH, CFG(ca_key_pin_file), 0, 0},
+	{"pkcs11_module", V_OPTPATH, CFG(ca_pkcs11_module), 0, 0},
 };
 static const struct key store_keys[] = {
 	{"path", V_STORE, CFG(store_path), 0, 0},
@@ -276,7 +284,7 @@ static int set_path(struct parser *p, const struct key *k, char **slot, const ch
 	char *abs = NULL, *full = NULL;
 
 	if (*v == '\0') {
-		if (k->type == V_OPTPATH) {
+		if (k->type == V_OPTPATH || k->type == V_KEYREF) {
 			free(*slot);
 			*slot = NULL;
 			return 1;
@@ -421,6 +429,16 @@ static int set_value(struct parser *p, const struct key *k, void *base, const ch
 	case V_PATH:
 	case V_OPTPATH:
 	case V_STORE: return set_path(p, k, slot, v);
+	case V_KEYREF:
+		/* RFC 7512 URIs name a token object, not a file: no directory to resolve */
+		if (strncmp(v, "pkcs11:", 7) == 0)
+			return set_str(p, slot, v);
+		return set_path(p, k, slot, v);
+	case V_SIGNER:
+		if (strcmp(v, "process") != 0 && strcmp(v, "inline") != 0)
+			return fail(p, ESTKIT_EINVAL, "%s: '%s' is not process or inline", k->name, v);
+		*(int *)slot = strcmp(v, "inline") == 0;
+		return 1;
 	case V_INT:
 	case V_SIZE: return set_number(p, k, slot, v);
 	case V_METHODS: return set_methods(p, k, slot, v);
@@ -721,6 +739,7 @@ static int config_defaults(struct estd_config *cfg)
 	cfg->realm = estd_strdup("estkit");
 	cfg->reenroll_requires_cert = 1;
 	cfg->ca_switch_at = -1;
+	cfg->ca_signer_timeout = 10;
 	cfg->auth_methods = ESTKIT_AUTH_BASIC | ESTKIT_AUTH_DIGEST;
 	cfg->digest_secret_file = estd_path_join(cfg->dir, "digest.key");
 	cfg->digest_nonce_lifetime = 300;
@@ -873,6 +892,8 @@ void estd_config_free(struct estd_config *cfg)
 	free(cfg->ca_next_cert);
 	free(cfg->ca_next_key);
 	free(cfg->ca_link_certs);
+	free(cfg->ca_key_pin_file);
+	free(cfg->ca_pkcs11_module);
 	free(cfg->store_path);
 	free(cfg->users_file);
 	free(cfg->realm);

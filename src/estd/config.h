@@ -137,6 +137,12 @@ struct estd_config {
 	/* [auth] revokers: identities allowed to revoke any certificate, comma-separated
 	 * "user:NAME" / "cert:SUBJECT" (RFC 2253 one-line); NULL: holders only */
 	char *revokers;
+	/* [ca] signer: 0 = a separate signer process holds the CA keys (default), 1 = inline */
+	int ca_signer_inline;
+	int ca_signer_workers;    /* signer worker processes; 0: one per online CPU (max 8) */
+	int ca_signer_timeout;    /* seconds a signature may take before the worker is replaced */
+	char *ca_key_pin_file;    /* PIN of a pkcs11: key (first line); NULL: none or in the URI */
+	char *ca_pkcs11_module;   /* PKCS#11 library for pkcs11: keys; NULL: p11-kit's proxy */
 };
 
 /*

@@ -21,6 +21,7 @@
 #include "backend/ca.h"
 #include "ca/issue.h"
 #include "ca/signer.h"
+#include "ca/signer_proc.h"
 #include "config.h"
 #include "digest_key.h"
 #include "run.h"
@@ -38,6 +39,8 @@ struct estd_running {
 	struct estkit_server *srv;
 	int started;
 	const char *pidfile;
+	struct estd_signer_proc *signer; /* [ca] signer = process: the CA keys live there */
+	const char *config;              /* the estd.conf given, for the signer's reload */
 	unsigned char digest_key[ESTD_DIGEST_KEY_LEN]; /* wiped in teardown */
 };
 
@@ -68,7 +71,7 @@ static int load_ca(const struct estd_config *cfg, struct estd_running *r)
 	if (rc != ESTKIT_OK)
 		return fail(estd_strfmt("cannot read CA certificate %s: %s", cfg->ca_cert,
 					estkit_strerror(rc)));
-	if (estd_signer_load(cfg->ca_key, &signer, &err) != ESTKIT_OK) {
+	if (estd_signer_load_cfg(cfg->ca_key, cfg, &signer, &err) != ESTKIT_OK) {
 		ret = fail(err);
 		goto out;
 	}
@@ -86,6 +89,31 @@ out:
 	estd_signer_free(signer);
 	X509_free(cert);
 	return ret;
+}
+
+/* Routes the signer process's messages (a worker replaced, ...) to estd's log. */
+static void signer_log(void *ctx, int level, const char *msg)
+{
+	struct estd_running *r = ctx;
+
+	estd_backend_ca_log(r->backend, (enum estkit_log_level)level, "%s", msg);
+}
+
+/*
+ * [ca] signer = process: fork the signer before anything else (no thread,
+ * no socket, no secret exists yet); from then on this process never reads
+ * a CA key (docs/security.md).
+ */
+static int start_signer(const struct estd_config *cfg, struct estd_running *r)
+{
+	char *err = NULL;
+
+	if (cfg->ca_signer_inline)
+		return 0;
+	if (estd_signer_proc_start(cfg, &r->signer, &err) != ESTKIT_OK)
+		return fail(err);
+	estd_signer_proc_install(r->signer);
+	return 0;
 }
 
 /* The listener's settings from [server] and [auth]; strings borrowed from cfg. */
@@ -202,6 +230,22 @@ static int write_pidfile(const char *path)
 	return 0;
 }
 
+/* The signer process takes a new [ca] next_key first, so the backend's reload finds it. */
+static void reload_signer(struct estd_running *r)
+{
+	struct estd_config *cfg = NULL;
+	char *err = NULL;
+
+	if (r->signer == NULL)
+		return;
+	if (estd_config_load(r->config, &cfg, &err) == ESTKIT_OK)
+		estd_signer_proc_reload(r->signer, cfg, &err);
+	if (err != NULL)
+		estd_backend_ca_log(r->backend, ESTKIT_LOG_ERROR, "signer reload: %s", err);
+	free(err);
+	estd_config_free(cfg);
+}
+
 /* The main thread's job once serving: wait for signals until told to stop. */
 static void signal_loop(struct estd_running *r, const sigset_t *set)
 {
@@ -212,6 +256,7 @@ static void signal_loop(struct estd_running *r, const sigset_t *set)
 			continue;
 		if (sig == SIGHUP) {
 			estd_backend_ca_log(r->backend, ESTKIT_LOG_INFO, "SIGHUP: reloading");
+			reload_signer(r);
 			if (estd_backend_ca_reload(r->backend) == ESTKIT_OK)
 				trust_next_root(r);
 			continue;
@@ -232,6 +277,8 @@ static void teardown(struct estd_running *r)
 	estd_backend_ca_free(r->backend);
 	estd_store_close(r->store);
 	estd_ca_free(r->ca);
+	estd_signer_proc_install(NULL);
+	estd_signer_proc_free(r->signer);
 	OPENSSL_cleanse(r->digest_key, sizeof(r->digest_key));
 }
 
@@ -281,8 +328,11 @@ int estd_cmd_run(int argc, char **argv)
 		return ret;
 	if (estd_config_load(config, &cfg, &err) != ESTKIT_OK)
 		return fail(err);
+	r.config = config;
 	server_config(cfg, &sc); /* cfg lives on in the backend's first snapshot */
-	ret = load_digest_key(cfg, &r, &sc);
+	ret = start_signer(cfg, &r);
+	if (ret == 0)
+		ret = load_digest_key(cfg, &r, &sc);
 	if (ret != 0) {
 		estd_config_free(cfg);
 		goto out;
@@ -292,6 +342,12 @@ int estd_cmd_run(int argc, char **argv)
 		if (r.backend == NULL)
 			estd_config_free(cfg);
 		goto out;
+	}
+	if (r.signer != NULL) {
+		estd_signer_proc_set_log(r.signer, signer_log, &r);
+		estd_backend_ca_log(r.backend, ESTKIT_LOG_INFO,
+				    "CA signing in the signer process (pid %ld); this process "
+				    "holds no CA key", (long)estd_signer_proc_pid(r.signer));
 	}
 	/* Block before the library starts threads: they inherit the mask, only sigwait sees these. */
 	sigemptyset(&set);

@@ -215,7 +215,7 @@ static struct estd_ca *load_old(const struct estd_config *cfg)
 		fprintf(stderr, "estd: ca: cannot read CA certificate %s\n", cfg->ca_cert);
 		return NULL;
 	}
-	if (estd_signer_load(cfg->ca_key, &signer, &err) != ESTKIT_OK)
+	if (estd_signer_load_cfg(cfg->ca_key, cfg, &signer, &err) != ESTKIT_OK)
 		fprintf(stderr, "estd: ca: %s\n", err != NULL ? err : "cannot read the CA key");
 	else if (estd_ca_new(cert, signer, &ca) != ESTKIT_OK)
 		fprintf(stderr, "estd: ca: %s does not match %s or is not a CA\n", cfg->ca_key,

@@ -114,7 +114,7 @@ static int make_crl(const struct estd_config *cfg, struct estd_store *st, long d
 	int rc = 1;
 
 	if (estkit_cert_load(cfg->ca_cert, &ca) != ESTKIT_OK ||
-	    estd_signer_load(cfg->ca_key, &signer, &err) != ESTKIT_OK) {
+	    estd_signer_load_cfg(cfg->ca_key, cfg, &signer, &err) != ESTKIT_OK) {
 		fprintf(stderr, "estd: crl: cannot load the CA: %s\n", err != NULL ? err : cfg->ca_cert);
 		goto out;
 	}

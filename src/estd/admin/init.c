@@ -28,6 +28,7 @@
 #include "ca/signer.h"
 #include "config.h"
 #include "digest_key.h"
+#include "ca/signer_pkcs11.h"
 #include "store/store.h"
 #include "util.h"
 
@@ -40,6 +41,7 @@ struct init_state {
 	STACK_OF(X509) *chain;           /* certificates after the CA in an imported file */
 	struct estd_ca *ca;
 	X509_REQ *tls_csr;
+	int ca_on_token;                 /* the CA key is a pkcs11: URI: no ca.key file */
 };
 
 static enum estkit_status errout(char **err, enum estkit_status rc, char *msg)
@@ -91,9 +93,18 @@ static enum estkit_status check_opts(const struct estd_init_opts *o, char **err)
 
 	if (o->dir == NULL || *o->dir == '\0')
 		return errout(err, ESTKIT_EINVAL, estd_strfmt("--dir is required"));
-	if ((o->ca_cert == NULL) != (o->ca_key == NULL))
+	if (o->ca_cert != NULL && o->ca_key == NULL)
 		return errout(err, ESTKIT_EINVAL,
 			      estd_strfmt("--ca-cert and --ca-key go together"));
+	if (o->ca_key != NULL && o->ca_cert == NULL && !estd_signer_is_pkcs11(o->ca_key))
+		return errout(err, ESTKIT_EINVAL,
+			      estd_strfmt("--ca-key FILE needs --ca-cert (only a pkcs11: key "
+					  "gets a new CA certificate)"));
+	if ((o->ca_key_pin_file != NULL || o->pkcs11_module != NULL) &&
+	    !estd_signer_is_pkcs11(o->ca_key))
+		return errout(err, ESTKIT_EINVAL,
+			      estd_strfmt("--ca-key-pin-file and --pkcs11-module need --ca-key "
+					  "pkcs11:URI"));
 	if (o->ca_days < 0 || o->ca_days > 36500)
 		return errout(err, ESTKIT_EINVAL,
 			      estd_strfmt("--ca-days must be between 1 and 36500"));
@@ -208,6 +219,21 @@ out:
 	return rc;
 }
 
+/* --ca-key pkcs11:URI: the token's key (it stays there; s->ca_key only refers to it). */
+static enum estkit_status token_key(const struct estd_init_opts *o, struct init_state *s,
+				    char **err)
+{
+	char *perr = NULL;
+	enum estkit_status rc;
+
+	rc = estd_signer_pkcs11_load(o->ca_key, o->pkcs11_module, o->ca_key_pin_file, &s->ca_key,
+				     &perr);
+	if (rc != ESTKIT_OK)
+		return errout(err, rc, perr != NULL ? perr : estd_strfmt("cannot open %s", o->ca_key));
+	s->ca_on_token = 1;
+	return ESTKIT_OK;
+}
+
 static enum estkit_status create_ca(const struct estd_init_opts *o, struct init_state *s,
 				    char **err)
 {
@@ -215,10 +241,16 @@ static enum estkit_status create_ca(const struct estd_init_opts *o, struct init_
 	const char *spec = o->key_type != NULL ? o->key_type : ESTD_INIT_DEFAULT_KEY;
 	enum estkit_status rc;
 
-	rc = estkit_key_generate(spec, &s->ca_key);
-	if (rc != ESTKIT_OK)
-		return errout(err, ESTKIT_EINVAL, estd_strfmt("--key-type '%s': %s", spec,
-							       estkit_strerror(rc)));
+	if (o->ca_key != NULL) {
+		rc = token_key(o, s, err);
+		if (rc != ESTKIT_OK)
+			return rc;
+	} else {
+		rc = estkit_key_generate(spec, &s->ca_key);
+		if (rc != ESTKIT_OK)
+			return errout(err, ESTKIT_EINVAL, estd_strfmt("--key-type '%s': %s", spec,
+								       estkit_strerror(rc)));
+	}
 	rc = estd_signer_new(s->ca_key, &signer);
 	if (rc == ESTKIT_OK)
 		rc = make_root(signer, o->ca_subject != NULL ? o->ca_subject
@@ -249,10 +281,13 @@ static enum estkit_status import_ca(const struct estd_init_opts *o, struct init_
 						    estkit_strerror(rc)));
 	s->ca_cert = sk_X509_shift(certs);
 	s->chain = certs;
-	rc = estkit_key_load(o->ca_key, &s->ca_key);
-	if (rc != ESTKIT_OK)
+	if (estd_signer_is_pkcs11(o->ca_key))
+		rc = token_key(o, s, err);
+	else if ((rc = estkit_key_load(o->ca_key, &s->ca_key)) != ESTKIT_OK)
 		return errout(err, rc, estd_strfmt("cannot read CA key %s: %s", o->ca_key,
 						    estkit_strerror(rc)));
+	if (rc != ESTKIT_OK)
+		return rc;
 	if (X509_check_ca(s->ca_cert) == 0)
 		return errout(err, ESTKIT_EPOLICY,
 			      estd_strfmt("%s is not a CA certificate", o->ca_cert));
@@ -335,10 +370,35 @@ static enum estkit_status make_tls(const struct estd_init_opts *o, struct init_s
 	return rc;
 }
 
+/* [ca] key (and for a token its PIN file and module); absolute paths: the file moves nowhere. */
+static char *ca_key_lines(const struct estd_init_opts *o)
+{
+	char *pin = NULL, *mod = NULL, *out;
+
+	if (o->ca_key == NULL || !estd_signer_is_pkcs11(o->ca_key))
+		return estd_strfmt("key = ca.key\n");
+	if (o->ca_key_pin_file != NULL && (pin = realpath(o->ca_key_pin_file, NULL)) == NULL)
+		return NULL;
+	if (o->pkcs11_module != NULL && (mod = realpath(o->pkcs11_module, NULL)) == NULL) {
+		free(pin);
+		return NULL;
+	}
+	out = estd_strfmt("# a key on a PKCS#11 token (RFC 7512 URI): it never leaves the token\n"
+			  "key = %s\nkey_pin_file = %s\npkcs11_module = %s\n",
+			  o->ca_key, pin != NULL ? pin : "", mod != NULL ? mod : "");
+	free(pin);
+	free(mod);
+	return out;
+}
+
 /* estd.conf: every setting with its default, so the file documents itself. */
 static char *config_text(const struct estd_init_opts *o, int has_chain)
 {
-	return estd_strfmt(
+	char *key = ca_key_lines(o), *text;
+
+	if (key == NULL)
+		return NULL;
+	text = estd_strfmt(
 		"# estd.conf - written by `estd init`; see estd.conf(5) and estd(8).\n"
 		"# Relative paths are relative to the directory of this file.\n"
 		"# `kill -HUP` reloads labels, profiles, users and log_level; other\n"
@@ -356,9 +416,13 @@ static char *config_text(const struct estd_init_opts *o, int has_chain)
 		"# error | warn | info | debug\nlog_level = info\n"
 		"\n[ca]\n"
 		"# the CA certificate (the clients' trust anchor) and its key (0600)\n"
-		"cert = ca.pem\nkey = ca.key\n"
+		"cert = ca.pem\n%s"
 		"# optional: intermediates up to the root, sent in /cacerts after the CA\n"
 		"chain = %s\n"
+		"# sign in a separate process that alone holds the key (process) or in estd (inline)\n"
+		"signer = process\n"
+		"# signer worker processes (0 = one per CPU, at most 8); seconds per signature\n"
+		"signer_workers = 0\nsigner_timeout = 10\n"
 		"\n[store]\n# SQLite database of every issued certificate\npath = estd.db\n"
 		"\n[auth]\n"
 		"# HTTP users (Basic and Digest): manage with `estd user`\nusers = users\n"
@@ -387,8 +451,10 @@ static char *config_text(const struct estd_init_opts *o, int has_chain)
 		"[label]\nprofile = default\n"
 		"\n# A named label: /.well-known/est/routers/<operation>\n"
 		"# [label routers]\n# profile = default\n",
-		o->listen != NULL ? o->listen : ESTD_INIT_DEFAULT_LISTEN,
+		o->listen != NULL ? o->listen : ESTD_INIT_DEFAULT_LISTEN, key,
 		has_chain ? "chain.pem" : "");
+	free(key);
+	return text;
 }
 
 static enum estkit_status write_file(const char *dir, const char *name, const char *text,
@@ -439,7 +505,7 @@ static enum estkit_status write_pki(const char *dir, struct init_state *s, char 
 	    p[4] == NULL || !sk_X509_push(tls, s->tls_cert) || !sk_X509_push(tls, s->ca_cert))
 		goto out;
 	/* The TLS chain is leaf then CA, so clients can build the path (RFC 8446 4.4.2). */
-	if ((rc = estkit_key_save(p[0], s->ca_key)) != ESTKIT_OK) {
+	if (!s->ca_on_token && (rc = estkit_key_save(p[0], s->ca_key)) != ESTKIT_OK) {
 		what = "ca.key";
 	} else if ((rc = estkit_cert_save(p[1], s->ca_cert)) != ESTKIT_OK) {
 		what = "ca.pem";
@@ -510,7 +576,10 @@ static void print_summary(FILE *out, const struct estd_init_opts *o, struct init
 	if (ASN1_TIME_to_tm(X509_get0_notAfter(s->ca_cert), &tm) == 1)
 		estd_fmt_time((long long)timegm(&tm), ' ', until, sizeof(until));
 	fprintf(out, "estd init: created %s\n", o->dir);
-	fprintf(out, "  ca.key     CA private key (mode 0600)\n");
+	if (s->ca_on_token)
+		fprintf(out, "  (no ca.key: the CA key stays on the token, %s)\n", o->ca_key);
+	else
+		fprintf(out, "  ca.key     CA private key (mode 0600)\n");
 	fprintf(out, "  ca.pem     CA certificate %s%s, valid until %s UTC\n",
 		subject ? subject : "?", o->ca_cert ? " (imported)" : "", until);
 	if (sk_X509_num(s->chain) > 0)
@@ -587,7 +656,10 @@ enum estkit_status estd_init(const struct estd_init_opts *o, FILE *out, char **e
 		rc = write_pki(o->dir, &s, err);
 	if (rc == ESTKIT_OK) {
 		conf = config_text(o, sk_X509_num(s.chain) > 0);
-		rc = write_file(o->dir, "estd.conf", conf, 0644, err);
+		rc = conf != NULL ? write_file(o->dir, "estd.conf", conf, 0644, err)
+				  : errout(err, ESTKIT_EIO,
+					   estd_strfmt("cannot resolve --ca-key-pin-file or "
+						       "--pkcs11-module"));
 	}
 	if (rc == ESTKIT_OK)
 		rc = write_file(o->dir, "users", "", 0600, err);
@@ -608,7 +680,9 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: estd init --dir DIR [--key-type SPEC] [--hostname NAME]...\n"
 		   "                 [--listen HOST:PORT] [--ca-subject SUBJECT] [--ca-days N]\n"
-		   "                 [--ca-cert FILE --ca-key FILE] [--force]\n");
+		   "                 [--ca-cert FILE --ca-key FILE] [--force]\n"
+		   "                 [--ca-key pkcs11:URI [--ca-cert FILE] [--ca-key-pin-file FILE]\n"
+		   "                  [--pkcs11-module LIB]]\n");
 }
 
 /* Fills o from argv; hosts receives the --hostname values. -1 to go on, else an exit code. */
@@ -624,6 +698,8 @@ static int parse_init_args(int argc, char **argv, struct estd_init_opts *o, cons
 		{ "ca-cert", required_argument, NULL, 'C' },
 		{ "ca-key", required_argument, NULL, 'K' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "ca-key-pin-file", required_argument, NULL, 'P' },
+		{ "pkcs11-module", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -640,6 +716,8 @@ static int parse_init_args(int argc, char **argv, struct estd_init_opts *o, cons
 		case 'C': o->ca_cert = optarg; break;
 		case 'K': o->ca_key = optarg; break;
 		case 'f': o->force = 1; break;
+		case 'P': o->ca_key_pin_file = optarg; break;
+		case 'M': o->pkcs11_module = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'H':
 			if (o->nhostnames >= MAX_HOSTNAMES) {

@@ -25,6 +25,10 @@ struct estd_init_opts {
 	int ca_days;                      /* 0: 3650 */
 	const char *ca_cert, *ca_key;     /* both set: import this CA instead of creating one */
 	int force;                        /* overwrite a non-empty dir */
+	/* ca_key may be a pkcs11: URI (RFC 7512): alone, the CA certificate is made for the
+	 * token's key; with ca_cert, that CA is imported. No ca.key is written. */
+	const char *ca_key_pin_file;      /* the token PIN's file, written to [ca] key_pin_file */
+	const char *pkcs11_module;        /* [ca] pkcs11_module; NULL: p11-kit's proxy */
 };
 
 /*

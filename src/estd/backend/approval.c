@@ -119,8 +119,9 @@ static enum estkit_status lost_race(const struct estd_approval *a, struct estkit
 }
 
 /*
- * An approved request: record *cand (or a new certificate) with the
- * request's requester and mark the request issued, in one transaction.
+ * An approved request: issue now (the only signature a held request ever
+ * gets), record it with the request's requester and mark the request
+ * issued, in one transaction.
  */
 static enum estkit_status collect(const struct estd_approval *a, struct estkit_request *req,
 				  X509_REQ *csr, const struct estd_request_record *row,
@@ -181,18 +182,18 @@ static enum estkit_status answer(const struct estd_approval *a, struct estkit_re
 	return ESTKIT_EINTERNAL;
 }
 
-/* Trial issuance: the profile's refusals become a 400 before anything is stored. */
+/* The profile's refusals become a 400 before anything is stored; nothing is signed here. */
 static enum estkit_status policy_check(const struct estd_approval *a, struct estkit_request *req,
-				       X509_REQ *csr, X509 **cand)
+				       X509_REQ *csr)
 {
 	char reason[256];
-	enum estkit_status rc = estd_ca_issue(a->ca, a->prof, csr, cand, reason, sizeof(reason));
+	enum estkit_status rc = estd_ca_check_request(a->ca, a->prof, csr, reason, sizeof(reason));
 
 	if (rc == ESTKIT_EPOLICY || rc == ESTKIT_EPARSE) {
 		estkit_request_fail(req, 400, "%s", reason);
 	} else if (rc != ESTKIT_OK) {
-		estd_backend_ca_log(a->log, ESTKIT_LOG_ERROR, "issuing failed: %s (%s)", reason,
-				    estkit_strerror(rc));
+		estd_backend_ca_log(a->log, ESTKIT_LOG_ERROR, "checking the request failed: %s (%s)",
+				    reason, estkit_strerror(rc));
 		estkit_request_fail(req, 500, "could not issue the certificate");
 	}
 	return rc;
@@ -210,7 +211,7 @@ enum estkit_status estd_approval_enroll(const struct estd_approval *a,
 
 	memset(&in, 0, sizeof(in));
 	*cert = NULL;
-	rc = policy_check(a, req, csr, &cand);
+	rc = policy_check(a, req, csr);
 	if (rc != ESTKIT_OK)
 		goto out;
 	rc = build_request(req, csr, &in);

@@ -24,6 +24,8 @@
 #include "util.h"
 
 /* Serial collisions are astronomically rare; a few retries cover a broken RNG's bad day. */
+/* Retry-After (seconds) when the signer process did not answer: a worker restarts in ~1 s. */
+#define SIGNER_RETRY_AFTER 2
 #define ISSUE_ATTEMPTS 5
 
 struct estd_backend_ca {
@@ -223,6 +225,13 @@ static enum estkit_status issue_and_record(struct estd_backend_ca *b, struct est
 		rc = estd_ca_issue(ca, prof, csr, cert, reason, sizeof(reason));
 		if (rc == ESTKIT_EPOLICY || rc == ESTKIT_EPARSE) {
 			estkit_request_fail(req, 400, "%s", reason);
+			return rc;
+		}
+		if (rc == ESTKIT_ECRYPTO) {
+			/* the signer (process) did not sign: temporary, the client may retry */
+			estd_backend_ca_log(b, ESTKIT_LOG_ERROR, "signing failed: %s", reason);
+			estkit_request_set_retry_after(req, SIGNER_RETRY_AFTER);
+			estkit_request_fail(req, 503, "the CA signer is unavailable; retry later");
 			return rc;
 		}
 		if (rc != ESTKIT_OK) {
@@ -564,6 +573,12 @@ static void warn_restart_needed(struct estd_backend_ca *b, const struct estd_con
 		{ "[ca] cert", str_differs(old->ca_cert, cfg->ca_cert) },
 		{ "[ca] key", str_differs(old->ca_key, cfg->ca_key) },
 		{ "[ca] chain", str_differs(old->ca_chain, cfg->ca_chain) },
+		{ "[ca] signer, signer_workers, signer_timeout, key_pin_file or pkcs11_module",
+		  old->ca_signer_inline != cfg->ca_signer_inline ||
+			  old->ca_signer_workers != cfg->ca_signer_workers ||
+			  old->ca_signer_timeout != cfg->ca_signer_timeout ||
+			  str_differs(old->ca_key_pin_file, cfg->ca_key_pin_file) ||
+			  str_differs(old->ca_pkcs11_module, cfg->ca_pkcs11_module) },
 		{ "[store] path", str_differs(old->store_path, cfg->store_path) },
 		{ "[auth] realm", str_differs(old->realm, cfg->realm) },
 		{ "[auth] client_ca", str_differs(old->client_ca, cfg->client_ca) },

@@ -385,8 +385,12 @@ static enum estkit_status build_base(X509 *cert, X509 *cacert, X509_REQ *csr,
 	return set_validity(cert, cacert, lifetime, reason, rlen);
 }
 
-enum estkit_status estd_ca_issue(struct estd_ca *ca, const struct estd_ca_profile *profile,
-				 X509_REQ *csr, X509 **out, char *reason, size_t rlen)
+/*
+ * The certificate for csr under profile, complete but unsigned: every policy
+ * decision of issuance is made here (estd_ca_check_request, estd_ca_issue).
+ */
+static enum estkit_status build_tbs(struct estd_ca *ca, const struct estd_ca_profile *profile,
+				    X509_REQ *csr, X509 **out, char *reason, size_t rlen)
 {
 	GENERAL_NAMES *sans = NULL;
 	X509 *cert = NULL;
@@ -394,9 +398,6 @@ enum estkit_status estd_ca_issue(struct estd_ca *ca, const struct estd_ca_profil
 	unsigned ku;
 	enum estkit_status rc = ESTKIT_EINVAL;
 
-	reasonf(reason, rlen, "could not issue the certificate");
-	if (out == NULL)
-		return ESTKIT_EINVAL;
 	*out = NULL;
 	if (ca == NULL || profile == NULL || csr == NULL)
 		goto out;
@@ -427,19 +428,46 @@ enum estkit_status estd_ca_issue(struct estd_ca *ca, const struct estd_ca_profil
 			reason, rlen);
 	if (rc == ESTKIT_OK)
 		rc = add_extensions(cert, ca->cert, profile, ku, sans);
-	if (rc == ESTKIT_OK)
-		rc = estd_signer_sign_cert(ca->signer, cert);
-	if (rc != ESTKIT_OK)
-		goto out;
-	/* A fresh decode of what was signed: no cached state from the build. */
-	*out = X509_dup(cert);
-	if (*out == NULL) {
-		rc = ESTKIT_ENOMEM;
-		goto out;
+	if (rc == ESTKIT_OK) {
+		*out = cert;
+		cert = NULL;
 	}
-	reasonf(reason, rlen, "issued");
 out:
 	X509_free(cert);
 	GENERAL_NAMES_free(sans);
+	return rc;
+}
+
+enum estkit_status estd_ca_check_request(struct estd_ca *ca, const struct estd_ca_profile *profile,
+					 X509_REQ *csr, char *reason, size_t rlen)
+{
+	X509 *cert = NULL;
+	enum estkit_status rc;
+
+	reasonf(reason, rlen, "could not issue the certificate");
+	rc = build_tbs(ca, profile, csr, &cert, reason, rlen);
+	X509_free(cert);
+	return rc;
+}
+
+enum estkit_status estd_ca_issue(struct estd_ca *ca, const struct estd_ca_profile *profile,
+				 X509_REQ *csr, X509 **out, char *reason, size_t rlen)
+{
+	X509 *cert = NULL;
+	enum estkit_status rc;
+
+	reasonf(reason, rlen, "could not issue the certificate");
+	if (out == NULL)
+		return ESTKIT_EINVAL;
+	*out = NULL;
+	rc = build_tbs(ca, profile, csr, &cert, reason, rlen);
+	/* A fresh decode of what was signed: no cached state from the build. */
+	if (rc == ESTKIT_OK)
+		rc = estd_signer_sign_cert_copy(ca->signer, cert, out);
+	if (rc != ESTKIT_OK)
+		goto out;
+	reasonf(reason, rlen, "issued");
+out:
+	X509_free(cert);
 	return rc;
 }

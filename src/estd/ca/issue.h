@@ -52,6 +52,14 @@ struct estd_signer *estd_ca_signer(const struct estd_ca *ca);
 enum estkit_status estd_ca_issue(struct estd_ca *ca, const struct estd_ca_profile *profile,
 				 X509_REQ *csr, X509 **out, char *reason, size_t rlen);
 
+/*
+ * Every check estd_ca_issue() makes, without signing anything (a request
+ * held for approval is checked when it arrives and on each poll, and signed
+ * only once approved). Same return codes and reason as estd_ca_issue().
+ */
+enum estkit_status estd_ca_check_request(struct estd_ca *ca, const struct estd_ca_profile *profile,
+					 X509_REQ *csr, char *reason, size_t rlen);
+
 /* Sets a random, positive, non-zero 16-byte serial (RFC 5280 4.1.2.2, DESIGN.md 5). */
 enum estkit_status estd_cert_set_random_serial(X509 *cert);
 

@@ -63,12 +63,9 @@ static enum estkit_status make_cert(const struct ca_spec *s, X509 **out)
 	if ((rc = add_ca_extensions(x)) != ESTKIT_OK)
 		goto out;
 	rc = estd_cert_add_key_ids(x, s->key_id_issuer != NULL ? s->key_id_issuer : x);
+	/* a fresh decode: no extension cache from the build */
 	if (rc == ESTKIT_OK)
-		rc = estd_signer_sign_cert(s->signer, x);
-	if (rc != ESTKIT_OK)
-		goto out;
-	*out = X509_dup(x); /* a fresh decode: no extension cache from the build */
-	rc = *out != NULL ? ESTKIT_OK : ESTKIT_ENOMEM;
+		rc = estd_signer_sign_cert_copy(s->signer, x, out);
 out:
 	X509_free(x);
 	return rc;

@@ -50,7 +50,7 @@ static enum estkit_status load_next(const struct estd_config *cfg, struct estd_r
 				   estkit_strerror(rc));
 		return rc;
 	}
-	rc = estd_signer_load(cfg->ca_next_key, &signer, err);
+	rc = estd_signer_load_cfg(cfg->ca_next_key, cfg, &signer, err);
 	if (rc == ESTKIT_OK) {
 		rc = estd_ca_new(cert, signer, &r->next);
 		if (rc != ESTKIT_OK)

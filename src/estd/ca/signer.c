@@ -1,5 +1,8 @@
 /*
- * signer.c - the in-process signer: the CA key and the only code that uses it.
+ * signer.c - the signer: the CA key and the only code that uses it. Inline
+ * (the key in this process: `estd init`, the admin commands, [ca] signer =
+ * inline, and the signer workers themselves), or forwarding to the signer
+ * process (signer_proc.h) when `estd run` installed one.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,9 +17,14 @@
 
 #include <estkit/cmc.h>
 #include "ca/signer.h"
+#include "ca/signer_pkcs11.h"
+#include "ca/signer_proc.h"
+#include "util.h"
 
 struct estd_signer {
-	EVP_PKEY *key;
+	EVP_PKEY *key;                 /* inline: the private key; process: its public half */
+	struct estd_signer_proc *proc; /* NULL: inline */
+	int slot;                      /* process: the key slot in the signer process */
 };
 
 /* The digest for a key: NULL for the EdDSA keys that hash internally. */
@@ -82,8 +90,52 @@ static void set_err(char **err, const char *fmt, ...)
 		memcpy(*err, buf, n);
 }
 
-enum estkit_status estd_signer_load(const char *path, struct estd_signer **out, char **err)
+/* A signer for a key the signer process holds: its public half, fetched once. */
+static enum estkit_status open_remote(struct estd_signer_proc *p, const char *path,
+				      struct estd_signer **out, char **err)
 {
+	struct estd_signer_msg req, rsp;
+	const unsigned char *q = NULL;
+	EVP_PKEY *pub = NULL;
+	enum estkit_status rc;
+	int slot = estd_signer_proc_slot(p, path);
+
+	memset(&req, 0, sizeof(req));
+	if (slot < 0) {
+		set_err(err, "%s is not a key the signer process loaded at start; restart estd to "
+			     "use it", path);
+		return ESTKIT_ENOTFOUND;
+	}
+	req.op = ESTD_SIGNER_OP_PUBKEY;
+	req.key = slot;
+	rc = estd_signer_proc_call(p, &req, &rsp);
+	if (rc == ESTKIT_OK && rsp.status != ESTKIT_OK) {
+		set_err(err, "%s", rsp.reason != NULL ? rsp.reason : "the signer refused");
+		rc = (enum estkit_status)rsp.status;
+	} else if (rc != ESTKIT_OK) {
+		set_err(err, "CA key %s: the signer process does not answer", path);
+	} else {
+		q = rsp.data;
+		pub = d2i_PUBKEY(NULL, &q, (long)rsp.len);
+		rc = pub != NULL ? ESTKIT_OK : ESTKIT_EPROTO;
+	}
+	if (rc == ESTKIT_OK && (*out = calloc(1, sizeof(**out))) == NULL)
+		rc = ESTKIT_ENOMEM;
+	if (rc == ESTKIT_OK) {
+		(*out)->key = pub;
+		(*out)->proc = p;
+		(*out)->slot = slot;
+		pub = NULL;
+	}
+	EVP_PKEY_free(pub);
+	estd_signer_msg_clear(&rsp);
+	return rc;
+}
+
+static enum estkit_status load_ref(const char *path, const char *module, const char *pin_file,
+				   struct estd_signer **out, char **err)
+{
+	struct estd_signer_proc *p = estd_signer_proc_installed();
 	EVP_PKEY *key = NULL;
 	enum estkit_status rc;
 
@@ -92,10 +144,23 @@ enum estkit_status estd_signer_load(const char *path, struct estd_signer **out, 
 	if (out == NULL || path == NULL)
 		return ESTKIT_EINVAL;
 	*out = NULL;
-	rc = estkit_key_load(path, &key);
-	if (rc != ESTKIT_OK) {
-		set_err(err, "cannot read CA key %s: %s", path, estkit_strerror(rc));
-		goto out;
+	if (p != NULL)
+		return open_remote(p, path, out, err);
+	if (estd_signer_is_pkcs11(path)) {
+		char *perr = NULL;
+
+		rc = estd_signer_pkcs11_load(path, module, pin_file, &key, &perr);
+		if (rc != ESTKIT_OK) {
+			set_err(err, "%s", perr != NULL ? perr : "cannot open the PKCS#11 key");
+			free(perr);
+			goto out;
+		}
+	} else {
+		rc = estkit_key_load(path, &key);
+		if (rc != ESTKIT_OK) {
+			set_err(err, "cannot read CA key %s: %s", path, estkit_strerror(rc));
+			goto out;
+		}
 	}
 	rc = estd_signer_new(key, out);
 	if (rc != ESTKIT_OK)
@@ -103,6 +168,18 @@ enum estkit_status estd_signer_load(const char *path, struct estd_signer **out, 
 out:
 	EVP_PKEY_free(key);
 	return rc;
+}
+
+enum estkit_status estd_signer_load(const char *path, struct estd_signer **out, char **err)
+{
+	return load_ref(path, NULL, NULL, out, err);
+}
+
+enum estkit_status estd_signer_load_cfg(const char *ref, const struct estd_config *cfg,
+					struct estd_signer **out, char **err)
+{
+	return load_ref(ref, cfg != NULL ? cfg->ca_pkcs11_module : NULL,
+			cfg != NULL ? cfg->ca_key_pin_file : NULL, out, err);
 }
 
 void estd_signer_free(struct estd_signer *s)
@@ -114,6 +191,100 @@ void estd_signer_free(struct estd_signer *s)
 	free(s);
 }
 
+/* One request to the signer process; ESTKIT_ECRYPTO (503 for clients) unless it signed. */
+static enum estkit_status remote_call(struct estd_signer *s, struct estd_signer_msg *req,
+				      struct estd_signer_msg *rsp)
+{
+	enum estkit_status rc = estd_signer_proc_call(s->proc, req, rsp);
+
+	if (rc == ESTKIT_OK && rsp->status != ESTKIT_OK)
+		rc = ESTKIT_ECRYPTO; /* estd_signer_proc_call() logged why */
+	if (rc != ESTKIT_OK)
+		estd_signer_msg_clear(rsp);
+	return rc == ESTKIT_OK ? ESTKIT_OK : ESTKIT_ECRYPTO;
+}
+
+/*
+ * Sends x (or crl) to the signer process and turns x into the signed
+ * object in place: callers keep their pointer (signer.h). The extra
+ * reference makes a failed decode free nothing of the caller's (d2i
+ * releases a reference, not the object, when it fails on a reused one).
+ */
+static enum estkit_status remote_sign(struct estd_signer *s, int op, X509 *x, X509_CRL *crl,
+				      X509 **copy)
+{
+	struct estd_signer_msg req, rsp;
+	unsigned char *der = NULL;
+	const unsigned char *p = NULL;
+	X509 *xr = x;
+	X509_CRL *cr = crl;
+	enum estkit_status rc;
+
+	memset(&req, 0, sizeof(req));
+	rc = x != NULL ? estd_signer_tbs_cert(x, &der, &req.len)
+		       : estd_signer_tbs_crl(crl, &der, &req.len);
+	if (rc != ESTKIT_OK)
+		return ESTKIT_ECRYPTO;
+	req.op = op;
+	req.key = s->slot;
+	req.data = der;
+	rc = remote_call(s, &req, &rsp);
+	OPENSSL_free(der);
+	if (rc != ESTKIT_OK)
+		return rc;
+	p = rsp.data;
+	if (copy != NULL) {
+		/* a fresh object from the signed DER: the one decode the caller needs anyway */
+		*copy = d2i_X509(NULL, &p, (long)rsp.len);
+		rc = *copy != NULL ? ESTKIT_OK : ESTKIT_EPROTO;
+	} else if (x != NULL && X509_up_ref(x)) {
+		rc = d2i_X509(&xr, &p, (long)rsp.len) == x ? ESTKIT_OK : ESTKIT_EPROTO;
+		X509_free(x);
+	} else if (crl != NULL && X509_CRL_up_ref(crl)) {
+		rc = d2i_X509_CRL(&cr, &p, (long)rsp.len) == crl ? ESTKIT_OK : ESTKIT_EPROTO;
+		X509_CRL_free(crl);
+	} else {
+		rc = ESTKIT_ENOMEM;
+	}
+	if (rc == ESTKIT_OK && p != rsp.data + rsp.len)
+		rc = ESTKIT_EPROTO;
+	if (rc != ESTKIT_OK && copy != NULL) {
+		X509_free(*copy);
+		*copy = NULL;
+	}
+	estd_signer_msg_clear(&rsp);
+	return rc == ESTKIT_OK ? ESTKIT_OK : ESTKIT_ECRYPTO;
+}
+
+static enum estkit_status remote_cms(struct estd_signer *s, const unsigned char *content,
+				     size_t len, STACK_OF(X509) *extra, unsigned char **out,
+				     size_t *outlen)
+{
+	struct estd_signer_msg req, rsp;
+	enum estkit_status rc;
+
+	*out = NULL;
+	*outlen = 0;
+	memset(&req, 0, sizeof(req));
+	req.op = ESTD_SIGNER_OP_SIGN_CMS;
+	req.key = s->slot;
+	req.data = (unsigned char *)content; /* borrowed: not cleared below */
+	req.len = len;
+	req.extra = extra;
+	rc = remote_call(s, &req, &rsp);
+	if (rc != ESTKIT_OK)
+		return rc;
+	*out = OPENSSL_malloc(rsp.len > 0 ? rsp.len : 1);
+	if (*out == NULL) {
+		estd_signer_msg_clear(&rsp);
+		return ESTKIT_ENOMEM;
+	}
+	memcpy(*out, rsp.data, rsp.len);
+	*outlen = rsp.len;
+	estd_signer_msg_clear(&rsp);
+	return ESTKIT_OK;
+}
+
 enum estkit_status estd_signer_sign_cert(struct estd_signer *s, X509 *tbs)
 {
 	EVP_MD_CTX *mctx = NULL;
@@ -121,6 +292,8 @@ enum estkit_status estd_signer_sign_cert(struct estd_signer *s, X509 *tbs)
 
 	if (s == NULL || tbs == NULL)
 		return ESTKIT_EINVAL;
+	if (s->proc != NULL)
+		return remote_sign(s, ESTD_SIGNER_OP_SIGN_CERT, tbs, NULL, NULL);
 	mctx = EVP_MD_CTX_new();
 	if (mctx == NULL)
 		return ESTKIT_ENOMEM;
@@ -132,6 +305,25 @@ enum estkit_status estd_signer_sign_cert(struct estd_signer *s, X509 *tbs)
 out:
 	EVP_MD_CTX_free(mctx);
 	return rc;
+}
+
+/* See signer.h. */
+enum estkit_status estd_signer_sign_cert_copy(struct estd_signer *s, X509 *tbs, X509 **out)
+{
+	enum estkit_status rc;
+
+	if (out == NULL)
+		return ESTKIT_EINVAL;
+	*out = NULL;
+	if (s == NULL || tbs == NULL)
+		return ESTKIT_EINVAL;
+	if (s->proc != NULL)
+		return remote_sign(s, ESTD_SIGNER_OP_SIGN_CERT, tbs, NULL, out);
+	rc = estd_signer_sign_cert(s, tbs);
+	if (rc != ESTKIT_OK)
+		return rc;
+	*out = X509_dup(tbs);
+	return *out != NULL ? ESTKIT_OK : ESTKIT_ENOMEM;
 }
 
 int estd_signer_matches_cert(const struct estd_signer *s, X509 *cert)
@@ -181,6 +373,8 @@ enum estkit_status estd_signer_sign_cms(struct estd_signer *s, X509 *cert,
 {
 	if (s == NULL || cert == NULL)
 		return ESTKIT_EINVAL;
+	if (s->proc != NULL)
+		return remote_cms(s, content, len, extra, out, outlen);
 	return estkit_cmc_sign(content, len, 1, cert, s->key, extra, out, outlen);
 }
 
@@ -189,5 +383,7 @@ enum estkit_status estd_signer_sign_crl(struct estd_signer *s, X509_CRL *crl)
 {
 	if (s == NULL || crl == NULL)
 		return ESTKIT_EINVAL;
+	if (s->proc != NULL)
+		return remote_sign(s, ESTD_SIGNER_OP_SIGN_CRL, NULL, crl, NULL);
 	return X509_CRL_sign(crl, s->key, digest_for(s->key)) > 0 ? ESTKIT_OK : ESTKIT_ECRYPTO;
 }

@@ -28,6 +28,16 @@ enum estkit_status estd_signer_new(EVP_PKEY *key, struct estd_signer **out);
  */
 enum estkit_status estd_signer_load(const char *path, struct estd_signer **out, char **err);
 
+/*
+ * As estd_signer_load() for a [ca] key reference ref: a file, or a pkcs11:
+ * URI opened with cfg's [ca] pkcs11_module and key_pin_file. When `estd
+ * run` started a signer process (signer_proc.h), both return a signer that
+ * forwards to it (ref must be a key it loaded at start) and never read a key.
+ */
+struct estd_config;
+enum estkit_status estd_signer_load_cfg(const char *ref, const struct estd_config *cfg,
+					struct estd_signer **out, char **err);
+
 /* Frees the signer and its key. NULL is a no-op. */
 void estd_signer_free(struct estd_signer *s);
 
@@ -37,6 +47,14 @@ void estd_signer_free(struct estd_signer *s);
  * separate digest for Ed25519/Ed448. Thread-safe. ESTKIT_ECRYPTO on failure.
  */
 enum estkit_status estd_signer_sign_cert(struct estd_signer *s, X509 *tbs);
+
+/*
+ * Signs tbs and gives the signed certificate as a fresh object decoded from
+ * its DER (*out, caller frees): no cached state from the build, and with
+ * the signer process one decode instead of two. tbs itself may be left
+ * unsigned. Thread-safe.
+ */
+enum estkit_status estd_signer_sign_cert_copy(struct estd_signer *s, X509 *tbs, X509 **out);
 
 /* 1 when cert's public key is the signer's key, else 0. */
 int estd_signer_matches_cert(const struct estd_signer *s, X509 *cert);

@@ -202,6 +202,14 @@ struct estkit_server_config {
 	size_t digest_secret_len;    /* 16..1024 bytes */
 	int digest_nonce_lifetime;   /* seconds a nonce is valid; default 300 */
 	int digest_nonce_table;      /* nonce-count high-water marks remembered; default 4096 */
+	/*
+	 * Implicit trust anchors for TLS client certificates (RFC 7030 3.3.2,
+	 * 3.6), kept apart from client_ca_file/extra_ca_file (the explicit ones):
+	 * a certificate that chains only to these authenticates its holder for
+	 * /simpleenroll alone; for every other operation it counts as no client
+	 * certificate. NULL: no implicit database (switched off).
+	 */
+	const char *implicit_ca_file;
 };
 
 ESTKIT_API void estkit_server_config_init(struct estkit_server_config *cfg);

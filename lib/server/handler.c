@@ -284,6 +284,7 @@ static void set_peer(struct estkit_request *r, struct evhttp_connection *evcon)
 	if (cert != NULL && X509_up_ref(cert) == 1) {
 		char *subj = NULL;
 		r->peer_cert = cert;
+		r->peer_implicit = ek_trust_peer_implicit(r->srv, evcon, cert);
 		if (estkit_name_oneline(X509_get_subject_name(cert), &subj) == ESTKIT_OK) {
 			size_t n = strlen(subj) + sizeof("cert:");
 			r->identity = OPENSSL_malloc(n);
@@ -394,6 +395,7 @@ static int route(struct estkit_request *r)
 		return reply(r, 404, "unknown label");
 	if (!ek_route_method_ok(r->op, r->method, &r->allow))
 		return reply(r, 405, "method not allowed");
+	ek_trust_apply_implicit(r);
 	switch (r->op) {
 	case ESTKIT_OP_CACERTS:
 		if (be->cacerts == NULL)

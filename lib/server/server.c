@@ -137,6 +137,7 @@ static int copy_config(struct estkit_server *srv, const struct estkit_server_con
 	    dupstr(&srv->key_file, cfg->key_file) != 0 ||
 	    dupstr(&srv->client_ca_file, cfg->client_ca_file) != 0 ||
 	    dupstr(&srv->extra_ca_file, cfg->extra_ca_file) != 0 ||
+	    dupstr(&srv->implicit_ca_file, cfg->implicit_ca_file) != 0 ||
 	    dupstr(&srv->realm, cfg->realm != NULL ? cfg->realm : "estkit") != 0)
 		return -1;
 	if (c->io_threads <= 0)

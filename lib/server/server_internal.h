@@ -83,6 +83,7 @@ struct estkit_request {
 	const char *resp_ctype;       /* Content-Type of a 200 body; NULL: certs-only PKCS#7 */
 	char *target;                /* request-target as sent, query included (Digest uri) */
 	int digest_stale;            /* [job] 401 challenge carries stale=true */
+	int peer_implicit;           /* [loop] peer_cert chains only to the implicit anchors */
 };
 
 /* One event loop thread: its base, evhttp and listening socket. */
@@ -124,6 +125,8 @@ struct estkit_server {
 	int joined;           /* [wait_mu] threads have been joined */
 	pthread_mutex_t wait_mu;
 	struct ek_digest *digest;  /* nonce key and nonce-count table; NULL: no Digest */
+	char *implicit_ca_file;    /* implicit client-cert anchors (RFC 7030 3.6); NULL: none */
+	X509_STORE *explicit_store; /* explicit anchors alone, set when implicit_ca_file is */
 };
 
 /* ---- server.c ---- */
@@ -147,6 +150,20 @@ X509 *ek_tls_peer_cert(struct evhttp_connection *evcon);
 
 /* The channel binding of a connection (base64, "" when none). Loop thread. */
 void ek_tls_channel_binding(struct evhttp_connection *evcon, char out[ESTKIT_CHANBIND_B64_MAX]);
+
+/* ---- trust.c ---- */
+/* Builds srv->explicit_store when an implicit database is configured. 0 or -1. */
+int ek_trust_explicit_init(struct estkit_server *srv);
+/*
+ * 1 when the verified client certificate cert of evcon chains to the
+ * implicit anchors only (RFC 7030 3.3.2, 3.6), else 0. Loop thread.
+ */
+int ek_trust_peer_implicit(struct estkit_server *srv, struct evhttp_connection *evcon, X509 *cert);
+/*
+ * RFC 7030 3.3.2: a certificate of the implicit database authenticates an
+ * enrollment only; for any other operation of r it is forgotten.
+ */
+void ek_trust_apply_implicit(struct estkit_request *r);
 
 /* ---- chanbind.c (job side) ---- */
 /*

@@ -67,13 +67,17 @@ static int setup_client_auth(struct estkit_server *srv)
 {
 	STACK_OF(X509_NAME) *names = NULL;
 
-	if (srv->client_ca_file == NULL && srv->extra_ca_file == NULL)
+	if (srv->client_ca_file == NULL && srv->extra_ca_file == NULL &&
+	    srv->implicit_ca_file == NULL)
 		return 0;
 	names = sk_X509_NAME_new_null();
 	if (names == NULL)
 		return -1;
+	/* the handshake accepts both databases; trust.c tells them apart (RFC 7030 3.3.2) */
 	if (add_ca_file(srv, names, srv->client_ca_file) != 0 ||
-	    add_ca_file(srv, names, srv->extra_ca_file) != 0) {
+	    add_ca_file(srv, names, srv->extra_ca_file) != 0 ||
+	    add_ca_file(srv, names, srv->implicit_ca_file) != 0 ||
+	    ek_trust_explicit_init(srv) != 0) {
 		sk_X509_NAME_pop_free(names, X509_NAME_free);
 		return -1;
 	}

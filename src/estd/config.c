@@ -101,6 +101,9 @@ static const struct key auth_keys[] = {
 	{"users", V_PATH, CFG(users_file), 0, 0},
 	{"realm", V_REALM, CFG(realm), 0, 0},
 	{"client_ca", V_OPTPATH, CFG(client_ca), 0, 0},
+	{"explicit_ca", V_OPTPATH, CFG(explicit_ca), 0, 0}, /* RFC 7030 3.6 name of client_ca */
+	{"implicit_ca", V_OPTPATH, CFG(implicit_ca), 0, 0},
+	{"implicit_ca_enabled", V_BOOL, CFG(implicit_ca_enabled), 0, 0},
 	{"reenroll_requires_cert", V_BOOL, CFG(reenroll_requires_cert), 0, 0},
 	{"methods", V_METHODS, CFG(auth_methods), 0, 0},
 	{"digest_secret_file", V_PATH, CFG(digest_secret_file), 0, 0},
@@ -744,6 +747,7 @@ static int config_defaults(struct estd_config *cfg)
 	cfg->digest_secret_file = estd_path_join(cfg->dir, "digest.key");
 	cfg->digest_nonce_lifetime = 300;
 	cfg->digest_nonce_table = 4096;
+	cfg->implicit_ca_enabled = -1;
 	return cfg->listen && cfg->log_level && cfg->store_path && cfg->users_file && cfg->realm &&
 	       cfg->digest_secret_file;
 }
@@ -759,6 +763,22 @@ static int validate_rollover(struct parser *p)
 		return fail(p, ESTKIT_EINVAL, "[ca] link_certs and switch_at need next_cert");
 	if (cfg->ca_next_cert != NULL && cfg->ca_link_certs == NULL)
 		return fail(p, ESTKIT_EINVAL, "[ca] next_cert needs link_certs (RFC 7030 4.1.3)");
+	return 1;
+}
+
+/* [auth] explicit_ca is the RFC 7030 3.6 name of client_ca: one value for both. */
+static int validate_trust(struct parser *p)
+{
+	struct estd_config *cfg = p->cfg;
+
+	if (cfg->explicit_ca == NULL)
+		return 1;
+	if (cfg->client_ca != NULL && strcmp(cfg->client_ca, cfg->explicit_ca) != 0)
+		return fail(p, ESTKIT_EINVAL,
+			    "[auth] explicit_ca and client_ca are one setting: give one of them");
+	free(cfg->client_ca);
+	cfg->client_ca = cfg->explicit_ca;
+	cfg->explicit_ca = NULL;
 	return 1;
 }
 
@@ -778,7 +798,7 @@ static void validate(struct parser *p)
 		fail(p, ESTKIT_EINVAL, "[ca] %s is required", cfg->ca_cert == NULL ? "cert" : "key");
 		return;
 	}
-	if (!validate_rollover(p))
+	if (!validate_rollover(p) || !validate_trust(p))
 		return;
 	if (estd_config_profile(cfg, DEFAULT_PROFILE) == NULL &&
 	    !add_profile(p, DEFAULT_PROFILE, &idx))
@@ -898,6 +918,8 @@ void estd_config_free(struct estd_config *cfg)
 	free(cfg->users_file);
 	free(cfg->realm);
 	free(cfg->client_ca);
+	free(cfg->implicit_ca);
+	free(cfg->explicit_ca);
 	free(cfg->digest_secret_file);
 	free(cfg->revokers);
 	for (i = 0; i < cfg->nprofiles; i++)

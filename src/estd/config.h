@@ -33,6 +33,9 @@
  *   users = users                  ; Basic-auth users file ("name:crypt-hash" lines)
  *   realm = estkit
  *   client_ca =                    ; extra trust anchors for TLS client certs (the CA is always one)
+ *   explicit_ca =                  ;   the same setting (RFC 7030 3.6 name); use one of the two
+ *   implicit_ca =                  ; third-party CAs for client certs: /simpleenroll only (3.3.2)
+ *   implicit_ca_enabled = yes      ; default yes when implicit_ca is set
  *   reenroll_requires_cert = yes   ; RFC 7030 4.2.2
  *   methods = basic, digest        ; HTTP authentication offered (RFC 7617, RFC 7616)
  *   digest_secret_file = digest.key ; 32-byte nonce key, shared by nodes (0600; made if absent)
@@ -137,6 +140,10 @@ struct estd_config {
 	/* [auth] revokers: identities allowed to revoke any certificate, comma-separated
 	 * "user:NAME" / "cert:SUBJECT" (RFC 2253 one-line); NULL: holders only */
 	char *revokers;
+	/* [auth] implicit TA database for client certificates (RFC 7030 3.6) */
+	char *implicit_ca;        /* NULL when unset */
+	char *explicit_ca;        /* parse only: moved to client_ca (its alias) */
+	int implicit_ca_enabled;  /* -1 unset: yes when implicit_ca is set */
 	/* [ca] signer: 0 = a separate signer process holds the CA keys (default), 1 = inline */
 	int ca_signer_inline;
 	int ca_signer_workers;    /* signer worker processes; 0: one per online CPU (max 8) */

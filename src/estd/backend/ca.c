@@ -582,6 +582,8 @@ static void warn_restart_needed(struct estd_backend_ca *b, const struct estd_con
 		{ "[store] path", str_differs(old->store_path, cfg->store_path) },
 		{ "[auth] realm", str_differs(old->realm, cfg->realm) },
 		{ "[auth] client_ca", str_differs(old->client_ca, cfg->client_ca) },
+		{ "[auth] implicit_ca", str_differs(old->implicit_ca, cfg->implicit_ca) ||
+		  old->implicit_ca_enabled != cfg->implicit_ca_enabled },
 		{ "[auth] reenroll_requires_cert",
 		  old->reenroll_requires_cert != cfg->reenroll_requires_cert },
 	};

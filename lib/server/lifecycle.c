@@ -278,6 +278,7 @@ void estkit_server_free(struct estkit_server *srv)
 	X509_STORE_free(srv->explicit_store);
 	free(srv->realm);
 	ek_digest_free(srv->digest);
+	ek_authfail_free(srv->authfail);
 	pthread_cond_destroy(&srv->cond);
 	pthread_mutex_destroy(&srv->mu);
 	pthread_mutex_destroy(&srv->wait_mu);

@@ -93,6 +93,8 @@ static const struct key ca_keys[] = {
 	{"signer_timeout", V_INT, CFG(ca_signer_timeout), 1, 3600},
 	{"key_pin_file", V_OPTPATH, CFG(ca_key_pin_file), 0, 0},
 	{"pkcs11_module", V_OPTPATH, CFG(ca_pkcs11_module), 0, 0},
+	{"max_sans", V_INT, CFG(max_sans), 1, 100000},
+	{"max_subject", V_INT, CFG(max_subject), 64, 65536},
 };
 static const struct key store_keys[] = {
 	{"path", V_STORE, CFG(store_path), 0, 0},
@@ -110,6 +112,11 @@ static const struct key auth_keys[] = {
 	{"digest_nonce_lifetime", V_INT, CFG(digest_nonce_lifetime), 1, 86400},
 	{"digest_nonce_table", V_INT, CFG(digest_nonce_table), 64, 10000000},
 	{"revokers", V_STR, CFG(revokers), 0, 0},
+	{"auth_fail_limit", V_INT, CFG(auth_fail_limit), 0, 1000000},
+	{"auth_fail_window", V_INT, CFG(auth_fail_window), 1, 86400},
+	{"auth_fail_lockout", V_INT, CFG(auth_fail_lockout), 1, 7 * 86400},
+	{"auth_fail_table", V_INT, CFG(auth_fail_table), 16, 10000000},
+	{"auth_fail_delay", V_INT, CFG(auth_fail_delay), 0, 5000},
 };
 static const struct key profile_keys[] = {
 	{"validity_days", V_INT, PRO(validity_days), 1, 36500},
@@ -747,6 +754,13 @@ static int config_defaults(struct estd_config *cfg)
 	cfg->digest_secret_file = estd_path_join(cfg->dir, "digest.key");
 	cfg->digest_nonce_lifetime = 300;
 	cfg->digest_nonce_table = 4096;
+	cfg->auth_fail_limit = 10;
+	cfg->auth_fail_window = 60;
+	cfg->auth_fail_lockout = 300;
+	cfg->auth_fail_table = 4096;
+	cfg->auth_fail_delay = 250;
+	cfg->max_sans = 256;
+	cfg->max_subject = 2048;
 	cfg->implicit_ca_enabled = -1;
 	return cfg->listen && cfg->log_level && cfg->store_path && cfg->users_file && cfg->realm &&
 	       cfg->digest_secret_file;

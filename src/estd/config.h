@@ -25,6 +25,8 @@
  *   next_key =                     ;   its key (0600)
  *   link_certs =                   ;   NewWithOld + OldWithNew (RFC 4210 4.4)
  *   switch_at =                    ;   UTC YYYY-MM-DDTHH:MM:SSZ: the new CA issues from then on
+ *   max_sans = 256                 ; more requested subjectAltNames: 400
+ *   max_subject = 2048             ; a longer requested subject (DER bytes): 400
  *
  *   [store]
  *   path = estd.db                 ; SQLite database file
@@ -41,6 +43,11 @@
  *   digest_secret_file = digest.key ; 32-byte nonce key, shared by nodes (0600; made if absent)
  *   digest_nonce_lifetime = 300    ; seconds a Digest nonce is valid
  *   digest_nonce_table = 4096      ; Digest nonce-counts remembered (replay detection)
+ *   auth_fail_limit = 10           ; failed authentications per address that lock it out (0: off)
+ *   auth_fail_window = 60          ; seconds in which they count
+ *   auth_fail_lockout = 300        ; seconds a locked-out address gets 429
+ *   auth_fail_table = 4096         ; addresses remembered
+ *   auth_fail_delay = 250          ; ms: the n-th failure's 401 waits (n - 1) x this (max 5 s)
  *
  *   [profile default]              ; what issued certificates look like
  *   validity_days = 365
@@ -150,6 +157,11 @@ struct estd_config {
 	int ca_signer_timeout;    /* seconds a signature may take before the worker is replaced */
 	char *ca_key_pin_file;    /* PIN of a pkcs11: key (first line); NULL: none or in the URI */
 	char *ca_pkcs11_module;   /* PKCS#11 library for pkcs11: keys; NULL: p11-kit's proxy */
+	/* [auth] brute-force protection (estkit_server_config.auth_fail_*); limit 0: off */
+	int auth_fail_limit, auth_fail_window, auth_fail_lockout, auth_fail_table;
+	int auth_fail_delay;      /* milliseconds */
+	/* [ca] bounds of the names a CSR may ask for (ca/names.h); 0: the defaults */
+	int max_sans, max_subject;
 };
 
 /*

@@ -132,6 +132,8 @@ static const struct key label_keys[] = {
 	{"serverkeygen_key", V_KEYSPEC, LAB(serverkeygen_key), 0, 0},
 	{"serverkeygen_kek", V_KEK, LAB(serverkeygen_kek), 0, 0},
 	{"require_channel_binding", V_BOOL, LAB(require_channel_binding), 0, 0},
+	{"cmc_require_identity_proof", V_BOOL, LAB(cmc_require_identity_proof), 0, 0},
+	{"cmc_identity_secret_file", V_OPTPATH, LAB(cmc_identity_secret_file), 0, 0},
 	{"approval", V_APPROVAL, LAB(approval_manual), 0, 0},
 	{"retry_after", V_INT, LAB(retry_after), 1, 86400},
 	{"csrattrs", V_CSRATTRS, 0, 0, 0},
@@ -831,6 +833,14 @@ static void validate(struct parser *p)
 	for (i = 0; i < cfg->nlabels; i++) {
 		char msg[512];
 
+		if (cfg->labels[i].cmc_require_identity_proof &&
+		    cfg->labels[i].cmc_identity_secret_file == NULL) {
+			p->lineno = p->label_lines[i];
+			fail(p, ESTKIT_EINVAL,
+			     "label '%s': cmc_require_identity_proof needs cmc_identity_secret_file",
+			     cfg->labels[i].name[0] ? cfg->labels[i].name : "(default)");
+			return;
+		}
 		if (estd_csrattrs_conf_build(&cfg->labels[i], msg, sizeof(msg)))
 			continue;
 		p->lineno = p->label_lines[i];
@@ -945,6 +955,7 @@ void estd_config_free(struct estd_config *cfg)
 		estd_csrattrs_conf_clear(&cfg->labels[i]);
 		free(cfg->labels[i].serverkeygen_key);
 		free(cfg->labels[i].serverkeygen_kek);
+		free(cfg->labels[i].cmc_identity_secret_file);
 	}
 	free(cfg->labels);
 	free(cfg);

@@ -68,6 +68,8 @@
  *   retry_after = 60               ; seconds in the 202 Retry-After (RFC 7030 4.2.3)
  *   csrattrs = challengePassword, ecPublicKey:secp384r1, ecdsa-with-SHA384
  *   csrattrs_san = DNS:*.example.com ; see csrattrs_conf.h
+ *   cmc_require_identity_proof = no ; RFC 5272 6.2.1: /fullcmc needs identityProofV2
+ *   cmc_identity_secret_file =     ;   its shared secret (first line; 0600)
  *
  * A label section is needed for a label to exist; without any [label ...]
  * section the default label exists with profile "default". Unknown sections
@@ -107,6 +109,10 @@ struct estd_label {
 	int csrattrs_auth;        /* 1: csrattrs_auth = required */
 	unsigned char *csrattrs_der; /* built at load; NULL: none (204) */
 	size_t csrattrs_len;
+
+	/* /fullcmc identityProofV2 (RFC 5272 6.2.1) */
+	int cmc_require_identity_proof; /* default no */
+	char *cmc_identity_secret_file;  /* absolute path or NULL; read per request */
 };
 
 struct estd_config {

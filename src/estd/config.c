@@ -130,6 +130,7 @@ static const struct key profile_keys[] = {
 	{"allowed_keys", V_KEYS, PRO(allowed_keys), 0, 0},
 	{"copy_sans", V_BOOL, PRO(copy_sans), 0, 0},
 	{"crl_url", V_STR, PRO(crl_url), 0, 0},
+	{"validity_seconds", V_INT, PRO(validity_seconds), 10, 31536000},
 };
 static const struct key label_keys[] = {
 	{"profile", V_PROFREF, LAB(profile), 0, 0},

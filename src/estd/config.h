@@ -101,6 +101,7 @@ struct estd_profile {
 	char *allowed_keys;       /* comma list as in the file */
 	int copy_sans;            /* bool */
 	char *crl_url;            /* CRL distribution point URI or NULL */
+	int validity_seconds;     /* > 0: overrides validity_days (short-lived certificates) */
 };
 
 struct estd_label {

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 #include "csrattrs_conf.h"
+#include "backend/extconf.h"
 #include "backend/skg.h"
 #include "ca/profile.h"
 #include "util.h"
@@ -35,7 +36,7 @@ enum vtype {
 	V_LISTEN,  /* HOST:PORT or [V6]:PORT */
 	V_PATH,    /* required path, resolved against the file's directory */
 	V_OPTPATH, /* optional path: empty means unset (NULL) */
-	V_STORE,   /* "PATH" or "sqlite:PATH" */
+	V_STORE,   /* "PATH", "sqlite:PATH" or a PostgreSQL URI (kept as written) */
 	V_INT,     /* int in [min, max] */
 	V_SIZE,    /* size_t in [min, max] */
 	V_BOOL,    /* yes/no/true/false/on/off/1/0 */
@@ -98,6 +99,7 @@ static const struct key ca_keys[] = {
 };
 static const struct key store_keys[] = {
 	{"path", V_STORE, CFG(store_path), 0, 0},
+	{"connections", V_INT, CFG(store_connections), 1, 1024},
 };
 static const struct key auth_keys[] = {
 	{"users", V_PATH, CFG(users_file), 0, 0},
@@ -117,6 +119,7 @@ static const struct key auth_keys[] = {
 	{"auth_fail_lockout", V_INT, CFG(auth_fail_lockout), 1, 7 * 86400},
 	{"auth_fail_table", V_INT, CFG(auth_fail_table), 16, 10000000},
 	{"auth_fail_delay", V_INT, CFG(auth_fail_delay), 0, 5000},
+	{"ra_certs", V_STR, CFG(ra_certs), 0, 0},
 };
 static const struct key profile_keys[] = {
 	{"validity_days", V_INT, PRO(validity_days), 1, 36500},
@@ -125,6 +128,7 @@ static const struct key profile_keys[] = {
 	{"allowed_keys", V_KEYS, PRO(allowed_keys), 0, 0},
 	{"copy_sans", V_BOOL, PRO(copy_sans), 0, 0},
 	{"crl_url", V_STR, PRO(crl_url), 0, 0},
+	{"validity_seconds", V_INT, PRO(validity_seconds), 10, 31536000},
 };
 static const struct key label_keys[] = {
 	{"profile", V_PROFREF, LAB(profile), 0, 0},
@@ -142,7 +146,7 @@ static const struct key label_keys[] = {
 	{"csrattrs_auth", V_CSRATTRS, 0, 0, 0},
 };
 
-enum kind { K_SERVER, K_CA, K_STORE, K_AUTH, K_PROFILE, K_LABEL };
+enum kind { K_SERVER, K_CA, K_STORE, K_AUTH, K_PROFILE, K_LABEL, K_BACKEND };
 
 struct section_type {
 	const char *name;
@@ -159,6 +163,8 @@ static const struct section_type section_types[] = {
 	{"auth", K_AUTH, auth_keys, NELEM(auth_keys), 0},
 	{"profile", K_PROFILE, profile_keys, NELEM(profile_keys), 1},
 	{"label", K_LABEL, label_keys, NELEM(label_keys), 2},
+	/* backend = proxy | command defaults for every label (backend/extconf.h) */
+	{"backend", K_BACKEND, NULL, 0, 0},
 };
 
 struct parser {
@@ -301,6 +307,16 @@ static int set_path(struct parser *p, const struct key *k, char **slot, const ch
 			return 1;
 		}
 		return fail(p, ESTKIT_EINVAL, "%s: a path is required", k->name);
+	}
+	if (k->type == V_STORE &&
+	    (strncmp(v, "postgresql://", 13) == 0 || strncmp(v, "postgres://", 11) == 0)) {
+		/* a libpq connection URI: no file path to resolve */
+		abs = estd_strdup(v);
+		if (abs == NULL)
+			return oom(p);
+		free(*slot);
+		*slot = abs;
+		return 1;
 	}
 	if (k->type == V_STORE && strncmp(v, "sqlite:", 7) == 0) {
 		prefix = "sqlite:";
@@ -486,6 +502,18 @@ static int set_value(struct parser *p, const struct key *k, void *base, const ch
 	}
 }
 
+/* backend = proxy | command keys of a [label] or of [backend] (backend/extconf.c). */
+static int set_ext(struct parser *p, const char *name, const char *value)
+{
+	struct estd_ext_conf **slot = p->sect->kind == K_LABEL ? &p->cfg->labels[p->idx].ext
+								: &p->cfg->ext_default;
+	char msg[512];
+
+	if (!estd_ext_conf_set(slot, name, value, p->cfg->dir, msg, sizeof(msg)))
+		return fail(p, ESTKIT_EINVAL, "%s: %s", name, msg);
+	return 1;
+}
+
 /* inih's handler: one key = value line of the current section. */
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
@@ -502,6 +530,9 @@ static int on_key(void *user, const char *section, const char *name, const char 
 	for (i = 0; i < p->sect->nkeys; i++)
 		if (strcmp(p->sect->keys[i].name, name) == 0)
 			k = &p->sect->keys[i];
+	if (k == NULL && (p->sect->kind == K_LABEL || p->sect->kind == K_BACKEND) &&
+	    estd_ext_conf_is_key(name))
+		return set_ext(p, name, value);
 	if (k == NULL)
 		return fail(p, ESTKIT_EPARSE, "unknown key '%s' in [%s]", name, section);
 	i = (size_t)(k - p->sect->keys);
@@ -763,6 +794,7 @@ static int config_defaults(struct estd_config *cfg)
 	cfg->max_sans = 256;
 	cfg->max_subject = 2048;
 	cfg->implicit_ca_enabled = -1;
+	cfg->store_connections = 8;
 	return cfg->listen && cfg->log_level && cfg->store_path && cfg->users_file && cfg->realm &&
 	       cfg->digest_secret_file;
 }
@@ -827,6 +859,16 @@ static void validate(struct parser *p)
 		fail(p, ESTKIT_EINVAL, "label '%s': no section [profile %s]",
 		     cfg->labels[i].name[0] ? cfg->labels[i].name : "(default)",
 		     cfg->labels[i].profile);
+		return;
+	}
+	for (i = 0; i < cfg->nlabels; i++) {
+		char msg[512];
+
+		if (estd_ext_conf_finish(&cfg->labels[i].ext, cfg->ext_default, msg, sizeof(msg)))
+			continue;
+		p->lineno = p->label_lines[i];
+		fail(p, ESTKIT_EINVAL, "label '%s': %s",
+		     cfg->labels[i].name[0] ? cfg->labels[i].name : "(default)", msg);
 		return;
 	}
 	for (i = 0; i < cfg->nlabels; i++) {
@@ -945,6 +987,7 @@ void estd_config_free(struct estd_config *cfg)
 	free(cfg->explicit_ca);
 	free(cfg->digest_secret_file);
 	free(cfg->revokers);
+	free(cfg->ra_certs);
 	for (i = 0; i < cfg->nprofiles; i++)
 		profile_clear(&cfg->profiles[i]);
 	free(cfg->profiles);
@@ -955,7 +998,9 @@ void estd_config_free(struct estd_config *cfg)
 		free(cfg->labels[i].serverkeygen_key);
 		free(cfg->labels[i].serverkeygen_kek);
 		free(cfg->labels[i].cmc_identity_secret_file);
+		estd_ext_conf_free(cfg->labels[i].ext);
 	}
+	estd_ext_conf_free(cfg->ext_default);
 	free(cfg->labels);
 	free(cfg);
 }

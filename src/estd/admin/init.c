@@ -337,7 +337,7 @@ static enum estkit_status make_tls(const struct estd_init_opts *o, struct init_s
 	struct estd_profile src = { (char *)"tls", ESTD_INIT_TLS_DAYS,
 				    (char *)"digitalSignature, keyEncipherment",
 				    (char *)"serverAuth",
-				    (char *)"ec:P-256, ec:P-384, ec:P-521, rsa:2048, ed25519, ed448", 1, NULL };
+				    (char *)"ec:P-256, ec:P-384, ec:P-521, rsa:2048, ed25519, ed448", 1, NULL, 0 };
 	struct estd_ca_profile *prof = NULL;
 	char *sans[MAX_HOSTNAMES + 2] = { NULL };
 	char *subject = NULL;
@@ -540,7 +540,7 @@ static enum estkit_status write_store(const char *dir, struct init_state *s, cha
 	rc = estd_store_open(path, &st, &serr);
 	if (rc != ESTKIT_OK) {
 		if (err != NULL)
-			*err = estd_strfmt("cannot create the store %s: %s", path,
+			*err = estd_strfmt("cannot create the store: %s",
 					   serr ? serr : estkit_strerror(rc));
 		goto out;
 	}

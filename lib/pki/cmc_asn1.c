@@ -105,6 +105,39 @@ ASN1_ITEM_TEMPLATE(EK_CMC_REQSEQ) =
 ASN1_ITEM_TEMPLATE_END(EK_CMC_REQSEQ)
 
 /* See cmc_asn1.h. */
+enum estkit_status ek_cmc_item_encode(const ASN1_ITEM *it, const void *val, unsigned char **out,
+				      size_t *outlen)
+{
+	unsigned char *der = NULL;
+	int n = ASN1_item_i2d((const ASN1_VALUE *)val, &der, it);
+
+	if (n <= 0)
+		return ESTKIT_ENOMEM;
+	*out = der;
+	*outlen = (size_t)n;
+	return ESTKIT_OK;
+}
+
+/* See cmc_asn1.h. */
+enum estkit_status ek_cmc_item_decode(const ASN1_ITEM *it, const unsigned char *der, size_t len,
+				      void **val)
+{
+	const unsigned char *p = der;
+	ASN1_VALUE *v = NULL;
+
+	*val = NULL;
+	if (der == NULL || len == 0 || len > ESTKIT_MAX_DECODE)
+		return ESTKIT_EINVAL;
+	v = ASN1_item_d2i(NULL, &p, (long)len, it);
+	if (v == NULL || p != der + len) {
+		ASN1_item_free(v, it);
+		return ESTKIT_EPARSE;
+	}
+	*val = v;
+	return ESTKIT_OK;
+}
+
+/* See cmc_asn1.h. */
 int ek_cmc_i2d_reqseq(STACK_OF(EK_CMC_TREQ) *reqs, unsigned char **out)
 {
 	return ASN1_item_i2d((const ASN1_VALUE *)reqs, out, ASN1_ITEM_rptr(EK_CMC_REQSEQ));

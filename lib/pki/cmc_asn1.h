@@ -144,6 +144,17 @@ DECLARE_ASN1_FUNCTIONS(EK_CMC_PENDINFO)
 DECLARE_ASN1_FUNCTIONS(EK_CMC_REVREQ)
 DECLARE_ASN1_FUNCTIONS(EK_CMC_IDPROOF)
 
+/*
+ * The one DER encoder/decoder of PKIData and PKIResponse (shared by
+ * cmc_req.c and cmc_resp.c). Encode: *out (OPENSSL_free) and *outlen.
+ * Decode: the whole input must be one value of it, nothing after it;
+ * ESTKIT_EINVAL for empty or oversized input, ESTKIT_EPARSE otherwise.
+ */
+enum estkit_status ek_cmc_item_encode(const ASN1_ITEM *it, const void *val, unsigned char **out,
+				      size_t *outlen);
+enum estkit_status ek_cmc_item_decode(const ASN1_ITEM *it, const unsigned char *der, size_t len,
+				      void **val);
+
 /* DER of the reqSequence alone (the identityProofV2 MAC input, RFC 5272 6.2.1). */
 int ek_cmc_i2d_reqseq(STACK_OF(EK_CMC_TREQ) *reqs, unsigned char **out);
 

@@ -183,9 +183,6 @@ enum estkit_status estkit_cmc_req_set_identity_secret(struct estkit_cmc_req *r,
 enum estkit_status estkit_cmc_req_encode(struct estkit_cmc_req *r, unsigned char **out,
 					 size_t *outlen)
 {
-	unsigned char *der = NULL;
-	int n;
-
 	if (r == NULL || out == NULL || outlen == NULL)
 		return ESTKIT_EINVAL;
 	*out = NULL;
@@ -194,12 +191,7 @@ enum estkit_status estkit_cmc_req_encode(struct estkit_cmc_req *r, unsigned char
 		if (rc != ESTKIT_OK)
 			return rc;
 	}
-	n = i2d_EK_CMC_PKIDATA(r->pd, &der);
-	if (n <= 0)
-		return ESTKIT_ENOMEM;
-	*out = der;
-	*outlen = (size_t)n;
-	return ESTKIT_OK;
+	return ek_cmc_item_encode(ASN1_ITEM_rptr(EK_CMC_PKIDATA), r->pd, out, outlen);
 }
 
 /* See estkit/cmc.h. */
@@ -207,7 +199,8 @@ enum estkit_status estkit_cmc_req_decode(const unsigned char *der, size_t len,
 					 struct estkit_cmc_req **out)
 {
 	struct estkit_cmc_req *r = NULL;
-	const unsigned char *p = der;
+	void *pd = NULL;
+	enum estkit_status rc;
 
 	if (der == NULL || out == NULL || len == 0 || len > ESTKIT_MAX_DECODE)
 		return ESTKIT_EINVAL;
@@ -215,10 +208,11 @@ enum estkit_status estkit_cmc_req_decode(const unsigned char *der, size_t len,
 	r = OPENSSL_zalloc(sizeof(*r));
 	if (r == NULL)
 		return ESTKIT_ENOMEM;
-	r->pd = d2i_EK_CMC_PKIDATA(NULL, &p, (long)len);
-	if (r->pd == NULL || p != der + len) {
+	rc = ek_cmc_item_decode(ASN1_ITEM_rptr(EK_CMC_PKIDATA), der, len, &pd);
+	r->pd = pd;
+	if (rc != ESTKIT_OK) {
 		estkit_cmc_req_free(r);
-		return ESTKIT_EPARSE;
+		return rc;
 	}
 	*out = r;
 	return ESTKIT_OK;

@@ -141,17 +141,9 @@ out:
 enum estkit_status estkit_cmc_resp_encode(struct estkit_cmc_resp *r, unsigned char **out,
 					  size_t *outlen)
 {
-	unsigned char *der = NULL;
-	int n;
-
 	if (r == NULL || out == NULL || outlen == NULL)
 		return ESTKIT_EINVAL;
-	n = i2d_EK_CMC_PKIRESP(r->pr, &der);
-	if (n <= 0)
-		return ESTKIT_ENOMEM;
-	*out = der;
-	*outlen = (size_t)n;
-	return ESTKIT_OK;
+	return ek_cmc_item_encode(ASN1_ITEM_rptr(EK_CMC_PKIRESP), r->pr, out, outlen);
 }
 
 /* See estkit/cmc.h. */
@@ -159,7 +151,8 @@ enum estkit_status estkit_cmc_resp_decode(const unsigned char *der, size_t len,
 					  struct estkit_cmc_resp **out)
 {
 	struct estkit_cmc_resp *r = NULL;
-	const unsigned char *p = der;
+	void *pr = NULL;
+	enum estkit_status rc;
 
 	if (der == NULL || out == NULL || len == 0 || len > ESTKIT_MAX_DECODE)
 		return ESTKIT_EINVAL;
@@ -167,10 +160,11 @@ enum estkit_status estkit_cmc_resp_decode(const unsigned char *der, size_t len,
 	r = OPENSSL_zalloc(sizeof(*r));
 	if (r == NULL)
 		return ESTKIT_ENOMEM;
-	r->pr = d2i_EK_CMC_PKIRESP(NULL, &p, (long)len);
-	if (r->pr == NULL || p != der + len) {
+	rc = ek_cmc_item_decode(ASN1_ITEM_rptr(EK_CMC_PKIRESP), der, len, &pr);
+	r->pr = pr;
+	if (rc != ESTKIT_OK) {
 		estkit_cmc_resp_free(r);
-		return ESTKIT_EPARSE;
+		return rc;
 	}
 	*out = r;
 	return ESTKIT_OK;

@@ -251,6 +251,23 @@ ESTKIT_API void estkit_client_set_tls_max(struct estkit_client *c, int version);
  */
 ESTKIT_API void estkit_client_set_accept_ra(struct estkit_client *c, int on);
 
+
+/*
+ * Implicit trust anchors (RFC 7030 3.6, 3.6.2, 4.1.1), off by default. source
+ * is a PEM/DER/PKCS#7 file of third-party CA certificates, or "system" for
+ * OpenSSL's default bundle (honours SSL_CERT_FILE / SSL_CERT_DIR); NULL
+ * switches them off again. They are kept apart from the explicit trust
+ * anchors and used only while no explicit anchor is set, and then only for
+ * GET /cacerts (the bootstrap of RFC 7030 4.1.1) unless all_ops is non-zero.
+ * A server authenticated with them is authorized only by RFC 6125 6.4 name
+ * matching against the URL's host (RFC 7030 3.6.2: id-kp-cmcRA does not
+ * count), and no credentials are sent on a /cacerts made this way. Store
+ * the certificates returned as explicit anchors (estkit_client_set_trust)
+ * for every later operation (RFC 7030 4.1.1).
+ */
+ESTKIT_API ESTKIT_WUR enum estkit_status
+estkit_client_set_implicit_trust(struct estkit_client *c, const char *source, int all_ops);
+
 #ifdef __cplusplus
 }
 #endif

@@ -38,7 +38,14 @@
 extern "C" {
 #endif
 
-/* RFC 9908 8 (IANA, SMI Security for S/MIME Attributes). */
+/*
+ * RFC 9908 8 (IANA, SMI Security for S/MIME Attributes 1.2.840.113549.1.9.16.2):
+ * id-aa-certificationRequestInfoTemplate (TBD2 in the draft) and
+ * id-aa-extensionReqTemplate (TBD3). The draft text we test against
+ * (draft-ietf-lamps-rfc7030-csrattrs-23) still says TBD2/TBD3, so the values
+ * cannot be checked against it; .61/.62 are the values independent RFC 9908
+ * implementations use. tests/unit/test_csrattrs.c pins the DER of both.
+ */
 #define ESTKIT_OID_CRI_TEMPLATE     "1.2.840.113549.1.9.16.2.61"
 #define ESTKIT_OID_EXT_REQ_TEMPLATE "1.2.840.113549.1.9.16.2.62"
 

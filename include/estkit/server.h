@@ -202,6 +202,30 @@ struct estkit_server_config {
 	size_t digest_secret_len;    /* 16..1024 bytes */
 	int digest_nonce_lifetime;   /* seconds a nonce is valid; default 300 */
 	int digest_nonce_table;      /* nonce-count high-water marks remembered; default 4096 */
+	/*
+	 * Brute-force protection (docs/security.md): failed authentications
+	 * (wrong Basic or Digest credentials, forged or replayed Digest nonces,
+	 * rejected TLS client certificates) per peer address (IPv6: per /64).
+	 * The n-th failure inside auth_fail_window seconds is answered after
+	 * (n - 1) * auth_fail_delay_ms (at most 5 s, without blocking a loop);
+	 * the auth_fail_limit-th locks the address out for auth_fail_lockout
+	 * seconds: everything but /cacerts gets 429 + Retry-After. At most
+	 * auth_fail_table addresses are remembered. A negative value takes the
+	 * default; auth_fail_limit = 0 disables it.
+	 */
+	int auth_fail_limit;         /* default 10 */
+	int auth_fail_window;        /* seconds; default 60 */
+	int auth_fail_lockout;       /* seconds; default 300 */
+	int auth_fail_table;         /* addresses; default 4096 */
+	int auth_fail_delay_ms;      /* default 250; 0: no delay */
+	/*
+	 * Implicit trust anchors for TLS client certificates (RFC 7030 3.3.2,
+	 * 3.6), kept apart from client_ca_file/extra_ca_file (the explicit ones):
+	 * a certificate that chains only to these authenticates its holder for
+	 * /simpleenroll alone; for every other operation it counts as no client
+	 * certificate. NULL: no implicit database (switched off).
+	 */
+	const char *implicit_ca_file;
 };
 
 ESTKIT_API void estkit_server_config_init(struct estkit_server_config *cfg);

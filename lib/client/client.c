@@ -71,6 +71,7 @@ void estkit_client_free(struct estkit_client *c)
 		return;
 	drop_connection(c);
 	ek_certs_free(c->trust);
+	ek_client_implicit_clear(c);
 	clear_client_key(c);
 	free_secret_string(c->user);
 	free_secret_string(c->password);

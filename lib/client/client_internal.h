@@ -58,6 +58,12 @@ struct estkit_client {
 	const SSL *pinned;       /* the next enrollment must go out on this connection */
 	int tls_max;             /* highest TLS version (TLS1_2_VERSION ...), 0: no limit */
 	int accept_ra;           /* RFC 7030 3.6.1: id-kp-cmcRA authorizes a server too */
+
+	/* implicit trust anchors (RFC 7030 3.6.2, 4.1.1): see implicit.c */
+	STACK_OF(X509) * implicit; /* third-party anchors from a file, or NULL */
+	int implicit_system;       /* OpenSSL's default paths */
+	int implicit_all_ops;      /* not only /cacerts */
+	int xfer_implicit;         /* the transfer under way authenticates with them */
 };
 
 /* What one HTTP exchange brought back. */
@@ -183,6 +189,20 @@ enum estkit_status ek_chanbind_after(struct estkit_client *c, CURL *h, int refus
  * server certificate must match the URL host (RFC 6125) or carry id-kp-cmcRA.
  */
 int ek_client_verify_authz(X509_STORE_CTX *sctx, void *arg);
+
+/* ---- implicit.c ---------------------------------------------------------------------- */
+
+/*
+ * 1 when a transfer to op must authenticate the server with the implicit
+ * trust anchors (none explicit, implicit ones set, op allowed), else 0.
+ */
+int ek_client_use_implicit(const struct estkit_client *c, const char *op);
+
+/* Fills st with the implicit anchors (file and/or default paths). 0 on success. */
+int ek_client_implicit_store(const struct estkit_client *c, X509_STORE *st);
+
+/* Frees the implicit anchors of c. */
+void ek_client_implicit_clear(struct estkit_client *c);
 
 /* ---- bootstrap.c ---------------------------------------------------------------------- */
 

@@ -4,6 +4,9 @@
  * Verified mode authenticates the server with the explicit trust anchors
  * only (RFC 7030 3.6.1): the X509_STORE curl built is replaced by one that
  * holds exactly those certificates, and curl checks the host name (RFC 6125).
+ * Implicit mode (no explicit anchor, implicit ones enabled; implicit.c) does
+ * the same with the implicit anchors alone and always checks the host name
+ * (RFC 7030 3.6.2).
  * Bootstrap mode (RFC 7030 4.1.1) verifies nothing, sends no credentials and
  * uses a throw-away curl handle so its connection is never reused.
  */
@@ -114,26 +117,44 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *arg)
 	return n;
 }
 
-/* Installs exactly the explicit trust anchors and the client key (RFC 7030 3.6.1, 3.3.2). */
-static CURLcode on_ssl_ctx(CURL *curl, void *sslctx, void *parm)
+/* The explicit trust anchors, or the implicit ones for an implicit transfer. */
+static X509_STORE *anchor_store(const struct estkit_client *c)
 {
-	SSL_CTX *ctx = sslctx;
-	struct estkit_client *c = parm;
 	X509_STORE *st = X509_STORE_new();
 	int i = 0;
 
 	if (st == NULL)
-		return CURLE_OUT_OF_MEMORY;
-	for (i = 0; i < sk_X509_num(c->trust); i++) {
-		if (!X509_STORE_add_cert(st, sk_X509_value(c->trust, i))) {
-			X509_STORE_free(st);
-			return CURLE_SSL_CACERT_BADFILE;
-		}
+		return NULL;
+	if (c->xfer_implicit) {
+		if (ek_client_implicit_store(c, st) != 0)
+			goto fail;
+		X509_STORE_set_flags(st, X509_V_FLAG_TRUSTED_FIRST);
+		return st;
 	}
+	for (i = 0; i < sk_X509_num(c->trust); i++)
+		if (!X509_STORE_add_cert(st, sk_X509_value(c->trust, i)))
+			goto fail;
 	/* A trust anchor may be a subordinate CA; stop the chain there. */
 	X509_STORE_set_flags(st, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_TRUSTED_FIRST);
+	return st;
+fail:
+	X509_STORE_free(st);
+	return NULL;
+}
+
+/* Installs exactly one trust anchor database and the client key (RFC 7030 3.3.1, 3.6). */
+static CURLcode on_ssl_ctx(CURL *curl, void *sslctx, void *parm)
+{
+	SSL_CTX *ctx = sslctx;
+	struct estkit_client *c = parm;
+	X509_STORE *st = anchor_store(c);
+
+	(void)curl;
+	if (st == NULL)
+		return CURLE_SSL_CACERT_BADFILE;
 	SSL_CTX_set_cert_store(ctx, st); /* replaces (and frees) curl's store */
-	if (c->accept_ra) /* curl's host check is off; this one runs instead */
+	/* RFC 7030 3.6.2: with implicit anchors only the name authorizes the server */
+	if (c->accept_ra && !c->xfer_implicit) /* curl's host check is off; this one runs */
 		SSL_CTX_set_cert_verify_callback(ctx, ek_client_verify_authz, c);
 	if (c->client_cert == NULL)
 		return CURLE_OK;
@@ -218,10 +239,12 @@ static int set_security(struct estkit_client *c, CURL *h, int bootstrap)
 	}
 	e |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	/* RFC 7030 3.6.1: with accept_ra the name or id-kp-cmcRA check is ours */
-	e |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, c->accept_ra ? 0L : 2L);
+	e |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST,
+	                      c->accept_ra && !c->xfer_implicit ? 0L : 2L);
 	e |= curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
 	e |= curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, c);
-	if (c->user != NULL) {
+	/* RFC 7030 3.6, 4.1.1: no credentials for an implicitly authenticated /cacerts */
+	if (c->user != NULL && (!c->xfer_implicit || c->implicit_all_ops)) {
 		/* Only ever here: over a TLS connection verified against the trust anchors. */
 		unsigned long a = 0;
 		if (c->auth_methods == 0 || (c->auth_methods & ESTKIT_AUTH_BASIC))
@@ -260,7 +283,7 @@ fail:
 /* The kept handle (connection reuse) or, for bootstrap, a throw-away one. */
 static CURL *get_handle(struct estkit_client *c, int bootstrap)
 {
-	if (bootstrap)
+	if (bootstrap || (c->xfer_implicit && !c->implicit_all_ops))
 		return curl_easy_init();
 	if (c->curl == NULL)
 		c->curl = curl_easy_init();
@@ -321,9 +344,14 @@ enum estkit_status ek_client_perform(struct estkit_client *c, const char *op,
 	errbuf[0] = '\0';
 	if (ek_client_url_endpoint(&c->url, op, url, sizeof(url)) != ESTKIT_OK)
 		return ek_client_fail(c, ESTKIT_EINTERNAL, "URL too long");
-	if (!bootstrap && c->trust == NULL)
+	c->xfer_implicit = !bootstrap && ek_client_use_implicit(c, op);
+	if (!bootstrap && c->trust == NULL && !c->xfer_implicit)
 		return ek_client_fail(c, ESTKIT_ETLS,
-		                      "no trust anchors: set explicit trust (RFC 7030 3.6.1)");
+		                      (c->implicit != NULL || c->implicit_system)
+		                          ? "no explicit trust anchors: implicit ones serve only "
+		                            "/cacerts (RFC 7030 4.1.1); store its answer as explicit "
+		                            "trust first"
+		                          : "no trust anchors: set explicit trust (RFC 7030 3.6.1)");
 	if ((h = get_handle(c, bootstrap)) == NULL)
 		return ek_client_fail(c, ESTKIT_ENOMEM, "cannot create a curl handle");
 	x.curl = h;
@@ -339,7 +367,9 @@ enum estkit_status ek_client_perform(struct estkit_client *c, const char *op,
 		goto out;
 	}
 	ek_client_log(c, "%s %s%s", body != NULL ? "POST" : "GET", url,
-	              bootstrap ? " (bootstrap: server not verified)" : "");
+	              bootstrap         ? " (bootstrap: server not verified)"
+	              : c->xfer_implicit ? " (implicit trust anchors, RFC 7030 3.6.2)"
+	                                 : "");
 	cc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
 	c->http_status = r->status;
@@ -355,7 +385,7 @@ enum estkit_status ek_client_perform(struct estkit_client *c, const char *op,
 	rc = ESTKIT_OK;
 out:
 	curl_slist_free_all(hdrs);
-	if (bootstrap)
+	if (bootstrap || (c->xfer_implicit && !c->implicit_all_ops))
 		curl_easy_cleanup(h);
 	else
 		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL); /* errbuf dies with this frame */

@@ -33,6 +33,7 @@ static const char *status_phrase(int status)
 	case 405: return "Method Not Allowed";
 	case 413: return "Payload Too Large";
 	case 415: return "Unsupported Media Type";
+	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";
 	case 503: return "Service Unavailable";
@@ -58,6 +59,8 @@ void ek_request_free(struct estkit_request *r)
 		OPENSSL_clear_free(r->resp_body, r->resp_len);
 	OPENSSL_free(r->resp_ctype_buf);
 	OPENSSL_free(r->otp);
+	if (r->delay_ev != NULL)
+		event_free(r->delay_ev);
 	free(r);
 }
 
@@ -74,6 +77,7 @@ static void on_close(struct evhttp_connection *evcon, void *arg)
 	struct estkit_request *r = arg;
 
 	r->ev = NULL;
+	/* a delayed reply's timer is freed with the request */
 	if (r->state == EK_REQ_QUEUED)
 		r->dead = 1; /* the job frees it when it comes back */
 	else
@@ -148,7 +152,7 @@ static void add_headers(struct estkit_request *r, struct evkeyvalq *h)
 		add_challenges(r, h);
 	if (r->status == 405 && r->allow != NULL)
 		evhttp_add_header(h, "Allow", r->allow);
-	if (r->status == 202 || r->status == 503) {
+	if (r->status == 202 || r->status == 503 || r->status == 429) {
 		unsigned ra = r->retry_after;
 		if (ra == 0)
 			ra = r->status == 202 ? EK_RETRY_PENDING : EK_RETRY_BUSY;
@@ -222,6 +226,34 @@ void ek_handler_complete(struct estkit_request *r)
 	event_active(loop->done_ev, EV_READ, 0);
 }
 
+static void delay_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct estkit_request *r = arg;
+
+	(void)fd;
+	(void)what;
+	event_free(r->delay_ev);
+	r->delay_ev = NULL;
+	r->state = EK_REQ_NEW;
+	respond(r);
+}
+
+/*
+ * Brute-force protection: a failed authentication's 401 goes out after
+ * r->delay_ms, on a timer so the loop keeps serving everyone else.
+ */
+static void respond_later(struct estkit_request *r)
+{
+	struct timeval tv = { (time_t)(r->delay_ms / 1000), (suseconds_t)(r->delay_ms % 1000) * 1000 };
+
+	r->delay_ev = evtimer_new(r->loop->base, delay_cb, r);
+	if (r->delay_ev == NULL || evtimer_add(r->delay_ev, &tv) != 0) {
+		respond(r);
+		return;
+	}
+	r->state = EK_REQ_DELAYED;
+}
+
 /* See server_internal.h. */
 void ek_handler_done_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -236,6 +268,8 @@ void ek_handler_done_cb(evutil_socket_t fd, short what, void *arg)
 		next = r->next;
 		if (r->dead || r->ev == NULL)
 			finish(r);
+		else if (r->delay_ms > 0)
+			respond_later(r);
 		else
 			respond(r);
 	}
@@ -284,6 +318,7 @@ static void set_peer(struct estkit_request *r, struct evhttp_connection *evcon)
 	if (cert != NULL && X509_up_ref(cert) == 1) {
 		char *subj = NULL;
 		r->peer_cert = cert;
+		r->peer_implicit = ek_trust_peer_implicit(r->srv, evcon, cert);
 		if (estkit_name_oneline(X509_get_subject_name(cert), &subj) == ESTKIT_OK) {
 			size_t n = strlen(subj) + sizeof("cert:");
 			r->identity = OPENSSL_malloc(n);
@@ -394,6 +429,9 @@ static int route(struct estkit_request *r)
 		return reply(r, 404, "unknown label");
 	if (!ek_route_method_ok(r->op, r->method, &r->allow))
 		return reply(r, 405, "method not allowed");
+	ek_trust_apply_implicit(r);
+	if (ek_authfail_refused(r))
+		return -1; /* 429: this address failed to authenticate too often */
 	switch (r->op) {
 	case ESTKIT_OP_CACERTS:
 		if (be->cacerts == NULL)

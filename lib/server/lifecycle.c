@@ -274,8 +274,11 @@ void estkit_server_free(struct estkit_server *srv)
 	free(srv->key_file);
 	free(srv->client_ca_file);
 	free(srv->extra_ca_file);
+	free(srv->implicit_ca_file);
+	X509_STORE_free(srv->explicit_store);
 	free(srv->realm);
 	ek_digest_free(srv->digest);
+	ek_authfail_free(srv->authfail);
 	pthread_cond_destroy(&srv->cond);
 	pthread_mutex_destroy(&srv->mu);
 	pthread_mutex_destroy(&srv->wait_mu);

@@ -190,8 +190,7 @@ static void run_enroll(struct estkit_request *r)
 	enum estkit_status st;
 
 	if (authenticate(r) != 0) {
-		r->want_auth = 1;
-		ek_request_set(r, 401, "authentication required");
+		ek_authfail_reject(r);
 		return;
 	}
 	if (r->op == ESTKIT_OP_FULLCMC) {
@@ -225,8 +224,7 @@ static void run_csrattrs(struct estkit_request *r)
 	enum estkit_status st;
 
 	if (r->authz != NULL && authenticate(r) != 0) {
-		r->want_auth = 1;
-		ek_request_set(r, 401, "authentication required");
+		ek_authfail_reject(r);
 		return;
 	}
 	st = be->csrattrs(be->ctx, r, &der, &len);

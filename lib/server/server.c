@@ -20,6 +20,11 @@
 #define MAX_THREADS     1024
 #define DEF_NONCE_LIFE  300
 #define DEF_NONCE_TABLE 4096
+#define DEF_FAIL_LIMIT  10
+#define DEF_FAIL_WINDOW 60
+#define DEF_FAIL_LOCK   300
+#define DEF_FAIL_TABLE  4096
+#define DEF_FAIL_DELAY  250
 
 static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
 static int evthread_rc = -1;
@@ -45,6 +50,11 @@ void estkit_server_config_init(struct estkit_server_config *cfg)
 	cfg->auth_methods = ESTKIT_AUTH_BASIC | ESTKIT_AUTH_DIGEST;
 	cfg->digest_nonce_lifetime = DEF_NONCE_LIFE;
 	cfg->digest_nonce_table = DEF_NONCE_TABLE;
+	cfg->auth_fail_limit = DEF_FAIL_LIMIT;
+	cfg->auth_fail_window = DEF_FAIL_WINDOW;
+	cfg->auth_fail_lockout = DEF_FAIL_LOCK;
+	cfg->auth_fail_table = DEF_FAIL_TABLE;
+	cfg->auth_fail_delay_ms = DEF_FAIL_DELAY;
 }
 
 /* See server_internal.h. */
@@ -137,6 +147,7 @@ static int copy_config(struct estkit_server *srv, const struct estkit_server_con
 	    dupstr(&srv->key_file, cfg->key_file) != 0 ||
 	    dupstr(&srv->client_ca_file, cfg->client_ca_file) != 0 ||
 	    dupstr(&srv->extra_ca_file, cfg->extra_ca_file) != 0 ||
+	    dupstr(&srv->implicit_ca_file, cfg->implicit_ca_file) != 0 ||
 	    dupstr(&srv->realm, cfg->realm != NULL ? cfg->realm : "estkit") != 0)
 		return -1;
 	if (c->io_threads <= 0)
@@ -160,10 +171,38 @@ static int copy_config(struct estkit_server *srv, const struct estkit_server_con
 	if (c->digest_nonce_table <= 0)
 		c->digest_nonce_table = DEF_NONCE_TABLE;
 	c->digest_secret = NULL; /* copied into srv->digest, never kept */
+	if (c->auth_fail_limit < 0)
+		c->auth_fail_limit = DEF_FAIL_LIMIT;
+	if (c->auth_fail_window <= 0)
+		c->auth_fail_window = DEF_FAIL_WINDOW;
+	if (c->auth_fail_lockout <= 0)
+		c->auth_fail_lockout = DEF_FAIL_LOCK;
+	if (c->auth_fail_table <= 0)
+		c->auth_fail_table = DEF_FAIL_TABLE;
+	if (c->auth_fail_delay_ms < 0)
+		c->auth_fail_delay_ms = DEF_FAIL_DELAY;
 	/* a '"' or control byte would break the WWW-Authenticate quoted-string */
 	for (const char *p = srv->realm; *p != '\0'; p++)
 		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
 			return -1;
+	return 0;
+}
+
+/* The brute-force tracker (auth_fail_limit 0: none). 0 or -1 with errmsg. */
+static int authfail_setup(struct estkit_server *srv)
+{
+	const struct estkit_server_config *c = &srv->cfg;
+	struct ek_authfail_conf ac = { c->auth_fail_limit, c->auth_fail_window,
+				       c->auth_fail_lockout, c->auth_fail_table,
+				       c->auth_fail_delay_ms };
+
+	if (c->auth_fail_limit == 0)
+		return 0;
+	srv->authfail = ek_authfail_new(&ac);
+	if (srv->authfail == NULL) {
+		ek_server_err(srv, 0, "cannot set up the failed-authentication table");
+		return -1;
+	}
 	return 0;
 }
 
@@ -204,6 +243,8 @@ struct estkit_server *estkit_server_new(const struct estkit_server_config *cfg,
 		ek_server_err(srv, 0, "invalid Digest settings (secret of 16..1024 bytes)");
 		goto fail;
 	}
+	if (authfail_setup(srv) != 0)
+		goto fail;
 	if (ek_tls_ctx_new(srv) != ESTKIT_OK)
 		goto fail;
 	return srv;

@@ -27,16 +27,19 @@
 #define EK_RETRY_PENDING 60   /* Retry-After of a 202 when the backend set none */
 
 #define EK_DIGEST_AUTHZ_MAX 4096 /* a Digest Authorization header, bytes */
+#define EK_AUTHFAIL_DELAY_MAX 5000 /* ms: the longest a failed authentication's 401 waits */
 
 struct ek_loop;
 struct ek_jobs;
 struct ek_digest;
+struct ek_authfail;
 
 /* Where a request is in its life; drives who frees it. [loop] */
 enum ek_req_state {
 	EK_REQ_NEW = 0,  /* being routed on the loop */
 	EK_REQ_QUEUED,   /* handed to the job pool; the loop waits for the result */
 	EK_REQ_SENT,     /* reply handed to evhttp; waiting for it to be written */
+	EK_REQ_DELAYED,  /* a failed authentication's reply waits on delay_ev */
 };
 
 /* One request in flight, from arrival to the access-log line. */
@@ -83,6 +86,9 @@ struct estkit_request {
 	const char *resp_ctype;       /* Content-Type of a 200 body; NULL: certs-only PKCS#7 */
 	char *target;                /* request-target as sent, query included (Digest uri) */
 	int digest_stale;            /* [job] 401 challenge carries stale=true */
+	unsigned delay_ms;           /* [job] hold the reply this long (failed authentication) */
+	struct event *delay_ev;      /* [loop] the timer of EK_REQ_DELAYED */
+	int peer_implicit;           /* [loop] peer_cert chains only to the implicit anchors */
 };
 
 /* One event loop thread: its base, evhttp and listening socket. */
@@ -124,6 +130,9 @@ struct estkit_server {
 	int joined;           /* [wait_mu] threads have been joined */
 	pthread_mutex_t wait_mu;
 	struct ek_digest *digest;  /* nonce key and nonce-count table; NULL: no Digest */
+	struct ek_authfail *authfail; /* failed-authentication tracker; NULL: disabled */
+	char *implicit_ca_file;    /* implicit client-cert anchors (RFC 7030 3.6); NULL: none */
+	X509_STORE *explicit_store; /* explicit anchors alone, set when implicit_ca_file is */
 };
 
 /* ---- server.c ---- */
@@ -147,6 +156,20 @@ X509 *ek_tls_peer_cert(struct evhttp_connection *evcon);
 
 /* The channel binding of a connection (base64, "" when none). Loop thread. */
 void ek_tls_channel_binding(struct evhttp_connection *evcon, char out[ESTKIT_CHANBIND_B64_MAX]);
+
+/* ---- trust.c ---- */
+/* Builds srv->explicit_store when an implicit database is configured. 0 or -1. */
+int ek_trust_explicit_init(struct estkit_server *srv);
+/*
+ * 1 when the verified client certificate cert of evcon chains to the
+ * implicit anchors only (RFC 7030 3.3.2, 3.6), else 0. Loop thread.
+ */
+int ek_trust_peer_implicit(struct estkit_server *srv, struct evhttp_connection *evcon, X509 *cert);
+/*
+ * RFC 7030 3.3.2: a certificate of the implicit database authenticates an
+ * enrollment only; for any other operation of r it is forgotten.
+ */
+void ek_trust_apply_implicit(struct estkit_request *r);
 
 /* ---- chanbind.c (job side) ---- */
 /*
@@ -279,5 +302,43 @@ int ek_digest_challenge(struct estkit_server *srv, const char *alg, int stale, c
  * Job thread.
  */
 int ek_digest_authenticate(struct estkit_request *r, char **user);
+
+/* ---- authfail.c: brute-force protection (failed authentications per address) ---- */
+struct ek_authfail_conf {
+	int limit;    /* failures in a window that lock an address out (> 0) */
+	int window;   /* seconds (> 0) */
+	int lockout;  /* seconds an address stays locked out (> 0) */
+	int table;    /* addresses remembered (> 0) */
+	int delay_ms; /* the n-th failure's reply waits (n - 1) * delay_ms (>= 0) */
+};
+/* A tracker (copies conf); NULL on bad settings or no memory. */
+struct ek_authfail *ek_authfail_new(const struct ek_authfail_conf *conf);
+void ek_authfail_free(struct ek_authfail *af);
+/*
+ * The tracking key of a peer "a.b.c.d:port", "[v6]:port" or a bare address:
+ * IPv4 as an IPv4-mapped IPv6 address, IPv6 cut to its /64. 0 or -1.
+ */
+int ek_authfail_addr(const char *peer, unsigned char out[16]);
+/* Seconds peer stays locked out at now (monotonic seconds); 0 when it is not. Thread-safe. */
+unsigned ek_authfail_locked(struct ek_authfail *af, const char *peer, int64_t now);
+/*
+ * Counts a failed authentication of peer at now. Returns the delay (ms) its
+ * reply should wait; *locked_now (may be NULL) is 1 when this failure
+ * started a lockout. NULL af: no-op, 0. Thread-safe.
+ */
+unsigned ek_authfail_record(struct ek_authfail *af, const char *peer, int64_t now,
+			    int *locked_now);
+/* Monotonic seconds, the clock of the tracker. */
+int64_t ek_authfail_now(void);
+/*
+ * The 401 of credentials that did not authenticate r; counts the failure
+ * (not for a first request without credentials or a stale Digest nonce),
+ * sets r->delay_ms and logs a lockout. Job thread.
+ */
+void ek_authfail_reject(struct estkit_request *r);
+/* 1 with 429 + Retry-After set on r when its peer is locked out (not for /cacerts). Loop. */
+int ek_authfail_refused(struct estkit_request *r);
+/* Counts a rejected TLS client certificate of the connection on fd. Any thread. */
+void ek_authfail_tls(struct estkit_server *srv, int fd);
 
 #endif /* EK_SERVER_INTERNAL_H */

@@ -29,6 +29,7 @@
 
 static pthread_once_t exidx_once = PTHREAD_ONCE_INIT;
 static int conn_exidx = -1;
+static int failed_exidx = -1; /* non-NULL once a connection's client cert was counted */
 
 /* Runs in SSL_free(): the connection is gone, give its slot back. */
 static void conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
@@ -48,6 +49,24 @@ static void conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, l
 static void exidx_init(void)
 {
 	conn_exidx = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_free_cb);
+	failed_exidx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+/*
+ * OpenSSL's verdict stands; a client certificate it rejects is a failed
+ * authentication of the peer (brute-force protection), counted once per
+ * connection.
+ */
+static int verify_cb(int ok, X509_STORE_CTX *xs)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct ek_loop *loop = ssl != NULL ? SSL_get_ex_data(ssl, conn_exidx) : NULL;
+
+	if (ok || loop == NULL || SSL_get_ex_data(ssl, failed_exidx) != NULL)
+		return ok;
+	SSL_set_ex_data(ssl, failed_exidx, loop);
+	ek_authfail_tls(loop->srv, SSL_get_fd(ssl));
+	return ok;
 }
 
 static int add_ca_file(struct estkit_server *srv, STACK_OF(X509_NAME) *names, const char *file)
@@ -67,19 +86,23 @@ static int setup_client_auth(struct estkit_server *srv)
 {
 	STACK_OF(X509_NAME) *names = NULL;
 
-	if (srv->client_ca_file == NULL && srv->extra_ca_file == NULL)
+	if (srv->client_ca_file == NULL && srv->extra_ca_file == NULL &&
+	    srv->implicit_ca_file == NULL)
 		return 0;
 	names = sk_X509_NAME_new_null();
 	if (names == NULL)
 		return -1;
+	/* the handshake accepts both databases; trust.c tells them apart (RFC 7030 3.3.2) */
 	if (add_ca_file(srv, names, srv->client_ca_file) != 0 ||
-	    add_ca_file(srv, names, srv->extra_ca_file) != 0) {
+	    add_ca_file(srv, names, srv->extra_ca_file) != 0 ||
+	    add_ca_file(srv, names, srv->implicit_ca_file) != 0 ||
+	    ek_trust_explicit_init(srv) != 0) {
 		sk_X509_NAME_pop_free(names, X509_NAME_free);
 		return -1;
 	}
 	SSL_CTX_set_client_CA_list(srv->ssl_ctx, names);
 	/* no FAIL_IF_NO_PEER_CERT: a certificate is optional, a bad one is fatal */
-	SSL_CTX_set_verify(srv->ssl_ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_verify(srv->ssl_ctx, SSL_VERIFY_PEER, verify_cb);
 	SSL_CTX_set_verify_depth(srv->ssl_ctx, 8);
 	return 0;
 }
@@ -90,7 +113,7 @@ enum estkit_status ek_tls_ctx_new(struct estkit_server *srv)
 	static const unsigned char sid[] = "estkit";
 	SSL_CTX *ctx = NULL;
 
-	if (pthread_once(&exidx_once, exidx_init) != 0 || conn_exidx < 0) {
+	if (pthread_once(&exidx_once, exidx_init) != 0 || conn_exidx < 0 || failed_exidx < 0) {
 		ek_server_err(srv, 1, "SSL ex_data index");
 		return ESTKIT_ECRYPTO;
 	}

@@ -1,7 +1,8 @@
 /*
  * cacerts.c - `est cacerts`: fetch the CA certificates (RFC 7030 4.1),
- * verified with --cacert or, for a first contact, by fingerprint
- * (--insecure-bootstrap, RFC 7030 4.1.1).
+ * verified with --cacert or, for a first contact, with implicit trust
+ * anchors (--implicit-ta) or by fingerprint (--insecure-bootstrap), RFC 7030
+ * 4.1.1.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -23,18 +24,27 @@ void est_usage_cacerts(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: est cacerts --server URL (--cacert FILE | --insecure-bootstrap "
-	    "--fingerprint SHA256)\n"
-	    "                   [--out FILE] [--timeout SECONDS] [--verbose]\n"
+	    "usage: est cacerts --server URL (--cacert FILE | --implicit-ta FILE|system |\n"
+	    "                   --insecure-bootstrap --fingerprint SHA256)\n"
+	    "                   [--out FILE | --update] [--accept-ra] [--timeout SECONDS] "
+	    "[--verbose]\n"
 	    "\n"
 	    "  --server URL          https://host[:port][/label]\n"
 	    "  --cacert FILE         trust anchors that authenticate the server\n"
+	    "  --implicit-ta SRC     first contact: authenticate the server with third-party\n"
+	    "                        CAs (a file, or \"system\" for the OpenSSL default bundle)\n"
+	    "                        and the URL host name (RFC 7030 3.6.2, 4.1.1); used only\n"
+	    "                        when no --cacert is given, never with credentials\n"
 	    "  --insecure-bootstrap  first contact: do not verify the server, accept the answer\n"
 	    "                        only if a returned CA has the SHA-256 --fingerprint and the\n"
 	    "                        server's TLS certificate chains to it\n"
 	    "  --fingerprint HEX     SHA-256 of the CA certificate (colons optional)\n"
 	    "  --out FILE            where to write the CA certificates (default ./cacerts.pem)\n"
 	    "  --update              rewrite the --cacert file in place (atomically)\n"
+	    "  --accept-ra           also authorize a server whose certificate (verified with\n"
+	    "                        --cacert) carries id-kp-cmcRA (RFC 7030 3.6.1)\n"
+	    "  --timeout SECONDS     limit for the whole operation (1..3600)\n"
+	    "  --verbose             log each HTTP exchange on stderr\n"
 	    "\n"
 	    "With --cacert, a root the server sends that the file does not hold is kept only\n"
 	    "through a link certificate (NewWithOld) signed by a trusted root (RFC 7030 4.1.3);\n"
@@ -54,6 +64,7 @@ static int parse(int argc, char **argv, struct opts *o)
 	    {"timeout", required_argument, NULL, 't'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"accept-ra", no_argument, NULL, 'Z'},
+	    {"implicit-ta", required_argument, NULL, 'I'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -71,6 +82,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'U': o->update = 1; break;
 		case 'v': o->conn.verbose = 1; break;
 		case 'Z': o->conn.accept_ra = 1; break;
+		case 'I': o->conn.implicit_ta = optarg; break;
 		case 'h': est_usage_cacerts(stdout); return -1;
 		case 't':
 			if (est_parse_long(optarg, 1, 3600, &o->conn.timeout) != 0)
@@ -95,13 +107,16 @@ static int check(const struct opts *o)
 		return est_usage_error(CMD, "--insecure-bootstrap needs --fingerprint");
 	if (o->bootstrap && o->conn.cacert != NULL)
 		return est_usage_error(CMD, "--cacert and --insecure-bootstrap exclude each other");
+	if (o->conn.implicit_ta != NULL && (o->bootstrap || o->conn.cacert != NULL))
+		return est_usage_error(CMD, "--implicit-ta is for a first contact: not with "
+		                            "--cacert or --insecure-bootstrap");
 	if (o->update && o->conn.cacert == NULL)
 		return est_usage_error(CMD, "--update needs --cacert (the file it rewrites)");
 	if (o->update && o->out != NULL)
 		return est_usage_error(CMD, "--update and --out exclude each other");
-	if (!o->bootstrap && o->conn.cacert == NULL)
-		return est_usage_error(CMD,
-		                       "need --cacert, or --insecure-bootstrap with --fingerprint");
+	if (!o->bootstrap && o->conn.cacert == NULL && o->conn.implicit_ta == NULL)
+		return est_usage_error(CMD, "need --cacert, --implicit-ta, or --insecure-bootstrap "
+		                            "with --fingerprint");
 	return 0;
 }
 
@@ -208,7 +223,7 @@ int est_cmd_cacerts(int argc, char **argv)
 		ex = est_client_error(CMD, c, rc);
 		goto out;
 	}
-	if (!o.bootstrap && (ex = keep_linked(&o, &certs)) != EST_EXIT_OK)
+	if (o.conn.cacert != NULL && (ex = keep_linked(&o, &certs)) != EST_EXIT_OK)
 		goto out;
 	if ((rc = estkit_certs_save(o.out, certs)) != ESTKIT_OK) {
 		est_err(CMD, "cannot write %s: %s", o.out, estkit_strerror(rc));

@@ -214,6 +214,9 @@ struct estkit_client *est_client_open(const char *cmd, const struct est_conn *o,
 		estkit_client_set_accept_ra(c, 1);
 	if (o->cacert != NULL && (rc = estkit_client_set_trust(c, o->cacert)) != ESTKIT_OK)
 		goto fail;
+	if (o->implicit_ta != NULL &&
+	    (rc = estkit_client_set_implicit_trust(c, o->implicit_ta, 0)) != ESTKIT_OK)
+		goto fail;
 	if (o->cert != NULL &&
 	    (rc = estkit_client_set_client_cert(c, o->cert, o->key)) != ESTKIT_OK)
 		goto fail;

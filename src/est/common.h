@@ -29,6 +29,7 @@ struct est_conn {
 	int verbose;
 	int tls_max; /* --tls-max: TLS1_2_VERSION, TLS1_3_VERSION or 0 */
 	int accept_ra; /* --accept-ra: RFC 7030 3.6.1 id-kp-cmcRA authorizes the server */
+	const char *implicit_ta; /* --implicit-ta FILE|system: RFC 7030 4.1.1 /cacerts only */
 };
 
 /* Prints "est: CMD: message" and a newline on stderr. */

@@ -17,6 +17,7 @@ struct copts {
 	const char *cmd;
 	struct est_conn conn;    /* --cert/--key: TLS client auth (and revoke's signer) */
 	const char *csr, *csr_key, *subject, *key_type, *out, *save, *serial, *reason;
+	const char *id_secret_file, *identification; /* RFC 5272 6.2.1, 6.2.3 */
 	const char *sans[MAX_SANS];
 	size_t nsans;
 };
@@ -28,11 +29,16 @@ void est_usage_fullcmc(FILE *f)
 		   "                   [--cert FILE --tls-key FILE]\n"
 		   "                   (--csr FILE --key FILE | --subject SUBJ [--san SAN]... "
 		   "[--key-type SPEC])\n"
+		   "                   [--identity-proof-secret-file FILE] [--identification NAME]\n"
 		   "                   [--out DIR] [--save-request FILE] [--timeout S] [--verbose]\n"
 		   "\n"
 		   "Sends the request as Full CMC (RFC 7030 4.3): a PKIData signed with the\n"
 		   "request's key; checks the CA's signature, nonces and status of the answer.\n"
-		   "  --save-request FILE  write the base64 CMC request to FILE, send nothing\n");
+		   "  --save-request FILE  write the base64 CMC request to FILE, send nothing\n"
+		   "  --identity-proof-secret-file FILE  add identityProofV2 (RFC 5272 6.2.1):\n"
+		   "                       HMAC-SHA256 over the requests with the secret shared\n"
+		   "                       with the CA (first line of FILE)\n"
+		   "  --identification NAME  add the identification control (RFC 5272 6.2.3)\n");
 }
 
 void est_usage_revoke(FILE *f)
@@ -67,6 +73,8 @@ static int parse_one(struct copts *o, int ch, const char *arg)
 	case 'w': o->save = arg; break;
 	case 'n': o->serial = arg; break;
 	case 'R': o->reason = arg; break;
+	case 'X': o->id_secret_file = arg; break;
+	case 'D': o->identification = arg; break;
 	case 'v': o->conn.verbose = 1; break;
 	case 'a':
 		if (o->nsans == MAX_SANS)
@@ -95,6 +103,8 @@ static int parse(int argc, char **argv, struct copts *o, void (*usage)(FILE *))
 	    {"save-request", required_argument, NULL, 'w'},
 	    {"serial", required_argument, NULL, 'n'}, {"reason", required_argument, NULL, 'R'},
 	    {"timeout", required_argument, NULL, 't'}, {"verbose", no_argument, NULL, 'v'},
+	    {"identity-proof-secret-file", required_argument, NULL, 'X'},
+	    {"identification", required_argument, NULL, 'D'},
 	    {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
 	};
 	int ch = 0, ex = 0;
@@ -176,6 +186,34 @@ out:
 	return ex;
 }
 
+/* identification and identityProofV2 (RFC 5272 6.2.3, 6.2.1) when asked for. */
+static int add_identity(struct copts *o, struct estkit_cmc_req *req)
+{
+	struct est_conn src;
+	char *secret = NULL;
+	int ex = EST_EXIT_OK;
+
+	if (o->identification != NULL &&
+	    estkit_cmc_req_set_identification(req, o->identification) != ESTKIT_OK) {
+		est_err(o->cmd, "bad --identification");
+		return EST_EXIT_USAGE;
+	}
+	if (o->id_secret_file == NULL)
+		return EST_EXIT_OK;
+	/* the password-file reader: first line, bounded, wiped after use */
+	memset(&src, 0, sizeof(src));
+	src.password_file = o->id_secret_file;
+	if ((ex = est_password_get(o->cmd, &src, &secret)) != EST_EXIT_OK)
+		return ex;
+	if (estkit_cmc_req_set_identity_secret(req, (const unsigned char *)secret,
+					       strlen(secret)) != ESTKIT_OK) {
+		est_err(o->cmd, "cannot use the identity proof secret");
+		ex = EST_EXIT_FAIL;
+	}
+	est_secret_free(secret);
+	return ex;
+}
+
 int est_cmd_fullcmc(int argc, char **argv)
 {
 	struct copts o;
@@ -202,6 +240,9 @@ int est_cmd_fullcmc(int argc, char **argv)
 		est_err(o.cmd, "cannot build the CMC request");
 		goto out;
 	}
+	if ((ex = add_identity(&o, req)) != EST_EXIT_OK)
+		goto out;
+	ex = EST_EXIT_FAIL;
 	/* RFC 5272 3.2.1.3.2: signed with the requested key, named by its SKI */
 	ex = est_cmc_send(o.cmd, &o.conn, req, NULL, key, o.save, &certs);
 	if (ex == EST_EXIT_OK && o.save == NULL)

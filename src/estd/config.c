@@ -93,6 +93,8 @@ static const struct key ca_keys[] = {
 	{"signer_timeout", V_INT, CFG(ca_signer_timeout), 1, 3600},
 	{"key_pin_file", V_OPTPATH, CFG(ca_key_pin_file), 0, 0},
 	{"pkcs11_module", V_OPTPATH, CFG(ca_pkcs11_module), 0, 0},
+	{"max_sans", V_INT, CFG(max_sans), 1, 100000},
+	{"max_subject", V_INT, CFG(max_subject), 64, 65536},
 };
 static const struct key store_keys[] = {
 	{"path", V_STORE, CFG(store_path), 0, 0},
@@ -101,12 +103,20 @@ static const struct key auth_keys[] = {
 	{"users", V_PATH, CFG(users_file), 0, 0},
 	{"realm", V_REALM, CFG(realm), 0, 0},
 	{"client_ca", V_OPTPATH, CFG(client_ca), 0, 0},
+	{"explicit_ca", V_OPTPATH, CFG(explicit_ca), 0, 0}, /* RFC 7030 3.6 name of client_ca */
+	{"implicit_ca", V_OPTPATH, CFG(implicit_ca), 0, 0},
+	{"implicit_ca_enabled", V_BOOL, CFG(implicit_ca_enabled), 0, 0},
 	{"reenroll_requires_cert", V_BOOL, CFG(reenroll_requires_cert), 0, 0},
 	{"methods", V_METHODS, CFG(auth_methods), 0, 0},
 	{"digest_secret_file", V_PATH, CFG(digest_secret_file), 0, 0},
 	{"digest_nonce_lifetime", V_INT, CFG(digest_nonce_lifetime), 1, 86400},
 	{"digest_nonce_table", V_INT, CFG(digest_nonce_table), 64, 10000000},
 	{"revokers", V_STR, CFG(revokers), 0, 0},
+	{"auth_fail_limit", V_INT, CFG(auth_fail_limit), 0, 1000000},
+	{"auth_fail_window", V_INT, CFG(auth_fail_window), 1, 86400},
+	{"auth_fail_lockout", V_INT, CFG(auth_fail_lockout), 1, 7 * 86400},
+	{"auth_fail_table", V_INT, CFG(auth_fail_table), 16, 10000000},
+	{"auth_fail_delay", V_INT, CFG(auth_fail_delay), 0, 5000},
 };
 static const struct key profile_keys[] = {
 	{"validity_days", V_INT, PRO(validity_days), 1, 36500},
@@ -121,6 +131,8 @@ static const struct key label_keys[] = {
 	{"serverkeygen_key", V_KEYSPEC, LAB(serverkeygen_key), 0, 0},
 	{"serverkeygen_kek", V_KEK, LAB(serverkeygen_kek), 0, 0},
 	{"require_channel_binding", V_BOOL, LAB(require_channel_binding), 0, 0},
+	{"cmc_require_identity_proof", V_BOOL, LAB(cmc_require_identity_proof), 0, 0},
+	{"cmc_identity_secret_file", V_OPTPATH, LAB(cmc_identity_secret_file), 0, 0},
 	{"approval", V_APPROVAL, LAB(approval_manual), 0, 0},
 	{"retry_after", V_INT, LAB(retry_after), 1, 86400},
 	{"csrattrs", V_CSRATTRS, 0, 0, 0},
@@ -743,6 +755,14 @@ static int config_defaults(struct estd_config *cfg)
 	cfg->digest_secret_file = estd_path_join(cfg->dir, "digest.key");
 	cfg->digest_nonce_lifetime = 300;
 	cfg->digest_nonce_table = 4096;
+	cfg->auth_fail_limit = 10;
+	cfg->auth_fail_window = 60;
+	cfg->auth_fail_lockout = 300;
+	cfg->auth_fail_table = 4096;
+	cfg->auth_fail_delay = 250;
+	cfg->max_sans = 256;
+	cfg->max_subject = 2048;
+	cfg->implicit_ca_enabled = -1;
 	return cfg->listen && cfg->log_level && cfg->store_path && cfg->users_file && cfg->realm &&
 	       cfg->digest_secret_file;
 }
@@ -758,6 +778,22 @@ static int validate_rollover(struct parser *p)
 		return fail(p, ESTKIT_EINVAL, "[ca] link_certs and switch_at need next_cert");
 	if (cfg->ca_next_cert != NULL && cfg->ca_link_certs == NULL)
 		return fail(p, ESTKIT_EINVAL, "[ca] next_cert needs link_certs (RFC 7030 4.1.3)");
+	return 1;
+}
+
+/* [auth] explicit_ca is the RFC 7030 3.6 name of client_ca: one value for both. */
+static int validate_trust(struct parser *p)
+{
+	struct estd_config *cfg = p->cfg;
+
+	if (cfg->explicit_ca == NULL)
+		return 1;
+	if (cfg->client_ca != NULL && strcmp(cfg->client_ca, cfg->explicit_ca) != 0)
+		return fail(p, ESTKIT_EINVAL,
+			    "[auth] explicit_ca and client_ca are one setting: give one of them");
+	free(cfg->client_ca);
+	cfg->client_ca = cfg->explicit_ca;
+	cfg->explicit_ca = NULL;
 	return 1;
 }
 
@@ -777,7 +813,7 @@ static void validate(struct parser *p)
 		fail(p, ESTKIT_EINVAL, "[ca] %s is required", cfg->ca_cert == NULL ? "cert" : "key");
 		return;
 	}
-	if (!validate_rollover(p))
+	if (!validate_rollover(p) || !validate_trust(p))
 		return;
 	if (estd_config_profile(cfg, DEFAULT_PROFILE) == NULL &&
 	    !add_profile(p, DEFAULT_PROFILE, &idx))
@@ -796,6 +832,14 @@ static void validate(struct parser *p)
 	for (i = 0; i < cfg->nlabels; i++) {
 		char msg[512];
 
+		if (cfg->labels[i].cmc_require_identity_proof &&
+		    cfg->labels[i].cmc_identity_secret_file == NULL) {
+			p->lineno = p->label_lines[i];
+			fail(p, ESTKIT_EINVAL,
+			     "label '%s': cmc_require_identity_proof needs cmc_identity_secret_file",
+			     cfg->labels[i].name[0] ? cfg->labels[i].name : "(default)");
+			return;
+		}
 		if (estd_csrattrs_conf_build(&cfg->labels[i], msg, sizeof(msg)))
 			continue;
 		p->lineno = p->label_lines[i];
@@ -897,6 +941,8 @@ void estd_config_free(struct estd_config *cfg)
 	free(cfg->users_file);
 	free(cfg->realm);
 	free(cfg->client_ca);
+	free(cfg->implicit_ca);
+	free(cfg->explicit_ca);
 	free(cfg->digest_secret_file);
 	free(cfg->revokers);
 	for (i = 0; i < cfg->nprofiles; i++)
@@ -908,6 +954,7 @@ void estd_config_free(struct estd_config *cfg)
 		estd_csrattrs_conf_clear(&cfg->labels[i]);
 		free(cfg->labels[i].serverkeygen_key);
 		free(cfg->labels[i].serverkeygen_kek);
+		free(cfg->labels[i].cmc_identity_secret_file);
 	}
 	free(cfg->labels);
 	free(cfg);

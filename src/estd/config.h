@@ -25,6 +25,8 @@
  *   next_key =                     ;   its key (0600)
  *   link_certs =                   ;   NewWithOld + OldWithNew (RFC 4210 4.4)
  *   switch_at =                    ;   UTC YYYY-MM-DDTHH:MM:SSZ: the new CA issues from then on
+ *   max_sans = 256                 ; more requested subjectAltNames: 400
+ *   max_subject = 2048             ; a longer requested subject (DER bytes): 400
  *
  *   [store]
  *   path = estd.db                 ; SQLite database file
@@ -33,11 +35,19 @@
  *   users = users                  ; Basic-auth users file ("name:crypt-hash" lines)
  *   realm = estkit
  *   client_ca =                    ; extra trust anchors for TLS client certs (the CA is always one)
+ *   explicit_ca =                  ;   the same setting (RFC 7030 3.6 name); use one of the two
+ *   implicit_ca =                  ; third-party CAs for client certs: /simpleenroll only (3.3.2)
+ *   implicit_ca_enabled = yes      ; default yes when implicit_ca is set
  *   reenroll_requires_cert = yes   ; RFC 7030 4.2.2
  *   methods = basic, digest        ; HTTP authentication offered (RFC 7617, RFC 7616)
  *   digest_secret_file = digest.key ; 32-byte nonce key, shared by nodes (0600; made if absent)
  *   digest_nonce_lifetime = 300    ; seconds a Digest nonce is valid
  *   digest_nonce_table = 4096      ; Digest nonce-counts remembered (replay detection)
+ *   auth_fail_limit = 10           ; failed authentications per address that lock it out (0: off)
+ *   auth_fail_window = 60          ; seconds in which they count
+ *   auth_fail_lockout = 300        ; seconds a locked-out address gets 429
+ *   auth_fail_table = 4096         ; addresses remembered
+ *   auth_fail_delay = 250          ; ms: the n-th failure's 401 waits (n - 1) x this (max 5 s)
  *
  *   [profile default]              ; what issued certificates look like
  *   validity_days = 365
@@ -58,6 +68,8 @@
  *   retry_after = 60               ; seconds in the 202 Retry-After (RFC 7030 4.2.3)
  *   csrattrs = challengePassword, ecPublicKey:secp384r1, ecdsa-with-SHA384
  *   csrattrs_san = DNS:*.example.com ; see csrattrs_conf.h
+ *   cmc_require_identity_proof = no ; RFC 5272 6.2.1: /fullcmc needs identityProofV2
+ *   cmc_identity_secret_file =     ;   its shared secret (first line; 0600)
  *
  * A label section is needed for a label to exist; without any [label ...]
  * section the default label exists with profile "default". Unknown sections
@@ -96,6 +108,10 @@ struct estd_label {
 	int csrattrs_auth;        /* 1: csrattrs_auth = required */
 	unsigned char *csrattrs_der; /* built at load; NULL: none (204) */
 	size_t csrattrs_len;
+
+	/* /fullcmc identityProofV2 (RFC 5272 6.2.1) */
+	int cmc_require_identity_proof; /* default no */
+	char *cmc_identity_secret_file;  /* absolute path or NULL; read per request */
 };
 
 struct estd_config {
@@ -136,12 +152,21 @@ struct estd_config {
 	/* [auth] revokers: identities allowed to revoke any certificate, comma-separated
 	 * "user:NAME" / "cert:SUBJECT" (RFC 2253 one-line); NULL: holders only */
 	char *revokers;
+	/* [auth] implicit TA database for client certificates (RFC 7030 3.6) */
+	char *implicit_ca;        /* NULL when unset */
+	char *explicit_ca;        /* parse only: moved to client_ca (its alias) */
+	int implicit_ca_enabled;  /* -1 unset: yes when implicit_ca is set */
 	/* [ca] signer: 0 = a separate signer process holds the CA keys (default), 1 = inline */
 	int ca_signer_inline;
 	int ca_signer_workers;    /* signer worker processes; 0: one per online CPU (max 8) */
 	int ca_signer_timeout;    /* seconds a signature may take before the worker is replaced */
 	char *ca_key_pin_file;    /* PIN of a pkcs11: key (first line); NULL: none or in the URI */
 	char *ca_pkcs11_module;   /* PKCS#11 library for pkcs11: keys; NULL: p11-kit's proxy */
+	/* [auth] brute-force protection (estkit_server_config.auth_fail_*); limit 0: off */
+	int auth_fail_limit, auth_fail_window, auth_fail_lockout, auth_fail_table;
+	int auth_fail_delay;      /* milliseconds */
+	/* [ca] bounds of the names a CSR may ask for (ca/names.h); 0: the defaults */
+	int max_sans, max_subject;
 };
 
 /*

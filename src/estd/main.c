@@ -15,6 +15,7 @@
 
 #include <estkit/estkit.h>
 
+#include "ca/signer_proc.h"
 #include "admin/admin.h"
 #include "admin/init.h"
 #include "run.h"
@@ -65,6 +66,9 @@ int main(int argc, char **argv)
 		return estd_cmd_ca(argc - 1, argv + 1);
 	if (strcmp(cmd, "crl") == 0)
 		return estd_cmd_crl(argc - 1, argv + 1);
+	/* internal: a replacement signer supervisor, exec'd by a running estd (signer_proc.c) */
+	if (strcmp(cmd, ESTD_SIGNER_SUPERVISOR_CMD) == 0)
+		return estd_signer_supervisor_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
 		printf("estd %s (%s)\n", ESTKIT_VERSION_STRING, OpenSSL_version(OPENSSL_VERSION));
 		return 0;

@@ -138,6 +138,13 @@ static void server_config(const struct estd_config *cfg, struct estkit_server_co
 	sc->auth_methods = (unsigned)cfg->auth_methods;
 	sc->digest_nonce_lifetime = cfg->digest_nonce_lifetime;
 	sc->digest_nonce_table = cfg->digest_nonce_table;
+	sc->auth_fail_limit = cfg->auth_fail_limit;
+	sc->auth_fail_window = cfg->auth_fail_window;
+	sc->auth_fail_lockout = cfg->auth_fail_lockout;
+	sc->auth_fail_table = cfg->auth_fail_table;
+	sc->auth_fail_delay_ms = cfg->auth_fail_delay;
+	/* RFC 7030 3.6: the implicit database can be switched off */
+	sc->implicit_ca_file = cfg->implicit_ca_enabled != 0 ? cfg->implicit_ca : NULL;
 }
 
 /* The Digest nonce key, shared by the nodes serving the same directory; made if absent. */

@@ -190,6 +190,10 @@ class Estd:
         ok(args, timeout=120)
         self.port = free_port()
         set_ini(self.conf, "server", "listen", f"127.0.0.1:{self.port}")
+        # the suite sends wrong credentials from 127.0.0.1 on purpose, to servers
+        # shared by many tests: brute-force protection (tested on its own in
+        # test_bruteforce.py) would lock them out
+        set_ini(self.conf, "auth", "auth_fail_limit", "0")
         self.user_add(USER, PASSWORD)
         return self
 

@@ -93,7 +93,8 @@ def test_ca_key_on_softhsm_token(tmp_path, token, work, label):
     srv.start()
     try:
         out = work / label
-        est_enroll(srv, out, subject=f"/CN=device-{label}")
+        cp = est_enroll(srv, out, subject=f"/CN=device-{label}", check=False)
+        assert cp.returncode == 0, describe(cp) + "\n" + srv.log_tail()
         verify(srv.ca, out / "cert.pem")
         cp = run(["openssl", "verify", "-CAfile", srv.ca, out / "cert.pem"])
         assert cp.returncode == 0 and ": OK" in cp.stdout, describe(cp)

@@ -135,3 +135,20 @@ def test_signer_config_errors(tmp_path):
     set_ini(srv.conf, "ca", "key", str(srv.dir / "missing.key"))
     cp = run([ESTD, "run", "-c", srv.conf])
     assert cp.returncode == 1 and "cannot read CA key" in cp.stderr, describe(cp)
+
+
+def test_killed_supervisor_is_replaced(fresh_server, work):
+    """kill -9 of estd's own child (the supervisor; its workers follow it):
+    estd execs a new one, which reads the key file again."""
+    srv = fresh_server
+    sup, workers = signer_pids(srv)
+    os.kill(sup, signal.SIGKILL)
+    # (the supervisor stays a zombie until estd notices and reaps it)
+    assert wait_for(lambda: not any(Path(f"/proc/{w}").exists() for w in workers))
+    t0 = time.monotonic()
+    enroll_ok(srv, work, "after-supervisor-kill")
+    assert time.monotonic() - t0 < 10
+    assert "the signer supervisor died; started another" in srv.log_text()
+    new = [c for c in children(srv.proc.pid) if comm(c) == "estd-signer"]
+    assert len(new) == 1 and new[0] != sup
+    assert children(new[0]), "the new supervisor has no workers"

@@ -27,9 +27,14 @@ struct fix {
 	X509 *cacert;
 };
 
-static struct estd_config *config(void)
+#define ID_SECRET "shared identity secret"
+
+/* Labels: "" (no identity proof), "idp" (cmc_require_identity_proof with dir/id.secret). */
+static struct estd_config *config(const char *dir)
 {
 	struct estd_config *c = calloc(1, sizeof(*c));
+	char path[128];
+	FILE *fp = NULL;
 
 	c->path = strdup("test.conf");
 	c->log_level = strdup("error");
@@ -37,9 +42,17 @@ static struct estd_config *config(void)
 	c->profiles = calloc(1, sizeof(*c->profiles));
 	c->profiles[0] = (struct estd_profile){ strdup("default"), 365, strdup("digitalSignature"),
 						strdup("clientAuth"), strdup("ec:P-256"), 1, NULL };
-	c->nlabels = 1;
-	c->labels = calloc(1, sizeof(*c->labels));
+	snprintf(path, sizeof(path), "%s/id.secret", dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(ID_SECRET "\n", fp);
+	fclose(fp);
+	c->nlabels = 2;
+	c->labels = calloc(2, sizeof(*c->labels));
 	c->labels[0] = (struct estd_label){ .name = strdup(""), .profile = strdup("default") };
+	c->labels[1] = (struct estd_label){ .name = strdup("idp"), .profile = strdup("default"),
+					    .cmc_require_identity_proof = 1,
+					    .cmc_identity_secret_file = strdup(path) };
 	return c;
 }
 
@@ -54,7 +67,7 @@ static int setup(void **state)
 	snprintf(db, sizeof(db), "%s/estd.db", f->dir);
 	f->ca = tu_ca(3650, &f->cacert);
 	if (estd_store_open(db, &f->st, &err) != ESTKIT_OK ||
-	    estd_backend_ca_new(config(), NULL, f->st, f->ca, &f->b, &err) != ESTKIT_OK)
+	    estd_backend_ca_new(config(f->dir), NULL, f->st, f->ca, &f->b, &err) != ESTKIT_OK)
 		return -1;
 	*state = f;
 	return 0;
@@ -83,19 +96,32 @@ struct bcase {
 	enum estkit_status want;
 	int http;                  /* HTTP status of a refusal */
 	enum estkit_cmc_fail fail; /* first status's failInfo (NONE: success) */
+	const char *label;         /* NULL: the default label */
+	const char *idsecret;      /* identityProofV2 with this secret; NULL: none */
 };
 
 static const struct bcase cases[] = {
-	{ "PKCS#10 signed by its own key", 1, 0, BY_CSR_KEY, ESTKIT_OK, 0, ESTKIT_CMC_FAIL_NONE },
+	{ "PKCS#10 signed by its own key", 1, 0, BY_CSR_KEY, ESTKIT_OK, 0, ESTKIT_CMC_FAIL_NONE, NULL, NULL },
 	{ "PKCS#10 signed by another key", 1, 0, BY_OTHER_KEY, ESTKIT_EPOLICY, 400,
-	  ESTKIT_CMC_BAD_MESSAGE_CHECK },
+	  ESTKIT_CMC_BAD_MESSAGE_CHECK, NULL, NULL },
 	{ "revoke only, no certificate to verify", 0, 1, BY_OTHER_KEY, ESTKIT_EPOLICY, 400,
-	  ESTKIT_CMC_BAD_MESSAGE_CHECK },
+	  ESTKIT_CMC_BAD_MESSAGE_CHECK, NULL, NULL },
 	{ "signer certificate from another CA", 0, 1, BY_FOREIGN_CERT, ESTKIT_EPOLICY, 400,
-	  ESTKIT_CMC_BAD_MESSAGE_CHECK },
-	{ "not CMS at all", 0, 0, GARBAGE, ESTKIT_EPOLICY, 400, ESTKIT_CMC_BAD_REQUEST },
+	  ESTKIT_CMC_BAD_MESSAGE_CHECK, NULL, NULL },
+	{ "not CMS at all", 0, 0, GARBAGE, ESTKIT_EPOLICY, 400, ESTKIT_CMC_BAD_REQUEST, NULL, NULL },
 	{ "no request in the PKIData", 0, 0, BY_OTHER_KEY, ESTKIT_EPOLICY, 400,
-	  ESTKIT_CMC_BAD_MESSAGE_CHECK },
+	  ESTKIT_CMC_BAD_MESSAGE_CHECK, NULL, NULL },
+	/* RFC 5272 6.2.1 identityProofV2 on a label with cmc_require_identity_proof */
+	{ "identity proof with the label's secret", 1, 0, BY_CSR_KEY, ESTKIT_OK, 0,
+	  ESTKIT_CMC_FAIL_NONE, "idp", ID_SECRET },
+	{ "identity proof missing", 1, 0, BY_CSR_KEY, ESTKIT_EPOLICY, 403, ESTKIT_CMC_BAD_IDENTITY,
+	  "idp", NULL },
+	{ "identity proof with a wrong secret", 1, 0, BY_CSR_KEY, ESTKIT_EPOLICY, 403,
+	  ESTKIT_CMC_BAD_IDENTITY, "idp", "shared identity secreT" },
+	{ "identity proof with an empty-ish secret", 1, 0, BY_CSR_KEY, ESTKIT_EPOLICY, 403,
+	  ESTKIT_CMC_BAD_IDENTITY, "idp", "x" },
+	{ "identity proof where none is configured: ignored", 1, 0, BY_CSR_KEY, ESTKIT_OK, 0,
+	  ESTKIT_CMC_FAIL_NONE, NULL, "anything" },
 };
 
 static void build(const struct bcase *c, X509 *cacert, unsigned char **sd, size_t *sdlen)
@@ -113,6 +139,10 @@ static void build(const struct bcase *c, X509 *cacert, unsigned char **sd, size_
 		assert_int_equal(estkit_cmc_req_add_pkcs10(r, csr, NULL), ESTKIT_OK);
 		X509_REQ_free(csr);
 	}
+	if (c->idsecret != NULL)
+		assert_int_equal(estkit_cmc_req_set_identity_secret(
+				     r, (const unsigned char *)c->idsecret, strlen(c->idsecret)),
+				 ESTKIT_OK);
 	if (c->revoke)
 		assert_int_equal(estkit_cmc_req_add_revoke(r, X509_get_subject_name(cacert),
 							   X509_get0_serialNumber(cacert), 1),
@@ -173,6 +203,8 @@ static void test_fullcmc_cases(void **state)
 		enum estkit_status rc;
 
 		req->op = ESTKIT_OP_FULLCMC;
+		snprintf(req->label, sizeof(req->label), "%s",
+			 cases[i].label != NULL ? cases[i].label : "");
 		req->identity = OPENSSL_strdup("user:tester");
 		build(&cases[i], f->cacert, &sd, &sdlen);
 		rc = estd_backend_cmc_fullcmc(f->b, req, sd, sdlen, &out, &outlen);

@@ -275,6 +275,14 @@ struct bad_case {
 
 static const struct bad_case bad_cases[] = {
 	{"empty file", "", ESTKIT_EINVAL, "estd.conf: [server] tls_cert is required"},
+	{"explicit_ca and client_ca differ", REQUIRED "[auth]\nclient_ca = a.pem\nexplicit_ca = b.pem\n",
+	 ESTKIT_EINVAL, "explicit_ca and client_ca are one setting"},
+	{"identity proof without a secret", REQUIRED "[label]\ncmc_require_identity_proof = yes\n",
+	 ESTKIT_EINVAL, "cmc_require_identity_proof needs cmc_identity_secret_file"},
+	{"identity proof flag not a bool", REQUIRED "[label]\ncmc_require_identity_proof = sure\n",
+	 ESTKIT_EINVAL, "cmc_require_identity_proof: 'sure' is not"},
+	{"implicit_ca_enabled not a bool", REQUIRED "[auth]\nimplicit_ca_enabled = maybe\n",
+	 ESTKIT_EINVAL, "implicit_ca_enabled: 'maybe' is not yes/no"},
 	{"only comments", "; nothing\n# here\n\n", ESTKIT_EINVAL, "[server] tls_cert is required"},
 	{"no tls_key", "[server]\ntls_cert = a\n[ca]\ncert = c\nkey = k\n", ESTKIT_EINVAL,
 	 "[server] tls_key is required"},
@@ -494,6 +502,51 @@ static void test_a_directory_is_not_a_config_file(void **state)
 	free(err);
 }
 
+/* RFC 7030 3.6: explicit_ca aliases client_ca; the implicit database is apart and switchable. */
+static void test_explicit_and_implicit_trust_anchor_keys(void **state)
+{
+	static const struct {
+		const char *auth;
+		const char *client_ca;   /* file name expected at the end of client_ca, NULL: unset */
+		const char *implicit_ca; /* same for implicit_ca */
+		int enabled;
+	} cases[] = {
+		{"", NULL, NULL, -1},
+		{"explicit_ca = ex.pem\n", "/ex.pem", NULL, -1},
+		{"client_ca = ex.pem\nexplicit_ca = ex.pem\n", "/ex.pem", NULL, -1},
+		{"client_ca =\nexplicit_ca = ex.pem\n", "/ex.pem", NULL, -1},
+		{"implicit_ca = im.pem\n", NULL, "/im.pem", -1},
+		{"implicit_ca = im.pem\nimplicit_ca_enabled = no\n", NULL, "/im.pem", 0},
+		{"implicit_ca_enabled = yes\n", NULL, NULL, 1},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[512];
+		struct estd_config *cfg = NULL;
+		const char *got = NULL;
+
+		snprintf(text, sizeof(text), REQUIRED "[auth]\n%s", cases[i].auth);
+		cfg = load_ok(text);
+		got = cfg->client_ca;
+		if (cases[i].client_ca == NULL)
+			assert_null(got);
+		else
+			assert_true(got != NULL && strlen(got) > strlen(cases[i].client_ca) &&
+				    strcmp(got + strlen(got) - strlen(cases[i].client_ca),
+					   cases[i].client_ca) == 0);
+		got = cfg->implicit_ca;
+		if (cases[i].implicit_ca == NULL)
+			assert_null(got);
+		else
+			assert_true(got != NULL && strstr(got, cases[i].implicit_ca) != NULL);
+		assert_int_equal(cfg->implicit_ca_enabled, cases[i].enabled);
+		assert_null(cfg->explicit_ca);
+		estd_config_free(cfg);
+	}
+}
+
 static void test_free_and_lookups_accept_null(void **state)
 {
 	estd_config_free(NULL);
@@ -523,6 +576,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_a_directory_is_not_a_config_file, setup,
 						teardown),
 		cmocka_unit_test(test_free_and_lookups_accept_null),
+		cmocka_unit_test_setup_teardown(test_explicit_and_implicit_trust_anchor_keys, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_label_serverkeygen_keys, setup, teardown),
 	};
 

@@ -409,10 +409,38 @@ static void test_built_san_request_and_template_round_trip(void **state)
 	estkit_csrattrs_free(b);
 }
 
+/* The RFC 9908 OIDs (IANA, S/MIME attributes .2.61 and .2.62) pinned by their DER. */
+static void test_rfc9908_oids_encode_as_assigned(void **state)
+{
+	static const struct {
+		const char *txt;
+		unsigned char der[13];
+	} cases[] = {
+		{ESTKIT_OID_CRI_TEMPLATE,
+		 {0x06, 0x0b, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x02, 0x3d}},
+		{ESTKIT_OID_EXT_REQ_TEMPLATE,
+		 {0x06, 0x0b, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x02, 0x3e}},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ASN1_OBJECT *o = OBJ_txt2obj(cases[i].txt, 1);
+		unsigned char *der = NULL;
+		int n = o != NULL ? i2d_ASN1_OBJECT(o, &der) : -1;
+
+		assert_int_equal(n, (int)sizeof(cases[i].der));
+		assert_memory_equal(der, cases[i].der, sizeof(cases[i].der));
+		OPENSSL_free(der);
+		ASN1_OBJECT_free(o);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vectors_decode_check_and_print_as_documented),
+		cmocka_unit_test(test_rfc9908_oids_encode_as_assigned),
 		cmocka_unit_test(test_every_truncation_and_trailing_garbage_is_refused),
 		cmocka_unit_test(test_oversized_inputs_are_refused),
 		cmocka_unit_test(test_end_of_contents_values_are_refused),

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -582,6 +583,8 @@ static void warn_restart_needed(struct estd_backend_ca *b, const struct estd_con
 		{ "[store] path", str_differs(old->store_path, cfg->store_path) },
 		{ "[auth] realm", str_differs(old->realm, cfg->realm) },
 		{ "[auth] client_ca", str_differs(old->client_ca, cfg->client_ca) },
+		{ "[auth] implicit_ca", str_differs(old->implicit_ca, cfg->implicit_ca) ||
+		  old->implicit_ca_enabled != cfg->implicit_ca_enabled },
 		{ "[auth] reenroll_requires_cert",
 		  old->reenroll_requires_cert != cfg->reenroll_requires_cert },
 	};
@@ -706,6 +709,50 @@ int estd_backend_ca_is_revoker(struct estd_backend_ca *b, const char *identity)
 struct estd_store *estd_backend_ca_store(struct estd_backend_ca *b)
 {
 	return b->store;
+}
+
+/* See backend/cmc.h. */
+enum estkit_status estd_backend_ca_cmc_idproof(struct estd_backend_ca *b, const char *label,
+					       int *required, char **secret_file)
+{
+	struct estd_snapshot *s = acquire(b);
+	const struct estd_label *lab = estd_config_label(s->cfg, label);
+	enum estkit_status rc = ESTKIT_ENOTFOUND;
+
+	*required = 0;
+	*secret_file = NULL;
+	if (lab != NULL) {
+		*required = lab->cmc_require_identity_proof;
+		rc = ESTKIT_OK;
+		if (lab->cmc_identity_secret_file != NULL &&
+		    (*secret_file = strdup(lab->cmc_identity_secret_file)) == NULL)
+			rc = ESTKIT_ENOMEM;
+	}
+	estd_snapshot_release(s);
+	return rc;
+}
+
+/* See backend/cmc.h. */
+enum estkit_status estd_backend_ca_cmc_sign(struct estd_backend_ca *b, X509 *issued,
+					    const unsigned char *der, size_t len,
+					    STACK_OF(X509) *extra, unsigned char **out,
+					    size_t *outlen)
+{
+	struct estd_snapshot *s = acquire(b);
+	struct estd_ca *next = s->rollover != NULL ? estd_rollover_next_ca(s->rollover) : NULL;
+	struct estd_ca *ca = b->ca;
+	enum estkit_status rc;
+
+	if (next != NULL &&
+	    (issued != NULL ? X509_check_issued(estd_ca_cert(next), issued) == X509_V_OK &&
+				  X509_verify(issued, X509_get0_pubkey(estd_ca_cert(next))) == 1
+			    : estd_rollover_switched(s->rollover, time(NULL))))
+		ca = next;
+	ERR_clear_error();
+	rc = estd_signer_sign_cms(estd_ca_signer(ca), estd_ca_cert(ca), der, len, extra, out,
+				  outlen);
+	estd_snapshot_release(s);
+	return rc;
 }
 
 /* See backend/cmc.h. */

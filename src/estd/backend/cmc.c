@@ -14,9 +14,11 @@
  * HTTP layer has already authenticated the client (Basic or TLS).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <openssl/bn.h>
+#include <openssl/crypto.h>
 #include <openssl/x509.h>
 #include <estkit/cmc.h>
 #include <estkit/pki.h>
@@ -26,6 +28,7 @@
 #include "store/store.h"
 
 #define REASON_LEN 256
+#define ID_SECRET_MAX 1024 /* bytes of an identityProofV2 secret */
 
 struct cmc_job {
 	struct estd_backend_ca *b;
@@ -99,6 +102,66 @@ static enum estkit_status check_signer(struct cmc_job *j, const char **why)
 		return ESTKIT_OK;
 	*why = "the signer certificate was not issued by this CA";
 	return ESTKIT_EUNTRUSTED;
+}
+
+/* The secret of an identity file: its first line, 1..ID_SECRET_MAX bytes. */
+static enum estkit_status read_secret(const char *path, unsigned char **sec, size_t *len)
+{
+	unsigned char *buf = NULL;
+	size_t n = 0, i = 0;
+	enum estkit_status rc = estkit_file_read(path, &buf, &n);
+
+	if (rc != ESTKIT_OK)
+		return rc;
+	while (i < n && buf[i] != '\n' && buf[i] != '\r')
+		i++;
+	if (i == 0 || i > ID_SECRET_MAX) {
+		estkit_free_secret(buf, n);
+		return ESTKIT_EINVAL;
+	}
+	OPENSSL_cleanse(buf + i, n - i);
+	*sec = buf;
+	*len = i;
+	return ESTKIT_OK;
+}
+
+/*
+ * identityProofV2 (RFC 5272 6.2.1): required by the label, or present and
+ * checkable with the label's secret. A missing or wrong proof is badIdentity.
+ */
+static enum estkit_status check_identity(struct cmc_job *j, const char **why)
+{
+	unsigned char *sec = NULL;
+	size_t len = 0;
+	char *path = NULL;
+	int required = 0;
+	enum estkit_status rc;
+
+	rc = estd_backend_ca_cmc_idproof(j->b, estkit_request_label(j->req), &required, &path);
+	if (rc != ESTKIT_OK || path == NULL) {
+		*why = "identityProofV2 required but no secret configured";
+		rc = rc != ESTKIT_OK ? rc : required ? ESTKIT_EAUTH : ESTKIT_OK;
+		goto out;
+	}
+	if ((rc = read_secret(path, &sec, &len)) != ESTKIT_OK) {
+		estd_backend_ca_log(j->b, ESTKIT_LOG_ERROR, "cmc_identity_secret_file %s: %s", path,
+				    estkit_strerror(rc));
+		*why = "identity secret unavailable";
+		rc = ESTKIT_EAUTH;
+		goto out;
+	}
+	rc = estkit_cmc_req_check_identity(j->pd, sec, len);
+	if (rc == ESTKIT_ENOTFOUND && !required)
+		rc = ESTKIT_OK;
+	*why = rc == ESTKIT_ENOTFOUND ? "identityProofV2 required (RFC 5272 6.2.1)"
+	       : rc == ESTKIT_EPARSE  ? "identityProofV2 malformed or with other algorithms"
+				      : "identityProofV2 does not match";
+	if (rc != ESTKIT_OK)
+		rc = ESTKIT_EAUTH;
+out:
+	estkit_free_secret(sec, len);
+	free(path);
+	return rc;
 }
 
 /* One PKCS#10 entry of reqSequence (RFC 5272 3.2.1.3.1). */
@@ -256,6 +319,12 @@ static enum estkit_status process(struct cmc_job *j)
 		rc = status(j, 0, ESTKIT_CMC_FAILED, ESTKIT_CMC_BAD_MESSAGE_CHECK, why, 400);
 		goto out;
 	}
+	if ((rc = check_identity(j, &why)) != ESTKIT_OK) {
+		rc = rc == ESTKIT_EAUTH
+			 ? status(j, 0, ESTKIT_CMC_FAILED, ESTKIT_CMC_BAD_IDENTITY, why, 403)
+			 : rc;
+		goto out;
+	}
 	if (estkit_cmc_req_count(j->pd) == 0 && estkit_cmc_req_revoke_count(j->pd) == 0) {
 		rc = status(j, 0, ESTKIT_CMC_FAILED, ESTKIT_CMC_BAD_REQUEST,
 			    "the PKIData holds no request", 400);
@@ -269,17 +338,20 @@ out:
 	return rc;
 }
 
-/* PKIResponse -> SignedData signed by the CA, issued certificates and CA cert carried. */
+/*
+ * PKIResponse -> SignedData signed by the CA that issued the certificates in
+ * it (the new one after a rollover switch, RFC 7030 4.1.3), issued
+ * certificates and CA cert carried.
+ */
 static enum estkit_status sign_response(struct cmc_job *j, unsigned char **out, size_t *outlen)
 {
-	struct estd_ca *ca = estd_backend_ca_ca(j->b);
 	unsigned char *der = NULL;
 	size_t len = 0;
 	enum estkit_status rc = estkit_cmc_resp_encode(j->resp, &der, &len);
 
 	if (rc == ESTKIT_OK)
-		rc = estd_signer_sign_cms(estd_ca_signer(ca), estd_ca_cert(ca), der, len, j->issued,
-					  out, outlen);
+		rc = estd_backend_ca_cmc_sign(j->b, sk_X509_value(j->issued, 0), der, len,
+					      j->issued, out, outlen);
 	estkit_free(der);
 	return rc;
 }

@@ -29,8 +29,26 @@ enum estkit_status estd_backend_ca_cmc_issue(struct estd_backend_ca *b,
 /* 1 when identity ("user:x" / "cert:SUBJECT") is listed in [auth] revokers. */
 int estd_backend_ca_is_revoker(struct estd_backend_ca *b, const char *identity);
 
+/*
+ * The label's identityProofV2 settings (RFC 5272 6.2.1): *required, and in
+ * *secret_file a copy (free()) of the secret file's path or NULL.
+ */
+enum estkit_status estd_backend_ca_cmc_idproof(struct estd_backend_ca *b, const char *label,
+					       int *required, char **secret_file);
+
 /* The store and the CA behind the backend (borrowed). */
 struct estd_store *estd_backend_ca_store(struct estd_backend_ca *b);
 struct estd_ca *estd_backend_ca_ca(struct estd_backend_ca *b);
+
+/*
+ * Signs a PKIResponse (der, len) as CMS SignedData carrying extra, with the
+ * key of the CA that issued issued (RFC 5272 3.2.2; during a rollover,
+ * RFC 7030 4.1.3, the old or the new CA), or, when issued is NULL, of the CA
+ * that issues now.
+ */
+enum estkit_status estd_backend_ca_cmc_sign(struct estd_backend_ca *b, X509 *issued,
+					    const unsigned char *der, size_t len,
+					    STACK_OF(X509) *extra, unsigned char **out,
+					    size_t *outlen);
 
 #endif /* ESTD_BACKEND_CMC_H */

@@ -34,6 +34,11 @@ enum estkit_status estd_snapshot_new(struct estd_config *cfg, struct estd_users 
 				*err = estd_strfmt("%s: %s", cfg->path ? cfg->path : "config", msg);
 			goto out;
 		}
+		/* [ca] max_sans / max_subject bound every profile's requests */
+		if (cfg->max_sans > 0)
+			s->profiles[i]->max_sans = cfg->max_sans;
+		if (cfg->max_subject > 0)
+			s->profiles[i]->max_subject = (size_t)cfg->max_subject;
 	}
 	s->users = users;
 	s->refs = 1;

@@ -18,6 +18,7 @@
 #include <openssl/x509v3.h>
 
 #include "ca/issue.h"
+#include "ca/names.h"
 
 #define SERIAL_BYTES 16
 #define CLOCK_SKEW_SECONDS 60
@@ -244,6 +245,13 @@ static enum estkit_status check_request(const struct estd_ca_profile *profile, X
 		val = NULL;
 	}
 	GENERAL_NAMES_free(val);
+	/* names copied into the certificate: bounded, well-formed, no NUL (ca/names.h) */
+	if (estd_names_check_sans(*sans, profile->max_sans, reason, rlen) != ESTKIT_OK ||
+	    estd_names_check_subject(X509_REQ_get_subject_name(csr), profile->max_subject,
+				     reason, rlen) != ESTKIT_OK) {
+		rc = ESTKIT_EPOLICY;
+		goto out;
+	}
 	if (X509_NAME_entry_count(X509_REQ_get_subject_name(csr)) == 0 && *sans == NULL) {
 		reasonf(reason, rlen, "CSR has an empty subject and no subjectAltName");
 		rc = ESTKIT_EPOLICY;

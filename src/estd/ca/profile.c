@@ -18,6 +18,7 @@
 #include <openssl/x509v3.h>
 
 #include "ca/profile.h"
+#include "ca/names.h"
 
 #define TOKEN_MAX 128
 #define TOKENS_MAX 64
@@ -385,6 +386,8 @@ enum estkit_status estd_profile_parse(const struct estd_profile *src,
 	}
 	p->validity_days = src->validity_days;
 	p->copy_sans = src->copy_sans != 0;
+	p->max_sans = ESTD_MAX_SANS_DEFAULT; /* [ca] max_sans may lower or raise it */
+	p->max_subject = ESTD_MAX_SUBJECT_DEFAULT;
 	if (parse_crl_url(src->crl_url, p, err, errlen) != 0 ||
 	    parse_key_usage(src->key_usage, &p->key_usage, name, err, errlen) != 0 ||
 	    parse_eku(src->ext_key_usage, p->eku, name, err, errlen) != 0 ||

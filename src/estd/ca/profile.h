@@ -30,6 +30,8 @@ struct estd_ca_profile {
 	size_t nkeys;
 	int copy_sans;
 	char *crl_url;            /* cRLDistributionPoints URI (RFC 5280 4.2.1.13) or NULL */
+	int max_sans;             /* requested subjectAltNames allowed (ca/names.h) */
+	size_t max_subject;       /* requested subject DER bytes allowed */
 };
 
 /* RSA moduli larger than this are refused whatever the profile says (cost of use). */

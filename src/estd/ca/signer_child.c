@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -36,8 +38,8 @@
 
 #define RESPAWN_DELAY_MS 1000 /* a worker that dies within this of its start waits this long */
 #define MAX_WORKERS 64
-#define TOKEN_ATTEMPTS 5      /* opening a token key: tries, */
-#define TOKEN_RETRY_US 200000 /* and the pause between them */
+#define TOKEN_ATTEMPTS 10     /* opening a token key: tries, */
+#define TOKEN_RETRY_US 300000 /* and the pause between them */
 
 struct keys {
 	struct estd_signer *s[ESTD_SIGNER_MAX_KEYS];
@@ -193,12 +195,20 @@ static const struct estd_config *worker_cfg;
 static void retry_token_key(struct keys *k, int slot)
 {
 	const char *key = NULL;
-	int attempt;
+	int attempt, lk;
 
 	if (worker_cfg != NULL)
 		key = slot == 0 ? worker_cfg->ca_key : worker_cfg->ca_next_key;
 	if (key == NULL || strncmp(key, "pkcs11:", 7) != 0)
 		return;
+	/*
+	 * One worker at a time opens the token: SoftHSM2 (file store) can show a
+	 * token as uninitialised to a process reading it while another logs in.
+	 * The lock is on estd.conf, opened anew here (flock locks are per open).
+	 */
+	lk = worker_cfg->path != NULL ? open(worker_cfg->path, O_RDONLY | O_CLOEXEC) : -1;
+	if (lk >= 0)
+		flock(lk, LOCK_EX);
 	for (attempt = 0; attempt < TOKEN_ATTEMPTS && k->s[slot] == NULL; attempt++) {
 		if (attempt > 0)
 			usleep(TOKEN_RETRY_US);
@@ -206,6 +216,8 @@ static void retry_token_key(struct keys *k, int slot)
 		k->err[slot] = NULL;
 		load_keys(worker_cfg, k, 1);
 	}
+	if (lk >= 0)
+		close(lk); /* releases the lock */
 }
 
 static void handle(struct keys *k, const struct estd_signer_msg *req,
@@ -512,4 +524,24 @@ void estd_signer_supervise(int ctl, const struct estd_config *cfg, int nworkers,
 	free_keys(&s.k);
 	estd_config_free(s.own_cfg);
 	_exit(0);
+}
+
+int estd_signer_supervisor_main(int argc, char **argv)
+{
+	struct estd_config *cfg = NULL;
+	char *err = NULL;
+	long long n = 0, ppid = 0;
+
+	if (argc != 4 || estd_parse_ll(argv[2], 1, MAX_WORKERS, &n) != 0 ||
+	    estd_parse_ll(argv[3], 1, 0x7fffffff, &ppid) != 0) {
+		fprintf(stderr, "estd: %s is started by estd run, not by hand\n",
+			ESTD_SIGNER_SUPERVISOR_CMD);
+		return 2;
+	}
+	if (estd_config_load(argv[1], &cfg, &err) != ESTKIT_OK) {
+		fprintf(stderr, "estd: signer: %s\n", err != NULL ? err : "cannot load the configuration");
+		free(err);
+		return 1;
+	}
+	estd_signer_supervise(3, cfg, (int)n, (int)ppid);
 }

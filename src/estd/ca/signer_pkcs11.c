@@ -107,6 +107,9 @@ enum estkit_status estd_signer_pkcs11_load(const char *uri, const char *module,
 	if (*out == NULL) {
 		*err = estd_strfmt("cannot open the CA key %s on its token (wrong URI, token or PIN?)",
 				   uri);
+		/* start the next attempt from a fresh module session (keys hold their own reference) */
+		ENGINE_finish(engine);
+		engine = NULL;
 		goto out;
 	}
 	rc = ESTKIT_OK;

@@ -6,9 +6,11 @@
  * free one: N workers sign N requests at once.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -18,6 +20,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <estkit/server.h>
@@ -28,7 +31,10 @@
 #define MAX_WORKERS 64
 #define AUTO_WORKERS_MAX 8
 #define START_WAIT_MS 10000  /* the first sockets: forking is quick */
-#define REPLACE_WAIT_MS 3000 /* a replacement worker's socket */
+#define REPLACE_WAIT_MS 5000 /* a replacement worker's socket (or a new supervisor's) */
+#define RESPAWN_MIN_MS 1000  /* between two supervisor restarts */
+
+extern char **environ;
 
 struct worker {
 	pthread_mutex_t mu;
@@ -46,6 +52,8 @@ struct estd_signer_proc {
 	pid_t *pending_pid;
 	int ctl_dead;
 	char *paths[ESTD_SIGNER_MAX_KEYS];
+	char *config_path;      /* for a replacement supervisor; NULL: none (tests) */
+	long long last_respawn; /* CLOCK_MONOTONIC ms */
 	int timeout_ms;
 	atomic_uint next_id;
 	atomic_uint rr;
@@ -123,6 +131,76 @@ static int recv_ctl(int ctl, int *idx, pid_t *pid, int *fd, char *msg, size_t ml
 	return 1;
 }
 
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Descriptor 3 of the new supervisor is sv; never 3 itself (dup2(3, 3) keeps close-on-exec). */
+static int spawn_supervisor(struct estd_signer_proc *p, int sv, pid_t *pid)
+{
+	char workers[16], ppid[16];
+	char *argv[] = { (char *)"estd", (char *)ESTD_SIGNER_SUPERVISOR_CMD, p->config_path,
+			 workers, ppid, NULL };
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none;
+	int rc;
+
+	snprintf(workers, sizeof(workers), "%d", p->nworkers);
+	snprintf(ppid, sizeof(ppid), "%ld", (long)getpid());
+	sigemptyset(&none);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&at);
+	posix_spawn_file_actions_adddup2(&fa, sv, 3);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK);
+	rc = posix_spawn(pid, "/proc/self/exe", &fa, &at, argv, environ);
+	posix_spawnattr_destroy(&at);
+	posix_spawn_file_actions_destroy(&fa);
+	return rc;
+}
+
+/*
+ * The supervisor died (killed from outside: it has no input to crash on).
+ * This process has threads now, so a new one is exec'd, reading estd.conf
+ * and the key files again; at most once a second. ctl_mu held. 0 on success.
+ */
+static int respawn(struct estd_signer_proc *p)
+{
+	int sv[2] = { -1, -1 }, tmp;
+	pid_t pid = -1;
+	long long now = mono_ms();
+
+	if (p->config_path == NULL || (p->last_respawn != 0 && now - p->last_respawn < RESPAWN_MIN_MS))
+		return -1;
+	p->last_respawn = now;
+	waitpid(p->pid, NULL, 0); /* EOF on ctl: it has exited */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+		return -1;
+	if (sv[1] == 3) {
+		tmp = fcntl(sv[1], F_DUPFD_CLOEXEC, 4);
+		close(sv[1]);
+		sv[1] = tmp;
+	}
+	if (sv[1] < 0 || spawn_supervisor(p, sv[1], &pid) != 0) {
+		close(sv[0]);
+		if (sv[1] >= 0)
+			close(sv[1]);
+		return -1;
+	}
+	close(sv[1]);
+	close(p->ctl);
+	p->ctl = sv[0];
+	p->pid = pid;
+	plog(p, ESTKIT_LOG_WARN, "the signer supervisor died; started another (pid %ld), which "
+				 "reads the CA key files again", (long)pid);
+	return 0;
+}
+
 /*
  * Receives one message within wait_ms: a worker socket goes to pending_*;
  * a status is returned in *status (else left alone). ctl_mu held.
@@ -142,6 +220,8 @@ static void drain_ctl(struct estd_signer_proc *p, int wait_ms, int *status, char
 		if (r <= 0)
 			return;
 		r = recv_ctl(p->ctl, &idx, &pid, &fd, msg, mlen);
+		if (r <= 0 && respawn(p) == 0)
+			continue;
 		if (r <= 0) {
 			p->ctl_dead = 1;
 			plog(p, ESTKIT_LOG_ERROR, "the signer supervisor is gone: CA signing is "
@@ -313,6 +393,8 @@ static struct estd_signer_proc *proc_new(const struct estd_config *cfg)
 	p->pending_fd = calloc((size_t)p->nworkers, sizeof(int));
 	p->pending_pid = calloc((size_t)p->nworkers, sizeof(pid_t));
 	p->paths[0] = estd_strdup(cfg->ca_key);
+	if (cfg->path != NULL)
+		p->config_path = estd_strdup(cfg->path);
 	if (cfg->ca_next_key != NULL)
 		p->paths[1] = estd_strdup(cfg->ca_next_key);
 	if (p->w == NULL || p->pending_fd == NULL || p->pending_pid == NULL || p->paths[0] == NULL ||
@@ -448,6 +530,7 @@ void estd_signer_proc_free(struct estd_signer_proc *p)
 	pthread_mutex_destroy(&p->ctl_mu);
 	for (i = 0; i < ESTD_SIGNER_MAX_KEYS; i++)
 		free(p->paths[i]);
+	free(p->config_path);
 	free(p->w);
 	free(p->pending_fd);
 	free(p->pending_pid);

@@ -88,4 +88,16 @@ struct estd_signer_proc *estd_signer_proc_installed(void);
 void estd_signer_supervise(int ctl, const struct estd_config *cfg, int nworkers,
 			   int parent_pid) __attribute__((noreturn));
 
+/* The hidden `estd` command a replacement supervisor is exec'd with. */
+#define ESTD_SIGNER_SUPERVISOR_CMD "__signer-supervisor"
+
+/*
+ * `estd __signer-supervisor CONFIG WORKERS PARENT_PID`, exec'd by a running
+ * estd whose supervisor died (a multi-threaded process cannot fork one and
+ * go on without exec): reads CONFIG and supervises on descriptor 3. Reads
+ * the key files again, so they must still be there. Returns only on a
+ * usage or configuration error (exit status).
+ */
+int estd_signer_supervisor_main(int argc, char **argv);
+
 #endif /* ESTD_CA_SIGNER_PROC_H */

@@ -9,6 +9,7 @@ pkgs=(
   libevent-dev
   libcurl4-openssl-dev curl
   libsqlite3-dev sqlite3
+  libpq-dev postgresql
   libinih-dev
   libcrypt-dev
   libcmocka-dev

@@ -34,6 +34,7 @@
 #define ESTKIT_SERVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <estkit/error.h>
@@ -169,6 +170,17 @@ struct estkit_backend {
 	enum estkit_status (*serverkeygen_kek)(void *ctx, struct estkit_request *req,
 					       const unsigned char *id, size_t idlen,
 					       unsigned char **kek, size_t *keklen);
+
+	/*
+	 * HTTP Digest replay check shared by several servers (RFC 7616 3.4):
+	 * the nonce identified by key (16 bytes of its MAC; the nonce already
+	 * verified and not expired), issued at Unix time issued, is used with
+	 * nonce-count nc. Return 1 when nc is above every count seen for this
+	 * nonce by any server (and record it), 0 when it is not (a replay:
+	 * 401), -1 when it cannot tell now (503 + Retry-After). NULL: each
+	 * server keeps the counts in memory (digest_nonce_table). Job pool.
+	 */
+	int (*digest_nc)(void *ctx, const unsigned char key[16], int64_t issued, uint32_t nc);
 };
 
 /* HTTP authentication schemes a server offers (estkit_server_config.auth_methods). */

@@ -14,9 +14,11 @@
  * dropped and the bucket's floor raised to that entry's issue time: a nonce
  * not in the table and not newer than the floor may have been seen, so it is
  * answered with stale=true (the client retries with a fresh nonce) rather
- * than trusted. The table is per server process: across nodes sharing the
- * secret, a replay inside the nonce lifetime is detected only on the node
- * that saw the original.
+ * than trusted. The table is per server process; servers sharing the secret
+ * can share the counts instead through backend->digest_nc (estd does with a
+ * PostgreSQL store), so that a replay is refused whichever node it reaches.
+ * The check runs on the job pool (pipeline.c authenticates there), so the
+ * store round trip never blocks an event loop.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -374,6 +376,16 @@ static const char *nonce_problem(struct estkit_request *r, const struct ek_diges
 	if (ns == EK_NONCE_STALE) {
 		r->digest_stale = 1;
 		return "nonce expired";
+	}
+	if (r->srv->backend.digest_nc != NULL) {
+		/* several servers share the counts (estd with a PostgreSQL store) */
+		switch (r->srv->backend.digest_nc(r->srv->backend.ctx, key, ts, (uint32_t)nc)) {
+		case 1: return NULL;
+		case 0: return "nonce count replayed";
+		default:
+			r->auth_unavailable = 1;
+			return "nonce-count store unavailable";
+		}
 	}
 	switch (ek_digest_nc_accept(r->srv->digest, key, ts, (uint32_t)nc)) {
 	case EK_NC_OK: return NULL;

@@ -93,6 +93,16 @@ static int authenticate(struct estkit_request *r)
 	return ok && r->identity != NULL ? 0 : -1;
 }
 
+/* 401 with a challenge, or 503 (no failed attempt) when credentials cannot be checked now. */
+static void auth_refused(struct estkit_request *r)
+{
+	if (r->auth_unavailable) {
+		ek_request_set(r, 503, "cannot check credentials now, retry later");
+		return;
+	}
+	ek_authfail_reject(r); /* 401 with a challenge, counted against the peer */
+}
+
 /* base64 -> DER PKCS#10 -> self-signature (RFC 7030 4.2.1, RFC 8951). */
 static int decode_csr(struct estkit_request *r)
 {
@@ -190,7 +200,7 @@ static void run_enroll(struct estkit_request *r)
 	enum estkit_status st;
 
 	if (authenticate(r) != 0) {
-		ek_authfail_reject(r);
+		auth_refused(r);
 		return;
 	}
 	if (r->op == ESTKIT_OP_FULLCMC) {
@@ -224,7 +234,7 @@ static void run_csrattrs(struct estkit_request *r)
 	enum estkit_status st;
 
 	if (r->authz != NULL && authenticate(r) != 0) {
-		ek_authfail_reject(r);
+		auth_refused(r);
 		return;
 	}
 	st = be->csrattrs(be->ctx, r, &der, &len);

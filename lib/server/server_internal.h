@@ -89,6 +89,7 @@ struct estkit_request {
 	unsigned delay_ms;           /* [job] hold the reply this long (failed authentication) */
 	struct event *delay_ev;      /* [loop] the timer of EK_REQ_DELAYED */
 	int peer_implicit;           /* [loop] peer_cert chains only to the implicit anchors */
+	int auth_unavailable;        /* [job] backend->digest_nc could not tell: 503 */
 };
 
 /* One event loop thread: its base, evhttp and listening socket. */

@@ -35,7 +35,7 @@ enum vtype {
 	V_LISTEN,  /* HOST:PORT or [V6]:PORT */
 	V_PATH,    /* required path, resolved against the file's directory */
 	V_OPTPATH, /* optional path: empty means unset (NULL) */
-	V_STORE,   /* "PATH" or "sqlite:PATH" */
+	V_STORE,   /* "PATH", "sqlite:PATH" or a PostgreSQL URI (kept as written) */
 	V_INT,     /* int in [min, max] */
 	V_SIZE,    /* size_t in [min, max] */
 	V_BOOL,    /* yes/no/true/false/on/off/1/0 */
@@ -98,6 +98,7 @@ static const struct key ca_keys[] = {
 };
 static const struct key store_keys[] = {
 	{"path", V_STORE, CFG(store_path), 0, 0},
+	{"connections", V_INT, CFG(store_connections), 1, 1024},
 };
 static const struct key auth_keys[] = {
 	{"users", V_PATH, CFG(users_file), 0, 0},
@@ -301,6 +302,16 @@ static int set_path(struct parser *p, const struct key *k, char **slot, const ch
 			return 1;
 		}
 		return fail(p, ESTKIT_EINVAL, "%s: a path is required", k->name);
+	}
+	if (k->type == V_STORE &&
+	    (strncmp(v, "postgresql://", 13) == 0 || strncmp(v, "postgres://", 11) == 0)) {
+		/* a libpq connection URI: no file path to resolve */
+		abs = estd_strdup(v);
+		if (abs == NULL)
+			return oom(p);
+		free(*slot);
+		*slot = abs;
+		return 1;
 	}
 	if (k->type == V_STORE && strncmp(v, "sqlite:", 7) == 0) {
 		prefix = "sqlite:";
@@ -763,6 +774,7 @@ static int config_defaults(struct estd_config *cfg)
 	cfg->max_sans = 256;
 	cfg->max_subject = 2048;
 	cfg->implicit_ca_enabled = -1;
+	cfg->store_connections = 8;
 	return cfg->listen && cfg->log_level && cfg->store_path && cfg->users_file && cfg->realm &&
 	       cfg->digest_secret_file;
 }

@@ -29,7 +29,8 @@
  *   max_subject = 2048             ; a longer requested subject (DER bytes): 400
  *
  *   [store]
- *   path = estd.db                 ; SQLite database file
+ *   path = estd.db                 ; SQLite database file, or postgresql://user@host/db
+ *   connections = 8                ; PostgreSQL: connections per estd process (1..1024)
  *
  *   [auth]
  *   users = users                  ; Basic-auth users file ("name:crypt-hash" lines)
@@ -167,6 +168,8 @@ struct estd_config {
 	int auth_fail_delay;      /* milliseconds */
 	/* [ca] bounds of the names a CSR may ask for (ca/names.h); 0: the defaults */
 	int max_sans, max_subject;
+	/* [store] connections: at most this many PostgreSQL connections per process */
+	int store_connections;
 };
 
 /*

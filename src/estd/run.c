@@ -171,11 +171,11 @@ static int build_backend(struct estd_config *cfg, struct estd_running *r)
 	if (load_ca(cfg, r) != 0)
 		return 1;
 	if (estd_store_open(cfg->store_path, &r->store, &err) != ESTKIT_OK) {
-		msg = estd_strfmt("cannot open store %s: %s", cfg->store_path,
-				  err != NULL ? err : "failed");
+		msg = estd_strfmt("cannot open the store: %s", err != NULL ? err : "failed");
 		free(err);
 		return fail(msg);
 	}
+	estd_store_set_connections(r->store, cfg->store_connections);
 	if (estd_users_load(cfg->users_file, &users, &err) != ESTKIT_OK) {
 		msg = estd_strfmt("cannot read users file %s: %s", cfg->users_file,
 				  err != NULL ? err : "failed");

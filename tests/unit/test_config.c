@@ -214,6 +214,33 @@ static void test_byte_order_mark_before_the_first_section_is_ignored(void **stat
 	estd_config_free(cfg);
 }
 
+static void test_postgresql_store_uri_is_kept_as_written(void **state)
+{
+	static const char *const uris[] = {
+		"postgresql://estd@db.example.net:5433/estd?sslmode=verify-full",
+		"postgres://estd@127.0.0.1/estd",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(uris) / sizeof(uris[0]); i++) {
+		char text[512];
+		struct estd_config *cfg = NULL;
+
+		snprintf(text, sizeof(text), REQUIRED "[store]\npath = %s\nconnections = 32\n",
+			 uris[i]);
+		cfg = load_ok(text);
+		assert_string_equal(cfg->store_path, uris[i]);
+		assert_int_equal(cfg->store_connections, 32);
+		estd_config_free(cfg);
+	}
+	{
+		struct estd_config *cfg = load_ok(REQUIRED);
+
+		assert_int_equal(cfg->store_connections, 8);
+		estd_config_free(cfg);
+	}
+}
+
 static void test_paths_resolve_against_the_files_directory(void **state)
 {
 	struct estd_config *cfg = NULL;
@@ -396,6 +423,11 @@ static const struct bad_case bad_cases[] = {
 	 ":2: profile p: allowed_keys: empty"},
 	{"empty sqlite path", "[store]\npath = sqlite:\n", ESTKIT_EINVAL,
 	 ":2: path: a path is required"},
+	{"store connections zero", "[store]\nconnections = 0\n", ESTKIT_EINVAL, ":2: connections:"},
+	{"store connections huge", "[store]\nconnections = 1025\n", ESTKIT_EINVAL,
+	 ":2: connections:"},
+	{"store connections word", "[store]\nconnections = many\n", ESTKIT_EINVAL,
+	 ":2: connections:"},
 	{"serverkeygen rsa too small", "[label]\nserverkeygen_key = rsa:1024\n", ESTKIT_EINVAL,
 	 ":2: serverkeygen_key: invalid value 'rsa:1024'"},
 	{"serverkeygen unknown curve", "[label]\nserverkeygen_key = ec:P-999\n", ESTKIT_EINVAL,
@@ -558,6 +590,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_full_file_sets_every_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_postgresql_store_uri_is_kept_as_written, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_minimal_file_gets_documented_defaults, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_booleans_accept_every_documented_word, setup,

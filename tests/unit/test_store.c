@@ -1,4 +1,8 @@
-/* test_store.c - the SQLite store: insert/get/foreach, serials, durability, threads, bad files. */
+/*
+ * test_store.c - the SQLite store: insert/get/foreach, serials, durability,
+ * threads, bad files and specs (test_store_engines.c runs the shared
+ * behaviour on SQLite and PostgreSQL).
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -318,7 +322,12 @@ static void test_bad_files_and_specs_fail_to_open_with_a_message(void **state)
 		{"truncated sqlite header", "SQLite format 3", NULL, "not a database"},
 		{"missing directory", NULL, "/nonexistent-estd-dir/x.db", "nonexistent"},
 		{"empty sqlite path", NULL, "sqlite:", "empty store path"},
-		{"postgres spec", NULL, "postgresql://db/estd", "not supported"},
+		{"postgres without //", NULL, "postgresql:estd", "written postgresql://"},
+		{"malformed postgres uri", NULL, "postgresql://[::1/estd", "matching \"]\""},
+		{"unknown postgres option", NULL, "postgresql://127.0.0.1/estd?bogus=1",
+		 "invalid URI query parameter"},
+		{"postgres refusing", NULL, "postgresql://u:pw@127.0.0.1:1/estd?connect_timeout=2",
+		 "cannot connect to PostgreSQL"},
 	};
 	size_t i;
 

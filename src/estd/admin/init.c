@@ -540,7 +540,7 @@ static enum estkit_status write_store(const char *dir, struct init_state *s, cha
 	rc = estd_store_open(path, &st, &serr);
 	if (rc != ESTKIT_OK) {
 		if (err != NULL)
-			*err = estd_strfmt("cannot create the store %s: %s", path,
+			*err = estd_strfmt("cannot create the store: %s",
 					   serr ? serr : estkit_strerror(rc));
 		goto out;
 	}

@@ -95,7 +95,8 @@ static enum estkit_status stored_cert(const struct estd_approval *a, struct estk
 		estd_backend_ca_log(a->log, ESTKIT_LOG_ERROR,
 				    "certificate %s of a collected request cannot be read: %s", serial,
 				    rc == ESTKIT_EPARSE ? "bad DER" : estd_store_errmsg(a->store));
-		estkit_request_fail(req, 500, "could not read the issued certificate");
+		estkit_request_fail(req, estd_store_http_status(rc),
+				    "could not read the issued certificate");
 	}
 	estd_cert_record_free(rec);
 	return rc;
@@ -155,7 +156,7 @@ static enum estkit_status collect(const struct estd_approval *a, struct estkit_r
 	}
 	estd_backend_ca_log(a->log, ESTKIT_LOG_ERROR, "request %lld: could not issue: %s (%s)",
 			    row->id, estd_store_errmsg(a->store), estkit_strerror(rc));
-	estkit_request_fail(req, 500, "could not record the certificate");
+	estkit_request_fail(req, estd_store_http_status(rc), "could not record the certificate");
 	return rc == ESTKIT_OK ? ESTKIT_EINTERNAL : rc;
 }
 
@@ -220,7 +221,7 @@ enum estkit_status estd_approval_enroll(const struct estd_approval *a,
 	if (rc != ESTKIT_OK) {
 		estd_backend_ca_log(a->log, ESTKIT_LOG_ERROR, "could not store the request: %s (%s)",
 				    estd_store_errmsg(a->store), estkit_strerror(rc));
-		estkit_request_fail(req, 500, "could not store the request");
+		estkit_request_fail(req, estd_store_http_status(rc), "could not store the request");
 		goto out;
 	}
 	if (created)

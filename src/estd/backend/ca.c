@@ -16,6 +16,7 @@
 
 #include <estkit/pki.h>
 
+#include "backend/digest_nc.h"
 #include "backend/approval.h"
 #include "backend/ca.h"
 #include "backend/cmc.h"
@@ -252,7 +253,7 @@ static enum estkit_status issue_and_record(struct estd_backend_ca *b, struct est
 	}
 	estd_backend_ca_log(b, ESTKIT_LOG_ERROR, "could not record the certificate: %s (%s)",
 			    estd_store_errmsg(b->store), estkit_strerror(rc));
-	estkit_request_fail(req, 500, "could not record the certificate");
+	estkit_request_fail(req, estd_store_http_status(rc), "could not record the certificate");
 	return rc == ESTKIT_OK ? ESTKIT_EINTERNAL : rc;
 }
 
@@ -455,6 +456,9 @@ void estd_backend_ca_vtable(struct estd_backend_ca *b, struct estkit_backend *vt
 	vt->fullcmc = estd_backend_cmc_fullcmc;
 	vt->serverkeygen = cb_serverkeygen;
 	vt->serverkeygen_kek = cb_serverkeygen_kek;
+	/* several nodes on one PostgreSQL share the Digest nonce-counts */
+	if (estd_store_shares_nonces(b->store))
+		vt->digest_nc = estd_backend_digest_nc;
 }
 
 /* The [ca] chain file's certificates appended to the /cacerts answer (RFC 7030 4.1.3). */

@@ -15,6 +15,7 @@
  */
 #include "store/sqlite_int.h"
 #include "store/store.h"
+#include "store/store_int.h"
 #include "util.h"
 
 #include <errno.h>
@@ -55,17 +56,9 @@ static const struct migration {
 	"serial, subject, issuer, sans, not_before, not_after, issued_at, requester, label, op, " \
 	"csr, cert"
 
-/* The message of this thread's last store call (store.h: per thread). */
-static _Thread_local char errbuf[512];
+#define set_err estd_store_set_err
 
-__attribute__((format(printf, 1, 2))) static void set_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
-	va_end(ap);
-}
+static const struct estd_store_ops sqlite_ops;
 
 /* Maps a SQLite failure to a status, with the message kept for the caller. */
 static enum estkit_status db_fail(sqlite3 *db, const char *what)
@@ -80,42 +73,7 @@ static enum estkit_status db_fail(sqlite3 *db, const char *what)
 	return ESTKIT_EIO;
 }
 
-/*
- * Serial to canonical form: lowercase hex without leading zeros ("0" for
- * zero). ':' separators (as openssl prints serials) are ignored. -1 when
- * not hex, empty or too long.
- */
-static int normalize_serial(const char *in, char *out, size_t outlen)
-{
-	size_t n = 0;
-	const char *s;
-
-	if (in == NULL || strlen(in) > 3 * MAX_SERIAL_HEX)
-		return -1;
-	for (s = in; *s != '\0'; s++) {
-		char c = *s;
-
-		if (c == ':')
-			continue;
-		if (c >= 'A' && c <= 'F')
-			c = (char)(c - 'A' + 'a');
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-			return -1;
-		if (n == 0 && c == '0')
-			continue;
-		if (n + 1 >= outlen || n >= MAX_SERIAL_HEX)
-			return -1;
-		out[n++] = c;
-	}
-	if (n == 0) {
-		/* all zeros is "0"; nothing at all is an error */
-		if (strspn(in, ":") == strlen(in))
-			return -1;
-		out[n++] = '0';
-	}
-	out[n] = '\0';
-	return 0;
-}
+#define normalize_serial estd_store_normalize_serial
 
 static int exec(sqlite3 *db, const char *sql)
 {
@@ -202,7 +160,7 @@ static enum estkit_status create_file(const char *path)
 	return ESTKIT_OK;
 }
 
-static enum estkit_status prepare(struct estd_store *st)
+static enum estkit_status prepare(struct estd_sqlite *st)
 {
 	if (sqlite3_prepare_v2(st->db, "INSERT INTO certs (" COLUMNS ") VALUES "
 				       "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -213,13 +171,14 @@ static enum estkit_status prepare(struct estd_store *st)
 	return ESTKIT_OK;
 }
 
-static struct estd_store *store_new(void)
+static struct estd_sqlite *store_new(void)
 {
-	struct estd_store *st = calloc(1, sizeof(*st));
+	struct estd_sqlite *st = calloc(1, sizeof(*st));
 	pthread_mutexattr_t attr;
 
 	if (st == NULL)
 		return NULL;
+	st->base.ops = &sqlite_ops;
 	pthread_mutexattr_init(&attr);
 	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
 	if (pthread_mutex_init(&st->lock, &attr) != 0) {
@@ -230,31 +189,14 @@ static struct estd_store *store_new(void)
 	return st;
 }
 
-/* Opens or creates the database at spec ("PATH" or "sqlite:PATH"). */
-enum estkit_status estd_store_open(const char *spec, struct estd_store **out, char **err)
-{
-	struct estd_store *st = NULL;
-	const char *path = spec;
-	enum estkit_status rc = ESTKIT_EINVAL;
+static void sq_close(struct estd_store *base);
 
-	errbuf[0] = '\0';
-	if (err != NULL)
-		*err = NULL;
-	if (out != NULL)
-		*out = NULL;
-	if (spec == NULL || out == NULL)
-		goto out;
-	if (strncmp(spec, "sqlite:", 7) == 0)
-		path += 7;
-	else if (strncmp(spec, "postgres:", 9) == 0 || strncmp(spec, "postgresql:", 11) == 0) {
-		set_err("%s: PostgreSQL is not supported by this build", spec);
-		goto out;
-	}
-	if (*path == '\0') {
-		set_err("empty store path");
-		goto out;
-	}
-	rc = ESTKIT_ENOMEM;
+/* Opens or creates the database file at path (store_int.h). */
+enum estkit_status estd_sqlite_open(const char *path, struct estd_store **out)
+{
+	struct estd_sqlite *st = NULL;
+	enum estkit_status rc = ESTKIT_ENOMEM;
+
 	st = store_new();
 	if (st == NULL)
 		goto out;
@@ -272,19 +214,18 @@ enum estkit_status estd_store_open(const char *spec, struct estd_store **out, ch
 		rc = prepare(st);
 out:
 	if (rc != ESTKIT_OK) {
-		if (err != NULL)
-			*err = estd_strfmt("%s: %s", spec != NULL ? spec : "(null)",
-					   errbuf[0] ? errbuf : estkit_strerror(rc));
-		estd_store_close(st);
+		sq_close(st != NULL ? &st->base : NULL);
 		return rc;
 	}
-	*out = st;
+	*out = &st->base;
 	return ESTKIT_OK;
 }
 
 /* Closes the database; NULL is a no-op. */
-void estd_store_close(struct estd_store *st)
+static void sq_close(struct estd_store *base)
 {
+	struct estd_sqlite *st = ESTD_SQ(base);
+
 	if (st == NULL)
 		return;
 	sqlite3_finalize(st->ins);
@@ -326,7 +267,7 @@ static int bind_record(sqlite3_stmt *s, const char *serial, const struct estd_ce
 }
 
 /* The insert of estd_store_cert_insert() inside the caller's transaction (sqlite_int.h). */
-enum estkit_status estd_sqlite_cert_insert_tx(struct estd_store *st,
+enum estkit_status estd_sqlite_cert_insert_tx(struct estd_sqlite *st,
 					      const struct estd_cert_record *rec, char *serial,
 					      size_t len)
 {
@@ -352,13 +293,14 @@ enum estkit_status estd_sqlite_cert_insert_tx(struct estd_store *st,
 }
 
 /* Inserts and commits rec; a known serial is ESTKIT_EEXIST. */
-enum estkit_status estd_store_cert_insert(struct estd_store *st,
+static enum estkit_status sq_cert_insert(struct estd_store *base,
 					  const struct estd_cert_record *rec)
 {
+	struct estd_sqlite *st = ESTD_SQ(base);
 	char serial[MAX_SERIAL_HEX + 1];
 	enum estkit_status rc = ESTKIT_OK;
 
-	errbuf[0] = '\0';
+	estd_store_clear_err();
 	if (st == NULL || rec == NULL) {
 		set_err("invalid record or serial");
 		return ESTKIT_EINVAL;
@@ -431,14 +373,15 @@ static struct estd_cert_record *row_to_record(sqlite3_stmt *s)
 }
 
 /* The record with serial (any case, leading zeros and ':' ignored). */
-enum estkit_status estd_store_cert_get(struct estd_store *st, const char *serial,
+static enum estkit_status sq_cert_get(struct estd_store *base, const char *serial,
 				       struct estd_cert_record **out)
 {
+	struct estd_sqlite *st = ESTD_SQ(base);
 	char norm[MAX_SERIAL_HEX + 1];
 	enum estkit_status rc = ESTKIT_OK;
 	int r;
 
-	errbuf[0] = '\0';
+	estd_store_clear_err();
 	if (out != NULL)
 		*out = NULL;
 	if (st == NULL || out == NULL)
@@ -470,16 +413,17 @@ enum estkit_status estd_store_cert_get(struct estd_store *st, const char *serial
 }
 
 /* Walks all records, oldest first; cb returning non-zero stops the walk. */
-enum estkit_status estd_store_cert_foreach(struct estd_store *st,
+static enum estkit_status sq_cert_foreach(struct estd_store *base,
 					   int (*cb)(void *arg, const struct estd_cert_record *rec),
 					   void *arg)
 {
+	struct estd_sqlite *st = ESTD_SQ(base);
 	sqlite3_stmt *s = NULL;
 	struct estd_cert_record *rec = NULL;
 	enum estkit_status rc = ESTKIT_OK;
 	int r = SQLITE_DONE, stop = 0;
 
-	errbuf[0] = '\0';
+	estd_store_clear_err();
 	if (st == NULL || cb == NULL)
 		return ESTKIT_EINVAL;
 	pthread_mutex_lock(&st->lock);
@@ -508,50 +452,16 @@ out:
 	return rc;
 }
 
-/* Frees a record and its blobs; NULL is a no-op. */
-void estd_cert_record_free(struct estd_cert_record *rec)
-{
-	if (rec == NULL)
-		return;
-	free(rec->serial);
-	free(rec->subject);
-	free(rec->issuer);
-	free(rec->sans);
-	free(rec->requester);
-	free(rec->label);
-	free(rec->op);
-	free(rec->csr_der);
-	free(rec->cert_der);
-	free(rec);
-}
-
-/* This thread's last message ("" when the last call succeeded). */
-const char *estd_store_errmsg(struct estd_store *st)
-{
-	(void)st;
-	return errbuf;
-}
-
 /* For the other files of the SQLite engine: see sqlite_int.h. */
 enum estkit_status estd_sqlite_fail(sqlite3 *db, const char *what)
 {
 	return db_fail(db, what);
 }
 
-/* Sets this thread's store message (sqlite_int.h). */
-void estd_sqlite_set_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
-	va_end(ap);
-}
-
 /* ---- revocations (migration 3) --------------------------------------------------- */
 
 /* Runs one statement with text/int bindings under the lock; SQLITE_DONE/ROW code. */
-static int run1(struct estd_store *st, const char *sql, const char *serial, long long a,
+static int run1(struct estd_sqlite *st, const char *sql, const char *serial, long long a,
 		long long b, const char *by, long long *col0, long long *col1)
 {
 	sqlite3_stmt *s = NULL;
@@ -576,14 +486,15 @@ static int run1(struct estd_store *st, const char *sql, const char *serial, long
 }
 
 /* See store.h. */
-enum estkit_status estd_store_revoke(struct estd_store *st, const char *serial, int reason,
+static enum estkit_status sq_revoke(struct estd_store *base, const char *serial, int reason,
 				     long long at, const char *by)
 {
+	struct estd_sqlite *st = ESTD_SQ(base);
 	char norm[MAX_SERIAL_HEX + 1];
 	enum estkit_status rc = ESTKIT_OK;
 	int r;
 
-	errbuf[0] = '\0';
+	estd_store_clear_err();
 	if (st == NULL || normalize_serial(serial, norm, sizeof(norm)) != 0) {
 		set_err("invalid serial (expected hexadecimal)");
 		return ESTKIT_EINVAL;
@@ -610,9 +521,10 @@ enum estkit_status estd_store_revoke(struct estd_store *st, const char *serial, 
 }
 
 /* See store.h. */
-enum estkit_status estd_store_revocation_get(struct estd_store *st, const char *serial,
+static enum estkit_status sq_revocation_get(struct estd_store *base, const char *serial,
 					     int *reason, long long *at)
 {
+	struct estd_sqlite *st = ESTD_SQ(base);
 	char norm[MAX_SERIAL_HEX + 1];
 	long long rs = 0, ts = 0;
 	enum estkit_status rc = ESTKIT_OK;
@@ -636,11 +548,12 @@ enum estkit_status estd_store_revocation_get(struct estd_store *st, const char *
 }
 
 /* See store.h. */
-enum estkit_status estd_store_revocation_foreach(struct estd_store *st,
+static enum estkit_status sq_revocation_foreach(struct estd_store *base,
 						 int (*cb)(void *arg, const char *serial,
 							   int reason, long long at),
 						 void *arg)
 {
+	struct estd_sqlite *st = ESTD_SQ(base);
 	sqlite3_stmt *s = NULL;
 	enum estkit_status rc = ESTKIT_OK;
 	int r;
@@ -666,8 +579,9 @@ enum estkit_status estd_store_revocation_foreach(struct estd_store *st,
 }
 
 /* See store.h. */
-enum estkit_status estd_store_crl_next_number(struct estd_store *st, long long *out)
+static enum estkit_status sq_crl_next_number(struct estd_store *base, long long *out)
 {
+	struct estd_sqlite *st = ESTD_SQ(base);
 	long long n = 0;
 	enum estkit_status rc = ESTKIT_OK;
 
@@ -692,3 +606,20 @@ out:
 	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
+
+static const struct estd_store_ops sqlite_ops = {
+	.name = "sqlite",
+	.close = sq_close,
+	.cert_insert = sq_cert_insert,
+	.cert_get = sq_cert_get,
+	.cert_foreach = sq_cert_foreach,
+	.revoke = sq_revoke,
+	.revocation_get = sq_revocation_get,
+	.revocation_foreach = sq_revocation_foreach,
+	.crl_next_number = sq_crl_next_number,
+	.request_submit = estd_sqlite_request_submit,
+	.request_get = estd_sqlite_request_get,
+	.request_foreach = estd_sqlite_request_foreach,
+	.request_decide = estd_sqlite_request_decide,
+	.request_issue = estd_sqlite_request_issue,
+};

@@ -9,12 +9,17 @@
 #include <stddef.h>
 #include <sqlite3.h>
 #include <estkit/error.h>
+#include "store/store_int.h"
 
-struct estd_store {
+struct estd_sqlite {
+	struct estd_store base; /* first: the ops table */
 	sqlite3 *db;
 	pthread_mutex_t lock; /* recursive: a foreach callback may call get */
 	sqlite3_stmt *ins, *get;
 };
+
+/* The engine's store behind base (base is its first member). */
+#define ESTD_SQ(base) ((struct estd_sqlite *)(void *)(base))
 
 /*
  * Migration 2: requests held for manual approval (RFC 7030 4.2.3). A CSR
@@ -34,7 +39,7 @@ struct estd_store {
 	" WHERE status <> 'issued';"                                                           \
 	"CREATE INDEX IF NOT EXISTS requests_status ON requests (status, id);"
 
-#define MAX_SERIAL_HEX 64 /* RFC 5280 4.1.2.2 allows 20 octets; leave room */
+#define MAX_SERIAL_HEX ESTD_STORE_MAX_SERIAL
 
 struct estd_cert_record;
 
@@ -43,14 +48,27 @@ struct estd_cert_record;
  * held); serial (len >= MAX_SERIAL_HEX + 1) receives the normalised serial.
  * ESTKIT_EEXIST for a serial already stored.
  */
-enum estkit_status estd_sqlite_cert_insert_tx(struct estd_store *st,
+enum estkit_status estd_sqlite_cert_insert_tx(struct estd_sqlite *st,
 					      const struct estd_cert_record *rec, char *serial,
 					      size_t len);
 
 /* Records SQLite's message for db (prefixed with what) and maps its code to a status. */
 enum estkit_status estd_sqlite_fail(sqlite3 *db, const char *what);
 
-/* Sets this thread's store message (estd_store_errmsg()). */
-void estd_sqlite_set_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The request functions of the engine (sqlite_requests.c); see store.h. */
+enum estkit_status estd_sqlite_request_submit(struct estd_store *base,
+					      const struct estd_request_record *req,
+					      struct estd_request_record **out, int *created);
+enum estkit_status estd_sqlite_request_get(struct estd_store *base, long long id,
+					   struct estd_request_record **out);
+enum estkit_status estd_sqlite_request_foreach(struct estd_store *base, const char *status,
+					       int (*cb)(void *arg,
+							 const struct estd_request_record *r),
+					       void *arg);
+enum estkit_status estd_sqlite_request_decide(struct estd_store *base, long long id,
+					      const char *status, const char *reason,
+					      const char *decided_by);
+enum estkit_status estd_sqlite_request_issue(struct estd_store *base, long long id,
+					     const struct estd_cert_record *cert);
 
 #endif /* ESTD_STORE_SQLITE_INT_H */

@@ -9,6 +9,7 @@
  */
 #include "store/sqlite_int.h"
 #include "store/store.h"
+#include "store/store_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +75,7 @@ static struct estd_request_record *row_to_request(sqlite3_stmt *s)
  * Runs the prepared one-row query s: *out is its row, ESTKIT_ENOTFOUND when
  * there is none. s is finalized.
  */
-static enum estkit_status query_one(struct estd_store *st, sqlite3_stmt *s,
+static enum estkit_status query_one(struct estd_sqlite *st, sqlite3_stmt *s,
 				    struct estd_request_record **out)
 {
 	enum estkit_status rc = ESTKIT_OK;
@@ -83,11 +84,11 @@ static enum estkit_status query_one(struct estd_store *st, sqlite3_stmt *s,
 	if (r == SQLITE_ROW) {
 		*out = row_to_request(s);
 		if (*out == NULL) {
-			estd_sqlite_set_err("out of memory");
+			estd_store_set_err("out of memory");
 			rc = ESTKIT_ENOMEM;
 		}
 	} else if (r == SQLITE_DONE) {
-		estd_sqlite_set_err("no such request");
+		estd_store_set_err("no such request");
 		rc = ESTKIT_ENOTFOUND;
 	} else {
 		rc = estd_sqlite_fail(st->db, "select request");
@@ -97,7 +98,7 @@ static enum estkit_status query_one(struct estd_store *st, sqlite3_stmt *s,
 }
 
 /* The open request of (label, hash), else the newest issued one. */
-static enum estkit_status find_by_hash(struct estd_store *st, const char *label,
+static enum estkit_status find_by_hash(struct estd_sqlite *st, const char *label,
 				       const char *hash, struct estd_request_record **out)
 {
 	sqlite3_stmt *s = NULL;
@@ -120,7 +121,7 @@ static int bind_str(sqlite3_stmt *s, int i, const char *v)
 }
 
 /* INSERT of a new pending request; inside the caller's transaction. */
-static enum estkit_status insert_pending(struct estd_store *st,
+static enum estkit_status insert_pending(struct estd_sqlite *st,
 					 const struct estd_request_record *req)
 {
 	sqlite3_stmt *s = NULL;
@@ -148,26 +149,22 @@ static enum estkit_status insert_pending(struct estd_store *st,
 	return rc;
 }
 
-static int valid_hash(const char *h)
-{
-	return h != NULL && strlen(h) == 64 && strspn(h, "0123456789abcdef") == 64;
-}
-
 /* Insert-or-get by (label, csr_sha256); see store.h. */
-enum estkit_status estd_store_request_submit(struct estd_store *st,
+enum estkit_status estd_sqlite_request_submit(struct estd_store *base,
 					     const struct estd_request_record *req,
 					     struct estd_request_record **out, int *created)
 {
+	struct estd_sqlite *st = ESTD_SQ(base);
 	enum estkit_status rc;
 
-	estd_sqlite_set_err("%s", "");
+	estd_store_clear_err();
 	if (out != NULL)
 		*out = NULL;
 	if (created != NULL)
 		*created = 0;
 	if (st == NULL || req == NULL || out == NULL || req->label == NULL ||
-	    req->csr_der == NULL || req->csr_len == 0 || !valid_hash(req->csr_sha256)) {
-		estd_sqlite_set_err("invalid request record");
+	    req->csr_der == NULL || req->csr_len == 0 || !estd_store_valid_hash(req->csr_sha256)) {
+		estd_store_set_err("invalid request record");
 		return ESTKIT_EINVAL;
 	}
 	pthread_mutex_lock(&st->lock);
@@ -197,13 +194,14 @@ out:
 }
 
 /* The request with id. */
-enum estkit_status estd_store_request_get(struct estd_store *st, long long id,
+enum estkit_status estd_sqlite_request_get(struct estd_store *base, long long id,
 					  struct estd_request_record **out)
 {
+	struct estd_sqlite *st = ESTD_SQ(base);
 	sqlite3_stmt *s = NULL;
 	enum estkit_status rc;
 
-	estd_sqlite_set_err("%s", "");
+	estd_store_clear_err();
 	if (out != NULL)
 		*out = NULL;
 	if (st == NULL || out == NULL)
@@ -217,24 +215,25 @@ enum estkit_status estd_store_request_get(struct estd_store *st, long long id,
 	} else {
 		rc = query_one(st, s, out);
 		if (rc == ESTKIT_ENOTFOUND)
-			estd_sqlite_set_err("no request with id %lld", id);
+			estd_store_set_err("no request with id %lld", id);
 	}
 	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
 
 /* Walks the requests with status (NULL: all), oldest first. */
-enum estkit_status estd_store_request_foreach(struct estd_store *st, const char *status,
+enum estkit_status estd_sqlite_request_foreach(struct estd_store *base, const char *status,
 					      int (*cb)(void *arg,
 							const struct estd_request_record *r),
 					      void *arg)
 {
+	struct estd_sqlite *st = ESTD_SQ(base);
 	sqlite3_stmt *s = NULL;
 	struct estd_request_record *r = NULL;
 	enum estkit_status rc = ESTKIT_OK;
 	int step = SQLITE_DONE, stop = 0;
 
-	estd_sqlite_set_err("%s", "");
+	estd_store_clear_err();
 	if (st == NULL || cb == NULL)
 		return ESTKIT_EINVAL;
 	pthread_mutex_lock(&st->lock);
@@ -250,7 +249,7 @@ enum estkit_status estd_store_request_foreach(struct estd_store *st, const char 
 	while (!stop && (step = sqlite3_step(s)) == SQLITE_ROW) {
 		r = row_to_request(s);
 		if (r == NULL) {
-			estd_sqlite_set_err("out of memory");
+			estd_store_set_err("out of memory");
 			rc = ESTKIT_ENOMEM;
 			goto out;
 		}
@@ -266,13 +265,13 @@ out:
 }
 
 /* Why an UPDATE of id changed nothing: no such id, or not in the expected state. */
-static enum estkit_status explain_no_change(struct estd_store *st, long long id)
+static enum estkit_status explain_no_change(struct estd_sqlite *st, long long id)
 {
 	struct estd_request_record *r = NULL;
-	enum estkit_status rc = estd_store_request_get(st, id, &r);
+	enum estkit_status rc = estd_sqlite_request_get(&st->base, id, &r);
 
 	if (rc == ESTKIT_OK) {
-		estd_sqlite_set_err("request %lld is %s, not pending", id, r->status);
+		estd_store_set_err("request %lld is %s, not pending", id, r->status);
 		rc = ESTKIT_EEXIST;
 	}
 	estd_request_record_free(r);
@@ -280,20 +279,21 @@ static enum estkit_status explain_no_change(struct estd_store *st, long long id)
 }
 
 /* pending -> approved | rejected, atomically. */
-enum estkit_status estd_store_request_decide(struct estd_store *st, long long id,
+enum estkit_status estd_sqlite_request_decide(struct estd_store *base, long long id,
 					     const char *status, const char *reason,
 					     const char *decided_by)
 {
+	struct estd_sqlite *st = ESTD_SQ(base);
 	sqlite3_stmt *s = NULL;
 	enum estkit_status rc = ESTKIT_OK;
 	int r;
 
-	estd_sqlite_set_err("%s", "");
+	estd_store_clear_err();
 	if (st == NULL || status == NULL ||
 	    (strcmp(status, "approved") != 0 && strcmp(status, "rejected") != 0) ||
 	    (reason != NULL && strlen(reason) > MAX_TEXT) ||
 	    (decided_by != NULL && strlen(decided_by) > MAX_TEXT)) {
-		estd_sqlite_set_err("invalid decision");
+		estd_store_set_err("invalid decision");
 		return ESTKIT_EINVAL;
 	}
 	pthread_mutex_lock(&st->lock);
@@ -320,7 +320,7 @@ out:
 }
 
 /* approved -> issued: the certs insert and the status change commit together. */
-static enum estkit_status mark_issued(struct estd_store *st, long long id,
+static enum estkit_status mark_issued(struct estd_sqlite *st, long long id,
 				      const struct estd_cert_record *cert)
 {
 	char serial[MAX_SERIAL_HEX + 1];
@@ -338,7 +338,7 @@ static enum estkit_status mark_issued(struct estd_store *st, long long id,
 	    sqlite3_bind_int64(s, 2, (sqlite3_int64)id) != SQLITE_OK || !step_done(s)) {
 		rc = estd_sqlite_fail(st->db, "mark request issued");
 	} else if (sqlite3_changes(st->db) == 0) {
-		estd_sqlite_set_err("request %lld is not approved (collected already?)", id);
+		estd_store_set_err("request %lld is not approved (collected already?)", id);
 		rc = ESTKIT_EPOLICY;
 	}
 	sqlite3_finalize(s);
@@ -346,12 +346,13 @@ static enum estkit_status mark_issued(struct estd_store *st, long long id,
 }
 
 /* Records the certificate of an approved request and marks it issued; see store.h. */
-enum estkit_status estd_store_request_issue(struct estd_store *st, long long id,
+enum estkit_status estd_sqlite_request_issue(struct estd_store *base, long long id,
 					    const struct estd_cert_record *cert)
 {
+	struct estd_sqlite *st = ESTD_SQ(base);
 	enum estkit_status rc;
 
-	estd_sqlite_set_err("%s", "");
+	estd_store_clear_err();
 	if (st == NULL || cert == NULL)
 		return ESTKIT_EINVAL;
 	pthread_mutex_lock(&st->lock);
@@ -367,23 +368,4 @@ enum estkit_status estd_store_request_issue(struct estd_store *st, long long id,
 out:
 	pthread_mutex_unlock(&st->lock);
 	return rc;
-}
-
-/* Frees r and its strings; NULL is a no-op. */
-void estd_request_record_free(struct estd_request_record *r)
-{
-	if (r == NULL)
-		return;
-	free(r->label);
-	free(r->op);
-	free(r->requester);
-	free(r->subject);
-	free(r->sans);
-	free(r->csr_der);
-	free(r->csr_sha256);
-	free(r->status);
-	free(r->reason);
-	free(r->serial);
-	free(r->decided_by);
-	free(r);
 }

@@ -1,10 +1,12 @@
 /*
  * store.h - estd's durable record of what it issued.
  *
- * One interface, engines behind it (SQLite now; PostgreSQL later). Every
- * function is safe to call from several threads at once. A successful
- * insert is durable (committed and synced) when the function returns:
- * estd sends a certificate only after that.
+ * One interface, engines behind it (store_int.h): SQLite for one node,
+ * PostgreSQL for one or several nodes sharing a database. Every function is
+ * safe to call from several threads at once, and every one may block (disk,
+ * network): call them from the job pool or an admin command, never from an
+ * event loop. A successful insert is durable (committed and synced) when
+ * the function returns: estd sends a certificate only after that.
  */
 #ifndef ESTD_STORE_H
 #define ESTD_STORE_H
@@ -31,12 +33,51 @@ struct estd_cert_record {
 
 /*
  * Opens (creating if needed, with schema migrations) the store at spec: a
- * SQLite file path ("estd.db", or "sqlite:PATH"). On error *err (caller
- * frees with estkit_free()) says why.
+ * SQLite file path ("estd.db", or "sqlite:PATH"), or a PostgreSQL database
+ * as a libpq connection URI ("postgresql://user@host:port/db?...", also
+ * "postgres://"). On error *err (caller frees with estkit_free()) says why.
+ * A PostgreSQL store that cannot be reached later answers ESTKIT_EBUSY
+ * (HTTP 503) and reconnects on the next call.
  */
 enum estkit_status estd_store_open(const char *spec, struct estd_store **out, char **err);
 
 void estd_store_close(struct estd_store *st);
+
+/*
+ * The HTTP status for a request a store failure stopped: 503 (with
+ * Retry-After) when the store is only unavailable for now (ESTKIT_EBUSY:
+ * PostgreSQL restarting, all connections busy, lock conflict), else 500.
+ */
+int estd_store_http_status(enum estkit_status rc);
+
+/* spec with any PostgreSQL password replaced by "***", for messages. Caller frees. */
+char *estd_store_redact(const char *spec);
+
+/* The engine of st: "sqlite" or "postgresql" ("" for NULL). */
+const char *estd_store_engine(const struct estd_store *st);
+
+/*
+ * At most n connections at once (PostgreSQL; a no-op for SQLite, which has
+ * one). Set before the store is shared between threads.
+ */
+void estd_store_set_connections(struct estd_store *st, int n);
+
+/*
+ * 1 when the store keeps Digest nonce-counts for all nodes sharing it
+ * (PostgreSQL); 0 when each node keeps its own in memory (SQLite).
+ */
+int estd_store_shares_nonces(const struct estd_store *st);
+
+/*
+ * RFC 7616 3.4 replay check shared by every node: the Digest nonce whose
+ * MAC starts with key (16 bytes), issued at ts (Unix seconds), is used with
+ * nonce-count nc. ESTKIT_OK when nc is above every count seen for it (now
+ * recorded), ESTKIT_EEXIST when it is not (a replay); ESTKIT_EBUSY or
+ * ESTKIT_EIO when the store cannot say. Entries of nonces issued before
+ * forget_before (already expired) may be dropped. One statement.
+ */
+enum estkit_status estd_store_digest_nc(struct estd_store *st, const unsigned char key[16],
+					long long ts, unsigned long nc, long long forget_before);
 
 /* Inserts and commits a record. A serial already present is ESTKIT_EEXIST. */
 enum estkit_status estd_store_cert_insert(struct estd_store *st,

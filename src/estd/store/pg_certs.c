@@ -1,0 +1,374 @@
+/*
+ * pg_certs.c - issued certificates, revocations, the CRL number and the
+ * shared Digest nonce-counts in the PostgreSQL store (pg.c has the schema).
+ *
+ * Walks (foreach) read pages of PAGE rows by key and give the connection
+ * back before calling the callback, so a callback may call the store
+ * again and a long walk never holds a connection other callers need.
+ */
+#include "store/pg_int.h"
+#include "store/store.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PAGE 256
+
+#define COLUMNS                                                                                \
+	"serial, subject, issuer, sans, not_before, not_after, issued_at, requester, label, op, " \
+	"csr, cert, seq"
+
+/* Runs one statement on a pooled connection. */
+static enum estkit_status exec1(struct estd_pg *st, const char *sql,
+				const struct estd_pg_params *p, const char *what, PGresult **res)
+{
+	PGconn *c = NULL;
+	enum estkit_status rc = estd_pg_acquire(st, &c);
+
+	if (res != NULL)
+		*res = NULL;
+	if (rc != ESTKIT_OK)
+		return rc;
+	if (res != NULL)
+		rc = estd_pg_exec(c, sql, p, what, res);
+	else
+		rc = estd_pg_run(c, sql, p, what);
+	estd_pg_release(st, c);
+	return rc;
+}
+
+/* See pg_int.h: the INSERT inside the caller's transaction (or alone: autocommit). */
+enum estkit_status estd_pg_cert_insert_tx(PGconn *c, const struct estd_cert_record *rec,
+					  char *serial, size_t len)
+{
+	struct estd_pg_params p = {0};
+	enum estkit_status rc;
+
+	if (estd_store_normalize_serial(rec->serial, serial, len) != 0) {
+		estd_store_set_err("invalid record or serial");
+		return ESTKIT_EINVAL;
+	}
+	estd_pg_text(&p, serial);
+	estd_pg_text(&p, rec->subject);
+	estd_pg_text(&p, rec->issuer);
+	estd_pg_text(&p, rec->sans);
+	estd_pg_int(&p, rec->not_before);
+	estd_pg_int(&p, rec->not_after);
+	estd_pg_int(&p, rec->issued_at);
+	estd_pg_text(&p, rec->requester);
+	estd_pg_text(&p, rec->label);
+	estd_pg_text(&p, rec->op);
+	estd_pg_bytea(&p, rec->csr_der, rec->csr_len);
+	estd_pg_bytea(&p, rec->cert_der, rec->cert_len);
+	rc = estd_pg_run(c, "INSERT INTO certs (serial, subject, issuer, sans, not_before, "
+			    "not_after, issued_at, requester, label, op, csr, cert) VALUES "
+			    "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+			 &p, "insert");
+	if (rc == ESTKIT_EEXIST)
+		estd_store_set_err("serial %s is already in the store", serial);
+	return rc;
+}
+
+/* See store.h. One autocommitted INSERT: durable when it returns. */
+enum estkit_status estd_pg_cert_insert(struct estd_store *base,
+				       const struct estd_cert_record *rec)
+{
+	struct estd_pg *st = ESTD_PG(base);
+	char serial[ESTD_STORE_MAX_SERIAL + 1];
+	PGconn *c = NULL;
+	enum estkit_status rc;
+
+	if (rec == NULL) {
+		estd_store_set_err("invalid record or serial");
+		return ESTKIT_EINVAL;
+	}
+	if (estd_store_normalize_serial(rec->serial, serial, sizeof(serial)) != 0) {
+		estd_store_set_err("invalid record or serial");
+		return ESTKIT_EINVAL;
+	}
+	rc = estd_pg_acquire(st, &c);
+	if (rc == ESTKIT_OK)
+		rc = estd_pg_cert_insert_tx(c, rec, serial, sizeof(serial));
+	estd_pg_release(st, c);
+	return rc;
+}
+
+/* Row i of r (COLUMNS order) as a record; NULL when out of memory. */
+static struct estd_cert_record *row_to_record(const PGresult *r, int i)
+{
+	struct estd_cert_record *rec = calloc(1, sizeof(*rec));
+
+	if (rec == NULL)
+		return NULL;
+	rec->serial = estd_pg_get_text(r, i, 0);
+	rec->subject = estd_pg_get_text(r, i, 1);
+	rec->issuer = estd_pg_get_text(r, i, 2);
+	rec->sans = estd_pg_get_text(r, i, 3);
+	rec->not_before = estd_pg_get_int(r, i, 4);
+	rec->not_after = estd_pg_get_int(r, i, 5);
+	rec->issued_at = estd_pg_get_int(r, i, 6);
+	rec->requester = estd_pg_get_text(r, i, 7);
+	rec->label = estd_pg_get_text(r, i, 8);
+	rec->op = estd_pg_get_text(r, i, 9);
+	if (estd_pg_get_bytea(r, i, 10, &rec->csr_der, &rec->csr_len) != 0 ||
+	    estd_pg_get_bytea(r, i, 11, &rec->cert_der, &rec->cert_len) != 0 || !rec->serial ||
+	    !rec->subject || !rec->issuer || !rec->sans || !rec->requester || !rec->label ||
+	    !rec->op) {
+		estd_cert_record_free(rec);
+		return NULL;
+	}
+	return rec;
+}
+
+/* See store.h. */
+enum estkit_status estd_pg_cert_get(struct estd_store *base, const char *serial,
+				    struct estd_cert_record **out)
+{
+	char norm[ESTD_STORE_MAX_SERIAL + 1];
+	struct estd_pg_params p = {0};
+	PGresult *r = NULL;
+	enum estkit_status rc;
+
+	if (out == NULL)
+		return ESTKIT_EINVAL;
+	if (estd_store_normalize_serial(serial, norm, sizeof(norm)) != 0) {
+		estd_store_set_err("invalid serial (expected hexadecimal)");
+		return ESTKIT_EINVAL;
+	}
+	estd_pg_text(&p, norm);
+	rc = exec1(ESTD_PG(base), "SELECT " COLUMNS " FROM certs WHERE serial = $1", &p,
+		   "select", &r);
+	if (rc == ESTKIT_OK && PQntuples(r) == 0) {
+		estd_store_set_err("no certificate with serial %s", norm);
+		rc = ESTKIT_ENOTFOUND;
+	} else if (rc == ESTKIT_OK && (*out = row_to_record(r, 0)) == NULL) {
+		estd_store_set_err("out of memory");
+		rc = ESTKIT_ENOMEM;
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* Calls cb for the rows of one page; 1 when cb asked to stop, -1 out of memory. */
+static int walk_page(const PGresult *r, int (*cb)(void *, const struct estd_cert_record *),
+		     void *arg)
+{
+	int i, stop = 0;
+
+	for (i = 0; i < PQntuples(r) && !stop; i++) {
+		struct estd_cert_record *rec = row_to_record(r, i);
+
+		if (rec == NULL)
+			return -1;
+		stop = cb(arg, rec) != 0;
+		estd_cert_record_free(rec);
+	}
+	return stop;
+}
+
+/* See store.h: oldest first (issued_at, then insertion order). */
+enum estkit_status estd_pg_cert_foreach(struct estd_store *base,
+					int (*cb)(void *arg, const struct estd_cert_record *rec),
+					void *arg)
+{
+	long long at = LLONG_MIN, seq = LLONG_MIN;
+	enum estkit_status rc = ESTKIT_OK;
+	int stop = 0, n = PAGE;
+
+	if (cb == NULL)
+		return ESTKIT_EINVAL;
+	while (rc == ESTKIT_OK && !stop && n == PAGE) {
+		struct estd_pg_params p = {0};
+		PGresult *r = NULL;
+
+		estd_pg_int(&p, at);
+		estd_pg_int(&p, seq);
+		estd_pg_int(&p, PAGE);
+		rc = exec1(ESTD_PG(base), "SELECT " COLUMNS " FROM certs WHERE (issued_at, seq) > "
+					  "($1, $2) ORDER BY issued_at, seq LIMIT $3",
+			   &p, "select", &r);
+		if (rc != ESTKIT_OK)
+			break;
+		n = PQntuples(r);
+		if (n > 0) {
+			at = estd_pg_get_int(r, n - 1, 6);
+			seq = estd_pg_get_int(r, n - 1, 12);
+		}
+		stop = walk_page(r, cb, arg);
+		PQclear(r);
+		if (stop < 0) {
+			estd_store_set_err("out of memory");
+			rc = ESTKIT_ENOMEM;
+		}
+	}
+	return rc;
+}
+
+/* See store.h. The INSERT ... SELECT checks that the certificate exists in the same statement. */
+enum estkit_status estd_pg_revoke(struct estd_store *base, const char *serial, int reason,
+				  long long at, const char *by)
+{
+	char norm[ESTD_STORE_MAX_SERIAL + 1];
+	struct estd_pg_params p = {0};
+	PGresult *r = NULL;
+	enum estkit_status rc;
+
+	if (estd_store_normalize_serial(serial, norm, sizeof(norm)) != 0) {
+		estd_store_set_err("invalid serial (expected hexadecimal)");
+		return ESTKIT_EINVAL;
+	}
+	estd_pg_text(&p, norm);
+	estd_pg_int(&p, reason);
+	estd_pg_int(&p, at);
+	estd_pg_text(&p, by);
+	rc = exec1(ESTD_PG(base), "INSERT INTO revocations (serial, reason, revoked_at, "
+				  "revoked_by) SELECT serial, $2, $3, $4 FROM certs WHERE serial = $1",
+		   &p, "insert revocation", &r);
+	if (rc == ESTKIT_EEXIST) {
+		estd_store_set_err("certificate %s is already revoked", norm);
+	} else if (rc == ESTKIT_OK && estd_pg_changes(r) == 0) {
+		estd_store_set_err("no certificate with serial %s", norm);
+		rc = ESTKIT_ENOTFOUND;
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* See store.h. */
+enum estkit_status estd_pg_revocation_get(struct estd_store *base, const char *serial,
+					  int *reason, long long *at)
+{
+	char norm[ESTD_STORE_MAX_SERIAL + 1];
+	struct estd_pg_params p = {0};
+	PGresult *r = NULL;
+	enum estkit_status rc;
+
+	if (estd_store_normalize_serial(serial, norm, sizeof(norm)) != 0)
+		return ESTKIT_EINVAL;
+	estd_pg_text(&p, norm);
+	rc = exec1(ESTD_PG(base), "SELECT reason, revoked_at FROM revocations WHERE serial = $1",
+		   &p, "select", &r);
+	if (rc == ESTKIT_OK && PQntuples(r) == 0)
+		rc = ESTKIT_ENOTFOUND;
+	if (rc == ESTKIT_OK && reason != NULL)
+		*reason = (int)estd_pg_get_int(r, 0, 0);
+	if (rc == ESTKIT_OK && at != NULL)
+		*at = estd_pg_get_int(r, 0, 1);
+	PQclear(r);
+	return rc;
+}
+
+/* Calls cb for one page of (serial, reason, revoked_at); 1 when cb asked to stop. */
+static int revocation_page(const PGresult *r, int (*cb)(void *, const char *, int, long long),
+			   void *arg)
+{
+	int i;
+
+	for (i = 0; i < PQntuples(r); i++)
+		if (cb(arg, PQgetvalue(r, i, 0), (int)estd_pg_get_int(r, i, 1),
+		       estd_pg_get_int(r, i, 2)) != 0)
+			return 1;
+	return 0;
+}
+
+/* See store.h: oldest first. */
+enum estkit_status estd_pg_revocation_foreach(struct estd_store *base,
+					      int (*cb)(void *arg, const char *serial, int reason,
+							long long at),
+					      void *arg)
+{
+	long long at = LLONG_MIN;
+	char *last = strdup("");
+	enum estkit_status rc = last != NULL ? ESTKIT_OK : ESTKIT_ENOMEM;
+	int stop = 0, n = PAGE;
+
+	if (cb == NULL)
+		rc = ESTKIT_EINVAL;
+	while (rc == ESTKIT_OK && !stop && n == PAGE) {
+		struct estd_pg_params p = {0};
+		PGresult *r = NULL;
+
+		estd_pg_int(&p, at);
+		estd_pg_text(&p, last);
+		estd_pg_int(&p, PAGE);
+		rc = exec1(ESTD_PG(base), "SELECT serial, reason, revoked_at FROM revocations "
+					  "WHERE (revoked_at, serial) > ($1, $2) "
+					  "ORDER BY revoked_at, serial LIMIT $3",
+			   &p, "select revocations", &r);
+		if (rc != ESTKIT_OK)
+			break;
+		n = PQntuples(r);
+		if (n > 0) {
+			free(last);
+			last = estd_pg_get_text(r, n - 1, 0);
+			at = estd_pg_get_int(r, n - 1, 2);
+			rc = last != NULL ? ESTKIT_OK : ESTKIT_ENOMEM;
+		}
+		if (rc == ESTKIT_OK)
+			stop = revocation_page(r, cb, arg);
+		PQclear(r);
+	}
+	free(last);
+	return rc;
+}
+
+/* See store.h. One statement: concurrent callers get distinct numbers. */
+enum estkit_status estd_pg_crl_next_number(struct estd_store *base, long long *out)
+{
+	PGresult *r = NULL;
+	enum estkit_status rc;
+
+	if (out == NULL)
+		return ESTKIT_EINVAL;
+	rc = exec1(ESTD_PG(base), "INSERT INTO crl_number (id, number) VALUES (1, 1) "
+				  "ON CONFLICT (id) DO UPDATE SET number = crl_number.number + 1 "
+				  "RETURNING number",
+		   NULL, "crl number", &r);
+	if (rc == ESTKIT_OK && PQntuples(r) == 1)
+		*out = estd_pg_get_int(r, 0, 0);
+	else if (rc == ESTKIT_OK)
+		rc = ESTKIT_EIO;
+	PQclear(r);
+	return rc;
+}
+
+/*
+ * See store.h. One upsert decides, also between nodes: the row changes (and
+ * is returned) only when nc is above the stored high-water mark.
+ */
+enum estkit_status estd_pg_digest_nc(struct estd_store *base, const unsigned char key[16],
+				     long long ts, unsigned long nc, long long forget_before)
+{
+	struct estd_pg *st = ESTD_PG(base);
+	struct estd_pg_params p = {0};
+	PGconn *c = NULL;
+	PGresult *r = NULL;
+	enum estkit_status rc;
+
+	estd_pg_bytea(&p, key, 16);
+	estd_pg_int(&p, ts);
+	estd_pg_int(&p, (long long)nc);
+	rc = estd_pg_acquire(st, &c);
+	if (rc == ESTKIT_OK)
+		rc = estd_pg_exec(c, "INSERT INTO digest_nonces (nonce, issued_at, nc) "
+				     "VALUES ($1, $2, $3) ON CONFLICT (nonce) DO UPDATE "
+				     "SET nc = EXCLUDED.nc WHERE digest_nonces.nc < EXCLUDED.nc "
+				     "RETURNING 1",
+				  &p, "digest nonce-count", &r);
+	if (rc == ESTKIT_OK && PQntuples(r) == 0) {
+		estd_store_set_err("nonce-count %lu already seen", nc);
+		rc = ESTKIT_EEXIST;
+	}
+	/* now and then (1 nonce in 64) forget the expired ones; best effort */
+	if (rc == ESTKIT_OK && (key[0] & 0x3f) == 0) {
+		p.n = 0;
+		estd_pg_int(&p, forget_before);
+		(void)estd_pg_run(c, "DELETE FROM digest_nonces WHERE issued_at < $1", &p,
+				  "forget nonces");
+		estd_store_clear_err();
+	}
+	PQclear(r);
+	estd_pg_release(st, c);
+	return rc;
+}

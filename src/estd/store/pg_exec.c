@@ -1,0 +1,212 @@
+/*
+ * pg_exec.c - statements of the PostgreSQL store: parameters (always
+ * PQexecParams(), never SQL built from data), results in binary format,
+ * and the mapping of PostgreSQL errors (SQLSTATE) to estkit statuses.
+ */
+#include "store/pg_int.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* See pg_int.h. */
+void estd_pg_text(struct estd_pg_params *p, const char *s)
+{
+	if (p->n >= ESTD_PG_MAX_PARAMS)
+		return;
+	p->v[p->n] = s != NULL ? s : "";
+	p->len[p->n] = 0;
+	p->fmt[p->n] = 0;
+	p->n++;
+}
+
+/* See pg_int.h. */
+void estd_pg_int(struct estd_pg_params *p, long long v)
+{
+	if (p->n >= ESTD_PG_MAX_PARAMS)
+		return;
+	snprintf(p->num[p->n], sizeof(p->num[0]), "%lld", v);
+	p->v[p->n] = p->num[p->n];
+	p->len[p->n] = 0;
+	p->fmt[p->n] = 0;
+	p->n++;
+}
+
+/* See pg_int.h. */
+void estd_pg_bytea(struct estd_pg_params *p, const unsigned char *b, size_t len)
+{
+	if (p->n >= ESTD_PG_MAX_PARAMS)
+		return;
+	if (b == NULL || len == 0 || len > INT32_MAX) {
+		estd_pg_null(p);
+		return;
+	}
+	p->v[p->n] = (const char *)b;
+	p->len[p->n] = (int)len;
+	p->fmt[p->n] = 1; /* binary: the bytes as they are, no escaping */
+	p->n++;
+}
+
+/* See pg_int.h. */
+void estd_pg_null(struct estd_pg_params *p)
+{
+	if (p->n >= ESTD_PG_MAX_PARAMS)
+		return;
+	p->v[p->n] = NULL;
+	p->len[p->n] = 0;
+	p->fmt[p->n] = 0;
+	p->n++;
+}
+
+/* 1 when the failure means "PostgreSQL is not there right now": retry later. */
+static int unavailable(PGconn *c, const char *state)
+{
+	if (PQstatus(c) != CONNECTION_OK)
+		return 1;
+	if (state == NULL)
+		return 0;
+	/* 08: connection exception; 57P01-03: admin/crash shutdown, cannot connect now */
+	return strncmp(state, "08", 2) == 0 || strncmp(state, "57P0", 4) == 0 ||
+	       strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+	       strcmp(state, "53300") == 0;
+}
+
+/* The first line of libpq's message, for one-line logs. */
+static void set_pg_err(const char *what, const char *msg)
+{
+	size_t n = strcspn(msg != NULL ? msg : "", "\n");
+
+	estd_store_set_err("%s: %.*s", what, (int)n, msg != NULL ? msg : "");
+}
+
+/* See pg_int.h. */
+enum estkit_status estd_pg_exec(PGconn *c, const char *sql, const struct estd_pg_params *p,
+				const char *what, PGresult **res)
+{
+	PGresult *r = PQexecParams(c, sql, p != NULL ? p->n : 0, NULL, p != NULL ? p->v : NULL,
+				   p != NULL ? p->len : NULL, p != NULL ? p->fmt : NULL, 1);
+	ExecStatusType s = r != NULL ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+	const char *state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	enum estkit_status rc = ESTKIT_OK;
+
+	*res = NULL;
+	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) {
+		*res = r;
+		return ESTKIT_OK;
+	}
+	if (state != NULL && strcmp(state, "23505") == 0) {
+		rc = ESTKIT_EEXIST;
+		set_pg_err(what, PQresultErrorMessage(r));
+	} else if (unavailable(c, state)) {
+		rc = ESTKIT_EBUSY;
+		estd_store_set_err("%s: PostgreSQL unavailable: %.*s", what,
+				   (int)strcspn(PQerrorMessage(c), "\n"), PQerrorMessage(c));
+	} else {
+		rc = r == NULL ? ESTKIT_ENOMEM : ESTKIT_EIO;
+		set_pg_err(what, r != NULL ? PQresultErrorMessage(r) : PQerrorMessage(c));
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* See pg_int.h. */
+enum estkit_status estd_pg_run(PGconn *c, const char *sql, const struct estd_pg_params *p,
+			       const char *what)
+{
+	PGresult *r = NULL;
+	enum estkit_status rc = estd_pg_exec(c, sql, p, what, &r);
+
+	PQclear(r);
+	return rc;
+}
+
+/* See pg_int.h. */
+long long estd_pg_changes(PGresult *r)
+{
+	const char *t = PQcmdTuples(r);
+	long long n = 0;
+
+	for (; t != NULL && *t >= '0' && *t <= '9' && n < 1000000000000LL; t++)
+		n = n * 10 + (*t - '0');
+	return n;
+}
+
+/* See pg_int.h. */
+char *estd_pg_get_text(const PGresult *r, int row, int col)
+{
+	char *s = NULL;
+	int n;
+
+	if (PQgetisnull(r, row, col))
+		return strdup("");
+	n = PQgetlength(r, row, col);
+	s = malloc((size_t)n + 1);
+	if (s == NULL)
+		return NULL;
+	memcpy(s, PQgetvalue(r, row, col), (size_t)n);
+	s[n] = '\0';
+	return s;
+}
+
+/* See pg_int.h. Binary int2/int4/int8: big-endian two's complement. */
+long long estd_pg_get_int(const PGresult *r, int row, int col)
+{
+	const unsigned char *b = (const unsigned char *)PQgetvalue(r, row, col);
+	int n = PQgetlength(r, row, col), i;
+	uint64_t v = 0;
+
+	if (PQgetisnull(r, row, col) || (n != 2 && n != 4 && n != 8))
+		return 0;
+	for (i = 0; i < n; i++)
+		v = (v << 8) | b[i];
+	if (n < 8 && (b[0] & 0x80))
+		v |= ~(uint64_t)0 << (8 * n); /* sign-extend */
+	return (long long)v;
+}
+
+/* See pg_int.h. */
+int estd_pg_get_bytea(const PGresult *r, int row, int col, unsigned char **out, size_t *len)
+{
+	int n = PQgetlength(r, row, col);
+
+	*out = NULL;
+	*len = 0;
+	if (PQgetisnull(r, row, col) || n <= 0)
+		return 0;
+	*out = malloc((size_t)n);
+	if (*out == NULL)
+		return -1;
+	memcpy(*out, PQgetvalue(r, row, col), (size_t)n);
+	*len = (size_t)n;
+	return 0;
+}
+
+/* See pg_int.h. */
+enum estkit_status estd_pg_begin(PGconn *c)
+{
+	return estd_pg_run(c, "BEGIN", NULL, "begin");
+}
+
+/* See pg_int.h. COMMIT returns once the commit is durable (synchronous_commit = on). */
+enum estkit_status estd_pg_commit(PGconn *c)
+{
+	PGresult *r = NULL;
+	enum estkit_status rc = estd_pg_exec(c, "COMMIT", NULL, "commit", &r);
+
+	/* a failed transaction answers COMMIT with "ROLLBACK" and no error */
+	if (rc == ESTKIT_OK && strcmp(PQcmdStatus(r), "COMMIT") != 0) {
+		estd_store_set_err("commit: the transaction was rolled back");
+		rc = ESTKIT_EIO;
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* See pg_int.h. */
+void estd_pg_rollback(PGconn *c)
+{
+	PGresult *r = PQexec(c, "ROLLBACK");
+
+	PQclear(r);
+}

@@ -1,0 +1,133 @@
+/*
+ * pg_int.h - shared by the files of the PostgreSQL store engine (pg.c,
+ * pg_exec.c, pg_certs.c, pg_requests.c); nothing outside src/estd/store
+ * includes it.
+ *
+ * Connections: a mutex-protected pool that grows on demand up to `max`
+ * (estd_store_set_connections(), [store] connections). A call takes one
+ * connection for its whole transaction and gives it back; a connection the
+ * server dropped (restart, failover) is reset when next taken, and a call
+ * that finds PostgreSQL unreachable fails with ESTKIT_EBUSY (HTTP 503) and
+ * a message that says so. Every call blocks and runs on the job pool.
+ */
+#ifndef ESTD_STORE_PG_INT_H
+#define ESTD_STORE_PG_INT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <libpq-fe.h>
+#include <estkit/error.h>
+#include "store/store_int.h"
+
+struct estd_pg {
+	struct estd_store base; /* first: the ops table */
+	char *conninfo;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;    /* a connection was given back */
+	PGconn **idle;        /* [mu] connections not in use */
+	int nidle;            /* [mu] */
+	int open;             /* [mu] connections in existence (idle or taken) */
+	int max;              /* [mu] limit of open */
+};
+
+#define ESTD_PG(base) ((struct estd_pg *)(void *)(base))
+
+#define ESTD_PG_MAX_PARAMS 16
+
+/* Parameters of one PQexecParams() call: text, 64-bit integers (as text) or binary bytea. */
+struct estd_pg_params {
+	int n;
+	const char *v[ESTD_PG_MAX_PARAMS];
+	int len[ESTD_PG_MAX_PARAMS];
+	int fmt[ESTD_PG_MAX_PARAMS];
+	char num[ESTD_PG_MAX_PARAMS][24];
+};
+
+/* Appends a text parameter; NULL is sent as "" (the columns are NOT NULL). */
+void estd_pg_text(struct estd_pg_params *p, const char *s);
+
+/* Appends a bigint parameter. */
+void estd_pg_int(struct estd_pg_params *p, long long v);
+
+/* Appends a bytea parameter in binary format; NULL or empty is SQL NULL. */
+void estd_pg_bytea(struct estd_pg_params *p, const unsigned char *b, size_t len);
+
+/* Appends SQL NULL. */
+void estd_pg_null(struct estd_pg_params *p);
+
+/*
+ * Runs sql with p (may be NULL) on c, results in binary format. Returns
+ * ESTKIT_OK with *res (caller PQclear()s) when the statement succeeded;
+ * otherwise maps the failure: unique violation ESTKIT_EEXIST, connection
+ * lost, server shutting down, serialization failure or deadlock
+ * ESTKIT_EBUSY, anything else ESTKIT_EIO; the message (prefixed with what)
+ * is the thread's store message.
+ */
+enum estkit_status estd_pg_exec(PGconn *c, const char *sql, const struct estd_pg_params *p,
+				const char *what, PGresult **res);
+
+/* estd_pg_exec() for a statement whose result is not needed. */
+enum estkit_status estd_pg_run(PGconn *c, const char *sql, const struct estd_pg_params *p,
+			       const char *what);
+
+/* Rows changed by the statement of r (PQcmdTuples), 0 when not a number. */
+long long estd_pg_changes(PGresult *r);
+
+/* Binary-format column getters of row i. Text: malloc'ed copy ("" for NULL). */
+char *estd_pg_get_text(const PGresult *r, int row, int col);
+long long estd_pg_get_int(const PGresult *r, int row, int col);
+
+/* A malloc'ed copy of a bytea column; NULL, 0 for SQL NULL or empty. -1 when out of memory. */
+int estd_pg_get_bytea(const PGresult *r, int row, int col, unsigned char **out, size_t *len);
+
+/* Takes a connection from the pool (connecting or reconnecting as needed). */
+enum estkit_status estd_pg_acquire(struct estd_pg *st, PGconn **out);
+
+/* Gives c back; a broken one is closed instead. NULL is a no-op. */
+void estd_pg_release(struct estd_pg *st, PGconn *c);
+
+/* BEGIN / COMMIT / ROLLBACK on c. ROLLBACK never fails the caller. */
+enum estkit_status estd_pg_begin(PGconn *c);
+enum estkit_status estd_pg_commit(PGconn *c);
+void estd_pg_rollback(PGconn *c);
+
+/* Brings the schema to the newest version (pg.c), serialised by an advisory lock. */
+enum estkit_status estd_pg_migrate(PGconn *c);
+
+/* The engine's functions (pg_certs.c, pg_requests.c); see store.h. */
+enum estkit_status estd_pg_cert_insert_tx(PGconn *c, const struct estd_cert_record *rec,
+					  char *serial, size_t len);
+enum estkit_status estd_pg_cert_insert(struct estd_store *base,
+				       const struct estd_cert_record *rec);
+enum estkit_status estd_pg_cert_get(struct estd_store *base, const char *serial,
+				    struct estd_cert_record **out);
+enum estkit_status estd_pg_cert_foreach(struct estd_store *base,
+					int (*cb)(void *arg, const struct estd_cert_record *rec),
+					void *arg);
+enum estkit_status estd_pg_revoke(struct estd_store *base, const char *serial, int reason,
+				  long long at, const char *by);
+enum estkit_status estd_pg_revocation_get(struct estd_store *base, const char *serial,
+					  int *reason, long long *at);
+enum estkit_status estd_pg_revocation_foreach(struct estd_store *base,
+					      int (*cb)(void *arg, const char *serial, int reason,
+							long long at),
+					      void *arg);
+enum estkit_status estd_pg_crl_next_number(struct estd_store *base, long long *out);
+enum estkit_status estd_pg_digest_nc(struct estd_store *base, const unsigned char key[16],
+				     long long ts, unsigned long nc, long long forget_before);
+enum estkit_status estd_pg_request_submit(struct estd_store *base,
+					  const struct estd_request_record *req,
+					  struct estd_request_record **out, int *created);
+enum estkit_status estd_pg_request_get(struct estd_store *base, long long id,
+				       struct estd_request_record **out);
+enum estkit_status estd_pg_request_foreach(struct estd_store *base, const char *status,
+					   int (*cb)(void *arg,
+						     const struct estd_request_record *r),
+					   void *arg);
+enum estkit_status estd_pg_request_decide(struct estd_store *base, long long id,
+					  const char *status, const char *reason,
+					  const char *decided_by);
+enum estkit_status estd_pg_request_issue(struct estd_store *base, long long id,
+					 const struct estd_cert_record *cert);
+
+#endif /* ESTD_STORE_PG_INT_H */

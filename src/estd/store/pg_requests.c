@@ -1,0 +1,351 @@
+/*
+ * pg_requests.c - requests held for manual approval (RFC 7030 4.2.3) in
+ * the PostgreSQL store: table `requests` (migration 2, pg.c).
+ *
+ * The status moves only forward (pending -> approved | rejected;
+ * approved -> issued) through "UPDATE ... WHERE status = ...", which
+ * PostgreSQL applies to one row at a time: of two nodes deciding or
+ * collecting the same request exactly one changes it. Submissions of the
+ * same CSR are serialised by a transaction-scoped advisory lock on
+ * (label, csr_sha256), so two nodes submitting it at once get one row.
+ */
+#include "store/pg_int.h"
+#include "store/store.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define REQ_COLUMNS                                                                            \
+	"id, label, op, requester, subject, sans, csr, csr_sha256, status, reason, serial, "     \
+	"created_at, decided_at, decided_by"
+
+#define MAX_TEXT 1024 /* as the SQLite engine: reasons and names go into logs and bodies */
+#define PAGE 256
+
+/* Row i of r (REQ_COLUMNS order); NULL when out of memory. */
+static struct estd_request_record *row_to_request(const PGresult *r, int i)
+{
+	struct estd_request_record *q = calloc(1, sizeof(*q));
+
+	if (q == NULL)
+		return NULL;
+	q->id = estd_pg_get_int(r, i, 0);
+	q->label = estd_pg_get_text(r, i, 1);
+	q->op = estd_pg_get_text(r, i, 2);
+	q->requester = estd_pg_get_text(r, i, 3);
+	q->subject = estd_pg_get_text(r, i, 4);
+	q->sans = estd_pg_get_text(r, i, 5);
+	q->csr_sha256 = estd_pg_get_text(r, i, 7);
+	q->status = estd_pg_get_text(r, i, 8);
+	q->reason = estd_pg_get_text(r, i, 9);
+	q->serial = estd_pg_get_text(r, i, 10);
+	q->created_at = estd_pg_get_int(r, i, 11);
+	q->decided_at = estd_pg_get_int(r, i, 12);
+	q->decided_by = estd_pg_get_text(r, i, 13);
+	if (estd_pg_get_bytea(r, i, 6, &q->csr_der, &q->csr_len) != 0 || !q->label || !q->op ||
+	    !q->requester || !q->subject || !q->sans || !q->csr_sha256 || !q->status ||
+	    !q->reason || !q->serial || !q->decided_by) {
+		estd_request_record_free(q);
+		return NULL;
+	}
+	return q;
+}
+
+/* The one row of r as *out; ESTKIT_ENOTFOUND when r has none. */
+static enum estkit_status one_row(const PGresult *r, struct estd_request_record **out)
+{
+	if (PQntuples(r) == 0) {
+		estd_store_set_err("no such request");
+		return ESTKIT_ENOTFOUND;
+	}
+	*out = row_to_request(r, 0);
+	if (*out == NULL) {
+		estd_store_set_err("out of memory");
+		return ESTKIT_ENOMEM;
+	}
+	return ESTKIT_OK;
+}
+
+/* The open request of (label, hash), else the newest issued one. */
+static enum estkit_status find_by_hash(PGconn *c, const char *label, const char *hash,
+				       struct estd_request_record **out)
+{
+	struct estd_pg_params p = {0};
+	PGresult *r = NULL;
+	enum estkit_status rc;
+
+	estd_pg_text(&p, label);
+	estd_pg_text(&p, hash);
+	rc = estd_pg_exec(c, "SELECT " REQ_COLUMNS " FROM requests WHERE label = $1 AND "
+			     "csr_sha256 = $2 ORDER BY status = 'issued', id DESC LIMIT 1",
+			  &p, "select request", &r);
+	if (rc == ESTKIT_OK)
+		rc = one_row(r, out);
+	PQclear(r);
+	return rc;
+}
+
+/* INSERT of a new pending request; inside the caller's transaction. */
+static enum estkit_status insert_pending(PGconn *c, const struct estd_request_record *req)
+{
+	struct estd_pg_params p = {0};
+
+	estd_pg_text(&p, req->label);
+	estd_pg_text(&p, req->op);
+	estd_pg_text(&p, req->requester);
+	estd_pg_text(&p, req->subject);
+	estd_pg_text(&p, req->sans);
+	estd_pg_bytea(&p, req->csr_der, req->csr_len);
+	estd_pg_text(&p, req->csr_sha256);
+	estd_pg_int(&p, (long long)time(NULL));
+	return estd_pg_run(c, "INSERT INTO requests (label, op, requester, subject, sans, csr, "
+			      "csr_sha256, status, created_at) VALUES "
+			      "($1, $2, $3, $4, $5, $6, $7, 'pending', $8)",
+			   &p, "insert request");
+}
+
+/* The submission's transaction on c: lock (label, hash), look up, insert if new. */
+static enum estkit_status submit_tx(PGconn *c, const struct estd_request_record *req,
+				    struct estd_request_record **out, int *created)
+{
+	struct estd_pg_params p = {0};
+	enum estkit_status rc;
+
+	estd_pg_text(&p, req->label);
+	estd_pg_text(&p, req->csr_sha256);
+	rc = estd_pg_run(c, "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 7030))",
+			 &p, "lock request");
+	if (rc == ESTKIT_OK)
+		rc = find_by_hash(c, req->label, req->csr_sha256, out);
+	if (rc == ESTKIT_ENOTFOUND) {
+		rc = insert_pending(c, req);
+		if (rc == ESTKIT_OK)
+			rc = find_by_hash(c, req->label, req->csr_sha256, out);
+		if (rc == ESTKIT_OK && created != NULL)
+			*created = 1;
+	}
+	return rc;
+}
+
+/* Insert-or-get by (label, csr_sha256); see store.h. */
+enum estkit_status estd_pg_request_submit(struct estd_store *base,
+					  const struct estd_request_record *req,
+					  struct estd_request_record **out, int *created)
+{
+	struct estd_pg *st = ESTD_PG(base);
+	PGconn *c = NULL;
+	enum estkit_status rc;
+
+	if (req == NULL || out == NULL || req->label == NULL || req->csr_der == NULL ||
+	    req->csr_len == 0 || !estd_store_valid_hash(req->csr_sha256)) {
+		estd_store_set_err("invalid request record");
+		return ESTKIT_EINVAL;
+	}
+	rc = estd_pg_acquire(st, &c);
+	if (rc == ESTKIT_OK)
+		rc = estd_pg_begin(c);
+	if (rc == ESTKIT_OK) {
+		rc = submit_tx(c, req, out, created);
+		if (rc == ESTKIT_OK)
+			rc = estd_pg_commit(c);
+		if (rc != ESTKIT_OK)
+			estd_pg_rollback(c);
+	}
+	if (rc != ESTKIT_OK) {
+		estd_request_record_free(*out);
+		*out = NULL;
+		if (created != NULL)
+			*created = 0;
+	}
+	estd_pg_release(st, c);
+	return rc;
+}
+
+/* The request with id. */
+enum estkit_status estd_pg_request_get(struct estd_store *base, long long id,
+				       struct estd_request_record **out)
+{
+	struct estd_pg *st = ESTD_PG(base);
+	struct estd_pg_params p = {0};
+	PGconn *c = NULL;
+	PGresult *r = NULL;
+	enum estkit_status rc;
+
+	if (out == NULL)
+		return ESTKIT_EINVAL;
+	estd_pg_int(&p, id);
+	rc = estd_pg_acquire(st, &c);
+	if (rc == ESTKIT_OK)
+		rc = estd_pg_exec(c, "SELECT " REQ_COLUMNS " FROM requests WHERE id = $1", &p,
+				  "select request", &r);
+	estd_pg_release(st, c);
+	if (rc == ESTKIT_OK)
+		rc = one_row(r, out);
+	if (rc == ESTKIT_ENOTFOUND)
+		estd_store_set_err("no request with id %lld", id);
+	PQclear(r);
+	return rc;
+}
+
+/* Calls cb for a page of requests; 1 when cb asked to stop, -1 out of memory. */
+static int request_page(const PGresult *r,
+			int (*cb)(void *, const struct estd_request_record *), void *arg)
+{
+	int i, stop = 0;
+
+	for (i = 0; i < PQntuples(r) && !stop; i++) {
+		struct estd_request_record *q = row_to_request(r, i);
+
+		if (q == NULL)
+			return -1;
+		stop = cb(arg, q) != 0;
+		estd_request_record_free(q);
+	}
+	return stop;
+}
+
+/* Walks the requests with status (NULL: all), oldest first, a page at a time. */
+enum estkit_status estd_pg_request_foreach(struct estd_store *base, const char *status,
+					   int (*cb)(void *arg,
+						     const struct estd_request_record *r),
+					   void *arg)
+{
+	long long after = LLONG_MIN;
+	enum estkit_status rc = ESTKIT_OK;
+	int stop = 0, n = PAGE;
+
+	if (cb == NULL)
+		return ESTKIT_EINVAL;
+	while (rc == ESTKIT_OK && !stop && n == PAGE) {
+		struct estd_pg_params p = {0};
+		PGresult *r = NULL;
+		PGconn *c = NULL;
+
+		if (status != NULL)
+			estd_pg_text(&p, status);
+		else
+			estd_pg_null(&p);
+		estd_pg_int(&p, after);
+		estd_pg_int(&p, PAGE);
+		rc = estd_pg_acquire(ESTD_PG(base), &c);
+		if (rc == ESTKIT_OK)
+			rc = estd_pg_exec(c, "SELECT " REQ_COLUMNS " FROM requests WHERE "
+					     "($1::text IS NULL OR status = $1) AND id > $2 "
+					     "ORDER BY id LIMIT $3",
+					  &p, "select requests", &r);
+		estd_pg_release(ESTD_PG(base), c);
+		if (rc != ESTKIT_OK)
+			break;
+		n = PQntuples(r);
+		if (n > 0)
+			after = estd_pg_get_int(r, n - 1, 0);
+		stop = request_page(r, cb, arg);
+		PQclear(r);
+		if (stop < 0) {
+			estd_store_set_err("out of memory");
+			rc = ESTKIT_ENOMEM;
+		}
+	}
+	return rc;
+}
+
+/* Why an UPDATE of id changed nothing: no such id, or not in the expected state. */
+static enum estkit_status explain_no_change(struct estd_store *base, long long id,
+					    const char *want)
+{
+	struct estd_request_record *r = NULL;
+	enum estkit_status rc = estd_pg_request_get(base, id, &r);
+
+	if (rc == ESTKIT_OK) {
+		estd_store_set_err("request %lld is %s, not %s", id, r->status, want);
+		rc = ESTKIT_EEXIST;
+	}
+	estd_request_record_free(r);
+	return rc;
+}
+
+/* pending -> approved | rejected, in one statement. */
+enum estkit_status estd_pg_request_decide(struct estd_store *base, long long id,
+					  const char *status, const char *reason,
+					  const char *decided_by)
+{
+	struct estd_pg *st = ESTD_PG(base);
+	struct estd_pg_params p = {0};
+	PGconn *c = NULL;
+	PGresult *r = NULL;
+	enum estkit_status rc;
+
+	if (status == NULL || (strcmp(status, "approved") != 0 && strcmp(status, "rejected") != 0) ||
+	    (reason != NULL && strlen(reason) > MAX_TEXT) ||
+	    (decided_by != NULL && strlen(decided_by) > MAX_TEXT)) {
+		estd_store_set_err("invalid decision");
+		return ESTKIT_EINVAL;
+	}
+	estd_pg_text(&p, status);
+	estd_pg_text(&p, reason);
+	estd_pg_text(&p, decided_by);
+	estd_pg_int(&p, (long long)time(NULL));
+	estd_pg_int(&p, id);
+	rc = estd_pg_acquire(st, &c);
+	if (rc == ESTKIT_OK)
+		rc = estd_pg_exec(c, "UPDATE requests SET status = $1, reason = $2, "
+				     "decided_by = $3, decided_at = $4 "
+				     "WHERE id = $5 AND status = 'pending'",
+				  &p, "decide request", &r);
+	estd_pg_release(st, c);
+	if (rc == ESTKIT_OK && estd_pg_changes(r) == 0)
+		rc = explain_no_change(base, id, "pending");
+	PQclear(r);
+	return rc;
+}
+
+/* approved -> issued inside the caller's transaction, with the certificate's row. */
+static enum estkit_status mark_issued(PGconn *c, long long id,
+				      const struct estd_cert_record *cert)
+{
+	char serial[ESTD_STORE_MAX_SERIAL + 1];
+	struct estd_pg_params p = {0};
+	PGresult *r = NULL;
+	enum estkit_status rc;
+
+	rc = estd_pg_cert_insert_tx(c, cert, serial, sizeof(serial));
+	if (rc != ESTKIT_OK)
+		return rc;
+	estd_pg_text(&p, serial);
+	estd_pg_int(&p, id);
+	rc = estd_pg_exec(c, "UPDATE requests SET status = 'issued', serial = $1 "
+			     "WHERE id = $2 AND status = 'approved'",
+			  &p, "mark request issued", &r);
+	if (rc == ESTKIT_OK && estd_pg_changes(r) == 0) {
+		estd_store_set_err("request %lld is not approved (collected already?)", id);
+		rc = ESTKIT_EPOLICY;
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* Records the certificate of an approved request and marks it issued; see store.h. */
+enum estkit_status estd_pg_request_issue(struct estd_store *base, long long id,
+					 const struct estd_cert_record *cert)
+{
+	struct estd_pg *st = ESTD_PG(base);
+	PGconn *c = NULL;
+	enum estkit_status rc;
+
+	if (cert == NULL)
+		return ESTKIT_EINVAL;
+	rc = estd_pg_acquire(st, &c);
+	if (rc == ESTKIT_OK)
+		rc = estd_pg_begin(c);
+	if (rc == ESTKIT_OK) {
+		rc = mark_issued(c, id, cert);
+		if (rc == ESTKIT_OK)
+			rc = estd_pg_commit(c);
+		if (rc != ESTKIT_OK)
+			estd_pg_rollback(c);
+	}
+	estd_pg_release(st, c);
+	return rc;
+}

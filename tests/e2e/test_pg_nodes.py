@@ -1,0 +1,194 @@
+"""Several estd nodes on one PostgreSQL store (DESIGN.md 7): two estd
+processes on different ports share one database, one CA and one Digest
+secret. Enrollments through both get unique serials; a request pended on
+node A is approved with `estd requests approve` and collected through node
+B; a Digest nonce issued by A works on B and a nonce-count replay is
+refused on either node; a PostgreSQL restart gives 503 meanwhile and
+estd recovers by itself. The PostgreSQL server is started by the test
+(pg_util.py), as nobody when running as root."""
+
+import concurrent.futures
+import json
+import shutil
+import time
+
+import pytest
+
+import pg_util
+from e2e_util import (ESTD, PASSWORD, USER, Estd, cert_serial, curl, describe, free_port,
+                      make_csr, norm_serial, ok, p7_to_pem, run, set_ini, sh, verify,
+                      wait_for)
+from test_digest import ENROLL, DigestClient, csr_b64
+
+AUTH = f"{USER}:{PASSWORD}"
+P10 = "application/pkcs10"
+MANUAL = "manual"
+_DB = [0]
+
+
+@pytest.fixture(scope="module")
+def pg():
+    pg_util.require()
+    srv = pg_util.PgServer().init().start()
+    yield srv
+    srv.destroy()
+
+
+@pytest.fixture
+def nodes(pg, tmp_path):
+    """Nodes A and B: one directory (CA key, users, digest.key), one database, two ports."""
+    _DB[0] += 1
+    conninfo = pg.createdb(f"estd_nodes_{_DB[0]}")
+    a = Estd(tmp_path, name="a").init()
+    set_ini(a.conf, "store", "path", conninfo)
+    set_ini(a.conf, f"label {MANUAL}", "profile", "default")
+    set_ini(a.conf, f"label {MANUAL}", "approval", "manual")
+    set_ini(a.conf, f"label {MANUAL}", "retry_after", "1")
+    b = Estd(tmp_path, name="a")
+    b.conf, b.port, b.log = a.dir / "estd-b.conf", free_port(), tmp_path / "b-estd.log"
+    shutil.copy(a.conf, b.conf)
+    set_ini(b.conf, "server", "listen", f"127.0.0.1:{b.port}")
+    started = []
+    try:
+        for n in (a, b):
+            n.start()
+            started.append(n)
+        yield a, b, conninfo
+    finally:
+        for n in started:
+            if n.running():
+                n.teardown()
+
+
+def _db(conninfo):
+    return conninfo.rsplit("/", 1)[1]
+
+
+def _b64(work, name, subj=None):
+    der, _ = make_csr(work, name, der=True, subj=subj)
+    out = work / f"{name}.b64"
+    ok(["openssl", "base64", "-in", der, "-out", out])
+    return out
+
+
+def _enroll(node, work, b64, label=None):
+    sub = work / b64.stem
+    sub.mkdir(exist_ok=True)
+    return curl(node.est_url("simpleenroll", label), sub, cafile=node.ca, user=AUTH,
+                data_file=b64, ctype=P10)
+
+
+def _serial_of(work, r, name):
+    (work / f"{name}.p7").write_bytes(r.body)
+    pem = p7_to_pem(work / f"{name}.p7", work / f"{name}.pem")
+    return pem, cert_serial(pem)
+
+
+def test_concurrent_enrollments_through_two_nodes_get_unique_serials(pg, nodes, work):
+    a, b, conninfo = nodes
+
+    def one(i):
+        """CSR, enrollment through A (even) or B (odd), serial of the answer."""
+        r = _enroll(a if i % 2 == 0 else b, work, _b64(work, f"dev{i}"))
+        assert r.status == 200, r
+        (work / f"dev{i}.p7").write_bytes(r.body)
+        cp = sh(f"openssl base64 -d -in dev{i}.p7 | openssl pkcs7 -inform DER -print_certs"
+                f" | tee dev{i}.pem | openssl x509 -noout -serial", cwd=work)
+        assert cp.returncode == 0, describe(cp)
+        return norm_serial(cp.stdout)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as ex:
+        serials = list(ex.map(one, range(40)))
+    pem = work / "dev0.pem"
+    verify(a.ca, pem)
+    assert len(set(serials)) == 40, serials
+    # every certificate is in the shared database, whichever node issued it
+    listed = {c["serial"].lower().lstrip("0") for c in b.certs()}
+    assert set(serials) <= listed, (serials, listed)
+    count = pg.psql("SELECT count(*) FROM certs WHERE op = 'simpleenroll'", db=_db(conninfo))
+    assert int(count) == 40, count
+    # revocation and CRL numbers through the other node's view of the same store
+    cp = ok([ESTD, "certs", "revoke", serials[0], "-c", b.conf])
+    assert run([ESTD, "certs", "revoke", serials[0], "-c", a.conf]).returncode != 0
+    ok([ESTD, "crl", "-c", a.conf, "--out", work / "1.crl"])
+    ok([ESTD, "crl", "-c", b.conf, "--out", work / "2.crl"])
+    text = ok(["openssl", "crl", "-in", work / "2.crl", "-noout", "-text"]).stdout
+    assert "X509v3 CRL Number: \n                2" in text, text
+    assert serials[0].upper() in text.upper().replace(":", ""), (cp.stdout, text)
+
+
+def test_request_pended_on_a_is_approved_by_the_operator_and_collected_on_b(pg, nodes, work):
+    a, b, conninfo = nodes
+    b64 = _b64(work, "held")
+    r = _enroll(a, work, b64, MANUAL)
+    assert r.status == 202, r
+    assert r.header("Retry-After") == ["1"], r
+    pending = json.loads(ok([ESTD, "requests", "list", "--json", "--status", "pending",
+                             "-c", b.conf]).stdout)
+    assert len(pending) == 1, pending
+    # the operator's command reads the PostgreSQL store from the config
+    cp = ok([ESTD, "requests", "approve", str(pending[0]["id"]), "-c", a.conf])
+    assert run([ESTD, "requests", "approve", str(pending[0]["id"]),
+                "-c", b.conf]).returncode != 0, describe(cp)   # decided once only
+    r = _enroll(b, work, b64, MANUAL)
+    assert r.status == 200, r
+    pem, serial = _serial_of(work, r, "held-b")
+    verify(a.ca, pem)
+    r = _enroll(a, work, b64, MANUAL)                    # collected already: the same one
+    assert r.status == 200, r
+    assert _serial_of(work, r, "held-a")[1] == serial
+    row = pg.psql("SELECT status, serial FROM requests", db=_db(conninfo)).strip()
+    assert row.startswith("issued|") and row.split("|")[1].lstrip("0") == serial, row
+
+
+def test_digest_nonce_of_a_works_on_b_and_replays_are_refused_on_both(pg, nodes, work):
+    a, b, conninfo = nodes
+    ca_, cb_ = DigestClient(a), DigestClient(b)
+    body = csr_b64(work, "dg")
+    ch = ca_.nonce(body)
+
+    def authz(nc):
+        return DigestClient.authz("SHA-256", USER, PASSWORD, ch["realm"], ch["nonce"], ENROLL,
+                                  nc=nc)
+
+    st, _, data = cb_.post(ENROLL, body, authz("00000001"))
+    assert st == 200, data                               # A's nonce, accepted by B
+    st, www, _ = ca_.post(ENROLL, body, authz("00000001"))
+    assert st == 401, www                                # replayed on the other node
+    st, _, data = ca_.post(ENROLL, body, authz("00000002"))
+    assert st == 200, data
+    for cl in (ca_, cb_):                                # a lower or equal count: refused
+        st, www, _ = cl.post(ENROLL, body, authz("00000002"))
+        assert st == 401, www
+    rows = pg.psql("SELECT nc FROM digest_nonces", db=_db(conninfo)).split()
+    assert rows == ["2"], rows
+    assert "nonce count replayed" in a.log_text() + b.log_text()
+
+
+def test_unreachable_postgresql_at_start_is_a_clear_error(tmp_path):
+    srv = Estd(tmp_path, name="down").init()
+    set_ini(srv.conf, "store", "path",
+            f"postgresql://estd:s3cret@127.0.0.1:{free_port()}/estd?connect_timeout=3")
+    cp = run([ESTD, "run", "-c", srv.conf], timeout=30)
+    assert cp.returncode != 0, describe(cp)
+    assert "cannot connect to PostgreSQL" in cp.stderr, describe(cp)
+    assert "s3cret" not in cp.stderr, describe(cp)       # the password is not echoed
+
+
+def test_postgresql_restart_gives_503_meanwhile_and_estd_recovers(pg, nodes, work):
+    a, b, _ = nodes
+    assert _enroll(a, work, _b64(work, "before")).status == 200
+    pg.stop()
+    try:
+        for i, n in enumerate((a, b)):
+            r = _enroll(n, work, _b64(work, f"down{i}"))
+            assert r.status == 503, r
+            assert r.header("Retry-After"), r
+    finally:
+        pg.start()
+    for i, n in enumerate((a, b)):
+        b64 = _b64(work, f"after{i}")
+        r = wait_for(lambda: (lambda x: x if x.status == 200 else None)(
+            _enroll(n, work, b64)), timeout=20, interval=0.5)
+        assert r, f"node {i} did not recover\n{n.log_tail()}"
+    assert "PostgreSQL unavailable" in a.log_text() + b.log_text()

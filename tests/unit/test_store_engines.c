@@ -1,0 +1,476 @@
+/*
+ * test_store_engines.c - the behaviour store.h promises, run on every engine:
+ * SQLite (a temporary file) and PostgreSQL when a test server is given
+ * ($ESTKIT_TEST_PG, or the first line of $ESTKIT_TEST_PG_FILE, which the
+ * CTest fixture pg/start writes with tests/e2e/pg_util.py). Each test gets
+ * an empty database (PostgreSQL: schema public dropped and made again).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store.h"
+
+static char tmpdir[1024];
+static char spec[1200];
+static char pgconn[1024];
+
+/* The test server's conninfo, "" when none. */
+static const char *pg_conninfo(void)
+{
+	const char *env = getenv("ESTKIT_TEST_PG");
+	const char *file = getenv("ESTKIT_TEST_PG_FILE");
+	FILE *fp = NULL;
+
+	if (env != NULL)
+		return env;
+	pgconn[0] = '\0';
+	if (file != NULL && (fp = fopen(file, "r")) != NULL) {
+		if (fgets(pgconn, sizeof(pgconn), fp) == NULL)
+			pgconn[0] = '\0';
+		pgconn[strcspn(pgconn, "\r\n")] = '\0';
+		fclose(fp);
+	}
+	return pgconn;
+}
+
+static void pg_sql(const char *sql)
+{
+	PGconn *c = PQconnectdb(pg_conninfo());
+	PGresult *r = NULL;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("connect %s: %s", pg_conninfo(), PQerrorMessage(c));
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+}
+
+static int setup_sqlite(void **state)
+{
+	const char *base = getenv("TMPDIR");
+
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "%s/estd-engines-XXXXXX", base ? base : "/tmp");
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	snprintf(spec, sizeof(spec), "sqlite:%s/estd.db", tmpdir);
+	return 0;
+}
+
+static int teardown_sqlite(void **state)
+{
+	char cmd[1100];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static int setup_pg(void **state)
+{
+	(void)state;
+	spec[0] = '\0';
+	if (pg_conninfo()[0] == '\0')
+		return 0; /* each test skips */
+	pg_sql("SET client_min_messages = warning; DROP SCHEMA IF EXISTS public CASCADE; "
+	       "CREATE SCHEMA public");
+	snprintf(spec, sizeof(spec), "%s", pg_conninfo());
+	return 0;
+}
+
+static int teardown_pg(void **state)
+{
+	(void)state;
+	return 0;
+}
+
+static struct estd_store *open_ok(void)
+{
+	struct estd_store *st = NULL;
+	char *err = NULL;
+
+	if (spec[0] == '\0')
+		skip(); /* no PostgreSQL for this run */
+	if (estd_store_open(spec, &st, &err) != ESTKIT_OK)
+		fail_msg("open %s: %s", spec, err ? err : "(no message)");
+	return st;
+}
+
+static unsigned char csr_bytes[] = {0x30, 0x03, 0x02, 0x01, 0x00};
+static unsigned char cert_bytes[] = {0x30, 0x82, 0x00, 0x00, 0xff, 0x00, 0x01};
+
+static struct estd_cert_record make_rec(const char *serial, long long issued_at)
+{
+	struct estd_cert_record r;
+
+	memset(&r, 0, sizeof(r));
+	r.serial = (char *)serial;
+	r.subject = "CN=device 1,O=Example";
+	r.issuer = "CN=Test CA";
+	r.sans = "DNS:a.example, IP:192.0.2.1";
+	r.not_before = -5;
+	r.not_after = 4102444800LL;
+	r.issued_at = issued_at;
+	r.requester = "user:alice'; DROP TABLE certs; --";
+	r.label = "routers";
+	r.op = "simpleenroll";
+	r.csr_der = csr_bytes;
+	r.csr_len = sizeof(csr_bytes);
+	r.cert_der = cert_bytes;
+	r.cert_len = sizeof(cert_bytes);
+	return r;
+}
+
+static void test_certs_round_trip_duplicates_and_serials(void **state)
+{
+	static const struct {
+		const char *serial;
+		enum estkit_status rc;
+	} cases[] = {
+		{"0A1B2C", ESTKIT_OK},      {"a1:b2:c", ESTKIT_OK}, {"a1b2d", ESTKIT_ENOTFOUND},
+		{"", ESTKIT_EINVAL},        {":", ESTKIT_EINVAL},   {"xyz", ESTKIT_EINVAL},
+		{"12 34", ESTKIT_EINVAL},   {NULL, ESTKIT_EINVAL},
+		{"12345678901234567890123456789012345678901234567890123456789012345", ESTKIT_EINVAL},
+	};
+	struct estd_store *st = open_ok();
+	struct estd_cert_record in = make_rec("0a1b2c", 1700000001), *out = NULL;
+	size_t i;
+
+	assert_int_equal(estd_store_cert_insert(st, &in), ESTKIT_OK);
+	in.serial = "00:0A:1B:2C";
+	assert_int_equal(estd_store_cert_insert(st, &in), ESTKIT_EEXIST);
+	assert_non_null(strstr(estd_store_errmsg(st), "already"));
+	in.serial = "not-hex";
+	assert_int_equal(estd_store_cert_insert(st, &in), ESTKIT_EINVAL);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum estkit_status rc = estd_store_cert_get(st, cases[i].serial, &out);
+
+		if (rc != cases[i].rc)
+			fail_msg("%s: serial '%s': rc %d, want %d (%s)", estd_store_engine(st),
+				 cases[i].serial ? cases[i].serial : "(null)", rc, cases[i].rc,
+				 estd_store_errmsg(st));
+		if (rc != ESTKIT_OK) {
+			assert_null(out);
+			continue;
+		}
+		assert_string_equal(out->serial, "a1b2c");
+		assert_string_equal(out->requester, in.requester);
+		assert_string_equal(out->sans, in.sans);
+		assert_true(out->not_before == -5 && out->not_after == 4102444800LL);
+		assert_int_equal(out->cert_len, sizeof(cert_bytes));
+		assert_memory_equal(out->cert_der, cert_bytes, sizeof(cert_bytes));
+		assert_memory_equal(out->csr_der, csr_bytes, sizeof(csr_bytes));
+		estd_cert_record_free(out);
+		out = NULL;
+	}
+	/* absent blobs come back as NULL, 0 */
+	memset(&in, 0, sizeof(in));
+	in.serial = "ff";
+	assert_int_equal(estd_store_cert_insert(st, &in), ESTKIT_OK);
+	assert_int_equal(estd_store_cert_get(st, "FF", &out), ESTKIT_OK);
+	assert_null(out->cert_der);
+	assert_string_equal(out->subject, "");
+	estd_cert_record_free(out);
+	estd_store_close(st);
+}
+
+struct walk {
+	struct estd_store *st;
+	char serials[8][8];
+	size_t n, stop_after;
+};
+
+static int collect(void *arg, const struct estd_cert_record *rec)
+{
+	struct walk *w = arg;
+	struct estd_cert_record *again = NULL;
+
+	/* a callback may call the store again */
+	assert_int_equal(estd_store_cert_get(w->st, rec->serial, &again), ESTKIT_OK);
+	estd_cert_record_free(again);
+	snprintf(w->serials[w->n], sizeof(w->serials[0]), "%s", rec->serial);
+	w->n++;
+	return w->stop_after != 0 && w->n >= w->stop_after;
+}
+
+static void test_foreach_is_oldest_first_and_stops(void **state)
+{
+	static const struct {
+		const char *serial;
+		long long at;
+	} rows[] = {{"3", 300}, {"1", 100}, {"2", 200}, {"4", 200}};
+	struct estd_store *st = open_ok();
+	struct estd_cert_record r;
+	struct walk w;
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		r = make_rec(rows[i].serial, rows[i].at);
+		assert_int_equal(estd_store_cert_insert(st, &r), ESTKIT_OK);
+	}
+	memset(&w, 0, sizeof(w));
+	w.st = st;
+	assert_int_equal(estd_store_cert_foreach(st, collect, &w), ESTKIT_OK);
+	assert_int_equal(w.n, 4);
+	assert_string_equal(w.serials[0], "1");
+	assert_string_equal(w.serials[1], "2");
+	assert_string_equal(w.serials[2], "4");
+	assert_string_equal(w.serials[3], "3");
+	memset(&w, 0, sizeof(w));
+	w.st = st;
+	w.stop_after = 2;
+	assert_int_equal(estd_store_cert_foreach(st, collect, &w), ESTKIT_OK);
+	assert_int_equal(w.n, 2);
+	assert_int_equal(estd_store_cert_foreach(st, NULL, &w), ESTKIT_EINVAL);
+	estd_store_close(st);
+}
+
+struct worker {
+	struct estd_store *st;
+	int id, failures;
+};
+
+#define PER_THREAD 40
+
+static void *insert_many(void *arg)
+{
+	struct worker *w = arg;
+	char serial[32];
+	int i;
+
+	for (i = 0; i < PER_THREAD; i++) {
+		struct estd_cert_record r;
+
+		/* every thread also tries the serials of thread 0: exactly one insert wins */
+		snprintf(serial, sizeof(serial), "%x%04x", (i % 2) ? w->id + 1 : 1, i);
+		r = make_rec(serial, i);
+		if (estd_store_cert_insert(w->st, &r) != ESTKIT_OK)
+			w->failures++;
+	}
+	return NULL;
+}
+
+static int count(void *arg, const struct estd_cert_record *rec)
+{
+	(void)rec;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+static void test_four_threads_insert_and_duplicates_lose_exactly_once(void **state)
+{
+	struct estd_store *st = open_ok();
+	pthread_t th[4];
+	struct worker w[4];
+	size_t n = 0;
+	int i, failures = 0;
+
+	estd_store_set_connections(st, 3); /* fewer connections than threads: they wait */
+	for (i = 0; i < 4; i++) {
+		w[i].st = st;
+		w[i].id = i;
+		w[i].failures = 0;
+		assert_int_equal(pthread_create(&th[i], NULL, insert_many, &w[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		failures += w[i].failures;
+	}
+	/* the even serials are shared by all four threads: three of four lose each */
+	assert_int_equal(failures, 3 * PER_THREAD / 2);
+	assert_int_equal(estd_store_cert_foreach(st, count, &n), ESTKIT_OK);
+	assert_int_equal(n, 4 * PER_THREAD / 2 + PER_THREAD / 2);
+	estd_store_close(st);
+}
+
+static void test_revocations_and_crl_numbers(void **state)
+{
+	struct estd_store *st = open_ok();
+	struct estd_cert_record r = make_rec("abc1", 1);
+	long long at = 0, a = 0, b = 0;
+	int reason = -1;
+
+	assert_int_equal(estd_store_cert_insert(st, &r), ESTKIT_OK);
+	assert_int_equal(estd_store_revocation_get(st, "abc1", &reason, &at), ESTKIT_ENOTFOUND);
+	assert_int_equal(estd_store_revoke(st, "00:AB:C1", 1, 1000, "user:x"), ESTKIT_OK);
+	assert_int_equal(estd_store_revoke(st, "abc1", 4, 1001, "admin"), ESTKIT_EEXIST);
+	assert_int_equal(estd_store_revoke(st, "ffff", 1, 1000, "admin"), ESTKIT_ENOTFOUND);
+	assert_int_equal(estd_store_revoke(st, "xyz", 1, 1000, "admin"), ESTKIT_EINVAL);
+	assert_int_equal(estd_store_revocation_get(st, "ABC1", &reason, &at), ESTKIT_OK);
+	assert_true(reason == 1 && at == 1000);
+	assert_int_equal(estd_store_crl_next_number(st, &a), ESTKIT_OK);
+	assert_int_equal(estd_store_crl_next_number(st, &b), ESTKIT_OK);
+	assert_true(a == 1 && b == 2);
+	estd_store_close(st);
+	/* reopening migrates nothing twice and keeps the numbers */
+	st = open_ok();
+	assert_int_equal(estd_store_crl_next_number(st, &a), ESTKIT_OK);
+	assert_true(a == 3);
+	estd_store_close(st);
+}
+
+static struct estd_request_record make_req(const char *hash)
+{
+	struct estd_request_record q;
+
+	memset(&q, 0, sizeof(q));
+	q.label = "manual";
+	q.op = "simpleenroll";
+	q.requester = "user:bob";
+	q.subject = "CN=held";
+	q.sans = "";
+	q.csr_der = csr_bytes;
+	q.csr_len = sizeof(csr_bytes);
+	q.csr_sha256 = (char *)hash;
+	return q;
+}
+
+#define HASH_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+struct racer {
+	struct estd_store *st;
+	long long id;
+	enum estkit_status rc;
+};
+
+static void *decide(void *arg)
+{
+	struct racer *r = arg;
+
+	r->rc = estd_store_request_decide(r->st, r->id, "approved", "", "operator:x");
+	return NULL;
+}
+
+static void test_requests_submit_decide_issue_one_winner(void **state)
+{
+	static const char *const bad_hashes[] = {"", "AAAA", HASH_A "0", NULL};
+	struct estd_store *st = open_ok();
+	struct estd_request_record in = make_req(HASH_A), *row = NULL, *again = NULL;
+	struct estd_cert_record cert = make_rec("77", 5), *got = NULL;
+	struct racer rc[4];
+	pthread_t th[4];
+	int created = 0, i, wins = 0;
+
+	for (i = 0; i < 4; i++) {
+		struct estd_request_record bad = make_req(bad_hashes[i]);
+
+		assert_int_equal(estd_store_request_submit(st, &bad, &row, &created), ESTKIT_EINVAL);
+		assert_null(row);
+	}
+	assert_int_equal(estd_store_request_submit(st, &in, &row, &created), ESTKIT_OK);
+	assert_int_equal(created, 1);
+	assert_string_equal(row->status, "pending");
+	assert_int_equal(estd_store_request_submit(st, &in, &again, &created), ESTKIT_OK);
+	assert_int_equal(created, 0);
+	assert_true(again->id == row->id);
+	assert_int_equal(estd_store_request_issue(st, row->id, &cert), ESTKIT_EPOLICY);
+	for (i = 0; i < 4; i++) {
+		rc[i].st = st;
+		rc[i].id = row->id;
+		assert_int_equal(pthread_create(&th[i], NULL, decide, &rc[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		wins += rc[i].rc == ESTKIT_OK;
+		assert_true(rc[i].rc == ESTKIT_OK || rc[i].rc == ESTKIT_EEXIST);
+	}
+	assert_int_equal(wins, 1);
+	assert_int_equal(estd_store_request_decide(st, 999999, "approved", "", "x"),
+			 ESTKIT_ENOTFOUND);
+	assert_int_equal(estd_store_request_decide(st, row->id, "maybe", "", "x"), ESTKIT_EINVAL);
+	assert_int_equal(estd_store_request_issue(st, row->id, &cert), ESTKIT_OK);
+	assert_int_equal(estd_store_request_issue(st, row->id, &cert), ESTKIT_EEXIST);
+	cert.serial = "78";
+	assert_int_equal(estd_store_request_issue(st, row->id, &cert), ESTKIT_EPOLICY);
+	/* collected: not recorded twice, and the same CSR finds the issued row */
+	estd_request_record_free(again);
+	assert_int_equal(estd_store_cert_get(st, "78", &got), ESTKIT_ENOTFOUND);
+	assert_int_equal(estd_store_request_submit(st, &in, &again, &created), ESTKIT_OK);
+	assert_string_equal(again->status, "issued");
+	assert_string_equal(again->serial, "77");
+	estd_request_record_free(again);
+	estd_request_record_free(row);
+	estd_store_close(st);
+}
+
+static void test_digest_nonce_counts(void **state)
+{
+	static const unsigned char k1[16] = {0x40, 1}, k2[16] = {0x00, 2};
+	static const struct {
+		const unsigned char *key;
+		unsigned long nc;
+		enum estkit_status rc;
+	} steps[] = {
+		{k1, 1, ESTKIT_OK},     {k1, 1, ESTKIT_EEXIST}, {k1, 3, ESTKIT_OK},
+		{k1, 2, ESTKIT_EEXIST}, {k2, 5, ESTKIT_OK},     {k2, 5, ESTKIT_EEXIST},
+		{k1, 0xffffffffUL, ESTKIT_OK}, {k1, 0xffffffffUL, ESTKIT_EEXIST},
+	};
+	struct estd_store *st = open_ok();
+	size_t i;
+
+	if (strcmp(estd_store_engine(st), "sqlite") == 0) {
+		/* SQLite: each node keeps its counts in memory */
+		assert_int_equal(estd_store_shares_nonces(st), 0);
+		assert_int_equal(estd_store_digest_nc(st, k1, 1, 1, 0), ESTKIT_EINVAL);
+		estd_store_close(st);
+		return;
+	}
+	assert_int_equal(estd_store_shares_nonces(st), 1);
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+		if (estd_store_digest_nc(st, steps[i].key, 1000, steps[i].nc, 0) != steps[i].rc)
+			fail_msg("step %zu: %s", i, estd_store_errmsg(st));
+	/* k2 (key[0] == 0) also forgets entries of nonces issued before 2000 */
+	assert_int_equal(estd_store_digest_nc(st, k2, 3000, 6, 2000), ESTKIT_OK);
+	assert_int_equal(estd_store_digest_nc(st, k1, 1000, 1, 0), ESTKIT_OK);
+	estd_store_close(st);
+}
+
+static void test_newer_schema_is_refused(void **state)
+{
+	struct estd_store *st = open_ok();
+	char *err = NULL;
+
+	if (strcmp(estd_store_engine(st), "postgresql") != 0) {
+		estd_store_close(st); /* test_store.c covers SQLite */
+		return;
+	}
+	estd_store_close(st);
+	pg_sql("UPDATE schema_version SET version = 99");
+	assert_int_equal(estd_store_open(spec, &st, &err), ESTKIT_EINVAL);
+	assert_non_null(err);
+	assert_non_null(strstr(err, "schema version 99"));
+	free(err);
+}
+
+#define BOTH(t)                                                                                \
+	cmocka_unit_test_setup_teardown(t, setup_sqlite, teardown_sqlite),                     \
+		cmocka_unit_test_setup_teardown(t, setup_pg, teardown_pg)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		BOTH(test_certs_round_trip_duplicates_and_serials),
+		BOTH(test_foreach_is_oldest_first_and_stops),
+		BOTH(test_four_threads_insert_and_duplicates_lose_exactly_once),
+		BOTH(test_revocations_and_crl_numbers),
+		BOTH(test_requests_submit_decide_issue_one_winner),
+		BOTH(test_digest_nonce_counts),
+		BOTH(test_newer_schema_is_refused),
+	};
+
+	if (pg_conninfo()[0] == '\0')
+		fprintf(stderr, "test_store_engines: no PostgreSQL (ESTKIT_TEST_PG or "
+				"ESTKIT_TEST_PG_FILE); PostgreSQL cases are skipped\n");
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -268,6 +268,69 @@ ESTKIT_API void estkit_client_set_accept_ra(struct estkit_client *c, int on);
 ESTKIT_API ESTKIT_WUR enum estkit_status
 estkit_client_set_implicit_trust(struct estkit_client *c, const char *source, int all_ops);
 
+/* ---- pluggable transport (no libcurl) ---------------------------------------------- */
+
+/*
+ * One EST request as the library would send it, for a transport hook.
+ * Everything is borrowed for the duration of the call.
+ */
+struct estkit_http_request {
+	const char *method;       /* "GET" or "POST" */
+	const char *url;          /* https://host:port/.well-known/est/[label/]op */
+	const char *host;         /* host of the URL (without brackets for IPv6) */
+	unsigned port;
+	const char *path;         /* /.well-known/est/[label/]op */
+	const char *const *headers; /* "Name: value" lines, NULL-terminated: Content-Type,
+	                             * Content-Transfer-Encoding, and Authorization (Basic)
+	                             * when credentials are set */
+	const unsigned char *body; /* POST body (base64 text), NULL for GET */
+	size_t bodylen;
+	X509 *client_cert;        /* TLS client certificate to present, or NULL */
+	EVP_PKEY *client_key;     /* its key (maybe a provider key, e.g. in a TPM) */
+	STACK_OF(X509) *trust;    /* explicit trust anchors for the server (RFC 7030 3.6.1) */
+};
+
+/* Where a transport hook puts the answer (opaque; fill it with the setters below). */
+struct estkit_http_response;
+
+/*
+ * A transport hook performs one HTTP exchange over TLS it set up itself: it
+ * must authenticate the server against req->trust (RFC 7030 3.6.1) and
+ * present req->client_cert when set. It returns ESTKIT_OK once any HTTP
+ * answer was received (whatever its status) after filling resp, or
+ * ESTKIT_ENET / ESTKIT_ETLS / ESTKIT_ETIMEOUT when there was none.
+ */
+typedef enum estkit_status (*estkit_transport_fn)(void *arg,
+                                                  const struct estkit_http_request *req,
+                                                  struct estkit_http_response *resp);
+
+/*
+ * Sends every later operation of c through fn (with arg) instead of the
+ * built-in libcurl transport: for embedders with their own HTTP stack, or a
+ * test double. NULL restores libcurl. Bootstrap /cacerts, Digest
+ * authentication and channel binding need the built-in transport
+ * (ESTKIT_EINVAL with a hook).
+ */
+ESTKIT_API void estkit_client_set_transport(struct estkit_client *c, estkit_transport_fn fn,
+                                            void *arg);
+
+/* The HTTP status of the answer (100..599). ESTKIT_EINVAL otherwise. */
+ESTKIT_API ESTKIT_WUR enum estkit_status
+estkit_http_response_set_status(struct estkit_http_response *resp, long status);
+
+/*
+ * One response header. Content-Type and Retry-After (names compared without
+ * case) are kept, others ignored; values are sanitized and truncated.
+ */
+ESTKIT_API ESTKIT_WUR enum estkit_status
+estkit_http_response_set_header(struct estkit_http_response *resp, const char *name,
+                                const char *value);
+
+/* Appends len bytes to the body (copied). ESTKIT_ETOOBIG past ESTKIT_MAX_DECODE. */
+ESTKIT_API ESTKIT_WUR enum estkit_status
+estkit_http_response_append_body(struct estkit_http_response *resp, const void *data,
+                                 size_t len);
+
 #ifdef __cplusplus
 }
 #endif

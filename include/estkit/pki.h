@@ -94,6 +94,21 @@ ESTKIT_API ESTKIT_WUR enum estkit_status estkit_cert_load(const char *path, X509
 ESTKIT_API ESTKIT_WUR enum estkit_status estkit_key_load(const char *path, EVP_PKEY **out);
 
 /*
+ * Loads a private key through OSSL_STORE from uri: a file path or "file:"
+ * URI, or a URI of a loaded OpenSSL provider (a TPM or PKCS#11 provider,
+ * e.g. "pkcs11:token=dev;object=est"), so that the key may stay in hardware.
+ * propq is a property query for fetching (e.g. "provider=tpm2"), or NULL.
+ * The caller loads the provider first (OSSL_PROVIDER_load or openssl.cnf).
+ * The EVP_PKEY works wherever libestkit takes a key: TLS client
+ * authentication (estkit_client_set_client_key) and request signing
+ * (estkit_csr_new, estkit_client_reenroll_csr). ESTKIT_ENOTFOUND when the
+ * URI cannot be opened or holds no private key; ESTKIT_EPARSE when it cannot
+ * be read. Passphrase-protected keys are not supported (no UI method).
+ */
+ESTKIT_API ESTKIT_WUR enum estkit_status
+estkit_key_load_uri(const char *uri, const char *propq, EVP_PKEY **out);
+
+/*
  * Loads a PKCS#10 request: PEM ("CERTIFICATE REQUEST" or "NEW CERTIFICATE
  * REQUEST"), DER, or bare base64 of DER (as /simpleenroll bodies are).
  */

@@ -181,6 +181,17 @@ struct estkit_backend {
 	 * server keeps the counts in memory (digest_nonce_table). Job pool.
 	 */
 	int (*digest_nc)(void *ctx, const unsigned char key[16], int64_t issued, uint32_t nc);
+
+	/*
+	 * RFC 7030 3.7: 1 when the authenticated client is a Registration
+	 * Authority the server trusts to have checked the proof-of-possession
+	 * linking itself (typically: its verified TLS certificate carries
+	 * id-kp-cmcRA and the operator allows it). Enrollments from it skip the
+	 * channel-binding check of RFC 7030 3.5 - their CSR carries the binding
+	 * of the end entity's connection to the RA, not of this one. Called after
+	 * authentication. NULL: no client is an RA. Job pool.
+	 */
+	int (*is_ra)(void *ctx, struct estkit_request *req);
 };
 
 /* HTTP authentication schemes a server offers (estkit_server_config.auth_methods). */

@@ -64,6 +64,8 @@ struct estkit_client {
 	int implicit_system;       /* OpenSSL's default paths */
 	int implicit_all_ops;      /* not only /cacerts */
 	int xfer_implicit;         /* the transfer under way authenticates with them */
+	estkit_transport_fn transport; /* a caller's transport instead of libcurl, or NULL */
+	void *transport_arg;
 };
 
 /* What one HTTP exchange brought back. */
@@ -163,6 +165,16 @@ enum estkit_status ek_client_perform(struct estkit_client *c, const char *op,
  */
 enum estkit_status ek_client_http_error(struct estkit_client *c, const char *op,
                                         const struct ek_response *r);
+
+/* ---- hook.c ---------------------------------------------------------------------------- */
+
+/*
+ * ek_client_perform() through the caller's transport hook (c->transport):
+ * the same request, the answer in r. Bootstrap is ESTKIT_EINVAL here.
+ */
+enum estkit_status ek_client_perform_hook(struct estkit_client *c, const char *op,
+                                          const char *content_type, const char *body,
+                                          int bootstrap, struct ek_response *r);
 
 /* ---- chanbind.c ----------------------------------------------------------------------- */
 

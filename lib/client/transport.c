@@ -339,6 +339,8 @@ enum estkit_status ek_client_perform(struct estkit_client *c, const char *op,
 	CURLcode cc = CURLE_OK;
 	enum estkit_status rc = ESTKIT_EINTERNAL;
 
+	if (c->transport != NULL) /* the caller's HTTP stack (hook.c) */
+		return ek_client_perform_hook(c, op, content_type, body, bootstrap, r);
 	memset(r, 0, sizeof(*r));
 	r->bootstrap = bootstrap;
 	errbuf[0] = '\0';

@@ -48,6 +48,11 @@ int ek_chanbind_check(struct estkit_request *r)
 
 	if (otp_attr(r) != 0 || csr_binding(r, &val, &linking) != 0)
 		goto out;
+	/* RFC 7030 3.7: an RA verified the binding on its own client's connection */
+	if (be->is_ra != NULL && be->is_ra(be->ctx, r) == 1) {
+		rc = 0;
+		goto out;
+	}
 	required = be->require_channel_binding != NULL &&
 		   be->require_channel_binding(be->ctx, r->label) == 1;
 	if (val != NULL && n > 0 && strlen(val) == n && CRYPTO_memcmp(val, r->chanbind, n) == 0)

@@ -117,6 +117,23 @@ int est_csrattrs_follow(const char *cmd, struct estkit_client *c, struct est_csr
 /* Frees what est_csrattrs_follow() allocated in p. */
 void est_csr_plan_clear(struct est_csr_plan *p);
 
+/* ---- request.c --------------------------------------------------------------------------- */
+
+/*
+ * A new key of p->key_type and a request for it with p's subject, altnames
+ * and challengePassword, signed with p->md when set. *key and *csr are the
+ * caller's (also on failure, when set). Returns an exit code after printing
+ * any error (EST_EXIT_USAGE for a bad key type or subject).
+ */
+int est_request_from_plan(const char *cmd, const struct est_csr_plan *p, EVP_PKEY **key,
+                          X509_REQ **csr);
+
+/* Re-signs csr with key using p->md (RFC 9908 3) when the server asked for a hash. */
+int est_request_sign(const char *cmd, const struct est_csr_plan *p, EVP_PKEY *key, X509_REQ *csr);
+
+/* The key spec ("ec:P-256", "rsa:3072", "ed25519") of key into buf. 0 or -1. */
+int est_key_spec_of(EVP_PKEY *key, char *buf, size_t len);
+
 /* ---- subcommands (one file each) ----------------------------------------------------- */
 
 int est_cmd_cacerts(int argc, char **argv);

@@ -284,55 +284,6 @@ static int load_csr(const struct eopts *o, struct enrollment *e)
 	return EST_EXIT_OK;
 }
 
-/* A new key and request as planned: the user's options and the server's csrattrs. */
-static int new_request(const struct eopts *o, const struct est_csr_plan *p, struct enrollment *e)
-{
-	enum estkit_status rc;
-
-	if (p->subject == NULL) {
-		est_err(o->cmd, "need --subject (the server's CSR attributes name none)");
-		return EST_EXIT_USAGE;
-	}
-	if ((rc = estkit_key_generate(p->key_type, &e->key)) != ESTKIT_OK) {
-		est_err(o->cmd, "cannot generate a key of type \"%s\": %s",
-		        p->key_type != NULL ? p->key_type : "ec:P-256", estkit_strerror(rc));
-		return rc == ESTKIT_EINVAL ? EST_EXIT_USAGE : EST_EXIT_FAIL;
-	}
-	rc = estkit_csr_new(e->key, p->subject, p->sans, p->nsans, p->challenge, &e->csr);
-	if (rc != ESTKIT_OK) {
-		est_err(o->cmd, "cannot build the request for \"%s\": %s", p->subject,
-		        estkit_strerror(rc));
-		return rc == ESTKIT_EINVAL ? EST_EXIT_USAGE : EST_EXIT_FAIL;
-	}
-	/* RFC 9908 3: the signature hash the server asked for (Ed25519 has its own) */
-	if (p->md != NULL && EVP_PKEY_get_id(e->key) != EVP_PKEY_ED25519 &&
-	    X509_REQ_sign(e->csr, e->key, p->md) <= 0) {
-		est_err(o->cmd, "cannot sign the request with %s", EVP_MD_get0_name(p->md));
-		return EST_EXIT_FAIL;
-	}
-	return EST_EXIT_OK;
-}
-
-/* The key spec ("ec:P-256", "rsa:3072", "ed25519") of an existing key. */
-static int spec_of(EVP_PKEY *key, char *buf, size_t len)
-{
-	const char *type = NULL;
-	const char *curve = NULL;
-	int bits = 0;
-
-	if (estkit_key_describe(key, &type, &bits, &curve) != ESTKIT_OK)
-		return -1;
-	if (strcmp(type, "EC") == 0 && curve != NULL)
-		snprintf(buf, len, "ec:%s", curve);
-	else if (strcmp(type, "RSA") == 0)
-		snprintf(buf, len, "rsa:%d", bits);
-	else if (strcmp(type, "ED25519") == 0)
-		snprintf(buf, len, "ed25519");
-	else
-		return -1;
-	return 0;
-}
-
 /* RFC 7030 4.2.2: same subject and subjectAltName as the current certificate. */
 static int renew_request(const struct eopts *o, struct enrollment *e)
 {
@@ -350,7 +301,7 @@ static int renew_request(const struct eopts *o, struct enrollment *e)
 		e->key = curkey;
 		curkey = NULL;
 	} else {
-		if (o->key_type == NULL && spec_of(curkey, spec, sizeof(spec)) != 0) {
+		if (o->key_type == NULL && est_key_spec_of(curkey, spec, sizeof(spec)) != 0) {
 			est_err(o->cmd, "cannot make a key like the current one; use --key-type");
 			goto out;
 		}
@@ -391,7 +342,7 @@ static int make_request(const struct eopts *o, struct estkit_client *c, struct e
 	else if (!o->no_csrattrs && (ex = est_csrattrs_follow(o->cmd, c, &plan)) != EST_EXIT_OK)
 		; /* the error is printed */
 	else
-		ex = new_request(o, &plan, e);
+		ex = est_request_from_plan(o->cmd, &plan, &e->key, &e->csr);
 	est_csr_plan_clear(&plan);
 	ERR_clear_error();
 	return ex;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent.h"
 #include "common.h"
 
 static void usage(FILE *f)
@@ -18,6 +19,7 @@ static void usage(FILE *f)
 	           "  fullcmc    request a certificate with Full CMC (/fullcmc)\n"
 	           "  revoke     revoke a certificate (CMC revokeRequest over /fullcmc)\n"
 	           "  serverkeygen  key and certificate made by the server (/serverkeygen)\n"
+	           "  agent      keep certificates renewed and trust anchors current\n"
 	           "  bench      put a server under load: requests/s, latency, errors\n"
 	           "  help [command]\n"
 	           "\n"
@@ -43,6 +45,8 @@ static int help(const char *cmd)
 		est_usage_revoke(stdout);
 	} else if (strcmp(cmd, "serverkeygen") == 0) {
 		est_usage_serverkeygen(stdout);
+	} else if (strcmp(cmd, "agent") == 0) {
+		est_usage_agent(stdout);
 	} else if (strcmp(cmd, "bench") == 0) {
 		est_usage_bench(stdout);
 	} else {
@@ -82,6 +86,8 @@ int main(int argc, char **argv)
 		return est_cmd_revoke(argc - 1, argv + 1);
 	if (strcmp(cmd, "serverkeygen") == 0)
 		return est_cmd_serverkeygen(argc - 1, argv + 1);
+	if (strcmp(cmd, "agent") == 0)
+		return est_cmd_agent(argc - 1, argv + 1);
 	if (strcmp(cmd, "bench") == 0)
 		return est_cmd_bench(argc - 1, argv + 1);
 	fprintf(stderr, "est: unknown command \"%s\" (see 'est help')\n", cmd);

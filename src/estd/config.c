@@ -9,6 +9,7 @@
  */
 #include "config.h"
 #include "csrattrs_conf.h"
+#include "backend/extconf.h"
 #include "backend/skg.h"
 #include "ca/profile.h"
 #include "util.h"
@@ -118,6 +119,7 @@ static const struct key auth_keys[] = {
 	{"auth_fail_lockout", V_INT, CFG(auth_fail_lockout), 1, 7 * 86400},
 	{"auth_fail_table", V_INT, CFG(auth_fail_table), 16, 10000000},
 	{"auth_fail_delay", V_INT, CFG(auth_fail_delay), 0, 5000},
+	{"ra_certs", V_STR, CFG(ra_certs), 0, 0},
 };
 static const struct key profile_keys[] = {
 	{"validity_days", V_INT, PRO(validity_days), 1, 36500},
@@ -126,6 +128,7 @@ static const struct key profile_keys[] = {
 	{"allowed_keys", V_KEYS, PRO(allowed_keys), 0, 0},
 	{"copy_sans", V_BOOL, PRO(copy_sans), 0, 0},
 	{"crl_url", V_STR, PRO(crl_url), 0, 0},
+	{"validity_seconds", V_INT, PRO(validity_seconds), 10, 31536000},
 };
 static const struct key label_keys[] = {
 	{"profile", V_PROFREF, LAB(profile), 0, 0},
@@ -143,7 +146,7 @@ static const struct key label_keys[] = {
 	{"csrattrs_auth", V_CSRATTRS, 0, 0, 0},
 };
 
-enum kind { K_SERVER, K_CA, K_STORE, K_AUTH, K_PROFILE, K_LABEL };
+enum kind { K_SERVER, K_CA, K_STORE, K_AUTH, K_PROFILE, K_LABEL, K_BACKEND };
 
 struct section_type {
 	const char *name;
@@ -160,6 +163,8 @@ static const struct section_type section_types[] = {
 	{"auth", K_AUTH, auth_keys, NELEM(auth_keys), 0},
 	{"profile", K_PROFILE, profile_keys, NELEM(profile_keys), 1},
 	{"label", K_LABEL, label_keys, NELEM(label_keys), 2},
+	/* backend = proxy | command defaults for every label (backend/extconf.h) */
+	{"backend", K_BACKEND, NULL, 0, 0},
 };
 
 struct parser {
@@ -497,6 +502,18 @@ static int set_value(struct parser *p, const struct key *k, void *base, const ch
 	}
 }
 
+/* backend = proxy | command keys of a [label] or of [backend] (backend/extconf.c). */
+static int set_ext(struct parser *p, const char *name, const char *value)
+{
+	struct estd_ext_conf **slot = p->sect->kind == K_LABEL ? &p->cfg->labels[p->idx].ext
+								: &p->cfg->ext_default;
+	char msg[512];
+
+	if (!estd_ext_conf_set(slot, name, value, p->cfg->dir, msg, sizeof(msg)))
+		return fail(p, ESTKIT_EINVAL, "%s: %s", name, msg);
+	return 1;
+}
+
 /* inih's handler: one key = value line of the current section. */
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
@@ -513,6 +530,9 @@ static int on_key(void *user, const char *section, const char *name, const char 
 	for (i = 0; i < p->sect->nkeys; i++)
 		if (strcmp(p->sect->keys[i].name, name) == 0)
 			k = &p->sect->keys[i];
+	if (k == NULL && (p->sect->kind == K_LABEL || p->sect->kind == K_BACKEND) &&
+	    estd_ext_conf_is_key(name))
+		return set_ext(p, name, value);
 	if (k == NULL)
 		return fail(p, ESTKIT_EPARSE, "unknown key '%s' in [%s]", name, section);
 	i = (size_t)(k - p->sect->keys);
@@ -844,6 +864,16 @@ static void validate(struct parser *p)
 	for (i = 0; i < cfg->nlabels; i++) {
 		char msg[512];
 
+		if (estd_ext_conf_finish(&cfg->labels[i].ext, cfg->ext_default, msg, sizeof(msg)))
+			continue;
+		p->lineno = p->label_lines[i];
+		fail(p, ESTKIT_EINVAL, "label '%s': %s",
+		     cfg->labels[i].name[0] ? cfg->labels[i].name : "(default)", msg);
+		return;
+	}
+	for (i = 0; i < cfg->nlabels; i++) {
+		char msg[512];
+
 		if (cfg->labels[i].cmc_require_identity_proof &&
 		    cfg->labels[i].cmc_identity_secret_file == NULL) {
 			p->lineno = p->label_lines[i];
@@ -957,6 +987,7 @@ void estd_config_free(struct estd_config *cfg)
 	free(cfg->explicit_ca);
 	free(cfg->digest_secret_file);
 	free(cfg->revokers);
+	free(cfg->ra_certs);
 	for (i = 0; i < cfg->nprofiles; i++)
 		profile_clear(&cfg->profiles[i]);
 	free(cfg->profiles);
@@ -967,7 +998,9 @@ void estd_config_free(struct estd_config *cfg)
 		free(cfg->labels[i].serverkeygen_key);
 		free(cfg->labels[i].serverkeygen_kek);
 		free(cfg->labels[i].cmc_identity_secret_file);
+		estd_ext_conf_free(cfg->labels[i].ext);
 	}
+	estd_ext_conf_free(cfg->ext_default);
 	free(cfg->labels);
 	free(cfg);
 }

@@ -49,6 +49,7 @@
  *   auth_fail_lockout = 300        ; seconds a locked-out address gets 429
  *   auth_fail_table = 4096         ; addresses remembered
  *   auth_fail_delay = 250          ; ms: the n-th failure's 401 waits (n - 1) x this (max 5 s)
+ *   ra_certs =                     ; RFC 7030 3.7 RAs: any | cert:SUBJECT, ... (id-kp-cmcRA)
  *
  *   [profile default]              ; what issued certificates look like
  *   validity_days = 365
@@ -72,6 +73,9 @@
  *   cmc_require_identity_proof = no ; RFC 5272 6.2.1: /fullcmc needs identityProofV2
  *   cmc_identity_secret_file =     ;   its shared secret (first line; 0600)
  *
+ *   backend = ca                   ; ca | proxy | command, see backend/extconf.h
+ *                                  ; (those keys also go in a [backend] section: defaults)
+ *
  * A label section is needed for a label to exist; without any [label ...]
  * section the default label exists with profile "default". Unknown sections
  * or keys are errors (typos must not pass silently).
@@ -82,6 +86,8 @@
 #include <stddef.h>
 #include <estkit/error.h>
 
+struct estd_ext_conf; /* backend/extconf.h */
+
 struct estd_profile {
 	char *name;
 	int validity_days;        /* > 0 */
@@ -90,6 +96,7 @@ struct estd_profile {
 	char *allowed_keys;       /* comma list as in the file */
 	int copy_sans;            /* bool */
 	char *crl_url;            /* CRL distribution point URI or NULL */
+	int validity_seconds;     /* > 0: overrides validity_days (short-lived certificates) */
 };
 
 struct estd_label {
@@ -113,6 +120,8 @@ struct estd_label {
 	/* /fullcmc identityProofV2 (RFC 5272 6.2.1) */
 	int cmc_require_identity_proof; /* default no */
 	char *cmc_identity_secret_file;  /* absolute path or NULL; read per request */
+	/* backend = proxy | command (backend/extconf.h); NULL: estd's own CA issues */
+	struct estd_ext_conf *ext;
 };
 
 struct estd_config {
@@ -170,6 +179,12 @@ struct estd_config {
 	int max_sans, max_subject;
 	/* [store] connections: at most this many PostgreSQL connections per process */
 	int store_connections;
+
+	/* [auth] ra_certs: RFC 7030 3.7 RA clients, "any" or comma-separated
+	 * "cert:SUBJECT" (RFC 2253 one-line), each also needing id-kp-cmcRA; NULL: none */
+	char *ra_certs;
+	/* [backend]: proxy/command settings every label inherits (NULL: none) */
+	struct estd_ext_conf *ext_default;
 };
 
 /*

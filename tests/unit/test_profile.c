@@ -87,7 +87,7 @@ static void test_profile_parse_table(void **state)
 	for (i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
 		const struct parse_case *c = &parse_cases[i];
 		struct estd_profile src = { (char *)"p", c->days, (char *)c->ku, (char *)c->eku,
-					    (char *)c->keys, 1, NULL };
+					    (char *)c->keys, 1, NULL, 0 };
 		struct estd_ca_profile *p = NULL;
 		char err[512] = "";
 		enum estkit_status rc = estd_profile_parse(&src, &p, err, sizeof(err));
@@ -108,7 +108,7 @@ static void test_profile_parse_table(void **state)
 
 static struct estd_ca_profile *parse(const char *ku, const char *eku, const char *keys)
 {
-	struct estd_profile src = { (char *)"t", 365, (char *)ku, (char *)eku, (char *)keys, 1, NULL };
+	struct estd_profile src = { (char *)"t", 365, (char *)ku, (char *)eku, (char *)keys, 1, NULL, 0 };
 	struct estd_ca_profile *p = NULL;
 	char err[256];
 

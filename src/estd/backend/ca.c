@@ -20,6 +20,7 @@
 #include "backend/approval.h"
 #include "backend/ca.h"
 #include "backend/cmc.h"
+#include "backend/ext.h"
 #include "backend/record.h"
 #include "backend/skg.h"
 #include "backend/snapshot.h"
@@ -38,6 +39,7 @@ struct estd_backend_ca {
 	struct estd_store *store;          /* borrowed */
 	struct estd_ca *ca;                /* borrowed */
 	STACK_OF(X509) *cacerts;           /* CA certificate, then the [ca] chain */
+	struct estd_ext *ext;              /* labels with backend = proxy | command */
 };
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -169,7 +171,14 @@ static enum estkit_status cb_cacerts(void *ctx, struct estkit_request *req,
 {
 	struct estd_backend_ca *b = ctx;
 	struct estd_snapshot *s = acquire(b);
+	const struct estd_label *lab = estd_config_label(s->cfg, estkit_request_label(req));
+	enum estkit_status rc;
 
+	if (estd_ext_kind(lab) != ESTD_EXT_CA) {
+		rc = estd_ext_cacerts(b->ext, lab, req, b->cacerts, out);
+		estd_snapshot_release(s);
+		return rc;
+	}
 	/* RFC 7030 4.1.3: during a rollover, OldWithOld, NewWithOld, OldWithNew, NewWithNew. */
 	*out = certs_ref_copy(s->rollover != NULL ? estd_rollover_cacerts(s->rollover) : b->cacerts);
 	estd_snapshot_release(s);
@@ -284,6 +293,11 @@ static enum estkit_status cb_enroll(void *ctx, struct estkit_request *req, X509_
 	enum estkit_status rc;
 
 	*out = NULL;
+	if (estd_ext_kind(estd_config_label(s->cfg, estkit_request_label(req))) != ESTD_EXT_CA) {
+		rc = estd_ext_enroll(b->ext, estd_config_label(s->cfg, estkit_request_label(req)), req,
+				     csr, out);
+		goto out;
+	}
 	/* After [ca] switch_at the new CA issues (RFC 7030 4.1.3); before, the old one. */
 	if (estd_rollover_switched(s->rollover, time(NULL))) {
 		ca = estd_rollover_next_ca(s->rollover);
@@ -335,6 +349,10 @@ static enum estkit_status cb_csrattrs(void *ctx, struct estkit_request *req, uns
 	if (l == NULL) {
 		estkit_request_fail(req, 404, "unknown label");
 		rc = ESTKIT_ENOTFOUND;
+	} else if (estd_ext_kind(l) == ESTD_EXT_PROXY && !l->csrattrs_auth &&
+		   l->csrattrs_der == NULL) {
+		/* RFC 7030 4.5: a proxy label without its own attributes asks the upstream */
+		rc = estd_ext_csrattrs(((struct estd_backend_ca *)ctx)->ext, l, req, der, len);
 	} else if (l->csrattrs_auth && estkit_request_user(req) == NULL &&
 		   estkit_request_peer_cert(req) == NULL) {
 		rc = ESTKIT_EAUTH; /* csrattrs_auth = required */
@@ -379,6 +397,10 @@ static enum estkit_status cb_serverkeygen(void *ctx, struct estkit_request *req,
 	lab = estd_config_label(s->cfg, estkit_request_label(req));
 	if (prof == NULL || lab == NULL) {
 		estkit_request_fail(req, 404, "unknown label");
+		goto out;
+	}
+	if (estd_ext_kind(lab) != ESTD_EXT_CA) {
+		rc = estd_ext_serverkeygen(b->ext, lab, req, csr, key_out, out);
 		goto out;
 	}
 	if (lab->approval_manual) {
@@ -436,6 +458,16 @@ static enum estkit_status cb_serverkeygen_kek(void *ctx, struct estkit_request *
 	return rc;
 }
 
+/* RFC 7030 3.7: [auth] ra_certs and id-kp-cmcRA (backend/ext.c). */
+static int cb_is_ra(void *ctx, struct estkit_request *req)
+{
+	struct estd_snapshot *s = acquire(ctx);
+	int ra = estd_ext_is_ra(s->cfg->ra_certs, estkit_request_peer_cert(req));
+
+	estd_snapshot_release(s);
+	return ra;
+}
+
 static void cb_log(void *ctx, enum estkit_log_level level, const char *line)
 {
 	log_line(ctx, level, line);
@@ -459,6 +491,7 @@ void estd_backend_ca_vtable(struct estd_backend_ca *b, struct estkit_backend *vt
 	/* several nodes on one PostgreSQL share the Digest nonce-counts */
 	if (estd_store_shares_nonces(b->store))
 		vt->digest_nc = estd_backend_digest_nc;
+	vt->is_ra = cb_is_ra;
 }
 
 /* The [ca] chain file's certificates appended to the /cacerts answer (RFC 7030 4.1.3). */
@@ -518,7 +551,9 @@ enum estkit_status estd_backend_ca_new(struct estd_config *cfg, struct estd_user
 	}
 	b->store = store;
 	b->ca = ca;
-	rc = build_cacerts(b, cfg->ca_chain, err);
+	rc = estd_ext_new(b, store, cfg->job_threads, &b->ext);
+	if (rc == ESTKIT_OK)
+		rc = build_cacerts(b, cfg->ca_chain, err);
 	if (rc != ESTKIT_OK)
 		goto out;
 	rc = estd_rollover_load(cfg, ca, b->cacerts, &ro, err);
@@ -547,6 +582,7 @@ void estd_backend_ca_free(struct estd_backend_ca *b)
 	estd_snapshot_release(b->cur);
 	estd_snapshot_release(b->boot);
 	sk_X509_pop_free(b->cacerts, X509_free);
+	estd_ext_free(b->ext);
 	pthread_mutex_destroy(&b->lock);
 	free(b);
 }
@@ -663,6 +699,12 @@ enum estkit_status estd_backend_ca_cmc_issue(struct estd_backend_ca *b,
 	*cert = NULL;
 	snprintf(reason, rlen, "unknown label");
 	if (prof == NULL || lab == NULL)
+		goto out;
+	/* labels whose certificates come from elsewhere never issue with the local CA */
+	rc = ESTKIT_EPOLICY;
+	snprintf(reason, rlen, "this label's certificates come from %s; use /simpleenroll",
+		 estd_ext_kind(lab) == ESTD_EXT_PROXY ? "an upstream CA" : "a signing program");
+	if (estd_ext_kind(lab) != ESTD_EXT_CA)
 		goto out;
 	/* never a way around the label's policy: CMC carries no channel binding here,
 	 * and held requests are answered through /simpleenroll */

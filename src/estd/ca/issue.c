@@ -268,25 +268,30 @@ out:
 	return rc;
 }
 
-/* notBefore = now - skew; notAfter = min(now + days, CA notAfter). */
-static enum estkit_status set_validity(X509 *cert, X509 *cacert, int days, char *reason,
+/*
+ * notBefore = now - skew; notAfter = min(now + lifetime, CA notAfter). The
+ * backdating is at most a tenth of the lifetime, so that a short-lived
+ * certificate (validity_seconds) is not mostly spent before it is issued.
+ */
+static enum estkit_status set_validity(X509 *cert, X509 *cacert, long lifetime, char *reason,
 				       size_t rlen)
 {
 	const ASN1_TIME *ca_end = X509_get0_notAfter(cacert);
 	time_t now = time(NULL);
-	time_t end = now + (time_t)days * 86400;
+	time_t end = now + (time_t)lifetime;
+	long skew = lifetime / 10 < CLOCK_SKEW_SECONDS ? lifetime / 10 : CLOCK_SKEW_SECONDS;
 
 	if (X509_cmp_time(ca_end, &now) <= 0) {
 		reasonf(reason, rlen, "the CA certificate has expired");
 		return ESTKIT_EINTERNAL;
 	}
-	if (X509_time_adj_ex(X509_getm_notBefore(cert), 0, -CLOCK_SKEW_SECONDS, &now) == NULL)
+	if (X509_time_adj_ex(X509_getm_notBefore(cert), 0, -skew, &now) == NULL)
 		return ESTKIT_ECRYPTO;
 	if (X509_cmp_time(ca_end, &end) < 0) {
 		/* RFC 5280 6.1.3: a certificate outliving its issuer would not validate. */
 		if (X509_set1_notAfter(cert, ca_end) != 1)
 			return ESTKIT_ECRYPTO;
-	} else if (X509_time_adj_ex(X509_getm_notAfter(cert), days, 0, &now) == NULL) {
+	} else if (X509_time_adj_ex(X509_getm_notAfter(cert), 0, lifetime, &now) == NULL) {
 		return ESTKIT_ECRYPTO;
 	}
 	return ESTKIT_OK;
@@ -373,7 +378,7 @@ out:
 
 /* The to-be-signed certificate: everything but extensions and signature. */
 static enum estkit_status build_base(X509 *cert, X509 *cacert, X509_REQ *csr,
-				     EVP_PKEY *pub, int days, char *reason, size_t rlen)
+				     EVP_PKEY *pub, long lifetime, char *reason, size_t rlen)
 {
 	enum estkit_status rc;
 
@@ -385,7 +390,7 @@ static enum estkit_status build_base(X509 *cert, X509 *cacert, X509_REQ *csr,
 	rc = estd_cert_set_random_serial(cert);
 	if (rc != ESTKIT_OK)
 		return rc;
-	return set_validity(cert, cacert, days, reason, rlen);
+	return set_validity(cert, cacert, lifetime, reason, rlen);
 }
 
 /*
@@ -425,7 +430,10 @@ static enum estkit_status build_tbs(struct estd_ca *ca, const struct estd_ca_pro
 	cert = X509_new();
 	if (cert == NULL)
 		goto out;
-	rc = build_base(cert, ca->cert, csr, pub, profile->validity_days, reason, rlen);
+	rc = build_base(cert, ca->cert, csr, pub,
+			profile->validity_seconds > 0 ? (long)profile->validity_seconds
+						      : (long)profile->validity_days * 86400L,
+			reason, rlen);
 	if (rc == ESTKIT_OK)
 		rc = add_extensions(cert, ca->cert, profile, ku, sans);
 	if (rc == ESTKIT_OK) {

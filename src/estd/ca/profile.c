@@ -385,6 +385,12 @@ enum estkit_status estd_profile_parse(const struct estd_profile *src,
 		goto out;
 	}
 	p->validity_days = src->validity_days;
+	if (src->validity_seconds < 0 || src->validity_seconds > 31536000) {
+		errf(err, errlen, "profile %s: validity_seconds: %d is not between 10 and 31536000",
+		     name, src->validity_seconds);
+		goto out;
+	}
+	p->validity_seconds = src->validity_seconds;
 	p->copy_sans = src->copy_sans != 0;
 	p->max_sans = ESTD_MAX_SANS_DEFAULT; /* [ca] max_sans may lower or raise it */
 	p->max_subject = ESTD_MAX_SUBJECT_DEFAULT;

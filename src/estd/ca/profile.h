@@ -32,6 +32,7 @@ struct estd_ca_profile {
 	char *crl_url;            /* cRLDistributionPoints URI (RFC 5280 4.2.1.13) or NULL */
 	int max_sans;             /* requested subjectAltNames allowed (ca/names.h) */
 	size_t max_subject;       /* requested subject DER bytes allowed */
+	int validity_seconds;     /* > 0: lifetime in seconds, overriding validity_days */
 };
 
 /* RSA moduli larger than this are refused whatever the profile says (cost of use). */

@@ -105,3 +105,25 @@ def test_bench_text_report_and_usage_errors(server):
                 ["--op", "cacerts", "--requests", "1", "--concurrency", "0"]):
         cp = run([EST, "bench", "--server", server.url, "--cacert", server.ca, *bad])
         assert cp.returncode == 2 and "est: bench:" in cp.stderr, describe(cp)
+
+
+def test_fill_store_script_makes_rows_estd_reads(fresh_server, work):
+    """scripts/bench-fill-store.py (the large-store benchmark) writes rows estd
+    lists and shows, with unique serials, and estd keeps issuing after it."""
+    from e2e_util import ESTD, REPO, ok
+    srv = fresh_server
+    assert srv.stop() == 0
+    cp = ok(["/usr/bin/python3", REPO / "scripts" / "bench-fill-store.py", "--db",
+             srv.dir / "estd.db", "--count", "3000"])
+    assert "inserted 3000 rows" in cp.stdout, describe(cp)
+    srv.start()
+    certs = srv.certs()
+    serials = [c["serial"] for c in certs]
+    assert len(certs) >= 3001 and len(set(serials)) == len(serials)
+    filled = [c for c in certs if c["subject"].startswith("CN=device-")]
+    assert len(filled) == 3000, len(filled)
+    cp = ok([ESTD, "certs", "show", filled[1234]["serial"], "-c", srv.conf, "--pem"])
+    assert "BEGIN CERTIFICATE" in cp.stdout, describe(cp)
+    s = summary(bench(srv, "--op", "simpleenroll", "--requests", "5"))
+    check_clean(s, "simpleenroll", 5)
+    assert len(srv.certs()) == len(certs) + 5

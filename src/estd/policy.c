@@ -371,7 +371,7 @@ int estd_policy_check_names(const struct estd_policy *pol, const struct estd_pol
 	int max = pol != NULL ? pol->max_sans : ESTD_POLICY_MAX_SANS_DEFAULT;
 	char buf[256], *subj = NULL;
 
-	if (n > max)
+	if (max > 0 && n > max)
 		return snprintf(reason, len, "%d subjectAltNames; this label allows at most %d", n,
 				max), -1;
 	if (pol == NULL)

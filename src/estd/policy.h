@@ -23,7 +23,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#define ESTD_POLICY_MAX_SANS_DEFAULT 100
+/* label max_sans default: 0, no label limit ([ca] max_sans still bounds every request) */
+#define ESTD_POLICY_MAX_SANS_DEFAULT 0
 #define ESTD_POLICY_MAX_ENTRIES 256 /* allow entries, patterns per key */
 
 struct estd_policy;

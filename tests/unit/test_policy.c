@@ -391,30 +391,41 @@ static void test_must_match_user(void **state)
 	EVP_PKEY_free(key);
 }
 
-static void test_default_policy_caps_sans(void **state)
+/*
+ * Without a label max_sans the policy sets no SAN count limit (the CA-wide
+ * [ca] max_sans refuses abusive requests with 400 before policy runs); with
+ * max_sans = N, N pass and N + 1 are refused.
+ */
+static void test_policy_caps_sans(void **state)
 {
-	const char *sans[ESTD_POLICY_MAX_SANS_DEFAULT + 2];
-	char names[ESTD_POLICY_MAX_SANS_DEFAULT + 1][32];
+	enum { N = 100 };
+	const char *sans[N + 2];
+	char names[N + 1][32];
 	struct estd_policy_who who = {"u", NULL, 0, 0};
+	struct estd_policy *p = NULL;
 	EVP_PKEY *key = NULL;
 	X509_REQ *req = NULL;
 	char msg[256];
 	int i;
 
 	(void)state;
-	for (i = 0; i <= ESTD_POLICY_MAX_SANS_DEFAULT; i++) {
+	for (i = 0; i <= N; i++) {
 		snprintf(names[i], sizeof(names[i]), "DNS:h%d.example", i);
 		sans[i] = names[i];
 	}
-	sans[ESTD_POLICY_MAX_SANS_DEFAULT + 1] = NULL;
+	sans[N + 1] = NULL;
 	assert_int_equal(estkit_key_generate("ec:P-256", &key), ESTKIT_OK);
 	req = csr_of(key, "CN=many", sans);
-	assert_int_equal(estd_policy_check(NULL, &who, req, msg, sizeof(msg)), -1);
-	X509_REQ_free(req);
-	sans[ESTD_POLICY_MAX_SANS_DEFAULT] = NULL;
-	req = csr_of(key, "CN=many", sans);
 	assert_int_equal(estd_policy_check(NULL, &who, req, msg, sizeof(msg)), 0);
+	assert_true(estd_policy_conf_set(&p, "max_sans", "100", msg, sizeof(msg)));
+	assert_int_equal(estd_policy_check(p, &who, req, msg, sizeof(msg)), -1);
+	assert_non_null(strstr(msg, "at most 100"));
 	X509_REQ_free(req);
+	sans[N] = NULL;
+	req = csr_of(key, "CN=many", sans);
+	assert_int_equal(estd_policy_check(p, &who, req, msg, sizeof(msg)), 0);
+	X509_REQ_free(req);
+	estd_policy_free(p);
 	EVP_PKEY_free(key);
 }
 
@@ -429,7 +440,7 @@ int main(void)
 		cmocka_unit_test(test_policy_keys_table),
 		cmocka_unit_test(test_policy_check_table),
 		cmocka_unit_test(test_must_match_user),
-		cmocka_unit_test(test_default_policy_caps_sans),
+		cmocka_unit_test(test_policy_caps_sans),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,8 +22,12 @@ enum estkit_status estd_cmd_parse_certs(const unsigned char *out, size_t len, EV
 	enum estkit_status rc;
 
 	*certs = NULL;
-	/* trailing blanks after PEM or base64 are common and harmless */
-	while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == '\r' || out[len - 1] == ' '))
+	/*
+	 * Trailing blanks after PEM or base64 are common and harmless. DER
+	 * (a SEQUENCE, 0x30) is left whole: its last byte may be any value.
+	 */
+	while (len > 0 && out[0] != 0x30 &&
+	       (out[len - 1] == '\n' || out[len - 1] == '\r' || out[len - 1] == ' '))
 		len--;
 	if (len == 0) {
 		snprintf(msg, msglen, "no output");

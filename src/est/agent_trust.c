@@ -14,16 +14,6 @@
 #include "agent.h"
 #include "common.h"
 
-static int holds(STACK_OF(X509) *certs, X509 *x)
-{
-	int i;
-
-	for (i = 0; i < sk_X509_num(certs); i++)
-		if (X509_cmp(sk_X509_value(certs, i), x) == 0)
-			return 1;
-	return 0;
-}
-
 /* Appends to trusted what kept holds and trusted lacks; returns how many. -1 on error. */
 static int merge(STACK_OF(X509) *trusted, STACK_OF(X509) *kept)
 {
@@ -32,7 +22,7 @@ static int merge(STACK_OF(X509) *trusted, STACK_OF(X509) *kept)
 	for (i = 0; i < sk_X509_num(kept); i++) {
 		X509 *x = sk_X509_value(kept, i);
 
-		if (holds(trusted, x))
+		if (est_certs_hold(trusted, x))
 			continue;
 		if (!X509_up_ref(x))
 			return -1;

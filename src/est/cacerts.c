@@ -120,17 +120,6 @@ static int check(const struct opts *o)
 	return 0;
 }
 
-/* 1 when certs holds a certificate equal to x. */
-static int holds(STACK_OF(X509) *certs, X509 *x)
-{
-	int i;
-
-	for (i = 0; i < sk_X509_num(certs); i++)
-		if (X509_cmp(sk_X509_value(certs, i), x) == 0)
-			return 1;
-	return 0;
-}
-
 /* Warns about each certificate of certs that kept lacks. */
 static void warn_dropped(STACK_OF(X509) *certs, STACK_OF(X509) *kept)
 {
@@ -139,7 +128,7 @@ static void warn_dropped(STACK_OF(X509) *certs, STACK_OF(X509) *kept)
 	for (i = 0; i < sk_X509_num(certs); i++) {
 		X509 *x = sk_X509_value(certs, i);
 
-		if (holds(kept, x))
+		if (est_certs_hold(kept, x))
 			continue;
 		est_err(CMD, "warning: not trusting this certificate: no link certificate from a "
 			     "trusted root vouches for it (RFC 7030 4.1.3):");
@@ -175,7 +164,7 @@ static int keep_linked(const struct opts *o, STACK_OF(X509) **certs)
 	for (i = o->update ? sk_X509_num(trusted) - 1 : -1; i >= 0; i--) {
 		X509 *x = sk_X509_value(trusted, i);
 
-		if (holds(kept, x))
+		if (est_certs_hold(kept, x))
 			continue;
 		if (!X509_up_ref(x))
 			goto oom;

@@ -250,3 +250,14 @@ int est_client_error(const char *cmd, struct estkit_client *c, enum estkit_statu
 	est_err(cmd, "%s", msg[0] != '\0' ? msg : estkit_strerror(rc));
 	return est_exit_for(rc);
 }
+
+/* See common.h. */
+int est_certs_hold(STACK_OF(X509) *certs, X509 *x)
+{
+	int i;
+
+	for (i = 0; i < sk_X509_num(certs); i++)
+		if (X509_cmp(sk_X509_value(certs, i), x) == 0)
+			return 1;
+	return 0;
+}

@@ -156,4 +156,7 @@ void est_usage_bench(FILE *f);
 /* OSSL_STACK_OF_X509_free() is OpenSSL 3.2+; we build on 3.0. */
 #define est_certs_free(s) sk_X509_pop_free((s), X509_free)
 
+/* 1 when certs holds a certificate equal to x (X509_cmp), else 0. */
+int est_certs_hold(STACK_OF(X509) *certs, X509 *x);
+
 #endif /* EST_COMMON_H */

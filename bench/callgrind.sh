@@ -46,7 +46,11 @@ done
 
 cleanup() {
 	[ -n "$VG_PID" ] && kill "$VG_PID" 2>/dev/null || true
-	[ "${KEEP:-0}" = 1 ] && echo "callgrind.sh: files kept in $W" >&2 || rm -rf "$W"
+	if [ "${KEEP:-0}" = 1 ]; then
+		echo "callgrind.sh: files kept in $W" >&2
+	else
+		rm -rf "$W"
+	fi
 }
 trap cleanup EXIT
 

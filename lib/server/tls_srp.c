@@ -174,19 +174,21 @@ int ek_srp_check_file(const unsigned char *buf, size_t len, int *nusers, char *m
 	return 0;
 }
 
-/* The group simulated users get when the file names none ('I' line): the first user's. */
+/*
+ * The group simulated users get: the first user's, so that an unknown name
+ * looks like the known ones (OpenSSL would take its largest group, or the
+ * file's last index line). A file without users keeps OpenSSL's choice.
+ */
 static void default_group(SRP_VBASE *vb)
 {
 	const SRP_user_pwd *u = NULL;
 	const SRP_gN *gn = NULL;
 
-	if (vb->default_N != NULL)
-		return;
 	if (sk_SRP_user_pwd_num(vb->users_pwd) > 0) {
 		u = sk_SRP_user_pwd_value(vb->users_pwd, 0);
 		vb->default_g = u->g;
 		vb->default_N = u->N;
-	} else if ((gn = SRP_get_default_gN("3072")) != NULL) {
+	} else if (vb->default_N == NULL && (gn = SRP_get_default_gN("3072")) != NULL) {
 		vb->default_g = gn->g;
 		vb->default_N = gn->N;
 	}

@@ -19,6 +19,7 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -315,6 +316,18 @@ static int seed_hex(const struct estkit_server_config *cfg, char *out, size_t ou
 	return 0;
 }
 
+/* The file allows offline guessing of every password in it: say so when others can read it. */
+static void warn_mode(struct estkit_server *srv, const char *file)
+{
+	struct stat st;
+
+	if (stat(file, &st) == 0 && (st.st_mode & 077) != 0)
+		ek_server_log(srv, ESTKIT_LOG_WARN,
+			      "TLS-SRP: %s is readable by group or others (mode %04o); its "
+			      "verifiers allow offline password guessing: chmod 0600",
+			      file, (unsigned)(st.st_mode & 07777));
+}
+
 /* See server_internal.h. */
 int ek_srp_setup(struct estkit_server *srv)
 {
@@ -349,6 +362,7 @@ int ek_srp_setup(struct estkit_server *srv)
 	}
 	ek_server_log(srv, ESTKIT_LOG_INFO, "TLS-SRP: %d user%s from %s", n, n == 1 ? "" : "s",
 		      srp->file);
+	warn_mode(srv, srp->file);
 	return 0;
 }
 
@@ -389,6 +403,7 @@ enum estkit_status estkit_server_srp_reload(struct estkit_server *srv)
 	SRP_VBASE_free(old);
 	ek_server_log(srv, ESTKIT_LOG_INFO, "TLS-SRP: reloaded %d user%s from %s", n,
 		      n == 1 ? "" : "s", srv->srp->file);
+	warn_mode(srv, srv->srp->file);
 	return ESTKIT_OK;
 }
 

@@ -108,6 +108,19 @@ static int add_ca_file(struct estkit_server *srv, STACK_OF(X509_NAME) *names, co
 	return 0;
 }
 
+/*
+ * TLS-SRP sessions are never resumed: a resumption runs no SRP check, yet its
+ * ClientHello may name another SRP user, and OpenSSL would report that name.
+ * Every SRP connection is a full handshake that proves the password.
+ */
+static int not_resumable_cb(SSL *ssl, int is_forward_secure)
+{
+	const SSL_CIPHER *c = SSL_get_pending_cipher(ssl);
+
+	(void)is_forward_secure;
+	return c != NULL && SSL_CIPHER_get_kx_nid(c) == NID_kx_srp;
+}
+
 /* Trust anchors for client certificates, and the CA list sent in CertificateRequest. */
 static int setup_client_auth(struct estkit_server *srv)
 {
@@ -178,8 +191,10 @@ enum estkit_status ek_tls_ctx_new(struct estkit_server *srv)
 		return ESTKIT_ECRYPTO;
 	if (ek_srp_setup(srv) != 0)
 		return ESTKIT_EINVAL;
-	if (srv->srp != NULL)
+	if (srv->srp != NULL) {
 		SSL_CTX_set_info_callback(ctx, info_cb);
+		SSL_CTX_set_not_resumable_session_callback(ctx, not_resumable_cb);
+	}
 	return ESTKIT_OK;
 }
 

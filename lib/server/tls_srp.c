@@ -277,13 +277,13 @@ static int username_cb(SSL *ssl, int *ad, void *arg)
 	char host[64];
 	int ok = 0;
 
-	SSL_set_ex_data(ssl, tried_exidx, srv);
 	*ad = SSL_AD_INTERNAL_ERROR;
 	if (ek_authfail_fd_peer(SSL_get_fd(ssl), host, sizeof(host)) == 0 &&
 	    ek_authfail_locked(srv->authfail, host, ek_authfail_now()) > 0) {
 		*ad = SSL_AD_ACCESS_DENIED;
-		return SSL3_AL_FATAL;
+		return SSL3_AL_FATAL; /* refused, not a guess: not counted again */
 	}
+	SSL_set_ex_data(ssl, tried_exidx, srv);
 	if (name == NULL)
 		return SSL3_AL_FATAL;
 	pthread_mutex_lock(&srp->mu);
@@ -419,8 +419,14 @@ char *ek_tls_srp_user(SSL *ssl)
 	const SSL_CIPHER *c = SSL_get_current_cipher(ssl);
 	const char *name = NULL;
 
-	/* only a finished handshake with an SRP key exchange proved the password */
+	/*
+	 * Only a finished full handshake with an SRP key exchange proved the
+	 * password of the name it looked up. A resumed session (none should be:
+	 * tls.c makes SRP sessions not resumable) proves nothing about the name
+	 * its ClientHello carries.
+	 */
 	if (c == NULL || SSL_CIPHER_get_kx_nid(c) != NID_kx_srp || !SSL_is_init_finished(ssl) ||
+	    SSL_session_reused(ssl) || !ek_srp_tried(ssl) ||
 	    (name = SSL_get_srp_username(ssl)) == NULL)
 		return NULL;
 	return OPENSSL_strdup(name);

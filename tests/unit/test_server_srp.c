@@ -273,13 +273,67 @@ static void srp_get(int port, const char *user, const char *pass, const char *bo
 	free(r.body);
 }
 
+static int log_has(const char *what)
+{
+	int yes;
+
+	pthread_mutex_lock(&be_mu);
+	yes = strstr(logbuf, what) != NULL;
+	pthread_mutex_unlock(&be_mu);
+	return yes;
+}
+
+/*
+ * Two enrollments on two connections of one curl handle, which offers the
+ * first session again: the second connection is a full SRP login too (SRP
+ * sessions are made not resumable, and a resumed one would name nobody)
+ * and is 200 as well. (Whether curl's offer would otherwise be taken is not
+ * shown here: estd did not resume curl's TLS 1.2 sessions with or without
+ * SRP when this was written.)
+ */
+static void srp_twice(int port, const char *csr)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/pkcs10");
+	struct resp r;
+	char url[128];
+	long status = 0;
+	int i;
+
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/.well-known/est/simpleenroll", port);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_SSLVERSION,
+			 (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2));
+	curl_easy_setopt(c, CURLOPT_SSL_CIPHER_LIST, "SRP-AES-256-CBC-SHA");
+	curl_easy_setopt(c, CURLOPT_TLSAUTH_TYPE, "SRP");
+	curl_easy_setopt(c, CURLOPT_TLSAUTH_USERNAME, "alice");
+	curl_easy_setopt(c, CURLOPT_TLSAUTH_PASSWORD, "alice-pw");
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L); /* a new connection each time */
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, csr);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+	for (i = 0; i < 2; i++) {
+		memset(&r, 0, sizeof(r));
+		assert_int_equal(curl_easy_perform(c), CURLE_OK);
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		assert_int_equal(status, 200);
+		free(r.body);
+	}
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+}
+
 static void test_srp_login_and_failures_alike(void **state)
 {
 	struct estkit_server *s = NULL;
 	struct srp_try ok, wrong, unknown, locked;
 	char *err = NULL, *csr = NULL;
 	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	int port;
+	int port, i;
 
 	(void)state;
 	snprintf(vfile, sizeof(vfile), "%s/login.srpv", dir);
@@ -296,6 +350,7 @@ static void test_srp_login_and_failures_alike(void **state)
 	assert_int_equal(ok.cc, CURLE_OK);
 	assert_int_equal(ok.status, 200);
 	assert_string_equal(be_identity, "srp:alice");
+	srp_twice(port, csr);
 
 	/* RFC 5054 2.5.1.3: a wrong password and an unknown user fail the same way */
 	srp_get(port, "alice", "wrong", NULL, &wrong);
@@ -308,7 +363,11 @@ static void test_srp_login_and_failures_alike(void **state)
 
 	/* both counted: the third failure locks the address out, the right password too */
 	srp_get(port, "alice", "wrong again", NULL, &wrong);
-	assert_non_null(strstr(logbuf, "(TLS-SRP)"));
+	/* the server counts after its alert went out: the client may be told first */
+	for (i = 0; i < 200 && !log_has("(TLS-SRP)"); i++)
+		usleep(10000);
+	if (!log_has("(TLS-SRP)"))
+		fail_msg("no lockout line in:\n%s", logbuf);
 	srp_get(port, "alice", "alice-pw", NULL, &locked);
 	assert_int_not_equal(locked.cc, CURLE_OK);
 	assert_non_null(strstr(locked.err, "access denied"));

@@ -121,6 +121,16 @@ static int group_known(const char *id, size_t n, const unsigned char *buf, size_
 	return 0;
 }
 
+/* The N of an index line (SRP base64, 6 bits a digit, '0' is zero) has at least 2048 bits. */
+static int index_group_big(const char *n64, size_t len)
+{
+	while (len > 0 && *n64 == '0') {
+		n64++;
+		len--;
+	}
+	return len * 6 >= 2048 + 5; /* the first digit may carry as little as one bit */
+}
+
 /* One line of the file; 0 or -1 with msg. */
 static int check_line(const char *line, size_t n, const unsigned char *buf, size_t len,
 		      int *nusers, char *msg, size_t msglen)
@@ -143,6 +153,9 @@ static int check_line(const char *line, size_t n, const unsigned char *buf, size
 	if (!srp_name_ok(f[3], fl[3]))
 		return snprintf(msg, msglen, "%s is empty, too long or not printable ASCII",
 				f[0][0] == DB_SRP_INDEX ? "group id" : "user name"), -1;
+	if (f[0][0] == DB_SRP_INDEX && !index_group_big(f[1], fl[1]))
+		return snprintf(msg, msglen, "group %.*s is smaller than 2048 bits",
+				(int)(fl[3] > 16 ? 16 : fl[3]), f[3]), -1;
 	if (f[0][0] != DB_SRP_VALID)
 		return 0; /* revoked and pending users do not authenticate */
 	if (!group_known(f[4], fl[4], buf, len))

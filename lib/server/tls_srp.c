@@ -96,44 +96,21 @@ static int split_fields(const char *line, size_t n, const char *f[SRP_FILE_FIELD
 	}
 }
 
-/* The group id of a line is a standard RFC 5054 group, or an index ('I') line of the file. */
-static int group_known(const char *id, size_t n, const unsigned char *buf, size_t len)
+/* The group id of a line names a standard RFC 5054 group of 2048 bits or more. */
+static int group_known(const char *id, size_t n)
 {
-	char name[64];
-	const char *line = (const char *)buf, *end = (const char *)buf + len, *nl = NULL;
-	const char *f[SRP_FILE_FIELDS + 1];
-	size_t fl[SRP_FILE_FIELDS + 1];
+	char name[16];
 
 	if (n == 0 || n >= sizeof(name))
 		return 0;
 	memcpy(name, id, n);
 	name[n] = '\0';
-	if (SRP_get_default_gN(name) != NULL && strcmp(name, "1024") != 0)
-		return 1;
-	for (; line < end; line = nl + 1) {
-		nl = memchr(line, '\n', (size_t)(end - line));
-		if (nl == NULL)
-			nl = end;
-		if (split_fields(line, (size_t)(nl - line), f, fl) == SRP_FILE_FIELDS &&
-		    fl[0] == 1 && f[0][0] == DB_SRP_INDEX && fl[3] == n && memcmp(f[3], id, n) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-/* The N of an index line (SRP base64, 6 bits a digit, '0' is zero) has at least 2048 bits. */
-static int index_group_big(const char *n64, size_t len)
-{
-	while (len > 0 && *n64 == '0') {
-		n64++;
-		len--;
-	}
-	return len * 6 >= 2048 + 5; /* the first digit may carry as little as one bit */
+	return SRP_get_default_gN(name) != NULL && strcmp(name, "1024") != 0 &&
+	       strcmp(name, "1536") != 0;
 }
 
 /* One line of the file; 0 or -1 with msg. */
-static int check_line(const char *line, size_t n, const unsigned char *buf, size_t len,
-		      int *nusers, char *msg, size_t msglen)
+static int check_line(const char *line, size_t n, int *nusers, char *msg, size_t msglen)
 {
 	const char *f[SRP_FILE_FIELDS + 1];
 	size_t fl[SRP_FILE_FIELDS + 1];
@@ -145,20 +122,24 @@ static int check_line(const char *line, size_t n, const unsigned char *buf, size
 	if (k != SRP_FILE_FIELDS)
 		return snprintf(msg, msglen, "%d tab-separated fields, want %d", k,
 				SRP_FILE_FIELDS), -1;
-	if (fl[0] != 1 || strchr("VRvI", f[0][0]) == NULL)
-		return snprintf(msg, msglen, "type is not V, R, v or I"), -1;
+	/*
+	 * 'I' lines bring groups of their own: unchecked sizes, and OpenSSL 3.0
+	 * leaks them on every load. The RFC 5054 groups are what `openssl srp`
+	 * uses by default.
+	 */
+	if (fl[0] == 1 && f[0][0] == DB_SRP_INDEX)
+		return snprintf(msg, msglen, "custom groups (I lines) are not supported: use a "
+				"standard one (-gn 2048, 3072, 4096, 6144 or 8192)"), -1;
+	if (fl[0] != 1 || strchr("VRv", f[0][0]) == NULL)
+		return snprintf(msg, msglen, "type is not V, R or v"), -1;
 	if (!srp_b64_ok(f[1], fl[1]) || !srp_b64_ok(f[2], fl[2]))
-		return snprintf(msg, msglen, "%s is not SRP base64",
-				f[0][0] == DB_SRP_INDEX ? "N or g" : "verifier or salt"), -1;
+		return snprintf(msg, msglen, "verifier or salt is not SRP base64"), -1;
 	if (!srp_name_ok(f[3], fl[3]))
-		return snprintf(msg, msglen, "%s is empty, too long or not printable ASCII",
-				f[0][0] == DB_SRP_INDEX ? "group id" : "user name"), -1;
-	if (f[0][0] == DB_SRP_INDEX && !index_group_big(f[1], fl[1]))
-		return snprintf(msg, msglen, "group %.*s is smaller than 2048 bits",
-				(int)(fl[3] > 16 ? 16 : fl[3]), f[3]), -1;
+		return snprintf(msg, msglen, "user name is empty, too long or not printable ASCII"),
+		       -1;
 	if (f[0][0] != DB_SRP_VALID)
 		return 0; /* revoked and pending users do not authenticate */
-	if (!group_known(f[4], fl[4], buf, len))
+	if (!group_known(f[4], fl[4]))
 		return snprintf(msg, msglen, "user %.*s: group '%.*s' is unknown or smaller than "
 				"2048 bits", (int)fl[3], f[3], (int)(fl[4] > 16 ? 16 : fl[4]),
 				f[4]), -1;
@@ -182,7 +163,7 @@ int ek_srp_check_file(const unsigned char *buf, size_t len, int *nusers, char *m
 		nl = memchr(line, '\n', (size_t)(end - line));
 		if (nl == NULL)
 			nl = end;
-		if (check_line(line, (size_t)(nl - line), buf, len, nusers, why, sizeof(why)) != 0)
+		if (check_line(line, (size_t)(nl - line), nusers, why, sizeof(why)) != 0)
 			return snprintf(msg, msglen, "line %d: %s", lineno, why), -1;
 	}
 	return 0;

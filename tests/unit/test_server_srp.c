@@ -26,12 +26,6 @@
 	"LOJ7JFLIEsyODuQxD03MbvWGnS5eByWEqOMw/81sBS3ORl8pQRfeBmYU3zSm1B50vchf2oq9UBmC5VqQhpu50kBKJul" \
 	"XA6cD30zAiH7sPsgtmqNquFXyBWMM\t9UGp08bAdHkrSCHl.hIs1cbSely\tbob\t2048\t\n"
 
-/* 343 SRP base64 digits (at least 2048 bits) and 343 zero digits */
-#define D49 "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVW"
-#define BIG_N_LINE "I\t" D49 D49 D49 D49 D49 D49 D49 "\t2\tmygrp\t\t\n"
-#define Z49 "0000000000000000000000000000000000000000000000000"
-#define ZEROS Z49 Z49 Z49 Z49 Z49 Z49 Z49
-
 static char vfile[300];
 
 static int group_setup(void **state)
@@ -69,16 +63,19 @@ static void test_verifier_file_check_table(void **state)
 		{"last line without newline", "V\tabc\tdef\tu1\t3072\t", 0, 1, NULL},
 		{"revoked user of an unknown group is skipped", "R\tabc\tdef\tu1\t999\t\n", 0, 0,
 		 NULL},
-		{"group of an index line", BIG_N_LINE "V\tabc\tdef\tu1\tmygrp\t\n", 0, 1, NULL},
-		{"index line of a small group", "I\tN0\tg0\tmygrp\t\t\n", -1, 0,
-		 "line 1: group mygrp is smaller than 2048 bits"},
-		{"index line of leading zeros", "I\t" ZEROS "1\t2\tmygrp\t\t\n", -1, 0,
-		 "smaller than 2048"},
+		{"index line (custom group)", "I\tN0\tg0\tmygrp\t\t\n", -1, 0,
+		 "line 1: custom groups (I lines) are not supported"},
+		{"user of a custom group", "V\tabc\tdef\tu1\tmygrp\t\n", -1, 0,
+		 "group 'mygrp' is unknown"},
+		{"1536-bit group refused", "V\tabc\tdef\tu1\t1536\t\n", -1, 0,
+		 "smaller than 2048 bits"},
+		{"8192-bit group (openssl srp's default)", "V\tabc\tdef\tu1\t8192\t\n", 0, 1,
+		 NULL},
 		{"blank line", ALICE_LINE "\n", -1, 0, "line 2: 1 tab-separated fields, want 6"},
 		{"five fields", "V\tabc\tdef\tu1\t3072\n", -1, 0, "line 1: 5 tab-separated"},
 		{"seven fields", "V\tabc\tdef\tu1\t3072\t\tx\n", -1, 0, "line 1: 7 tab-separated"},
 		{"spaces for tabs", "V abc def u1 3072 \n", -1, 0, "1 tab-separated"},
-		{"unknown type", "X\tabc\tdef\tu1\t3072\t\n", -1, 0, "type is not V, R, v or I"},
+		{"unknown type", "X\tabc\tdef\tu1\t3072\t\n", -1, 0, "type is not V, R or v"},
 		{"two-letter type", "VV\tabc\tdef\tu1\t3072\t\n", -1, 0, "type is not"},
 		{"verifier not SRP base64", "V\tab+c\tdef\tu1\t3072\t\n", -1, 0,
 		 "verifier or salt is not SRP base64"},

@@ -646,6 +646,44 @@ static void test_tokens_list_oldest_first_and_stops(void **state)
 	estd_store_close(st);
 }
 
+struct token_order {
+	long long at;
+	char id[16];
+	size_t n, bad;
+};
+
+static int token_in_order(void *arg, const struct estd_token_record *t)
+{
+	struct token_order *o = arg;
+
+	if (o->n > 0 && (t->created_at < o->at || (t->created_at == o->at &&
+						    strcmp(t->id, o->id) <= 0)))
+		o->bad++;
+	o->at = t->created_at;
+	snprintf(o->id, sizeof(o->id), "%s", t->id);
+	o->n++;
+	return 0;
+}
+
+static void test_tokens_list_more_than_a_page(void **state)
+{
+	struct estd_store *st = open_ok();
+	struct token_order o;
+	char id[16];
+	int i;
+
+	/* the PostgreSQL engine reads 256 at a time: equal times across the page boundary */
+	for (i = 0; i < 300; i++) {
+		snprintf(id, sizeof(id), "p%03d", (i * 7) % 300);
+		token_insert_ok(st, id, i < 290 ? 100 : 50, 1000);
+	}
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(estd_store_token_foreach(st, token_in_order, &o), ESTKIT_OK);
+	assert_int_equal(o.n, 300);
+	assert_int_equal(o.bad, 0);
+	estd_store_close(st);
+}
+
 #define TOKEN_RACERS 8
 
 struct token_racer {
@@ -735,6 +773,7 @@ int main(void)
 		BOTH(test_newer_schema_is_refused),
 		BOTH(test_tokens_claim_once_expiry_revoke_release),
 		BOTH(test_tokens_list_oldest_first_and_stops),
+		BOTH(test_tokens_list_more_than_a_page),
 		BOTH(test_tokens_concurrent_claims_one_wins),
 		BOTH(test_tokens_arrive_on_an_existing_database),
 	};

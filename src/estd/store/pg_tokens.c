@@ -18,6 +18,7 @@
 #include "store/pg_int.h"
 #include "store/store.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,7 @@
 	"id, hash, label, subject, sans, created_at, expires_at, used_at, revoked_at, "         \
 	"created_by, used_by, serial"
 #define MAX_TEXT 1024 /* as the SQLite engine */
+#define PAGE 256
 
 /* Row i of r (TOK_COLUMNS order); NULL when out of memory. */
 static struct estd_token_record *row_to_token(const PGresult *r, int i)
@@ -136,38 +138,63 @@ enum estkit_status estd_pg_token_get(struct estd_store *base, const char *id,
 	return rc;
 }
 
+/* Calls cb for a page of tokens; 1 when cb asked to stop, -1 out of memory. */
+static int token_page(const PGresult *r, int (*cb)(void *, const struct estd_token_record *),
+		      void *arg)
+{
+	int i, stop = 0;
+
+	for (i = 0; i < PQntuples(r) && !stop; i++) {
+		struct estd_token_record *t = row_to_token(r, i);
+
+		if (t == NULL)
+			return -1;
+		stop = cb(arg, t) != 0;
+		estd_token_record_free(t);
+	}
+	return stop;
+}
+
 /*
- * The PostgreSQL engine's; see store.h. Tokens are few (an operator makes
- * each one), so one result holds them all; the connection goes back to the
+ * The PostgreSQL engine's; see store.h. Oldest first, a page at a time
+ * after the last (created_at, id) seen; the connection goes back to the
  * pool before the callbacks run, so a callback may call the store again.
  */
 enum estkit_status estd_pg_token_foreach(struct estd_store *base,
 					 int (*cb)(void *arg, const struct estd_token_record *t),
 					 void *arg)
 {
-	PGresult *r = NULL;
-	enum estkit_status rc;
-	int i;
+	long long after_at = LLONG_MIN;
+	char *after_id = NULL;
+	enum estkit_status rc = ESTKIT_OK;
+	int stop = 0, n = PAGE;
 
 	if (cb == NULL)
 		return ESTKIT_EINVAL;
-	rc = exec_one(base, "SELECT " TOK_COLUMNS " FROM tokens ORDER BY created_at, id", NULL,
-		      "select tokens", &r);
-	for (i = 0; rc == ESTKIT_OK && i < PQntuples(r); i++) {
-		struct estd_token_record *t = row_to_token(r, i);
-		int stop;
+	while (rc == ESTKIT_OK && !stop && n == PAGE) {
+		struct estd_pg_params p = {0};
+		PGresult *r = NULL;
 
-		if (t == NULL) {
+		estd_pg_int(&p, after_at);
+		estd_pg_text(&p, after_id);
+		estd_pg_int(&p, PAGE);
+		rc = exec_one(base, "SELECT " TOK_COLUMNS " FROM tokens WHERE (created_at, id) > "
+				    "($1, $2) ORDER BY created_at, id LIMIT $3",
+			      &p, "select tokens", &r);
+		n = rc == ESTKIT_OK ? PQntuples(r) : 0;
+		if (n > 0) {
+			free(after_id);
+			after_at = estd_pg_get_int(r, n - 1, 5);
+			after_id = estd_pg_get_text(r, n - 1, 0);
+			stop = after_id == NULL ? -1 : token_page(r, cb, arg);
+		}
+		PQclear(r);
+		if (stop < 0) {
 			estd_store_set_err("out of memory");
 			rc = ESTKIT_ENOMEM;
-			break;
 		}
-		stop = cb(arg, t);
-		estd_token_record_free(t);
-		if (stop)
-			break;
 	}
-	PQclear(r);
+	free(after_id);
 	return rc;
 }
 

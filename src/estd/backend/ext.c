@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -81,6 +82,32 @@ enum estkit_status estd_ext_new(struct estd_backend_ca *log, struct estd_store *
 	x->job_threads = job_threads > 0 ? job_threads : (int)(cores > 0 ? 2 * cores : 4);
 	*out = x;
 	return ESTKIT_OK;
+}
+
+/* See ext.h. */
+enum estkit_status estd_ext_check(const struct estd_config *cfg, char **err)
+{
+	char pw[ESTD_PROXY_MAX_PASSWORD + 1], msg[400];
+	enum estkit_status rc = ESTKIT_OK;
+	size_t i;
+
+	*err = NULL;
+	for (i = 0; i < cfg->nlabels && rc == ESTKIT_OK; i++) {
+		const struct estd_label *lab = &cfg->labels[i];
+
+		if (estd_ext_kind(lab) != ESTD_EXT_PROXY || lab->ext->upstream_password_file == NULL)
+			continue;
+		rc = estd_proxy_password_read(lab->ext->upstream_password_file, pw, msg,
+					      sizeof(msg));
+		OPENSSL_cleanse(pw, sizeof(pw));
+		if (rc != ESTKIT_OK) {
+			*err = estd_strfmt("label '%s': upstream_password_file %s",
+					   lab->name[0] != '\0' ? lab->name : "(default)", msg);
+			if (*err == NULL)
+				rc = ESTKIT_ENOMEM;
+		}
+	}
+	return rc;
 }
 
 /* See ext.h. */

@@ -42,6 +42,7 @@ struct estd_ext {
 	struct estd_backend_ca *log; /* borrowed */
 	struct estd_store *store;    /* borrowed */
 	int job_threads;
+	int busy;                    /* job threads in a program or waiting for a slot */
 	struct slot *slots;
 	size_t nslots;
 	struct cached *cache;
@@ -183,17 +184,30 @@ int estd_ext_slot_get(struct estd_ext *x, const char *label, int limit, long wai
 	long long end = mono_ms() + wait_ms;
 	struct timespec ts = { (time_t)(end / 1000), (long)(end % 1000) * 1000000L };
 	struct slot *s;
-	int rc = -1, w = 0;
+	int rc = -1, w = 0, waiting = 0;
 
 	pthread_mutex_lock(&x->lock);
 	s = slot_find(x, label);
-	while (s != NULL && s->running >= limit && w == 0) {
+	/*
+	 * A job thread waiting for a slot serves nobody: wait only while one job
+	 * thread stays free of programs and waiters, so /cacerts and the other
+	 * labels are still answered when a label is saturated.
+	 */
+	if (s != NULL && s->running >= limit && x->busy + 1 < x->job_threads) {
+		waiting = 1;
+		x->busy++;
+	}
+	while (waiting && s != NULL && s->running >= limit && w == 0) {
 		w = pthread_cond_timedwait(&x->freed, &x->lock, &ts);
 		s = slot_find(x, label); /* the table may have moved */
 	}
 	if (s != NULL && s->running < limit) {
 		s->running++;
 		rc = 0;
+		if (!waiting)
+			x->busy++;
+	} else if (waiting) {
+		x->busy--;
 	}
 	pthread_mutex_unlock(&x->lock);
 	return rc;
@@ -206,8 +220,10 @@ void estd_ext_slot_put(struct estd_ext *x, const char *label)
 
 	pthread_mutex_lock(&x->lock);
 	s = slot_find(x, label);
-	if (s != NULL && s->running > 0)
+	if (s != NULL && s->running > 0) {
 		s->running--;
+		x->busy--;
+	}
 	pthread_cond_broadcast(&x->freed);
 	pthread_mutex_unlock(&x->lock);
 }

@@ -92,7 +92,10 @@ enum estkit_status estd_ext_record(struct estd_ext *x, struct estkit_request *re
 
 /*
  * Takes one of the label's command_concurrency slots, waiting at most
- * wait_ms; 0, or -1 when none came free. Release with estd_ext_slot_put().
+ * wait_ms; 0, or -1 when none came free. A request waits only while at least
+ * one job thread is neither running a program nor waiting for a slot (so a
+ * saturated label cannot starve /cacerts and the other labels); otherwise -1
+ * at once. Release with estd_ext_slot_put().
  */
 int estd_ext_slot_get(struct estd_ext *x, const char *label, int limit, long wait_ms);
 void estd_ext_slot_put(struct estd_ext *x, const char *label);

@@ -171,13 +171,17 @@ static enum estkit_status check_signer(struct cmc_job *j, const char **why)
 	return ESTKIT_EUNTRUSTED;
 }
 
-/* A signer certificate with the id-kp-cmcRA extended key usage (RFC 6402 2.10). */
+/*
+ * A signer certificate of this CA (not merely the TLS client certificate,
+ * which [auth] client_ca may have let in) with the id-kp-cmcRA extended key
+ * usage (RFC 6402).
+ */
 static int signer_is_ra(const struct cmc_job *j)
 {
 	EXTENDED_KEY_USAGE *eku = NULL;
 	int i, ra = 0;
 
-	if (j->signer == NULL)
+	if (j->signer == NULL || !issued_by_us(j, j->signer))
 		return 0;
 	eku = X509_get_ext_d2i(j->signer, NID_ext_key_usage, NULL, NULL);
 	for (i = 0; eku != NULL && i < sk_ASN1_OBJECT_num(eku) && !ra; i++)

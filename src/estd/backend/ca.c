@@ -563,7 +563,9 @@ enum estkit_status estd_backend_ca_new(struct estd_config *cfg, struct estd_user
 	}
 	b->store = store;
 	b->ca = ca;
-	rc = estd_ext_new(b, store, cfg->job_threads, &b->ext);
+	rc = estd_ext_check(cfg, err);
+	if (rc == ESTKIT_OK)
+		rc = estd_ext_new(b, store, cfg->job_threads, &b->ext);
 	if (rc == ESTKIT_OK)
 		rc = build_cacerts(b, cfg->ca_chain, err);
 	if (rc != ESTKIT_OK)
@@ -660,6 +662,8 @@ enum estkit_status estd_backend_ca_reload(struct estd_backend_ca *b)
 	if (b == NULL)
 		return ESTKIT_EINVAL;
 	rc = estd_config_load(b->boot->cfg->path, &cfg, &err);
+	if (rc == ESTKIT_OK)
+		rc = estd_ext_check(cfg, &err);
 	if (rc == ESTKIT_OK)
 		rc = estd_users_load(cfg->users_file, &users, &err);
 	if (rc == ESTKIT_OK)

@@ -2,9 +2,13 @@
  * backend/proxy.c - backend = proxy: requests repeated to the upstream EST
  * server with the RA's credentials, answers mapped back (see proxy.h).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -16,29 +20,52 @@
 #include "backend/proxy.h"
 #include "util.h"
 
-/* Longest password read from upstream_password_file. */
-#define MAX_PASSWORD 1024
-
-/* The first line of the password file, NUL-terminated, in a buffer of MAX_PASSWORD + 1. */
-static enum estkit_status read_password(const char *path, char *pw)
+/* See proxy.h. */
+enum estkit_status estd_proxy_password_read(const char *path, char *pw, char *msg,
+					    size_t msglen)
 {
-	unsigned char *data = NULL;
-	size_t len = 0, n;
-	enum estkit_status rc = estkit_file_read(path, &data, &len);
+	unsigned char buf[ESTD_PROXY_MAX_PASSWORD + 2];
+	struct stat st;
+	ssize_t got = 0, r;
+	size_t n = 0;
+	int fd = -1;
+	enum estkit_status rc = ESTKIT_EIO;
 
-	if (rc != ESTKIT_OK)
-		return rc;
-	n = 0;
-	while (n < len && data[n] != '\n' && data[n] != '\r' && data[n] != '\0')
-		n++;
-	if (n > MAX_PASSWORD || n == 0)
-		rc = ESTKIT_EINVAL;
-	else {
-		memcpy(pw, data, n);
-		pw[n] = '\0';
+	pw[0] = '\0';
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(msg, msglen, "%s: %s", path, strerror(errno));
+		return errno == ENOENT ? ESTKIT_ENOTFOUND : ESTKIT_EIO;
 	}
-	OPENSSL_cleanse(data, len);
-	estkit_free(data);
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(msg, msglen, "%s: not a regular file", path);
+		goto out;
+	}
+	/* a secret: as the users file and digest.key, for the owner's eyes only */
+	if ((st.st_mode & 077) != 0) {
+		snprintf(msg, msglen, "%s: mode %04o, must not be accessible to group or others "
+			 "(chmod 600)", path, (unsigned)(st.st_mode & 07777));
+		rc = ESTKIT_EINVAL;
+		goto out;
+	}
+	while ((size_t)got < sizeof(buf) &&
+	       (r = read(fd, buf + got, sizeof(buf) - (size_t)got)) > 0)
+		got += r;
+	while (n < (size_t)got && buf[n] != '\n' && buf[n] != '\r' && buf[n] != '\0')
+		n++;
+	rc = ESTKIT_EINVAL;
+	if (n == 0)
+		snprintf(msg, msglen, "%s: the first line (the password) is empty", path);
+	else if (n > ESTD_PROXY_MAX_PASSWORD)
+		snprintf(msg, msglen, "%s: the password is longer than %d bytes", path,
+			 ESTD_PROXY_MAX_PASSWORD);
+	else {
+		memcpy(pw, buf, n);
+		pw[n] = '\0';
+		rc = ESTKIT_OK;
+	}
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	close(fd);
 	return rc;
 }
 
@@ -48,9 +75,11 @@ static struct estkit_client *upstream(struct estd_ext *x, const struct estd_labe
 {
 	const struct estd_ext_conf *c = lab->ext;
 	struct estkit_client *cl = estkit_client_new(c->upstream_url);
-	char pw[MAX_PASSWORD + 1];
+	char pw[ESTD_PROXY_MAX_PASSWORD + 1], msg[400];
 	enum estkit_status rc = ESTKIT_ENOMEM;
 	const char *what = "upstream_url";
+
+	msg[0] = '\0';
 
 	if (cl == NULL)
 		goto err;
@@ -63,7 +92,7 @@ static struct estkit_client *upstream(struct estd_ext *x, const struct estd_labe
 	}
 	if (rc == ESTKIT_OK && c->upstream_user != NULL) {
 		what = "upstream_password_file";
-		rc = read_password(c->upstream_password_file, pw);
+		rc = estd_proxy_password_read(c->upstream_password_file, pw, msg, sizeof(msg));
 		if (rc == ESTKIT_OK)
 			rc = estkit_client_set_basic_auth(cl, c->upstream_user, pw);
 		if (rc == ESTKIT_OK)
@@ -73,9 +102,9 @@ static struct estkit_client *upstream(struct estd_ext *x, const struct estd_labe
 	if (rc == ESTKIT_OK)
 		return cl;
 err:
-	estd_backend_ca_log(estd_ext_log(x), ESTKIT_LOG_ERROR, "label '%s': %s: %s%s%s",
-			    lab->name, what, estkit_strerror(rc), cl != NULL ? ": " : "",
-			    cl != NULL ? estkit_client_errmsg(cl) : "");
+	estd_backend_ca_log(estd_ext_log(x), ESTKIT_LOG_ERROR, "label '%s': %s: %s: %s",
+			    lab->name, what, estkit_strerror(rc),
+			    msg[0] != '\0' ? msg : cl != NULL ? estkit_client_errmsg(cl) : "");
 	estkit_client_free(cl);
 	ERR_clear_error();
 	estkit_request_fail(req, 500, "the RA is misconfigured");
@@ -133,6 +162,32 @@ void estd_proxy_map_error(enum estkit_status st, long http_status, long retry_af
 	}
 }
 
+/*
+ * The upstream's 401: the client authenticated here, the RA's own credentials
+ * were refused. The operator learns which ones; the client only gets 502.
+ */
+static void log_refused_credentials(struct estd_ext *x, const struct estd_label *lab,
+				    const char *op)
+{
+	const struct estd_ext_conf *c = lab->ext;
+
+	if (c->upstream_user != NULL)
+		estd_backend_ca_log(estd_ext_log(x), ESTKIT_LOG_ERROR,
+				    "label '%s': upstream %s /%s: HTTP 401, the upstream refused the "
+				    "RA's credentials (upstream_user '%s' with the password of "
+				    "upstream_password_file %s%s%s) -> 502", lab->name,
+				    c->upstream_url, op, c->upstream_user, c->upstream_password_file,
+				    c->upstream_cert != NULL ? ", upstream_cert " : "",
+				    c->upstream_cert != NULL ? c->upstream_cert : "");
+	else
+		estd_backend_ca_log(estd_ext_log(x), ESTKIT_LOG_ERROR,
+				    "label '%s': upstream %s /%s: HTTP 401, the upstream wants "
+				    "credentials the RA does not have (%s%s; upstream_user unset) -> 502",
+				    lab->name, c->upstream_url, op,
+				    c->upstream_cert != NULL ? "upstream_cert " : "no upstream_cert",
+				    c->upstream_cert != NULL ? c->upstream_cert : "");
+}
+
 /* Fails req with the mapped answer of the upstream's failure; logs it. */
 static enum estkit_status upstream_failed(struct estd_ext *x, const struct estd_label *lab,
 					  struct estkit_request *req, struct estkit_client *cl,
@@ -144,7 +199,9 @@ static enum estkit_status upstream_failed(struct estd_ext *x, const struct estd_
 			     estkit_client_errmsg(cl), (unsigned)lab->ext->upstream_retry_after,
 			     (unsigned)lab->retry_after, &m);
 	ERR_clear_error();
-	if (m.st != ESTKIT_EPENDING)
+	if (estkit_client_http_status(cl) == 401)
+		log_refused_credentials(x, lab, op);
+	else if (m.st != ESTKIT_EPENDING)
 		estd_backend_ca_log(estd_ext_log(x), m.http >= 500 ? ESTKIT_LOG_ERROR : ESTKIT_LOG_INFO,
 				    "label '%s': upstream %s /%s: %s (%s) -> %d", lab->name,
 				    lab->ext->upstream_url, op, estkit_client_errmsg(cl),

@@ -1,7 +1,7 @@
 /*
  * pg_int.h - shared by the files of the PostgreSQL store engine (pg.c,
- * pg_exec.c, pg_certs.c, pg_requests.c); nothing outside src/estd/store
- * includes it.
+ * pg_exec.c, pg_certs.c, pg_requests.c, pg_tokens.c); nothing outside
+ * src/estd/store includes it.
  *
  * Connections: a mutex-protected pool that grows on demand up to `max`
  * (estd_store_set_connections(), [store] connections). A call takes one
@@ -94,7 +94,7 @@ void estd_pg_rollback(PGconn *c);
 /* Brings the schema to the newest version (pg.c), serialised by an advisory lock. */
 enum estkit_status estd_pg_migrate(PGconn *c);
 
-/* The engine's functions (pg_certs.c, pg_requests.c); see store.h. */
+/* The engine's functions (pg_certs.c, pg_requests.c, pg_tokens.c); see store.h. */
 enum estkit_status estd_pg_cert_insert_tx(PGconn *c, const struct estd_cert_record *rec,
 					  char *serial, size_t len);
 enum estkit_status estd_pg_cert_insert(struct estd_store *base,
@@ -129,5 +129,18 @@ enum estkit_status estd_pg_request_decide(struct estd_store *base, long long id,
 					  const char *decided_by);
 enum estkit_status estd_pg_request_issue(struct estd_store *base, long long id,
 					 const struct estd_cert_record *cert);
+enum estkit_status estd_pg_token_insert(struct estd_store *base,
+					const struct estd_token_record *t);
+enum estkit_status estd_pg_token_get(struct estd_store *base, const char *id,
+				     struct estd_token_record **out);
+enum estkit_status estd_pg_token_foreach(struct estd_store *base,
+					 int (*cb)(void *arg, const struct estd_token_record *t),
+					 void *arg);
+enum estkit_status estd_pg_token_claim(struct estd_store *base, const char *id, long long now,
+				       const char *used_by);
+enum estkit_status estd_pg_token_release(struct estd_store *base, const char *id);
+enum estkit_status estd_pg_token_set_serial(struct estd_store *base, const char *id,
+					    const char *serial);
+enum estkit_status estd_pg_token_revoke(struct estd_store *base, const char *id, long long now);
 
 #endif /* ESTD_STORE_PG_INT_H */

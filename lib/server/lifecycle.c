@@ -280,6 +280,7 @@ void estkit_server_free(struct estkit_server *srv)
 	free(srv->otp_basic_user);
 	ek_digest_free(srv->digest);
 	ek_authfail_free(srv->authfail);
+	ek_srp_free(srv->srp);
 	pthread_cond_destroy(&srv->cond);
 	pthread_mutex_destroy(&srv->mu);
 	pthread_mutex_destroy(&srv->wait_mu);

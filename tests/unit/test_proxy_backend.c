@@ -20,6 +20,7 @@
 #include <estkit/pki.h>
 
 #include "backend/proxy.h"
+#include "backend/proxy_conn.h"
 #include "ca_testutil.h"
 
 static void test_map_table(void **state)

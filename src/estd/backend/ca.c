@@ -688,6 +688,7 @@ enum estkit_status estd_backend_ca_reload(struct estd_backend_ca *b)
 	pthread_mutex_unlock(&b->lock);
 	/* Requests holding the old snapshot keep it alive until they finish. */
 	estd_snapshot_release(old);
+	estd_ext_reloaded(b->ext);
 	__atomic_store_n(&b->log_level, (int)estd_log_level_parse(cfg->log_level),
 			 __ATOMIC_RELAXED);
 	estd_backend_ca_log(b, ESTKIT_LOG_INFO,

@@ -19,7 +19,9 @@
 #include "backend/command.h"
 #include "backend/ext.h"
 #include "backend/proxy.h"
+#include "backend/proxy_conn.h"
 #include "backend/record.h"
+#include "backend/upool.h"
 #include "util.h"
 
 /* Labels' slot counters and cache entries kept at most (one per label and URL). */
@@ -47,6 +49,7 @@ struct estd_ext {
 	size_t nslots;
 	struct cached *cache;
 	size_t ncache;
+	struct estd_upool *upool;    /* kept-alive upstream connections (proxy) */
 };
 
 static long long mono_ms(void)
@@ -81,6 +84,12 @@ enum estkit_status estd_ext_new(struct estd_backend_ca *log, struct estd_store *
 	/* as the server sizes its pool: [server] job_threads, 0 = 2 x cores */
 	cores = sysconf(_SC_NPROCESSORS_ONLN);
 	x->job_threads = job_threads > 0 ? job_threads : (int)(cores > 0 ? 2 * cores : 4);
+	/* one kept connection per job thread and label in use, twice over; see upool.h */
+	x->upool = estd_upool_new((size_t)x->job_threads * 2);
+	if (x->upool == NULL) {
+		estd_ext_free(x);
+		return ESTKIT_ENOMEM;
+	}
 	*out = x;
 	return ESTKIT_OK;
 }
@@ -127,6 +136,7 @@ void estd_ext_free(struct estd_ext *x)
 	}
 	free(x->slots);
 	free(x->cache);
+	estd_upool_free(x->upool);
 	pthread_cond_destroy(&x->freed);
 	pthread_mutex_destroy(&x->lock);
 	free(x);
@@ -142,6 +152,19 @@ enum estd_ext_kind estd_ext_kind(const struct estd_label *lab)
 struct estd_backend_ca *estd_ext_log(struct estd_ext *x)
 {
 	return x->log;
+}
+
+/* See ext.h. */
+struct estd_upool *estd_ext_upool(struct estd_ext *x)
+{
+	return x->upool;
+}
+
+/* See ext.h. */
+void estd_ext_reloaded(struct estd_ext *x)
+{
+	if (x != NULL)
+		estd_upool_flush(x->upool);
 }
 
 /* See ext.h. */

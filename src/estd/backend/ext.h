@@ -40,6 +40,13 @@ enum estkit_status estd_ext_new(struct estd_backend_ca *log, struct estd_store *
  */
 enum estkit_status estd_ext_check(const struct estd_config *cfg, char **err);
 
+/*
+ * The configuration was reloaded: kept-alive upstream connections (made
+ * with the old files and settings) are closed; those in use are closed when
+ * their request ends. NULL is a no-op.
+ */
+void estd_ext_reloaded(struct estd_ext *x);
+
 /* Frees the state (after the server stopped). NULL is a no-op. */
 void estd_ext_free(struct estd_ext *x);
 
@@ -99,6 +106,9 @@ enum estkit_status estd_ext_record(struct estd_ext *x, struct estkit_request *re
  */
 int estd_ext_slot_get(struct estd_ext *x, const char *label, int limit, long wait_ms);
 void estd_ext_slot_put(struct estd_ext *x, const char *label);
+
+/* The kept-alive upstream connections of proxy labels (backend/upool.h). */
+struct estd_upool *estd_ext_upool(struct estd_ext *x);
 
 /* The default command_concurrency (job threads). */
 int estd_ext_job_threads(const struct estd_ext *x);

@@ -2,13 +2,9 @@
  * backend/proxy.c - backend = proxy: requests repeated to the upstream EST
  * server with the RA's credentials, answers mapped back (see proxy.h).
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -18,98 +14,8 @@
 
 #include "backend/ca.h"
 #include "backend/proxy.h"
+#include "backend/proxy_conn.h"
 #include "util.h"
-
-/* See proxy.h. */
-enum estkit_status estd_proxy_password_read(const char *path, char *pw, char *msg,
-					    size_t msglen)
-{
-	unsigned char buf[ESTD_PROXY_MAX_PASSWORD + 2];
-	struct stat st;
-	ssize_t got = 0, r;
-	size_t n = 0;
-	int fd = -1;
-	enum estkit_status rc = ESTKIT_EIO;
-
-	pw[0] = '\0';
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		snprintf(msg, msglen, "%s: %s", path, strerror(errno));
-		return errno == ENOENT ? ESTKIT_ENOTFOUND : ESTKIT_EIO;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(msg, msglen, "%s: not a regular file", path);
-		goto out;
-	}
-	/* a secret: as the users file and digest.key, for the owner's eyes only */
-	if ((st.st_mode & 077) != 0) {
-		snprintf(msg, msglen, "%s: mode %04o, must not be accessible to group or others "
-			 "(chmod 600)", path, (unsigned)(st.st_mode & 07777));
-		rc = ESTKIT_EINVAL;
-		goto out;
-	}
-	while ((size_t)got < sizeof(buf) &&
-	       (r = read(fd, buf + got, sizeof(buf) - (size_t)got)) > 0)
-		got += r;
-	while (n < (size_t)got && buf[n] != '\n' && buf[n] != '\r' && buf[n] != '\0')
-		n++;
-	rc = ESTKIT_EINVAL;
-	if (n == 0)
-		snprintf(msg, msglen, "%s: the first line (the password) is empty", path);
-	else if (n > ESTD_PROXY_MAX_PASSWORD)
-		snprintf(msg, msglen, "%s: the password is longer than %d bytes", path,
-			 ESTD_PROXY_MAX_PASSWORD);
-	else {
-		memcpy(pw, buf, n);
-		pw[n] = '\0';
-		rc = ESTKIT_OK;
-	}
-out:
-	OPENSSL_cleanse(buf, sizeof(buf));
-	close(fd);
-	return rc;
-}
-
-/* A client for the label's upstream with the RA's credentials; NULL after failing req. */
-static struct estkit_client *upstream(struct estd_ext *x, const struct estd_label *lab,
-				      struct estkit_request *req)
-{
-	const struct estd_ext_conf *c = lab->ext;
-	struct estkit_client *cl = estkit_client_new(c->upstream_url);
-	char pw[ESTD_PROXY_MAX_PASSWORD + 1], msg[400];
-	enum estkit_status rc = ESTKIT_ENOMEM;
-	const char *what = "upstream_url";
-
-	msg[0] = '\0';
-
-	if (cl == NULL)
-		goto err;
-	estkit_client_set_timeout(cl, c->upstream_timeout);
-	what = "upstream_trust";
-	rc = estkit_client_set_trust(cl, c->upstream_trust);
-	if (rc == ESTKIT_OK && c->upstream_cert != NULL) {
-		what = "upstream_cert/upstream_key";
-		rc = estkit_client_set_client_cert(cl, c->upstream_cert, c->upstream_key);
-	}
-	if (rc == ESTKIT_OK && c->upstream_user != NULL) {
-		what = "upstream_password_file";
-		rc = estd_proxy_password_read(c->upstream_password_file, pw, msg, sizeof(msg));
-		if (rc == ESTKIT_OK)
-			rc = estkit_client_set_basic_auth(cl, c->upstream_user, pw);
-		if (rc == ESTKIT_OK)
-			rc = estkit_client_set_auth_methods(cl, ESTKIT_AUTH_BASIC | ESTKIT_AUTH_DIGEST);
-		OPENSSL_cleanse(pw, sizeof(pw));
-	}
-	if (rc == ESTKIT_OK)
-		return cl;
-err:
-	estd_backend_ca_log(estd_ext_log(x), ESTKIT_LOG_ERROR, "label '%s': %s: %s: %s",
-			    lab->name, what, estkit_strerror(rc),
-			    msg[0] != '\0' ? msg : cl != NULL ? estkit_client_errmsg(cl) : "");
-	estkit_client_free(cl);
-	ERR_clear_error();
-	estkit_request_fail(req, 500, "the RA is misconfigured");
-	return NULL;
-}
 
 /* The upstream's reason text: errmsg without its "HTTP 403: " prefix. */
 static const char *upstream_text(const char *errmsg)
@@ -218,20 +124,22 @@ enum estkit_status estd_proxy_cacerts(struct estd_ext *x, const struct estd_labe
 				      struct estkit_request *req, STACK_OF(X509) **out)
 {
 	const struct estd_ext_conf *c = lab->ext;
-	struct estkit_client *cl = NULL;
+	struct estd_proxy_conn u;
 	enum estkit_status rc;
 
 	*out = estd_ext_cache_get(x, lab->name, c->upstream_url);
 	if (*out != NULL)
 		return ESTKIT_OK;
-	if ((cl = upstream(x, lab, req)) == NULL)
+	if (estd_proxy_conn_get(x, lab, req, &u) != 0)
 		return ESTKIT_EINVAL;
-	rc = estkit_client_cacerts(cl, out);
+	rc = estkit_client_cacerts(u.cl, out);
+	if (rc != ESTKIT_OK && estd_proxy_conn_retry(x, lab, &u, rc))
+		rc = estkit_client_cacerts(u.cl, out);
 	if (rc == ESTKIT_OK)
 		estd_ext_cache_put(x, lab->name, c->upstream_url, *out, c->upstream_cacerts_ttl);
 	else
-		rc = upstream_failed(x, lab, req, cl, rc, "cacerts");
-	estkit_client_free(cl);
+		rc = upstream_failed(x, lab, req, u.cl, rc, "cacerts");
+	estd_proxy_conn_put(x, lab, &u);
 	return rc;
 }
 
@@ -255,17 +163,19 @@ enum estkit_status estd_proxy_enroll(struct estd_ext *x, const struct estd_label
 				     struct estkit_request *req, X509_REQ *csr,
 				     STACK_OF(X509) **out)
 {
-	struct estkit_client *cl = NULL;
+	struct estd_proxy_conn u;
 	STACK_OF(X509) *certs = NULL;
 	enum estkit_status rc;
 
 	*out = NULL;
-	if ((cl = upstream(x, lab, req)) == NULL)
+	if (estd_proxy_conn_get(x, lab, req, &u) != 0)
 		return ESTKIT_EINVAL;
 	/* reenroll is forwarded as enroll: the rules of RFC 7030 4.2.2 were checked here */
-	rc = estkit_client_simpleenroll(cl, csr, &certs);
+	rc = estkit_client_simpleenroll(u.cl, csr, &certs);
+	if (rc != ESTKIT_OK && estd_proxy_conn_retry(x, lab, &u, rc))
+		rc = estkit_client_simpleenroll(u.cl, csr, &certs);
 	if (rc != ESTKIT_OK) {
-		rc = upstream_failed(x, lab, req, cl, rc, "simpleenroll");
+		rc = upstream_failed(x, lab, req, u.cl, rc, "simpleenroll");
 		goto out;
 	}
 	if (leaf_first(certs, csr) == NULL) {
@@ -283,7 +193,7 @@ enum estkit_status estd_proxy_enroll(struct estd_ext *x, const struct estd_label
 	}
 out:
 	OSSL_STACK_OF_X509_free(certs);
-	estkit_client_free(cl);
+	estd_proxy_conn_put(x, lab, &u);
 	ERR_clear_error();
 	return rc;
 }
@@ -293,24 +203,26 @@ enum estkit_status estd_proxy_csrattrs(struct estd_ext *x, const struct estd_lab
 				       struct estkit_request *req, unsigned char **der,
 				       size_t *len)
 {
-	struct estkit_client *cl = NULL;
+	struct estd_proxy_conn u;
 	unsigned char *d = NULL;
 	enum estkit_status rc;
 
 	*der = NULL;
 	*len = 0;
-	if ((cl = upstream(x, lab, req)) == NULL)
+	if (estd_proxy_conn_get(x, lab, req, &u) != 0)
 		return ESTKIT_EINVAL;
-	rc = estkit_client_csrattrs(cl, &d, len);
+	rc = estkit_client_csrattrs(u.cl, &d, len);
+	if (rc != ESTKIT_OK && estd_proxy_conn_retry(x, lab, &u, rc))
+		rc = estkit_client_csrattrs(u.cl, &d, len);
 	if (rc != ESTKIT_OK) {
-		rc = upstream_failed(x, lab, req, cl, rc, "csrattrs");
+		rc = upstream_failed(x, lab, req, u.cl, rc, "csrattrs");
 	} else if (d != NULL) {
 		/* the server frees with OPENSSL_free: same allocator as estkit_free */
 		*der = d;
 		d = NULL;
 	}
 	estkit_free(d);
-	estkit_client_free(cl);
+	estd_proxy_conn_put(x, lab, &u);
 	return rc;
 }
 
@@ -324,16 +236,20 @@ enum estkit_status estd_proxy_serverkeygen(struct estd_ext *x, const struct estd
 					   EVP_PKEY **key_out, STACK_OF(X509) **out)
 {
 	struct estkit_serverkeygen_result res;
-	struct estkit_client *cl = NULL;
+	struct estd_proxy_conn u;
 	X509 *leaf = NULL;
 	enum estkit_status rc;
 
 	memset(&res, 0, sizeof(res));
-	if ((cl = upstream(x, lab, req)) == NULL)
+	if (estd_proxy_conn_get(x, lab, req, &u) != 0)
 		return ESTKIT_EINVAL;
-	rc = estkit_client_serverkeygen(cl, csr, NULL, &res);
+	rc = estkit_client_serverkeygen(u.cl, csr, NULL, &res);
+	if (rc != ESTKIT_OK && estd_proxy_conn_retry(x, lab, &u, rc)) {
+		estkit_serverkeygen_result_clear(&res);
+		rc = estkit_client_serverkeygen(u.cl, csr, NULL, &res);
+	}
 	if (rc != ESTKIT_OK) {
-		rc = upstream_failed(x, lab, req, cl, rc, "serverkeygen");
+		rc = upstream_failed(x, lab, req, u.cl, rc, "serverkeygen");
 		goto out;
 	}
 	leaf = estkit_certs_find_by_key(res.certs, res.key);
@@ -356,7 +272,7 @@ enum estkit_status estd_proxy_serverkeygen(struct estd_ext *x, const struct estd
 	res.certs = NULL;
 out:
 	estkit_serverkeygen_result_clear(&res);
-	estkit_client_free(cl);
+	estd_proxy_conn_put(x, lab, &u);
 	ERR_clear_error();
 	return rc;
 }

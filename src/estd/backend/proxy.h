@@ -44,20 +44,6 @@ void estd_proxy_map_error(enum estkit_status st, long http_status, long retry_af
 			  const char *errmsg, unsigned dflt_retry, unsigned pend_retry,
 			  struct estd_proxy_map *m);
 
-/* Longest password read from upstream_password_file. */
-#define ESTD_PROXY_MAX_PASSWORD 1024
-
-/*
- * The password of upstream_password_file: its first line (up to CR, LF or
- * NUL), 1..ESTD_PROXY_MAX_PASSWORD bytes, into pw (ESTD_PROXY_MAX_PASSWORD + 1
- * bytes, NUL-terminated; the caller wipes it). The file must be a regular
- * file no one but its owner may access (mode 0600 or stricter). On failure
- * msg says why, naming path: ESTKIT_ENOTFOUND (missing), ESTKIT_EIO
- * (unreadable, not a regular file) or ESTKIT_EINVAL (mode, empty, too long).
- */
-enum estkit_status estd_proxy_password_read(const char *path, char *pw, char *msg,
-					    size_t msglen);
-
 enum estkit_status estd_proxy_cacerts(struct estd_ext *x, const struct estd_label *lab,
 				      struct estkit_request *req, STACK_OF(X509) **out);
 enum estkit_status estd_proxy_enroll(struct estd_ext *x, const struct estd_label *lab,

@@ -80,6 +80,36 @@ long long estd_pg_get_int(const PGresult *r, int row, int col);
 /* A malloc'ed copy of a bytea column; NULL, 0 for SQL NULL or empty. -1 when out of memory. */
 int estd_pg_get_bytea(const PGresult *r, int row, int col, unsigned char **out, size_t *len);
 
+/* How one column of a result goes into a member of a record (estd_pg_decode_row()). */
+enum estd_pg_kind {
+	ESTD_PG_TEXT,  /* char *: malloc'ed copy, "" for SQL NULL */
+	ESTD_PG_INT,   /* long long: bigint (or int2/int4), 0 for SQL NULL */
+	ESTD_PG_BYTEA, /* unsigned char * and its size_t length at len_off */
+};
+
+struct estd_pg_column {
+	int col;
+	enum estd_pg_kind kind;
+	size_t off;     /* offsetof() the member */
+	size_t len_off; /* ESTD_PG_BYTEA: offsetof() the size_t length member */
+};
+
+/*
+ * Decodes row `row` of r into the record at rec (zeroed by the caller),
+ * one member per entry of cols. 0, or -1 when out of memory: the members
+ * decoded so far stay set, for the record's own _free function.
+ */
+int estd_pg_decode_row(const PGresult *r, int row, const struct estd_pg_column *cols,
+		       size_t ncols, void *rec);
+
+/*
+ * estd_pg_exec() on a connection taken from st's pool for this one
+ * statement (autocommit) and given back before returning.
+ */
+enum estkit_status estd_pg_exec_pooled(struct estd_pg *st, const char *sql,
+				       const struct estd_pg_params *p, const char *what,
+				       PGresult **res);
+
 /* Takes a connection from the pool (connecting or reconnecting as needed). */
 enum estkit_status estd_pg_acquire(struct estd_pg *st, PGconn **out);
 

@@ -19,6 +19,7 @@
 #include "store/store.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,29 +29,27 @@
 #define MAX_TEXT 1024 /* as the SQLite engine */
 #define PAGE 256
 
+#define TOK(m) offsetof(struct estd_token_record, m)
+
+static const struct estd_pg_column token_columns[] = {
+	{0, ESTD_PG_TEXT, TOK(id), 0},          {1, ESTD_PG_TEXT, TOK(hash), 0},
+	{2, ESTD_PG_TEXT, TOK(label), 0},       {3, ESTD_PG_TEXT, TOK(subject), 0},
+	{4, ESTD_PG_TEXT, TOK(sans), 0},        {5, ESTD_PG_INT, TOK(created_at), 0},
+	{6, ESTD_PG_INT, TOK(expires_at), 0},   {7, ESTD_PG_INT, TOK(used_at), 0},
+	{8, ESTD_PG_INT, TOK(revoked_at), 0},   {9, ESTD_PG_TEXT, TOK(created_by), 0},
+	{10, ESTD_PG_TEXT, TOK(used_by), 0},    {11, ESTD_PG_TEXT, TOK(serial), 0},
+};
+
 /* Row i of r (TOK_COLUMNS order); NULL when out of memory. */
 static struct estd_token_record *row_to_token(const PGresult *r, int i)
 {
 	struct estd_token_record *t = calloc(1, sizeof(*t));
 
-	if (t == NULL)
-		return NULL;
-	t->id = estd_pg_get_text(r, i, 0);
-	t->hash = estd_pg_get_text(r, i, 1);
-	t->label = estd_pg_get_text(r, i, 2);
-	t->subject = estd_pg_get_text(r, i, 3);
-	t->sans = estd_pg_get_text(r, i, 4);
-	t->created_at = estd_pg_get_int(r, i, 5);
-	t->expires_at = estd_pg_get_int(r, i, 6);
-	t->used_at = estd_pg_get_int(r, i, 7);
-	t->revoked_at = estd_pg_get_int(r, i, 8);
-	t->created_by = estd_pg_get_text(r, i, 9);
-	t->used_by = estd_pg_get_text(r, i, 10);
-	t->serial = estd_pg_get_text(r, i, 11);
-	if (!t->id || !t->hash || !t->label || !t->subject || !t->sans || !t->created_by ||
-	    !t->used_by || !t->serial) {
+	if (t != NULL && estd_pg_decode_row(r, i, token_columns,
+					    sizeof(token_columns) / sizeof(token_columns[0]),
+					    t) != 0) {
 		estd_token_record_free(t);
-		return NULL;
+		t = NULL;
 	}
 	return t;
 }
@@ -58,23 +57,6 @@ static struct estd_token_record *row_to_token(const PGresult *r, int i)
 static int text_ok(const char *v)
 {
 	return v != NULL && strlen(v) <= MAX_TEXT;
-}
-
-/* One statement on a pooled connection; *res (caller PQclear()s) on ESTKIT_OK. */
-static enum estkit_status exec_one(struct estd_store *base, const char *sql,
-				   const struct estd_pg_params *p, const char *what,
-				   PGresult **res)
-{
-	struct estd_pg *st = ESTD_PG(base);
-	PGconn *c = NULL;
-	enum estkit_status rc;
-
-	*res = NULL;
-	rc = estd_pg_acquire(st, &c);
-	if (rc == ESTKIT_OK)
-		rc = estd_pg_exec(c, sql, p, what, res);
-	estd_pg_release(st, c);
-	return rc;
 }
 
 /* The PostgreSQL engine's; see store.h. */
@@ -99,10 +81,10 @@ enum estkit_status estd_pg_token_insert(struct estd_store *base,
 	estd_pg_int(&p, t->created_at);
 	estd_pg_int(&p, t->expires_at);
 	estd_pg_text(&p, t->created_by);
-	rc = exec_one(base,
-		      "INSERT INTO tokens (id, hash, label, subject, sans, created_at, expires_at, "
-		      "created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-		      &p, "insert token", &r);
+	rc = estd_pg_exec_pooled(ESTD_PG(base),
+				 "INSERT INTO tokens (id, hash, label, subject, sans, created_at, "
+				 "expires_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+				 &p, "insert token", &r);
 	if (rc == ESTKIT_EEXIST)
 		estd_store_set_err("token id already exists");
 	PQclear(r);
@@ -125,8 +107,8 @@ enum estkit_status estd_pg_token_get(struct estd_store *base, const char *id,
 		return ESTKIT_EINVAL;
 	}
 	estd_pg_text(&p, id);
-	rc = exec_one(base, "SELECT " TOK_COLUMNS " FROM tokens WHERE id = $1", &p,
-		      "select token", &r);
+	rc = estd_pg_exec_pooled(ESTD_PG(base), "SELECT " TOK_COLUMNS " FROM tokens WHERE id = $1",
+				 &p, "select token", &r);
 	if (rc == ESTKIT_OK && PQntuples(r) == 0) {
 		estd_store_set_err("no such token");
 		rc = ESTKIT_ENOTFOUND;
@@ -178,9 +160,11 @@ enum estkit_status estd_pg_token_foreach(struct estd_store *base,
 		estd_pg_int(&p, after_at);
 		estd_pg_text(&p, after_id);
 		estd_pg_int(&p, PAGE);
-		rc = exec_one(base, "SELECT " TOK_COLUMNS " FROM tokens WHERE (created_at, id) > "
-				    "($1, $2) ORDER BY created_at, id LIMIT $3",
-			      &p, "select tokens", &r);
+		rc = estd_pg_exec_pooled(ESTD_PG(base),
+					 "SELECT " TOK_COLUMNS " FROM tokens WHERE "
+					 "(created_at, id) > ($1, $2) ORDER BY created_at, id "
+					 "LIMIT $3",
+					 &p, "select tokens", &r);
 		n = rc == ESTKIT_OK ? PQntuples(r) : 0;
 		if (n > 0) {
 			free(after_id);
@@ -214,7 +198,7 @@ static enum estkit_status update_one(struct estd_store *base, const char *sql,
 		estd_store_set_err("invalid token id");
 		return ESTKIT_EINVAL;
 	}
-	rc = exec_one(base, sql, p, "update token", &r);
+	rc = estd_pg_exec_pooled(ESTD_PG(base), sql, p, "update token", &r);
 	if (rc == ESTKIT_OK && estd_pg_changes(r) == 0) {
 		/* only for the answer: the UPDATE above already decided */
 		rc = estd_pg_token_get(base, id, &t);
@@ -243,8 +227,8 @@ enum estkit_status estd_pg_token_claim(struct estd_store *base, const char *id, 
 	estd_pg_text(&p, id);
 	/* the whole rule in one statement: of concurrent claims exactly one changes the row */
 	return update_one(base,
-			  "UPDATE tokens SET used_by = $1, used_at = $2 WHERE id = $3 AND used_at = 0"
-			  " AND revoked_at = 0 AND expires_at > $2",
+			  "UPDATE tokens SET used_by = $1, used_at = $2 WHERE id = $3"
+			  " AND used_at = 0 AND revoked_at = 0 AND expires_at > $2",
 			  &p, id);
 }
 
@@ -255,8 +239,8 @@ enum estkit_status estd_pg_token_release(struct estd_store *base, const char *id
 
 	estd_pg_text(&p, id);
 	return update_one(base,
-			  "UPDATE tokens SET used_by = '', used_at = 0 WHERE id = $1 AND used_at <> 0"
-			  " AND serial = ''",
+			  "UPDATE tokens SET used_by = '', used_at = 0 WHERE id = $1"
+			  " AND used_at <> 0 AND serial = ''",
 			  &p, id);
 }
 

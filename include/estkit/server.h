@@ -303,6 +303,12 @@ struct estkit_server_config {
 	 */
 	const unsigned char *srp_seed;
 	size_t srp_seed_len;
+	/*
+	 * The TLS server key as a key object, e.g. one that stays on a PKCS#11
+	 * token (it must sign from any I/O thread); used instead of key_file.
+	 * The server takes its own reference. NULL: key_file.
+	 */
+	EVP_PKEY *key;
 };
 
 ESTKIT_API void estkit_server_config_init(struct estkit_server_config *cfg);

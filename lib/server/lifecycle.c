@@ -269,6 +269,7 @@ void estkit_server_free(struct estkit_server *srv)
 	free(srv->loops);
 	ek_jobs_free(srv->jobs);
 	SSL_CTX_free(srv->ssl_ctx);
+	EVP_PKEY_free(srv->key);
 	free(srv->listen);
 	free(srv->cert_file);
 	free(srv->key_file);

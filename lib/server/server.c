@@ -152,6 +152,12 @@ static int copy_config(struct estkit_server *srv, const struct estkit_server_con
 	    dupstr(&srv->otp_basic_user, cfg->otp_basic_user) != 0)
 		return -1;
 	c->otp_basic_user = srv->otp_basic_user;
+	if (cfg->key != NULL) {
+		if (EVP_PKEY_up_ref(cfg->key) != 1)
+			return -1;
+		srv->key = cfg->key;
+	}
+	c->key = srv->key;
 	if (c->io_threads <= 0)
 		c->io_threads = online_cores();
 	if (c->job_threads <= 0)

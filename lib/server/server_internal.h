@@ -122,6 +122,7 @@ struct estkit_server {
 	char *otp_basic_user;
 	struct estkit_backend backend;
 	SSL_CTX *ssl_ctx;
+	EVP_PKEY *key;          /* cfg.key, own reference; NULL: key_file */
 	int nloops;
 	struct ek_loop *loops;
 	struct ek_jobs *jobs;

@@ -176,15 +176,18 @@ enum estkit_status ek_tls_ctx_new(struct estkit_server *srv)
 		ek_server_err(srv, 1, "cipher list");
 		return ESTKIT_ECRYPTO;
 	}
-	if (srv->cert_file == NULL || srv->key_file == NULL) {
-		ek_server_err(srv, 0, "cert_file and key_file are required");
+	if (srv->cert_file == NULL || (srv->key_file == NULL && srv->key == NULL)) {
+		ek_server_err(srv, 0, "cert_file and key_file (or key) are required");
 		return ESTKIT_EINVAL;
 	}
+	/* a key object (a token's) signs handshakes where it lives; the check compares public parts */
 	if (SSL_CTX_use_certificate_chain_file(ctx, srv->cert_file) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ctx, srv->key_file, SSL_FILETYPE_PEM) != 1 ||
+	    (srv->key != NULL ? SSL_CTX_use_PrivateKey(ctx, srv->key)
+			      : SSL_CTX_use_PrivateKey_file(ctx, srv->key_file, SSL_FILETYPE_PEM)) !=
+		    1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
 		ek_server_err(srv, 1, "TLS certificate %s / key %s", srv->cert_file,
-			      srv->key_file);
+			      srv->key != NULL ? "(key object)" : srv->key_file);
 		return ESTKIT_ECRYPTO;
 	}
 	if (setup_client_auth(srv) != 0)

@@ -71,7 +71,8 @@ struct key {
 static const struct key server_keys[] = {
 	{"listen", V_LISTEN, CFG(listen), 0, 0},
 	{"tls_cert", V_PATH, CFG(tls_cert), 0, 0},
-	{"tls_key", V_PATH, CFG(tls_key), 0, 0},
+	{"tls_key", V_KEYREF, CFG(tls_key), 0, 0},
+	{"tls_key_pin_file", V_OPTPATH, CFG(tls_key_pin_file), 0, 0},
 	{"io_threads", V_INT, CFG(io_threads), 0, 256},
 	{"job_threads", V_INT, CFG(job_threads), 0, 256},
 	{"job_queue", V_INT, CFG(job_queue), 1, 1000000},
@@ -987,6 +988,7 @@ void estd_config_free(struct estd_config *cfg)
 	free(cfg->listen);
 	free(cfg->tls_cert);
 	free(cfg->tls_key);
+	free(cfg->tls_key_pin_file);
 	free(cfg->log_level);
 	free(cfg->ca_cert);
 	free(cfg->ca_key);

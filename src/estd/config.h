@@ -7,7 +7,8 @@
  *   [server]
  *   listen = 127.0.0.1:8443        ; HOST:PORT or [V6]:PORT
  *   tls_cert = tls.pem             ; server certificate (+ chain)
- *   tls_key = tls.key
+ *   tls_key = tls.key              ; or pkcs11:token=...;object=... ([ca] pkcs11_module)
+ *   tls_key_pin_file = tls.pin     ; the token's PIN for a pkcs11: tls_key
  *   io_threads = 0                 ; 0 = one per core
  *   job_threads = 0                ; 0 = 2 x cores
  *   job_queue = 1024               ; queued jobs before 503
@@ -139,7 +140,8 @@ struct estd_config {
 
 	/* [server] */
 	char *listen;
-	char *tls_cert, *tls_key;
+	char *tls_cert, *tls_key;  /* tls_key: a path or a pkcs11: URI (RFC 7512) */
+	char *tls_key_pin_file;    /* PIN of a pkcs11: tls_key (first line); NULL: none or in the URI */
 	int io_threads, job_threads, job_queue;
 	size_t max_body, max_headers;
 	int max_connections, timeout;

@@ -623,6 +623,55 @@ static void test_free_and_lookups_accept_null(void **state)
 	assert_null(estd_config_profile(NULL, "default"));
 }
 
+/* [server] tls_key: a file (resolved), a pkcs11: URI (verbatim), its PIN file (resolved). */
+static void test_tls_key_file_or_token(void **state)
+{
+	static const struct {
+		const char *tls_key, *pin; /* pin NULL: no tls_key_pin_file line */
+		const char *want_key, *want_pin; /* relative to tmpdir when not absolute */
+	} cases[] = {
+		{ "tls.key", NULL, "tls.key", NULL },
+		{ "/abs/tls.key", NULL, "/abs/tls.key", NULL },
+		{ "pkcs11:token=t;object=tls;type=private", "tls.pin",
+		  "pkcs11:token=t;object=tls;type=private", "tls.pin" },
+		{ "pkcs11:token=a%20b;object=k", "/etc/estd/tls.pin", "pkcs11:token=a%20b;object=k",
+		  "/etc/estd/tls.pin" },
+		{ "pkcs11:object=k;pin-value=1234", "", "pkcs11:object=k;pin-value=1234", NULL },
+	};
+	char text[1024], want[PATH_MAX + 64];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct estd_config *cfg = NULL;
+		char *real = realpath(tmpdir, NULL);
+
+		assert_non_null(real);
+		snprintf(text, sizeof(text),
+			 "[server]\ntls_cert = tls.pem\ntls_key = %s\n%s%s%s"
+			 "[ca]\ncert = ca.pem\nkey = ca.key\n",
+			 cases[i].tls_key, cases[i].pin != NULL ? "tls_key_pin_file = " : "",
+			 cases[i].pin != NULL ? cases[i].pin : "", cases[i].pin != NULL ? "\n" : "");
+		cfg = load_ok(text);
+		if (cases[i].want_key[0] == '/' || strncmp(cases[i].want_key, "pkcs11:", 7) == 0)
+			snprintf(want, sizeof(want), "%s", cases[i].want_key);
+		else
+			snprintf(want, sizeof(want), "%s/%s", real, cases[i].want_key);
+		assert_string_equal(cfg->tls_key, want);
+		if (cases[i].want_pin == NULL) {
+			assert_null(cfg->tls_key_pin_file);
+		} else {
+			if (cases[i].want_pin[0] == '/')
+				snprintf(want, sizeof(want), "%s", cases[i].want_pin);
+			else
+				snprintf(want, sizeof(want), "%s/%s", real, cases[i].want_pin);
+			assert_string_equal(cfg->tls_key_pin_file, want);
+		}
+		estd_config_free(cfg);
+		free(real);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -652,6 +701,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_explicit_and_implicit_trust_anchor_keys, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_label_serverkeygen_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_key_file_or_token, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -79,8 +79,9 @@ static ENGINE *get_engine(const char *module, char **err)
 	return engine;
 }
 
-enum estkit_status estd_signer_pkcs11_load(const char *uri, const char *module,
-					   const char *pin_file, EVP_PKEY **out, char **err)
+/* Opens uri for role ("CA", "TLS"); see signer_pkcs11.h. */
+static enum estkit_status load_key(const char *role, const char *uri, const char *module,
+				   const char *pin_file, EVP_PKEY **out, char **err)
 {
 	char pin[PIN_MAX];
 	ENGINE *e = NULL;
@@ -105,8 +106,8 @@ enum estkit_status estd_signer_pkcs11_load(const char *uri, const char *module,
 	}
 	*out = ENGINE_load_private_key(e, uri, NULL, NULL);
 	if (*out == NULL) {
-		*err = estd_strfmt("cannot open the CA key %s on its token (wrong URI, token or PIN?)",
-				   uri);
+		*err = estd_strfmt("cannot open the %s key %s on its token (wrong URI, token or PIN?)",
+				   role, uri);
 		/* start the next attempt from a fresh module session (keys hold their own reference) */
 		ENGINE_finish(engine);
 		engine = NULL;
@@ -118,4 +119,16 @@ out:
 	OPENSSL_cleanse(pin, sizeof(pin));
 	ERR_clear_error();
 	return rc;
+}
+
+enum estkit_status estd_signer_pkcs11_load(const char *uri, const char *module,
+					   const char *pin_file, EVP_PKEY **out, char **err)
+{
+	return load_key("CA", uri, module, pin_file, out, err);
+}
+
+enum estkit_status estd_signer_pkcs11_load_tls(const char *uri, const char *module,
+					       const char *pin_file, EVP_PKEY **out, char **err)
+{
+	return load_key("TLS", uri, module, pin_file, out, err);
 }

@@ -22,8 +22,15 @@
 
 #define PIN_MAX 256
 
-/* One engine per process, initialised once and kept: keys refer to it. */
+/*
+ * One engine per process: a structural reference kept for the life of the
+ * process (loaded), initialised (engine, the functional reference keys
+ * refer to) once and again after a failed attempt. Keeping the structural
+ * reference keeps libp11 loaded: unloading it at exit after a failed
+ * attempt would leak what it allocated.
+ */
 static pthread_mutex_t engine_mu = PTHREAD_MUTEX_INITIALIZER;
+static ENGINE *loaded;
 static ENGINE *engine;
 
 int estd_signer_is_pkcs11(const char *s)
@@ -49,33 +56,33 @@ static int read_pin(const char *path, char pin[PIN_MAX])
 	return n > 0 ? 0 : -1;
 }
 
-/* The pkcs11 engine, loaded (ENGINE_by_id finds engines-3/pkcs11.so) and initialised once. */
+/* The pkcs11 engine, loaded (ENGINE_by_id finds engines-3/pkcs11.so) and initialised. */
 static ENGINE *get_engine(const char *module, char **err)
 {
-	ENGINE *e = NULL;
-
 	if (engine != NULL)
 		return engine;
-	ENGINE_load_builtin_engines();
-	e = ENGINE_by_id("pkcs11");
-	if (e == NULL) {
-		*err = estd_strfmt("the OpenSSL pkcs11 engine is not installed "
-				   "(Debian: libengine-pkcs11-openssl)");
-		return NULL;
+	if (loaded == NULL) {
+		ENGINE_load_builtin_engines();
+		loaded = ENGINE_by_id("pkcs11");
+		if (loaded == NULL) {
+			*err = estd_strfmt("the OpenSSL pkcs11 engine is not installed "
+					   "(Debian: libengine-pkcs11-openssl)");
+			return NULL;
+		}
+		if (module != NULL &&
+		    ENGINE_ctrl_cmd_string(loaded, "MODULE_PATH", module, 0) != 1) {
+			*err = estd_strfmt("pkcs11 engine: cannot use module %s", module);
+			ENGINE_free(loaded);
+			loaded = NULL;
+			return NULL;
+		}
 	}
-	if (module != NULL && ENGINE_ctrl_cmd_string(e, "MODULE_PATH", module, 0) != 1) {
-		*err = estd_strfmt("pkcs11 engine: cannot use module %s", module);
-		ENGINE_free(e);
-		return NULL;
-	}
-	if (ENGINE_init(e) != 1) {
+	if (ENGINE_init(loaded) != 1) {
 		*err = estd_strfmt("pkcs11 engine: initialisation failed (module %s)",
 				   module != NULL ? module : "default");
-		ENGINE_free(e);
 		return NULL;
 	}
-	ENGINE_free(e); /* the functional reference from ENGINE_init keeps it */
-	engine = e;
+	engine = loaded;
 	return engine;
 }
 

@@ -255,3 +255,30 @@ def test_without_the_key_the_limit_is_64(tmp_path):
             close_all(socks)
     finally:
         srv.teardown()
+
+
+def _ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback")
+def test_ipv6_peers_are_limited_too(tmp_path):
+    """A server on [::1]: connections from ::1 (its /64) are counted the same."""
+    srv = Estd(tmp_path).init()
+    set_ini(srv.conf, "server", "listen", f"[::1]:{srv.port}")
+    set_ini(srv.conf, "server", "max_connections_per_address", "4")
+    srv.start()
+    try:
+        socks = [socket.create_connection(("::1", srv.port), timeout=10) for _ in range(7)]
+        try:
+            assert len(closed_by_server(socks, REFUSED_WITHIN)) == 3
+        finally:
+            close_all(socks)
+        assert "connection limit: refused peer=::1 " in srv.log_text(), srv.log_tail(10)
+    finally:
+        srv.teardown()

@@ -94,12 +94,12 @@ def close_all(socks):
             pass
 
 
-def allowance(srv, source=None):
+def allowance(srv, source=None, within=1.0):
     """Opens N + 1 idle connections from source and returns how many the server
     kept (N when no slot leaked); closes them all."""
     socks = [tcp(srv, source) for _ in range(N + 1)]
     try:
-        gone = closed_by_server(socks, 1.0)
+        gone = closed_by_server(socks, within)
         return len(socks) - len(gone)
     finally:
         close_all(socks)
@@ -140,8 +140,9 @@ def test_extra_connections_are_closed_at_once_and_others_still_enroll(limited):
     log = wait_for(lambda: "connection limit: refused peer=127.0.0.1" in srv.log_text(), 5)
     assert log, srv.log_tail(20)
     assert "max_connections_per_address reached" in srv.log_text()
-    # rate-limited: one line for the whole burst
-    assert srv.log_text().count("connection limit: refused") == 1, srv.log_tail(20)
+    # rate-limited: one line for the burst (and one per 10 s after it), not one per refusal
+    lines = srv.log_text().count("connection limit: refused")
+    assert 1 <= lines <= 1 + int((time.monotonic() - t0) / 10), srv.log_tail(20)
     # after closing the idle ones the address connects and enrolls again
     assert_no_leak(srv, "the burst")
     c = H.Client(srv.port, srv.ca)
@@ -203,7 +204,7 @@ def test_no_slot_leaks_over_many_open_close_cycles(limited):
     # the server's idle timeout ends them: their slots come back too
     socks = [tls(srv) for _ in range(N)]
     try:
-        assert allowance(srv) == 0  # all N held: every further one refused
+        assert allowance(srv, within=REFUSED_WITHIN) == 0  # all N held: all others refused
         gone = closed_by_server(socks, TIMEOUT + 10)
         assert len(gone) == N, f"only {len(gone)} timed out"
     finally:

@@ -1,6 +1,7 @@
 /*
  * fuzz_cmc.c - the CMC parsers of estkit/cmc.h (RFC 5272): PKIData and
- * PKIResponse with every getter, and the SignedData opener and verifier.
+ * PKIResponse with every getter, the CRMF POP check and template reader for
+ * each CertReqMsg (RFC 4211), and the SignedData opener and verifier.
  * What decodes must encode again.
  */
 #include <estkit/cmc.h>
@@ -31,7 +32,18 @@ static void pkidata(const uint8_t *data, size_t size)
 		X509_REQ *csr = NULL;
 		OSSL_CRMF_MSG *crmf = NULL;
 		uint32_t bp;
-		(void)estkit_cmc_req_get(r, i, &bp, &type, &csr, &crmf);
+		if (estkit_cmc_req_get(r, i, &bp, &type, &csr, &crmf) == ESTKIT_OK &&
+		    crmf != NULL) {
+			enum estkit_cmc_fail fail;
+			X509_REQ *tmpl = NULL;
+			const char *why = NULL;
+			(void)estkit_cmc_crmf_verify_pop(crmf, 1, &fail);
+			if (estkit_cmc_crmf_to_csr(crmf, &tmpl, &why) == ESTKIT_OK)
+				FZ_ASSERT(X509_REQ_get0_pubkey(tmpl) != NULL);
+			else
+				FZ_ASSERT(tmpl == NULL && why != NULL);
+			X509_REQ_free(tmpl);
+		}
 	}
 	n = estkit_cmc_req_revoke_count(r);
 	for (i = 0; i < n; i++) {

@@ -71,6 +71,23 @@ estkit_client_set_basic_auth(struct estkit_client *c, const char *user, const ch
 ESTKIT_API ESTKIT_WUR enum estkit_status
 estkit_client_set_auth_methods(struct estkit_client *c, unsigned methods);
 
+/*
+ * Certificate-less mutual authentication with TLS-SRP (RFC 7030 3.3.3, RFC
+ * 5054): user and password (copied; wiped on free) of a verifier the server
+ * holds. Every later operation but estkit_client_cacerts_bootstrap() then
+ * runs over TLS 1.2 with only the SRP suites SRP-AES-256-CBC-SHA and
+ * SRP-AES-128-CBC-SHA offered: the server proves it knows the verifier,
+ * which authenticates and authorizes it (RFC 7030 3.6) without any trust
+ * anchor, so estkit_client_cacerts() over SRP is an authenticated way to
+ * get the explicit trust anchors (RFC 7030 4.1.1). No TLS client
+ * certificate and no HTTP credentials are sent over SRP. A wrong password
+ * and a user the server does not know both fail the handshake
+ * (ESTKIT_ETLS). user NULL switches SRP off again. ESTKIT_EINVAL for an
+ * empty user or password or a user longer than 255 bytes.
+ */
+ESTKIT_API ESTKIT_WUR enum estkit_status
+estkit_client_set_srp(struct estkit_client *c, const char *user, const char *password);
+
 /* TLS client certificate and key (files, PEM or DER). */
 ESTKIT_API ESTKIT_WUR enum estkit_status
 estkit_client_set_client_cert(struct estkit_client *c, const char *certfile, const char *keyfile);

@@ -96,6 +96,19 @@ estkit_cmc_req_add_pkcs10(struct estkit_cmc_req *r, X509_REQ *csr, uint32_t *bod
 ESTKIT_API ESTKIT_WUR enum estkit_status
 estkit_cmc_req_add_crmf(struct estkit_cmc_req *r, const OSSL_CRMF_MSG *msg, uint32_t *body_part);
 
+/*
+ * Adds a CRMF CertReqMsg (RFC 4211) made from csr, whose own signature is
+ * not needed: the certTemplate holds csr's subject (empty if it has none),
+ * public key and requested extensions; certReqId is the body part id the
+ * message gets (RFC 5272 3.2.1.3.2), returned in *body_part if not NULL; the
+ * proof of possession is a signature with key over the DER of CertRequest
+ * (RFC 4211 4.1; SHA-256, none for Ed25519/Ed448). key must hold csr's
+ * public key (ESTKIT_EINVAL otherwise). csr and key are borrowed.
+ */
+ESTKIT_API ESTKIT_WUR enum estkit_status
+estkit_cmc_req_add_crmf_csr(struct estkit_cmc_req *r, X509_REQ *csr, EVP_PKEY *key,
+			    uint32_t *body_part);
+
 /* Adds a revokeRequest control for issuer + serial (both copied) with a CRLReason. */
 ESTKIT_API ESTKIT_WUR enum estkit_status
 estkit_cmc_req_add_revoke(struct estkit_cmc_req *r, const X509_NAME *issuer,
@@ -162,6 +175,35 @@ ESTKIT_API int estkit_cmc_req_revoke_count(const struct estkit_cmc_req *r);
 /* revokeRequest i (valid while r lives). */
 ESTKIT_API ESTKIT_WUR enum estkit_status
 estkit_cmc_req_revoke_get(const struct estkit_cmc_req *r, int i, struct estkit_cmc_revoke *out);
+
+/* ---- CRMF requests on the CA side (RFC 4211, RFC 5272 3.2.1.3.2) ------------- */
+
+/*
+ * Checks the proof of possession of msg (RFC 4211 4): a signature POP must
+ * verify with the public key of its certTemplate; raVerified counts only
+ * when accept_ra_verified is set (RFC 4211 4: an RA has checked the POP;
+ * the caller must trust the RA that signed the PKIData). ESTKIT_OK, or ESTKIT_ECRYPTO with *fail
+ * ESTKIT_CMC_POP_REQUIRED_FAIL (no POP) or ESTKIT_CMC_POP_FAILED (a
+ * signature that does not verify, raVerified refused, or a key
+ * encipherment/agreement POP, which needs an exchange /fullcmc has not).
+ */
+ESTKIT_API ESTKIT_WUR enum estkit_status
+estkit_cmc_crmf_verify_pop(const OSSL_CRMF_MSG *msg, int accept_ra_verified,
+			   enum estkit_cmc_fail *fail);
+
+/*
+ * The certTemplate of msg as a PKCS#10 request for a CA's usual issuing
+ * path: its subject (empty when absent), publicKey, and extensions as an
+ * extensionRequest. The request is not signed (the POP of msg stands for
+ * it: see estkit_cmc_crmf_verify_pop), so it can neither be verified nor
+ * DER-encoded. Refused with ESTKIT_EPARSE and *why (a static string): a
+ * template that cannot be read, has no or an unusable publicKey, carries
+ * serialNumber, signingAlg, issuerUID or subjectUID (RFC 4211 5: chosen by
+ * the CA), or a version other than v3. validity and issuer are left to the
+ * caller. *csr is the caller's.
+ */
+ESTKIT_API ESTKIT_WUR enum estkit_status
+estkit_cmc_crmf_to_csr(const OSSL_CRMF_MSG *msg, X509_REQ **csr, const char **why);
 
 /* ---- PKIResponse ------------------------------------------------------------------ */
 

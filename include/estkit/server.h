@@ -286,6 +286,24 @@ struct estkit_server_config {
 	 */
 	const char *otp_basic_user;
 	/*
+	 * TLS-SRP (RFC 5054; RFC 7030 3.3.3 certificate-less mutual
+	 * authentication): a verifier file in the format `openssl srp
+	 * -srpvfile` writes. When set, TLS 1.2 also offers the two pure SRP
+	 * suites (SRP-AES-256-CBC-SHA, SRP-AES-128-CBC-SHA) and the SRP user
+	 * name authenticates the connection like an HTTP user
+	 * (estkit_request_user(), identity "srp:NAME"). Unknown user names
+	 * get a simulated verifier (RFC 5054 2.5.1.3), so a handshake fails
+	 * the same way for them as for a wrong password. Copied. NULL: no SRP.
+	 */
+	const char *srp_verifier_file;
+	/*
+	 * Key of the simulated salts of unknown SRP users (copied, 16..1024
+	 * bytes): servers sharing it answer an unknown name with the same salt,
+	 * as they would for a known one. NULL: 32 random bytes per server.
+	 */
+	const unsigned char *srp_seed;
+	size_t srp_seed_len;
+	/*
 	 * Concurrent connections one peer address may hold (IPv6: one /64),
 	 * across all I/O loops; a connection over it is closed as soon as it is
 	 * accepted, before its TLS handshake. 0: no limit; negative: the default.
@@ -321,23 +339,38 @@ ESTKIT_API void estkit_server_shutdown(struct estkit_server *srv, int grace);
 /* Frees a stopped server. NULL is a no-op. */
 ESTKIT_API void estkit_server_free(struct estkit_server *srv);
 
+/*
+ * Reads srp_verifier_file again (e.g. on SIGHUP), also while the server
+ * runs: handshakes after the call see the new verifiers. On failure the
+ * verifiers loaded before stay in use and estkit_server_errmsg() says why.
+ * ESTKIT_EINVAL when the server has no srp_verifier_file or the file is
+ * malformed, ESTKIT_EIO when it cannot be read, ESTKIT_ENOMEM.
+ */
+ESTKIT_API ESTKIT_WUR enum estkit_status estkit_server_srp_reload(struct estkit_server *srv);
+
 /* The actual bound port (useful with port 0). */
 ESTKIT_API int estkit_server_port(const struct estkit_server *srv);
 
-/* Last error of start(); valid until the next call on srv. */
+/* Last error of start() or srp_reload(); valid until the next call on srv. */
 ESTKIT_API const char *estkit_server_errmsg(const struct estkit_server *srv);
 
 /* ---- per-request accessors, for backend callbacks (borrowed, valid during the callback) -- */
 
 ESTKIT_API enum estkit_op estkit_request_op(const struct estkit_request *req);
 ESTKIT_API const char *estkit_request_label(const struct estkit_request *req); /* "" default */
-/* HTTP-authenticated user name, NULL if none. */
+/*
+ * The authenticated user name, NULL if none: the HTTP user (Basic or
+ * Digest), else the TLS-SRP user of the connection (srp_verifier_file).
+ */
 ESTKIT_API const char *estkit_request_user(const struct estkit_request *req);
 /* The verified TLS client certificate, NULL if none. Borrowed. */
 ESTKIT_API X509 *estkit_request_peer_cert(const struct estkit_request *req);
 /* Peer address "ip:port". */
 ESTKIT_API const char *estkit_request_peer_addr(const struct estkit_request *req);
-/* Who the client is, for records and logs: "user:NAME", "cert:SUBJECT" or "anonymous". */
+/*
+ * Who the client is, for records and logs: "user:NAME", "cert:SUBJECT",
+ * "srp:NAME" (TLS-SRP) or "anonymous".
+ */
 ESTKIT_API const char *estkit_request_identity(const struct estkit_request *req);
 
 /* Sets the HTTP status (4xx/5xx) and a short reason sent as text/plain. */

@@ -75,6 +75,8 @@ void estkit_client_free(struct estkit_client *c)
 	clear_client_key(c);
 	free_secret_string(c->user);
 	free_secret_string(c->password);
+	free_secret_string(c->srp_user);
+	free_secret_string(c->srp_password);
 	OPENSSL_cleanse(c, sizeof(*c));
 	free(c);
 	curl_global_cleanup();
@@ -180,6 +182,40 @@ enum estkit_status estkit_client_set_basic_auth(struct estkit_client *c, const c
 	free_secret_string(c->password);
 	c->user = u;
 	c->password = p;
+	return ESTKIT_OK;
+}
+
+/* See estkit/client.h. */
+enum estkit_status estkit_client_set_srp(struct estkit_client *c, const char *user,
+                                         const char *password)
+{
+	char *u = NULL;
+	char *p = NULL;
+
+	if (c == NULL)
+		return ESTKIT_EINVAL;
+	if (user == NULL) { /* back to certificate-based TLS */
+		drop_connection(c);
+		free_secret_string(c->srp_user);
+		free_secret_string(c->srp_password);
+		c->srp_user = c->srp_password = NULL;
+		return ESTKIT_OK;
+	}
+	/* RFC 5054 2.4: the name travels in the ClientHello; one byte of length */
+	if (user[0] == '\0' || strlen(user) > 255 || password == NULL || password[0] == '\0')
+		return ESTKIT_EINVAL;
+	u = strdup(user);
+	p = strdup(password);
+	if (u == NULL || p == NULL) {
+		free_secret_string(u);
+		free_secret_string(p);
+		return ek_client_fail(c, ESTKIT_ENOMEM, "out of memory");
+	}
+	drop_connection(c);
+	free_secret_string(c->srp_user);
+	free_secret_string(c->srp_password);
+	c->srp_user = u;
+	c->srp_password = p;
 	return ESTKIT_OK;
 }
 

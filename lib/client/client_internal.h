@@ -64,6 +64,8 @@ struct estkit_client {
 	int implicit_system;       /* OpenSSL's default paths */
 	int implicit_all_ops;      /* not only /cacerts */
 	int xfer_implicit;         /* the transfer under way authenticates with them */
+	char *srp_user;            /* TLS-SRP (RFC 7030 3.3.3) instead of certificates; wiped */
+	char *srp_password;
 	estkit_transport_fn transport; /* a caller's transport instead of libcurl, or NULL */
 	void *transport_arg;
 };

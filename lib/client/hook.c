@@ -127,9 +127,10 @@ enum estkit_status ek_client_perform_hook(struct estkit_client *c, const char *o
 	enum estkit_status rc = ESTKIT_EINTERNAL;
 
 	memset(r, 0, sizeof(*r));
-	if (bootstrap || c->pinned != NULL || (c->auth_methods & ESTKIT_AUTH_DIGEST))
-		return ek_client_fail(c, ESTKIT_EINVAL, "bootstrap, Digest and channel binding "
-		                                        "need the built-in transport");
+	if (bootstrap || c->pinned != NULL || (c->auth_methods & ESTKIT_AUTH_DIGEST) ||
+	    c->srp_user != NULL)
+		return ek_client_fail(c, ESTKIT_EINVAL, "bootstrap, Digest, channel binding and "
+		                                        "TLS-SRP need the built-in transport");
 	if (ek_client_url_endpoint(&c->url, op, url, sizeof(url)) != ESTKIT_OK)
 		return ek_client_fail(c, ESTKIT_EINTERNAL, "URL too long");
 	fill_request(c, &q, url, body);

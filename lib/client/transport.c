@@ -9,6 +9,10 @@
  * (RFC 7030 3.6.2).
  * Bootstrap mode (RFC 7030 4.1.1) verifies nothing, sends no credentials and
  * uses a throw-away curl handle so its connection is never reused.
+ * SRP mode (RFC 7030 3.3.3, estkit_client_set_srp) offers only the pure
+ * TLS-SRP suites over TLS 1.2: the server has no certificate to check, it
+ * proves knowledge of the verifier instead (RFC 5054), which also
+ * authorizes it (RFC 7030 3.6); no HTTP credentials are sent.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +26,8 @@
 #include "client/client_internal.h"
 
 #define CONNECT_TIMEOUT 15L
+/* RFC 5054 2.7 suites without a certificate; estd offers the same two. */
+#define SRP_CIPHERS "SRP-AES-256-CBC-SHA:SRP-AES-128-CBC-SHA"
 
 struct xfer {
 	CURL *curl;
@@ -165,6 +171,19 @@ static CURLcode on_ssl_ctx(CURL *curl, void *sslctx, void *parm)
 	return CURLE_OK;
 }
 
+/* 1 when the connection of h negotiated an SRP key exchange. */
+static int srp_negotiated(CURL *h)
+{
+	struct curl_tlssessioninfo *info = NULL;
+	const SSL_CIPHER *cipher = NULL;
+
+	if (curl_easy_getinfo(h, CURLINFO_TLS_SSL_PTR, &info) != CURLE_OK || info == NULL ||
+	    info->backend != CURLSSLBACKEND_OPENSSL || info->internals == NULL)
+		return 0;
+	cipher = SSL_get_current_cipher((SSL *)info->internals);
+	return cipher != NULL && SSL_CIPHER_get_kx_nid(cipher) == NID_kx_srp;
+}
+
 /* Connected, nothing sent yet: channel binding bookkeeping (chanbind.c). */
 static int on_prereq(void *arg, char *primary_ip, char *local_ip, int primary_port,
                      int local_port)
@@ -175,6 +194,9 @@ static int on_prereq(void *arg, char *primary_ip, char *local_ip, int primary_po
 	(void)local_ip;
 	(void)primary_port;
 	(void)local_port;
+	/* only SRP suites are offered; never send a request over anything else */
+	if (x->c->srp_user != NULL && !srp_negotiated(x->curl))
+		return CURL_PREREQFUNC_ABORT;
 	return ek_chanbind_prereq(x->c, x->curl);
 }
 
@@ -183,7 +205,7 @@ static long tls_versions(const struct estkit_client *c)
 {
 	long v = (long)CURL_SSLVERSION_TLSv1_2;
 
-	if (c->tls_max == TLS1_2_VERSION)
+	if (c->tls_max == TLS1_2_VERSION || c->srp_user != NULL) /* no SRP in TLS 1.3 */
 		v |= (long)CURL_SSLVERSION_MAX_TLSv1_2;
 	else if (c->tls_max == TLS1_3_VERSION)
 		v |= (long)CURL_SSLVERSION_MAX_TLSv1_3;
@@ -227,10 +249,27 @@ static int set_common(struct estkit_client *c, CURL *h, struct xfer *x, char *er
 	return e == CURLE_OK ? 0 : -1;
 }
 
+/* RFC 7030 3.3.3: mutual authentication by TLS-SRP, no certificates. */
+static int set_srp(struct estkit_client *c, CURL *h)
+{
+	CURLcode e = CURLE_OK;
+
+	e |= curl_easy_setopt(h, CURLOPT_TLSAUTH_TYPE, "SRP");
+	e |= curl_easy_setopt(h, CURLOPT_TLSAUTH_USERNAME, c->srp_user);
+	e |= curl_easy_setopt(h, CURLOPT_TLSAUTH_PASSWORD, c->srp_password);
+	e |= curl_easy_setopt(h, CURLOPT_SSL_CIPHER_LIST, SRP_CIPHERS);
+	/* a pure SRP suite carries no server certificate: the SRP proof is the check */
+	e |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+	e |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	return e == CURLE_OK ? 0 : -1;
+}
+
 static int set_security(struct estkit_client *c, CURL *h, int bootstrap)
 {
 	CURLcode e = CURLE_OK;
 
+	if (!bootstrap && c->srp_user != NULL)
+		return set_srp(c, h);
 	if (bootstrap) {
 		/* RFC 7030 4.1.1: the answer is checked out of band (fingerprint). */
 		e |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -320,6 +359,12 @@ static enum estkit_status transfer_failed(struct estkit_client *c, CURLcode cc,
 		                      "%s (the server may have refused the TLS client "
 		                      "certificate)",
 		                      what);
+	/* RFC 5054 2.5.1.3: an unknown user fails like a wrong password, on purpose */
+	if (rc == ESTKIT_ETLS && c->srp_user != NULL && !r->bootstrap)
+		return ek_client_fail(c, rc,
+		                      "TLS-SRP handshake failed (wrong user name or password, or "
+		                      "no TLS-SRP on the server): %s",
+		                      what);
 	switch (rc) {
 	case ESTKIT_ETLS: return ek_client_fail(c, rc, "TLS: %s", what);
 	case ESTKIT_ETIMEOUT: return ek_client_fail(c, rc, "timed out: %s", what);
@@ -346,8 +391,8 @@ enum estkit_status ek_client_perform(struct estkit_client *c, const char *op,
 	errbuf[0] = '\0';
 	if (ek_client_url_endpoint(&c->url, op, url, sizeof(url)) != ESTKIT_OK)
 		return ek_client_fail(c, ESTKIT_EINTERNAL, "URL too long");
-	c->xfer_implicit = !bootstrap && ek_client_use_implicit(c, op);
-	if (!bootstrap && c->trust == NULL && !c->xfer_implicit)
+	c->xfer_implicit = !bootstrap && c->srp_user == NULL && ek_client_use_implicit(c, op);
+	if (!bootstrap && c->trust == NULL && !c->xfer_implicit && c->srp_user == NULL)
 		return ek_client_fail(c, ESTKIT_ETLS,
 		                      (c->implicit != NULL || c->implicit_system)
 		                          ? "no explicit trust anchors: implicit ones serve only "
@@ -369,7 +414,8 @@ enum estkit_status ek_client_perform(struct estkit_client *c, const char *op,
 		goto out;
 	}
 	ek_client_log(c, "%s %s%s", body != NULL ? "POST" : "GET", url,
-	              bootstrap         ? " (bootstrap: server not verified)"
+	              bootstrap          ? " (bootstrap: server not verified)"
+	              : c->srp_user != NULL ? " (TLS-SRP, RFC 7030 3.3.3)"
 	              : c->xfer_implicit ? " (implicit trust anchors, RFC 7030 3.6.2)"
 	                                 : "");
 	cc = curl_easy_perform(h);

@@ -130,6 +130,32 @@ typedef struct ek_cmc_idproof_st {
 	ASN1_OCTET_STRING *witness;
 } EK_CMC_IDPROOF;
 
+/* OptionalValidity ::= SEQUENCE { notBefore [0] Time OPTIONAL, notAfter [1] Time OPTIONAL } */
+typedef struct ek_crmf_validity_st {
+	ASN1_TIME *not_before;
+	ASN1_TIME *not_after;
+} EK_CRMF_VALIDITY;
+
+/*
+ * CertTemplate (RFC 4211 5), read back from OpenSSL's own encoding of an
+ * OSSL_CRMF_CERTTEMPLATE: OpenSSL 3.0 has getters for subject, issuer,
+ * serialNumber and extensions only, and a CA must also see publicKey,
+ * version, signingAlg, validity and the unique identifiers. Name and Time
+ * are CHOICEs, so their tags are explicit even in this IMPLICIT module.
+ */
+typedef struct ek_crmf_tmpl_st {
+	ASN1_INTEGER *version;
+	ASN1_INTEGER *serial;
+	X509_ALGOR *signing_alg;
+	X509_NAME *issuer;
+	EK_CRMF_VALIDITY *validity;
+	X509_NAME *subject;
+	X509_PUBKEY *pubkey;
+	ASN1_BIT_STRING *issuer_uid;
+	ASN1_BIT_STRING *subject_uid;
+	STACK_OF(X509_EXTENSION) *exts;
+} EK_CRMF_TMPL;
+
 DECLARE_ASN1_FUNCTIONS(EK_CMC_TATTR)
 DECLARE_ASN1_FUNCTIONS(EK_CMC_TCR)
 DECLARE_ASN1_FUNCTIONS(EK_CMC_ORM)
@@ -143,6 +169,8 @@ DECLARE_ASN1_FUNCTIONS(EK_CMC_STATUS)
 DECLARE_ASN1_FUNCTIONS(EK_CMC_PENDINFO)
 DECLARE_ASN1_FUNCTIONS(EK_CMC_REVREQ)
 DECLARE_ASN1_FUNCTIONS(EK_CMC_IDPROOF)
+DECLARE_ASN1_FUNCTIONS(EK_CRMF_VALIDITY)
+DECLARE_ASN1_FUNCTIONS(EK_CRMF_TMPL)
 
 /*
  * The one DER encoder/decoder of PKIData and PKIResponse (shared by

@@ -272,29 +272,37 @@ int ek_authfail_refused(struct estkit_request *r)
 	return 1;
 }
 
-/* See server_internal.h. Any thread (TLS verification). */
-void ek_authfail_tls(struct estkit_server *srv, int fd)
+/* See server_internal.h. */
+int ek_authfail_fd_peer(int fd, char *host, size_t hostsz)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	char host[INET6_ADDRSTRLEN + 2] = "";
 	const void *a = NULL;
-	int locked = 0;
 
-	if (srv->authfail == NULL || fd < 0 ||
-	    getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
-		return;
+	if (fd < 0 || hostsz < INET6_ADDRSTRLEN || getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
+		return -1;
 	if (ss.ss_family == AF_INET)
 		a = &((struct sockaddr_in *)&ss)->sin_addr;
 	else if (ss.ss_family == AF_INET6)
 		a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
-	if (a == NULL || inet_ntop(ss.ss_family, a, host, sizeof(host)) == NULL)
+	if (a == NULL || inet_ntop(ss.ss_family, a, host, (socklen_t)hostsz) == NULL)
+		return -1;
+	return 0;
+}
+
+/* See server_internal.h. Any thread (TLS verification, SRP handshakes). */
+void ek_authfail_tls(struct estkit_server *srv, int fd, const char *what)
+{
+	char host[INET6_ADDRSTRLEN + 2] = "";
+	int locked = 0;
+
+	if (srv->authfail == NULL || ek_authfail_fd_peer(fd, host, sizeof(host)) != 0)
 		return;
 	(void)ek_authfail_record(srv->authfail, host, ek_authfail_now(), &locked);
 	if (locked)
 		ek_server_log(srv, ESTKIT_LOG_WARN,
 			      "auth lockout peer=%s failures=%d window=%ds lockout=%ds "
-			      "(TLS client certificates)",
+			      "(%s)",
 			      host, srv->cfg.auth_fail_limit, srv->cfg.auth_fail_window,
-			      srv->cfg.auth_fail_lockout);
+			      srv->cfg.auth_fail_lockout, what);
 }

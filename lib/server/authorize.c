@@ -27,7 +27,7 @@ int ek_authorize_take_basic_otp(struct estkit_request *r, const char *user, char
 		OPENSSL_clear_free(r->otp_http, strlen(r->otp_http));
 	r->otp_http = *pass;
 	*pass = NULL;
-	r->otp_pending = r->peer_cert == NULL;
+	r->otp_pending = r->peer_cert == NULL && r->user == NULL;
 	return 1;
 }
 

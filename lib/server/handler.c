@@ -329,6 +329,13 @@ static void set_peer(struct estkit_request *r, struct evhttp_connection *evcon)
 			estkit_free(subj);
 		}
 	}
+	/* RFC 7030 3.3.3: an SRP login authenticates like an HTTP user (no certificate then) */
+	if (cert == NULL && (r->user = ek_tls_peer_srp_user(r->srv, evcon)) != NULL) {
+		size_t n = strlen(r->user) + sizeof("srp:");
+		r->identity = OPENSSL_malloc(n);
+		if (r->identity != NULL)
+			snprintf(r->identity, n, "srp:%s", r->user);
+	}
 }
 
 static struct estkit_request *request_new(struct ek_loop *loop, struct evhttp_request *ev)
@@ -387,7 +394,8 @@ static int route_enroll(struct estkit_request *r)
 		return reply(r, 415, "content type must be application/pkcs10");
 	}
 	/* RFC 7894: an initial enrollment may authenticate with an otpChallenge in its CSR */
-	if (r->peer_cert == NULL && authz == NULL && !(len > 0 && ek_authorize_otp_possible(r))) {
+	if (r->peer_cert == NULL && r->user == NULL && authz == NULL &&
+	    !(len > 0 && ek_authorize_otp_possible(r))) {
 		r->want_auth = 1;
 		return reply(r, 401, "authentication required");
 	}

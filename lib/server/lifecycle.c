@@ -298,6 +298,7 @@ void estkit_server_free(struct estkit_server *srv)
 	ek_digest_free(srv->digest);
 	ek_authfail_free(srv->authfail);
 	ek_connlim_free(srv->connlim); /* after the loops: their connections gave their slots back */
+	ek_srp_free(srv->srp);
 	pthread_cond_destroy(&srv->cond);
 	pthread_mutex_destroy(&srv->mu);
 	pthread_mutex_destroy(&srv->wait_mu);

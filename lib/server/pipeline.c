@@ -73,7 +73,7 @@ static int authenticate(struct estkit_request *r)
 	int ok = 0;
 
 	if (r->authz == NULL) {
-		if (r->peer_cert != NULL)
+		if (r->peer_cert != NULL || r->user != NULL) /* a certificate or an SRP login */
 			return 0;
 		/* RFC 7894: the CSR's otpChallenge may authenticate it (ek_authorize_run) */
 		r->otp_pending = ek_authorize_otp_possible(r);
@@ -94,6 +94,7 @@ static int authenticate(struct estkit_request *r)
 		r->identity = OPENSSL_realloc(r->identity, n);
 		if (r->identity != NULL)
 			snprintf(r->identity, n, "user:%s", user);
+		OPENSSL_free(r->user); /* the HTTP user names the request, as over a certificate */
 		r->user = user;
 		user = NULL;
 	}

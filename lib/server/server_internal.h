@@ -36,6 +36,8 @@ struct ek_jobs;
 struct ek_digest;
 struct ek_authfail;
 struct ek_connlim;
+struct ek_srp;
+struct SRP_VBASE_st; /* OpenSSL's verifier base, seen only by tls_srp.c */
 
 /* Where a request is in its life; drives who frees it. [loop] */
 enum ek_req_state {
@@ -68,7 +70,7 @@ struct estkit_request {
 	size_t bodylen;
 
 	/* results of the pipeline [job], read by the loop after completion */
-	char *user;                  /* Basic user once verified */
+	char *user;                  /* HTTP user once verified, or the TLS-SRP user */
 	char *identity;
 	X509_REQ *csr;
 	int status;                  /* HTTP status of the reply */
@@ -145,6 +147,7 @@ struct estkit_server {
 	struct ek_connlim *connlim;   /* connections per address; NULL: no limit */
 	char *implicit_ca_file;    /* implicit client-cert anchors (RFC 7030 3.6); NULL: none */
 	X509_STORE *explicit_store; /* explicit anchors alone, set when implicit_ca_file is */
+	struct ek_srp *srp;        /* TLS-SRP verifiers (tls_srp.c); NULL: no SRP */
 };
 
 /* ---- server.c ---- */
@@ -171,8 +174,44 @@ void ek_tls_check_cb(evutil_socket_t fd, short what, void *arg);
 /* The verified TLS client certificate of a connection (borrowed) or NULL. */
 X509 *ek_tls_peer_cert(struct evhttp_connection *evcon);
 
+/* The TLS-SRP user of a connection (OPENSSL_malloc'ed) or NULL. Loop thread. */
+char *ek_tls_peer_srp_user(struct estkit_server *srv, struct evhttp_connection *evcon);
+
 /* The channel binding of a connection (base64, "" when none). Loop thread. */
 void ek_tls_channel_binding(struct evhttp_connection *evcon, char out[ESTKIT_CHANBIND_B64_MAX]);
+
+/* ---- tls_srp.c: TLS-SRP, RFC 5054 / RFC 7030 3.3.3 (the only file calling OpenSSL's SRP API) ---- */
+/*
+ * Checks the text of a verifier file (`openssl srp` format: six
+ * tab-separated fields a line) before OpenSSL parses it, which skips what
+ * it does not understand without a word: every line well-formed, user names
+ * printable, every valid user's group known and at least 2048 bits. *nusers
+ * is the number of valid ('V') users. 0, or -1 with "line N: why" in msg.
+ */
+int ek_srp_check_file(const unsigned char *buf, size_t len, int *nusers, char *msg,
+		      size_t msglen);
+/*
+ * Loads file (checked as above) into *out with seed (a NUL-terminated key
+ * for the simulated salts of unknown users). *nusers as above; msg on
+ * failure. ESTKIT_EIO (unreadable), ESTKIT_EINVAL (malformed), ESTKIT_ENOMEM.
+ */
+enum estkit_status ek_srp_load(const char *file, const char *seed, struct SRP_VBASE_st **out,
+			       int *nusers, char *msg, size_t msglen);
+void ek_srp_vbase_free(struct SRP_VBASE_st *vb);
+/*
+ * What a handshake for name would use: salt (at most *saltlen bytes in,
+ * its length out) and the group size in bits. A name not in vb gets the
+ * simulated record. 0 or -1. For tests.
+ */
+int ek_srp_vbase_lookup(struct SRP_VBASE_st *vb, const char *name, unsigned char *salt,
+			size_t *saltlen, int *group_bits);
+/* With cfg.srp_verifier_file: loads it and installs the SRP callback on srv->ssl_ctx. 0 or -1. */
+int ek_srp_setup(struct estkit_server *srv);
+void ek_srp_free(struct ek_srp *srp);
+/* 1 when the SRP user lookup ran during ssl's handshake (a failure is then a failed login). */
+int ek_srp_tried(const SSL *ssl);
+/* The user name of a finished SRP handshake (OPENSSL_malloc'ed) or NULL. Loop thread. */
+char *ek_tls_srp_user(SSL *ssl);
 
 /* ---- trust.c ---- */
 /* Builds srv->explicit_store when an implicit database is configured. 0 or -1. */
@@ -368,8 +407,14 @@ int64_t ek_authfail_now(void);
 void ek_authfail_reject(struct estkit_request *r);
 /* 1 with 429 + Retry-After set on r when its peer is locked out (not for /cacerts). Loop. */
 int ek_authfail_refused(struct estkit_request *r);
-/* Counts a rejected TLS client certificate of the connection on fd. Any thread. */
-void ek_authfail_tls(struct estkit_server *srv, int fd);
+/*
+ * Counts a failed TLS authentication of the connection on fd: a rejected
+ * client certificate or SRP login; what names it in the lockout log line.
+ * Any thread.
+ */
+void ek_authfail_tls(struct estkit_server *srv, int fd, const char *what);
+/* The peer address of the socket fd as text into host. 0 or -1. */
+int ek_authfail_fd_peer(int fd, char *host, size_t hostsz);
 
 /* ---- connlim.c: connections per peer address (IPv6: per /64) ---- */
 #define EK_CONNLIM_REPORT_EVERY 10 /* seconds between two log lines about refusals */

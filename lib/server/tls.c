@@ -41,6 +41,14 @@
 	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                       \
 	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"                       \
 	"DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384"
+/*
+ * With srp_verifier_file, after them (a client offering both gets the
+ * above): the pure SRP suites of RFC 5054 2.7, the only ones OpenSSL has
+ * besides SRP-RSA/SRP-DSS. The SRP proof authenticates the server; an RSA
+ * signature on top would need trust anchors the SRP client has not got yet
+ * (docs/security.md "TLS-SRP").
+ */
+#define TLS12_SRP_CIPHERS ":SRP-AES-256-CBC-SHA:SRP-AES-128-CBC-SHA"
 
 static pthread_once_t exidx_once = PTHREAD_ONCE_INIT;
 static int conn_exidx = -1;
@@ -102,8 +110,27 @@ static int verify_cb(int ok, X509_STORE_CTX *xs)
 	if (ok || loop == NULL || SSL_get_ex_data(ssl, failed_exidx) != NULL)
 		return ok;
 	SSL_set_ex_data(ssl, failed_exidx, loop);
-	ek_authfail_tls(loop->srv, SSL_get_fd(ssl));
+	ek_authfail_tls(loop->srv, SSL_get_fd(ssl), "TLS client certificates");
 	return ok;
+}
+
+/*
+ * A fatal alert we send while an SRP handshake is under way: the client's
+ * proof did not match (wrong password or unknown user, RFC 5054 2.6) or it
+ * broke off. A failed authentication of the peer, counted once.
+ */
+static void info_cb(const SSL *ssl, int where, int ret)
+{
+	struct ek_loop *loop = NULL;
+
+	if ((where & SSL_CB_WRITE_ALERT) != SSL_CB_WRITE_ALERT || (ret >> 8) != SSL3_AL_FATAL ||
+	    SSL_is_init_finished(ssl) || !ek_srp_tried(ssl))
+		return;
+	loop = SSL_get_ex_data(ssl, conn_exidx);
+	if (loop == NULL || SSL_get_ex_data(ssl, failed_exidx) != NULL)
+		return;
+	SSL_set_ex_data((SSL *)ssl, failed_exidx, loop);
+	ek_authfail_tls(loop->srv, SSL_get_fd(ssl), "TLS-SRP");
 }
 
 static int add_ca_file(struct estkit_server *srv, STACK_OF(X509_NAME) *names, const char *file)
@@ -116,6 +143,19 @@ static int add_ca_file(struct estkit_server *srv, STACK_OF(X509_NAME) *names, co
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * TLS-SRP sessions are never resumed: a resumption runs no SRP check, yet its
+ * ClientHello may name another SRP user, and OpenSSL would report that name.
+ * Every SRP connection is a full handshake that proves the password.
+ */
+static int not_resumable_cb(SSL *ssl, int is_forward_secure)
+{
+	const SSL_CIPHER *c = SSL_get_pending_cipher(ssl);
+
+	(void)is_forward_secure;
+	return c != NULL && SSL_CIPHER_get_kx_nid(c) == NID_kx_srp;
 }
 
 /* Trust anchors for client certificates, and the CA list sent in CertificateRequest. */
@@ -168,7 +208,9 @@ enum estkit_status ek_tls_ctx_new(struct estkit_server *srv)
 	SSL_CTX_set_dh_auto(ctx, 1);
 	/* resumption with client certificates needs a session id context */
 	SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1);
-	if (SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1) {
+	if (SSL_CTX_set_cipher_list(ctx, srv->cfg.srp_verifier_file != NULL
+						 ? TLS12_CIPHERS TLS12_SRP_CIPHERS
+						 : TLS12_CIPHERS) != 1) {
 		ek_server_err(srv, 1, "cipher list");
 		return ESTKIT_ECRYPTO;
 	}
@@ -185,6 +227,12 @@ enum estkit_status ek_tls_ctx_new(struct estkit_server *srv)
 	}
 	if (setup_client_auth(srv) != 0)
 		return ESTKIT_ECRYPTO;
+	if (ek_srp_setup(srv) != 0)
+		return ESTKIT_EINVAL;
+	if (srv->srp != NULL) {
+		SSL_CTX_set_info_callback(ctx, info_cb);
+		SSL_CTX_set_not_resumable_session_callback(ctx, not_resumable_cb);
+	}
 	return ESTKIT_OK;
 }
 
@@ -307,6 +355,19 @@ X509 *ek_tls_peer_cert(struct evhttp_connection *evcon)
 	if (cert == NULL || SSL_get_verify_result(ssl) != X509_V_OK)
 		return NULL;
 	return cert;
+}
+
+/* See server_internal.h. */
+char *ek_tls_peer_srp_user(struct estkit_server *srv, struct evhttp_connection *evcon)
+{
+	struct bufferevent *bev = NULL;
+	SSL *ssl = NULL;
+
+	if (srv->srp == NULL)
+		return NULL;
+	bev = evhttp_connection_get_bufferevent(evcon);
+	ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+	return ssl != NULL ? ek_tls_srp_user(ssl) : NULL;
 }
 
 /* See server_internal.h. */

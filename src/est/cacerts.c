@@ -25,6 +25,7 @@ void est_usage_cacerts(FILE *f)
 	fprintf(
 	    f,
 	    "usage: est cacerts --server URL (--cacert FILE | --implicit-ta FILE|system |\n"
+	    "                   --srp-user NAME [--srp-password-file FILE] |\n"
 	    "                   --insecure-bootstrap --fingerprint SHA256)\n"
 	    "                   [--out FILE | --update] [--accept-ra] [--timeout SECONDS] "
 	    "[--verbose]\n"
@@ -45,6 +46,9 @@ void est_usage_cacerts(FILE *f)
 	    "                        --cacert) carries id-kp-cmcRA (RFC 7030 3.6.1)\n"
 	    "  --timeout SECONDS     limit for the whole operation (1..3600)\n"
 	    "  --verbose             log each HTTP exchange on stderr\n"
+	    EST_SRP_USAGE
+	    "                   A /cacerts answer over TLS-SRP comes from the server holding\n"
+	    "                   the verifier: it may serve as --cacert from then on (4.1.1)\n"
 	    "\n"
 	    "With --cacert, a root the server sends that the file does not hold is kept only\n"
 	    "through a link certificate (NewWithOld) signed by a trusted root (RFC 7030 4.1.3);\n"
@@ -65,6 +69,7 @@ static int parse(int argc, char **argv, struct opts *o)
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"accept-ra", no_argument, NULL, 'Z'},
 	    {"implicit-ta", required_argument, NULL, 'I'},
+	    EST_SRP_LONGOPTS,
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -73,6 +78,8 @@ static int parse(int argc, char **argv, struct opts *o)
 	opterr = 0;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, ":s:c:f:o:t:vh", longopts, NULL)) != -1) {
+		if (est_conn_srp_option(&o->conn, ch, optarg))
+			continue;
 		switch (ch) {
 		case 's': o->conn.server = optarg; break;
 		case 'c': o->conn.cacert = optarg; break;
@@ -114,10 +121,14 @@ static int check(const struct opts *o)
 		return est_usage_error(CMD, "--update needs --cacert (the file it rewrites)");
 	if (o->update && o->out != NULL)
 		return est_usage_error(CMD, "--update and --out exclude each other");
-	if (!o->bootstrap && o->conn.cacert == NULL && o->conn.implicit_ta == NULL)
-		return est_usage_error(CMD, "need --cacert, --implicit-ta, or --insecure-bootstrap "
-		                            "with --fingerprint");
-	return 0;
+	if (o->conn.srp_user != NULL && (o->bootstrap || o->update))
+		return est_usage_error(CMD, "--srp-user authenticates the server itself: not with "
+		                            "--insecure-bootstrap or --update");
+	if (!o->bootstrap && o->conn.cacert == NULL && o->conn.implicit_ta == NULL &&
+	    o->conn.srp_user == NULL)
+		return est_usage_error(CMD, "need --cacert, --implicit-ta, --srp-user, or "
+		                            "--insecure-bootstrap with --fingerprint");
+	return est_conn_srp_check(CMD, &o->conn) != 0 ? EST_EXIT_USAGE : 0;
 }
 
 /* Warns about each certificate of certs that kept lacks. */

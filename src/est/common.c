@@ -159,6 +159,67 @@ int est_password_get(const char *cmd, const struct est_conn *o, char **out)
 	return EST_EXIT_FAIL;
 }
 
+/* See common.h. */
+int est_conn_srp_option(struct est_conn *o, int ch, const char *arg)
+{
+	if (ch == EST_OPT_SRP_USER)
+		o->srp_user = arg;
+	else if (ch == EST_OPT_SRP_PWFILE)
+		o->srp_password_file = arg;
+	else
+		return 0;
+	return 1;
+}
+
+/* See common.h. */
+int est_conn_srp_check(const char *cmd, const struct est_conn *o)
+{
+	if (o->srp_password_file != NULL && o->srp_user == NULL)
+		return est_usage_error(cmd, "--srp-password-file needs --srp-user");
+	if (o->srp_user == NULL)
+		return 0;
+	if (o->user != NULL || o->cert != NULL || o->implicit_ta != NULL)
+		return est_usage_error(cmd, "--srp-user authenticates both sides by itself: not "
+		                            "with --user, --cert or --implicit-ta");
+	if (o->tls_max == TLS1_3_VERSION)
+		return est_usage_error(cmd, "TLS-SRP is TLS 1.2 only: not with --tls-max 1.3");
+	return 0;
+}
+
+/* --srp-password-file, EST_SRP_PASSWORD or a prompt; then estkit_client_set_srp(). */
+static int set_srp(const char *cmd, struct estkit_client *c, const struct est_conn *o)
+{
+	const char *env = getenv("EST_SRP_PASSWORD");
+	char *pw = NULL;
+	int ex = EST_EXIT_OK;
+	enum estkit_status rc = ESTKIT_OK;
+
+	if (o->srp_password_file != NULL) {
+		ex = password_from_file(cmd, o->srp_password_file, &pw);
+	} else if (env != NULL && env[0] != '\0') {
+		if ((pw = strdup(env)) == NULL) {
+			est_err(cmd, "out of memory");
+			ex = EST_EXIT_FAIL;
+		}
+	} else if (isatty(STDIN_FILENO)) {
+		ex = password_prompt(cmd, o->srp_user, &pw);
+	} else {
+		est_err(cmd, "--srp-user %s needs a password: --srp-password-file, "
+		             "EST_SRP_PASSWORD or a terminal", o->srp_user);
+		ex = EST_EXIT_FAIL;
+	}
+	if (ex != EST_EXIT_OK)
+		return ex;
+	rc = estkit_client_set_srp(c, o->srp_user, pw);
+	est_secret_free(pw);
+	if (rc != ESTKIT_OK) {
+		est_err(cmd, "cannot use SRP user name \"%s\": %s", o->srp_user,
+		        estkit_strerror(rc));
+		return EST_EXIT_FAIL;
+	}
+	return EST_EXIT_OK;
+}
+
 static void log_line(void *arg, const char *line)
 {
 	fprintf(stderr, "est: %s: debug: %s\n", (const char *)arg, line);
@@ -220,7 +281,7 @@ struct estkit_client *est_client_open(const char *cmd, const struct est_conn *o,
 	if (o->cert != NULL &&
 	    (rc = estkit_client_set_client_cert(c, o->cert, o->key)) != ESTKIT_OK)
 		goto fail;
-	*exit_code = set_credentials(cmd, c, o);
+	*exit_code = o->srp_user != NULL ? set_srp(cmd, c, o) : set_credentials(cmd, c, o);
 	if (*exit_code != EST_EXIT_OK) {
 		estkit_client_free(c);
 		return NULL;

@@ -30,7 +30,33 @@ struct est_conn {
 	int tls_max; /* --tls-max: TLS1_2_VERSION, TLS1_3_VERSION or 0 */
 	int accept_ra; /* --accept-ra: RFC 7030 3.6.1 id-kp-cmcRA authorizes the server */
 	const char *implicit_ta; /* --implicit-ta FILE|system: RFC 7030 4.1.1 /cacerts only */
+	const char *srp_user;          /* --srp-user: TLS-SRP instead of certificates (3.3.3) */
+	const char *srp_password_file; /* --srp-password-file */
 };
+
+/* getopt_long codes of the TLS-SRP options (long only), and their table rows. */
+#define EST_OPT_SRP_USER   0x101
+#define EST_OPT_SRP_PWFILE 0x102
+#define EST_SRP_LONGOPTS                                                                   \
+	{"srp-user", required_argument, NULL, EST_OPT_SRP_USER},                            \
+	{                                                                                   \
+		"srp-password-file", required_argument, NULL, EST_OPT_SRP_PWFILE            \
+	}
+#define EST_SRP_USAGE                                                                      \
+	"  --srp-user NAME  mutual authentication with TLS-SRP (RFC 7030 3.3.3) instead of\n" \
+	"                   certificates: TLS 1.2, no --cacert needed; the password from\n"   \
+	"                   --srp-password-file FILE, env EST_SRP_PASSWORD or a prompt\n"
+
+/*
+ * The TLS-SRP options of ch into o: 1 when ch was one of them, else 0.
+ */
+int est_conn_srp_option(struct est_conn *o, int ch, const char *arg);
+
+/*
+ * TLS-SRP rules shared by the subcommands: a password file needs
+ * --srp-user, which excludes --user, --cert and --implicit-ta. 0 or a usage error.
+ */
+int est_conn_srp_check(const char *cmd, const struct est_conn *o);
 
 /* Prints "est: CMD: message" and a newline on stderr. */
 void est_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -57,7 +83,8 @@ void est_secret_free(char *s);
 
 /*
  * Creates a client for o->server with o->cacert as trust anchors (unless
- * NULL), Basic credentials and a TLS client certificate when given. Returns
+ * NULL), Basic credentials, a TLS client certificate or TLS-SRP
+ * credentials when given. Returns
  * NULL after printing the error; *exit_code says how to exit.
  */
 struct estkit_client *est_client_open(const char *cmd, const struct est_conn *o, int *exit_code);

@@ -56,6 +56,7 @@ void est_usage_enroll(FILE *f)
 	    f,
 	    "usage: est enroll --server URL --cacert FILE\n"
 	    "                  [--user NAME [--password-file FILE | --password PW]]\n"
+	    "                  [--srp-user NAME [--srp-password-file FILE]]\n"
 	    "                  [--auth basic|digest|any] [--cert FILE --key FILE]\n"
 	    "                  [--csr FILE [--key FILE] | --subject SUBJ [--san SAN]... "
 	    "[--key-type SPEC]]\n"
@@ -68,6 +69,7 @@ void est_usage_enroll(FILE *f)
 	    "  --channel-binding   put the TLS channel binding in challengePassword (RFC 7030 3.5)\n"
 	    "  --identity-linking  same, in the RFC 7894 estIdentityLinking attribute\n"
 	    "  --csr-out FILE      also write the request as sent (PEM)\n"
+	    EST_SRP_USAGE
 	    "  --accept-ra         authorize a server certificate with id-kp-cmcRA even if\n"
 	    "                      it does not name the host (RFC 7030 3.6.1)\n"
 	    "  --no-csrattrs       do not ask /csrattrs first and follow it (key type, hash,\n"
@@ -111,6 +113,8 @@ void est_usage_reenroll(FILE *f)
 
 static int parse_one(struct eopts *o, int ch, const char *arg)
 {
+	if (!o->reenroll && est_conn_srp_option(&o->conn, ch, arg))
+		return 0; /* re-enrollment authenticates with the certificate it renews */
 	switch (ch) {
 	case 's': o->conn.server = arg; break;
 	case 'c': o->conn.cacert = arg; break;
@@ -190,6 +194,7 @@ static int parse(int argc, char **argv, struct eopts *o)
 	    {"challenge-password", required_argument, NULL, 'Y'},
 	    {"otp", required_argument, NULL, 'J'},
 	    {"otp-file", required_argument, NULL, 'F'},
+	    EST_SRP_LONGOPTS,
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -262,8 +267,10 @@ static int check_reenroll(const struct eopts *o)
 
 static int check(struct eopts *o)
 {
-	if (o->conn.server == NULL || o->conn.cacert == NULL)
-		return est_usage_error(o->cmd, "--server and --cacert are required");
+	if (o->conn.server == NULL || (o->conn.cacert == NULL && o->conn.srp_user == NULL))
+		return est_usage_error(o->cmd, "--server and --cacert (or --srp-user) are required");
+	if (est_conn_srp_check(o->cmd, &o->conn) != 0)
+		return EST_EXIT_USAGE;
 	if (o->conn.cert != NULL && o->conn.key == NULL)
 		return est_usage_error(o->cmd, "--cert needs --key");
 	if (o->conn.user == NULL && (o->conn.password != NULL || o->conn.password_file != NULL))

@@ -20,6 +20,7 @@ struct copts {
 	const char *id_secret_file, *identification; /* RFC 5272 6.2.1, 6.2.3 */
 	const char *sans[MAX_SANS];
 	size_t nsans;
+	int crmf;                /* --crmf: a CRMF CertReqMsg instead of PKCS#10 */
 };
 
 void est_usage_fullcmc(FILE *f)
@@ -29,11 +30,14 @@ void est_usage_fullcmc(FILE *f)
 		   "                   [--cert FILE --tls-key FILE]\n"
 		   "                   (--csr FILE --key FILE | --subject SUBJ [--san SAN]... "
 		   "[--key-type SPEC])\n"
-		   "                   [--identity-proof-secret-file FILE] [--identification NAME]\n"
+		   "                   [--crmf] [--identity-proof-secret-file FILE] "
+		   "[--identification NAME]\n"
 		   "                   [--out DIR] [--save-request FILE] [--timeout S] [--verbose]\n"
 		   "\n"
 		   "Sends the request as Full CMC (RFC 7030 4.3): a PKIData signed with the\n"
 		   "request's key; checks the CA's signature, nonces and status of the answer.\n"
+		   "  --crmf               send a CRMF CertReqMsg (RFC 4211) with a signature\n"
+		   "                       proof of possession instead of the PKCS#10\n"
 		   "  --save-request FILE  write the base64 CMC request to FILE, send nothing\n"
 		   "  --identity-proof-secret-file FILE  add identityProofV2 (RFC 5272 6.2.1):\n"
 		   "                       HMAC-SHA256 over the requests with the secret shared\n"
@@ -76,6 +80,7 @@ static int parse_one(struct copts *o, int ch, const char *arg)
 	case 'X': o->id_secret_file = arg; break;
 	case 'D': o->identification = arg; break;
 	case 'v': o->conn.verbose = 1; break;
+	case 'M': o->crmf = 1; break;
 	case 'a':
 		if (o->nsans == MAX_SANS)
 			return est_usage_error(o->cmd, "at most %d --san", MAX_SANS);
@@ -105,6 +110,7 @@ static int parse(int argc, char **argv, struct copts *o, void (*usage)(FILE *))
 	    {"timeout", required_argument, NULL, 't'}, {"verbose", no_argument, NULL, 'v'},
 	    {"identity-proof-secret-file", required_argument, NULL, 'X'},
 	    {"identification", required_argument, NULL, 'D'},
+	    {"crmf", no_argument, NULL, 'M'},
 	    {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
 	};
 	int ch = 0, ex = 0;
@@ -235,8 +241,10 @@ int est_cmd_fullcmc(int argc, char **argv)
 	if ((ex = make_csr(&o, &csr, &key, &generated)) != EST_EXIT_OK)
 		goto out;
 	ex = EST_EXIT_FAIL;
+	/* RFC 5272 3.2.1.3: the same request as PKCS#10 or as a CRMF CertReqMsg */
 	if (estkit_cmc_req_new(&req) != ESTKIT_OK ||
-	    estkit_cmc_req_add_pkcs10(req, csr, NULL) != ESTKIT_OK) {
+	    (o.crmf ? estkit_cmc_req_add_crmf_csr(req, csr, key, NULL)
+		    : estkit_cmc_req_add_pkcs10(req, csr, NULL)) != ESTKIT_OK) {
 		est_err(o.cmd, "cannot build the CMC request");
 		goto out;
 	}
@@ -322,6 +330,8 @@ int est_cmd_revoke(int argc, char **argv)
 	/* estd verifies a revokeRequest's signature with the signer certificate */
 	if (o.csr_key == NULL || o.conn.cert == NULL || o.serial == NULL)
 		return est_usage_error(o.cmd, "need --cert, --key and --serial");
+	if (o.crmf)
+		return est_usage_error(o.cmd, "--crmf is for est fullcmc");
 	if ((reason = reason_code(o.reason)) < 0)
 		return est_usage_error(o.cmd, "unknown --reason \"%s\"", o.reason);
 	ex = EST_EXIT_FAIL;

@@ -46,6 +46,7 @@ void est_usage_serverkeygen(FILE *f)
 	        "usage: est serverkeygen --server URL --cacert FILE\n"
 	        "                        [--user NAME [--password-file FILE | --password PW]]\n"
 	        "                        [--cert FILE --key FILE]\n"
+	        "                        [--srp-user NAME [--srp-password-file FILE]]\n"
 	        "                        --subject SUBJ [--san SAN]... [--key-type SPEC]\n"
 	        "                        [--decrypt-key FILE [--key-id ID]]\n"
 	        "                        [--out DIR] [--timeout SECONDS] [--verbose]\n"
@@ -57,11 +58,14 @@ void est_usage_serverkeygen(FILE *f)
 	        "                      (the server's serverkeygen_kek), or the PEM private key\n"
 	        "                      of --cert (the key is encrypted to that certificate)\n"
 	        "  --out DIR           writes DIR/key.pem (0600), DIR/cert.pem, DIR/chain.pem,\n"
-	        "                      and DIR/key.p7m (the encrypted key as sent, DER)\n");
+	        "                      and DIR/key.p7m (the encrypted key as sent, DER)\n"
+	        EST_SRP_USAGE);
 }
 
 static int parse_one(struct sopts *o, int ch, const char *arg)
 {
+	if (est_conn_srp_option(&o->conn, ch, arg))
+		return 0;
 	switch (ch) {
 	case 's': o->conn.server = arg; break;
 	case 'c': o->conn.cacert = arg; break;
@@ -108,6 +112,7 @@ static int parse(int argc, char **argv, struct sopts *o)
 	    {"out", required_argument, NULL, 'o'},
 	    {"timeout", required_argument, NULL, 't'},
 	    {"verbose", no_argument, NULL, 'v'},
+	    EST_SRP_LONGOPTS,
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -130,8 +135,12 @@ static int parse(int argc, char **argv, struct sopts *o)
 	}
 	if (optind < argc)
 		return est_usage_error(o->cmd, "unexpected argument \"%s\"", argv[optind]);
-	if (o->conn.server == NULL || o->conn.cacert == NULL || o->subject == NULL)
-		return est_usage_error(o->cmd, "--server, --cacert and --subject are required");
+	if (o->conn.server == NULL || (o->conn.cacert == NULL && o->conn.srp_user == NULL) ||
+	    o->subject == NULL)
+		return est_usage_error(o->cmd, "--server, --cacert (or --srp-user) and --subject "
+		                               "are required");
+	if (est_conn_srp_check(o->cmd, &o->conn) != 0)
+		return EST_EXIT_USAGE;
 	if ((o->conn.cert == NULL) != (o->conn.key == NULL))
 		return est_usage_error(o->cmd, "--cert and --key go together");
 	if (o->conn.user == NULL && (o->conn.password != NULL || o->conn.password_file != NULL))

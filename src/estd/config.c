@@ -111,6 +111,7 @@ static const struct key auth_keys[] = {
 	{"explicit_ca", V_OPTPATH, CFG(explicit_ca), 0, 0}, /* RFC 7030 3.6 name of client_ca */
 	{"implicit_ca", V_OPTPATH, CFG(implicit_ca), 0, 0},
 	{"implicit_ca_enabled", V_BOOL, CFG(implicit_ca_enabled), 0, 0},
+	{"srp_verifier_file", V_OPTPATH, CFG(srp_verifier_file), 0, 0}, /* RFC 7030 3.3.3 */
 	{"reenroll_requires_cert", V_BOOL, CFG(reenroll_requires_cert), 0, 0},
 	{"methods", V_METHODS, CFG(auth_methods), 0, 0},
 	{"digest_secret_file", V_PATH, CFG(digest_secret_file), 0, 0},
@@ -1003,6 +1004,7 @@ void estd_config_free(struct estd_config *cfg)
 	free(cfg->client_ca);
 	free(cfg->implicit_ca);
 	free(cfg->explicit_ca);
+	free(cfg->srp_verifier_file);
 	free(cfg->digest_secret_file);
 	free(cfg->revokers);
 	free(cfg->ra_certs);

@@ -51,6 +51,8 @@
  *   auth_fail_table = 4096         ; addresses remembered
  *   auth_fail_delay = 250          ; ms: the n-th failure's 401 waits (n - 1) x this (max 5 s)
  *   ra_certs =                     ; RFC 7030 3.7 RAs: any | cert:SUBJECT, ... (id-kp-cmcRA)
+ *   srp_verifier_file =            ; TLS-SRP verifiers (`openssl srp` format, RFC 7030 3.3.3);
+ *                                  ;   unset: no SRP. Reread on SIGHUP
  *
  *   [profile default]              ; what issued certificates look like
  *   validity_days = 365
@@ -174,6 +176,7 @@ struct estd_config {
 	char *implicit_ca;        /* NULL when unset */
 	char *explicit_ca;        /* parse only: moved to client_ca (its alias) */
 	int implicit_ca_enabled;  /* -1 unset: yes when implicit_ca is set */
+	char *srp_verifier_file;  /* [auth] TLS-SRP verifiers (RFC 7030 3.3.3); NULL: no SRP */
 	/* [ca] signer: 0 = a separate signer process holds the CA keys (default), 1 = inline */
 	int ca_signer_inline;
 	int ca_signer_workers;    /* signer worker processes; 0: one per online CPU (max 8) */

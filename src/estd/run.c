@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include <estkit/pki.h>
 #include <estkit/server.h>
@@ -32,6 +33,8 @@
 
 /* Seconds requests in flight get to finish on SIGTERM/SIGINT. */
 #define SHUTDOWN_GRACE 10
+/* HMAC label deriving the TLS-SRP seed key from the Digest key file. */
+#define SRP_SEED_LABEL "estkit TLS-SRP salts of unknown users"
 
 struct estd_running {
 	struct estd_ca *ca;
@@ -43,6 +46,8 @@ struct estd_running {
 	struct estd_signer_proc *signer; /* [ca] signer = process: the CA keys live there */
 	const char *config;              /* the estd.conf given, for the signer's reload */
 	unsigned char digest_key[ESTD_DIGEST_KEY_LEN]; /* wiped in teardown */
+	unsigned char srp_seed[32];      /* TLS-SRP seed key (wiped in teardown) */
+	int srp;                         /* [auth] srp_verifier_file set: reread it on SIGHUP */
 };
 
 static void usage(FILE *f)
@@ -165,6 +170,33 @@ static int load_digest_key(const struct estd_config *cfg, struct estd_running *r
 	return 0;
 }
 
+/*
+ * TLS-SRP (RFC 7030 3.3.3). The key of the simulated salts of unknown users
+ * (RFC 5054 2.5.1.3) is derived from the Digest key file, which the nodes
+ * serving one directory share: they all answer an unknown name alike.
+ */
+static int srp_config(const struct estd_config *cfg, struct estd_running *r,
+		      struct estkit_server_config *sc)
+{
+	static const char label[] = SRP_SEED_LABEL;
+	size_t n = sizeof(r->srp_seed);
+	char *err = NULL;
+
+	if (cfg->srp_verifier_file == NULL)
+		return 0;
+	if (!(cfg->auth_methods & ESTKIT_AUTH_DIGEST) &&
+	    estd_digest_key_load(cfg->digest_secret_file, r->digest_key, &err) != ESTKIT_OK)
+		return fail(err);
+	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, r->digest_key, sizeof(r->digest_key),
+		      (const unsigned char *)label, sizeof(label) - 1, r->srp_seed, n, &n) == NULL)
+		return fail(estd_strfmt("cannot derive the TLS-SRP seed key"));
+	sc->srp_verifier_file = cfg->srp_verifier_file;
+	sc->srp_seed = r->srp_seed;
+	sc->srp_seed_len = n;
+	r->srp = 1;
+	return 0;
+}
+
 /* Everything up to a backend; on success the backend owns cfg. */
 static int build_backend(struct estd_config *cfg, struct estd_running *r)
 {
@@ -269,6 +301,9 @@ static void signal_loop(struct estd_running *r, const sigset_t *set)
 			reload_signer(r);
 			if (estd_backend_ca_reload(r->backend) == ESTKIT_OK)
 				trust_next_root(r);
+			if (r->srp && estkit_server_srp_reload(r->srv) != ESTKIT_OK)
+				estd_backend_ca_log(r->backend, ESTKIT_LOG_ERROR, "SIGHUP: %s",
+						    estkit_server_errmsg(r->srv));
 			continue;
 		}
 		estd_backend_ca_log(r->backend, ESTKIT_LOG_INFO, "shutting down (%s)",
@@ -290,6 +325,7 @@ static void teardown(struct estd_running *r)
 	estd_signer_proc_install(NULL);
 	estd_signer_proc_free(r->signer);
 	OPENSSL_cleanse(r->digest_key, sizeof(r->digest_key));
+	OPENSSL_cleanse(r->srp_seed, sizeof(r->srp_seed));
 }
 
 static int parse_args(int argc, char **argv, const char **config, const char **pidfile)
@@ -343,6 +379,8 @@ int estd_cmd_run(int argc, char **argv)
 	ret = start_signer(cfg, &r);
 	if (ret == 0)
 		ret = load_digest_key(cfg, &r, &sc);
+	if (ret == 0)
+		ret = srp_config(cfg, &r, &sc);
 	if (ret != 0) {
 		estd_config_free(cfg);
 		goto out;

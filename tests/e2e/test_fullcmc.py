@@ -5,6 +5,7 @@ import base64
 import subprocess
 
 from e2e_util import (EST, ESTD, PASSWORD, USER, base_env, cert_pubkey, cert_serial, curl,
+                      free_port,
                       describe, key_pubkey, make_csr, norm_serial, ok, run, set_ini, verify)
 
 CMC_REQ = "application/pkcs7-mime; smime-type=CMC-request"
@@ -195,3 +196,126 @@ def test_profile_crl_url_adds_distribution_point(fresh_server, work):
     cert, _ = _enrolled(srv, work, "with-cdp")
     text = ok(["openssl", "x509", "-in", cert, "-noout", "-ext", "crlDistributionPoints"]).stdout
     assert "URI:http://ca.example/crl/estkit.crl" in text, text
+
+
+# ---- CRMF (RFC 4211) inside the PKIData (RFC 5272 3.2.1.3.2) ----------------------------
+
+def test_fullcmc_crmf_issues_a_certificate_that_verifies(server, work):
+    out = work / "crmf"
+    cp = _fullcmc(server, out, "--crmf", "--subject", "/CN=cmc-crmf", "--san",
+                  "DNS:cmc-crmf.example")
+    verify(server.ca, out / "cert.pem")
+    assert cert_pubkey(out / "cert.pem") == key_pubkey(out / "key.pem")
+    text = ok(["openssl", "x509", "-in", out / "cert.pem", "-noout", "-text"]).stdout
+    assert "DNS:cmc-crmf.example" in text, text
+    rec = server.cert_record(cert_serial(out / "cert.pem"))
+    assert rec is not None and rec["op"] == "fullcmc", rec
+    assert "Certificate issued" in cp.stdout
+    # what went over the wire is a CertReqMsg ([1] in reqSequence), no PKCS#10
+    req = work / "crmf.b64"
+    ok([EST, "fullcmc", "--crmf", "--cacert", server.ca, "--subject", "/CN=cmc-crmf2", "--out",
+        work / "crmf2", "--save-request", req])
+    der = work / "crmf.der"
+    der.write_bytes(base64.b64decode(req.read_text()))
+    text = _pkidata_text(der)
+    assert any("d=2" in ln and "cont [ 1 ]" in ln for ln in text.splitlines()), text
+
+
+def _pkidata_text(signed_der, oid="id-cct-PKIData"):
+    """asn1parse of the PKIData (or PKIResponse) inside a SignedData (its eContent)."""
+    lines = ok(["openssl", "asn1parse", "-inform", "DER", "-in", signed_der]).stdout.splitlines()
+    start = next(i for i, ln in enumerate(lines) if f":{oid}" in ln.replace(" ", ""))
+    econtent = next(ln for ln in lines[start:] if "OCTET STRING" in ln)
+    return ok(["openssl", "asn1parse", "-inform", "DER", "-in", signed_der, "-strparse",
+               econtent.split(":")[0].strip()]).stdout
+
+
+def _der_len(n):
+    if n < 0x80:
+        return bytes([n])
+    b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(b)]) + b
+
+
+def _tlv(tag, content):
+    return bytes([tag]) + _der_len(len(content)) + content
+
+
+def _openssl_cmp_certreqmsg(work, key, subject, san):
+    """A CertReqMsg made by `openssl cmp` (its ir, RFC 4210), with no server to
+    answer: -reqout keeps the PKIMessage, asn1parse -strparse cuts out the body's
+    CertReqMessages and its only CertReqMsg."""
+    reqout = work / "ir.der"
+    run(["openssl", "cmp", "-cmd", "ir", "-server", f"127.0.0.1:{free_port()}",
+         "-path", "pkix/", "-newkey", key, "-key", key, "-subject", subject, "-sans", san,
+         "-secret", "pass:unused", "-ref", "1", "-recipient", "/CN=nobody",
+         "-certout", work / "unused.pem", "-reqout", reqout, "-msg_timeout", "3"])
+    assert reqout.exists() and reqout.stat().st_size > 0, "openssl cmp wrote no request"
+    lines = ok(["openssl", "asn1parse", "-inform", "DER", "-in", reqout]).stdout.splitlines()
+    # body ir [0] at depth 1 holds CertReqMessages, whose first (only) entry is the CertReqMsg
+    body = next(i for i, ln in enumerate(lines) if "d=1" in ln and "cont [ 0 ]" in ln)
+    assert "d=2" in lines[body + 1] and "d=3" in lines[body + 2], lines
+    first = int(lines[body + 2].split(":")[0])
+    msg = work / "certreqmsg.der"
+    ok(["openssl", "asn1parse", "-inform", "DER", "-in", reqout, "-strparse", str(first),
+        "-noout", "-out", msg])
+    return msg.read_bytes()
+
+
+def test_fullcmc_crmf_from_openssl_cmp_signed_by_openssl_cms(server, work):
+    key = work / "k.pem"
+    ok(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+        "-out", key])
+    msg = _openssl_cmp_certreqmsg(work, key, "/CN=ossl-crmf", "DNS:ossl-crmf.example")
+    assert msg[0] == 0x30, msg[:4].hex()
+    # PKIData { controls {}, reqSequence { crm [1] IMPLICIT CertReqMsg }, {}, {} }
+    pkidata = _tlv(0x30, _tlv(0x30, b"") + _tlv(0x30, b"\xa1" + msg[1:]) + _tlv(0x30, b"") +
+                   _tlv(0x30, b""))
+    (work / "pkidata.der").write_bytes(pkidata)
+    # RFC 5272 3.2.1.3.2: signed with the requested key, signer named by its key identifier
+    selfsigned = work / "self.pem"
+    ok(["openssl", "req", "-x509", "-new", "-key", key, "-subj", "/CN=ossl-crmf", "-days", "1",
+        "-out", selfsigned])
+    signed = work / "signed.der"
+    ok(["openssl", "cms", "-sign", "-binary", "-nodetach", "-in", work / "pkidata.der",
+        "-econtent_type", "1.3.6.1.5.5.7.12.2", "-signer", selfsigned, "-inkey", key,
+        "-keyid", "-nocerts", "-md", "sha256", "-outform", "DER", "-out", signed])
+    b64 = work / "signed.b64"
+    b64.write_bytes(base64.b64encode(signed.read_bytes()))
+    r = curl(server.est_url("fullcmc"), work, cafile=server.ca, user=f"{USER}:{PASSWORD}",
+             data_file=b64, ctype=CMC_REQ)
+    resp = work / "resp.der"
+    assert r.status == 200, (r, _status_text(work, r.body))
+    resp.write_bytes(base64.b64decode(r.body))
+    ok(["openssl", "cms", "-verify", "-inform", "DER", "-in", resp, "-CAfile", server.ca,
+        "-purpose", "any", "-binary", "-out", work / "resp.pkir"])
+    leaf = _leaf_for_key(work, resp, key)
+    verify(server.ca, leaf)
+    text = ok(["openssl", "x509", "-in", leaf, "-noout", "-text"]).stdout
+    assert "CN = ossl-crmf" in text and "DNS:ossl-crmf.example" in text, text
+    assert server.cert_record(cert_serial(leaf))["op"] == "fullcmc"
+
+
+def _status_text(work, body):
+    """The strings of a CMC response (statusString says why), for failure messages."""
+    der = work / "why.der"
+    der.write_bytes(base64.b64decode(body))
+    text = _pkidata_text(der, "id-cct-PKIResponse")
+    return [ln for ln in text.splitlines() if "UTF8STRING" in ln or "INTEGER" in ln]
+
+
+def _leaf_for_key(work, resp, key):
+    """The certificate of the CMS response whose public key is key's."""
+    p7 = work / "resp.p7.pem"
+    # a CMS SignedData is a PKCS#7 signedData: openssl pkcs7 lists its certificates
+    ok(["openssl", "pkcs7", "-inform", "DER", "-in", resp, "-print_certs", "-out", p7])
+    want = key_pubkey(key)
+    pems = p7.read_text().split("-----END CERTIFICATE-----")
+    for i, chunk in enumerate(pems):
+        if "BEGIN CERTIFICATE" not in chunk:
+            continue
+        pem = work / f"c{i}.pem"
+        pem.write_text(chunk[chunk.index("-----BEGIN"):] + "-----END CERTIFICATE-----\n")
+        if cert_pubkey(pem) == want:
+            return pem
+    raise AssertionError("no certificate for the requested key in the response")

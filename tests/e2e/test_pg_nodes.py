@@ -3,14 +3,22 @@ processes on different ports share one database, one CA and one Digest
 secret. Enrollments through both get unique serials; a request pended on
 node A is approved with `estd requests approve` and collected through node
 B; a Digest nonce issued by A works on B and a nonce-count replay is
-refused on either node; a PostgreSQL restart gives 503 meanwhile and
-estd recovers by itself. The PostgreSQL server is started by the test
-(pg_util.py), as nobody when running as root."""
+refused on either node; a one-time token made with `estd token create`
+enrolls once through A and is refused on B, and of many enrollments racing
+with one token across both nodes exactly one is issued; a PostgreSQL
+restart gives 503 meanwhile and estd recovers by itself. The PostgreSQL
+server is started by the test (pg_util.py), as nobody when running as
+root."""
 
+import base64
 import concurrent.futures
+import http.client
 import json
 import shutil
+import ssl
+import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +27,8 @@ from e2e_util import (ESTD, PASSWORD, USER, Estd, cert_serial, curl, describe, f
                       make_csr, norm_serial, ok, p7_to_pem, run, set_ini, sh, verify,
                       wait_for)
 from test_digest import ENROLL, DigestClient, csr_b64
+from test_tokens import create as token_create
+from test_tokens import est_otp, tokens
 
 AUTH = f"{USER}:{PASSWORD}"
 P10 = "application/pkcs10"
@@ -76,6 +86,12 @@ def _enroll(node, work, b64, label=None):
     sub.mkdir(exist_ok=True)
     return curl(node.est_url("simpleenroll", label), sub, cafile=node.ca, user=AUTH,
                 data_file=b64, ctype=P10)
+
+
+def _csr_body(work, name, subj):
+    """A PEM CSR's base64 lines, the body of a simpleenroll POST."""
+    csr, _ = make_csr(work, name, subj=subj)
+    return "".join(l for l in Path(csr).read_text().splitlines() if "-----" not in l).encode()
 
 
 def _serial_of(work, r, name):
@@ -163,6 +179,97 @@ def test_digest_nonce_of_a_works_on_b_and_replays_are_refused_on_both(pg, nodes,
     rows = pg.psql("SELECT nc FROM digest_nonces", db=_db(conninfo)).split()
     assert rows == ["2"], rows
     assert "nonce count replayed" in a.log_text() + b.log_text()
+
+
+def test_token_enrolls_once_through_a_and_is_refused_on_b(pg, nodes, work):
+    a, b, conninfo = nodes
+    tid, secret = token_create(a, "CN=pgdev1", "DNS:pgdev1.example", expires="1h")
+    assert tokens(b)[tid]["state"] == "unused"           # B's config reads the same store
+    stored = pg.psql(f"SELECT hash FROM tokens WHERE id = '{tid}'", db=_db(conninfo)).strip()
+    assert len(stored) == 64 and secret.split(".")[1] not in stored, stored  # only a hash
+    cp = est_otp(a, work / "o1", secret, "CN=pgdev1", "DNS:pgdev1.example")
+    assert cp.returncode == 0, describe(cp)
+    verify(a.ca, work / "o1" / "cert.pem")
+    t = tokens(b)[tid]
+    assert t["state"] == "used" and t["serial"], t
+    rec = b.cert_record(t["serial"])
+    assert rec is not None and rec["requester"] == f"token:{tid}", rec
+    # the same secret through the other node: the sqlite path's answer, 403 already used
+    cp = est_otp(b, work / "o2", secret, "CN=pgdev1", "DNS:pgdev1.example")
+    assert cp.returncode != 0 and "403" in cp.stderr and "already used" in cp.stderr, \
+        describe(cp)
+    assert not (work / "o2" / "cert.pem").exists()
+    assert wait_for(lambda: f"token {tid} is already used" in b.log_text()), b.log_tail()
+
+
+def test_token_list_and_revoke_on_the_shared_store(pg, nodes, work):
+    a, b, conninfo = nodes
+    tid, secret = token_create(a, "CN=pgrev")
+    other, _ = token_create(b, "CN=pgkeep")
+    listed = tokens(a)
+    assert set(listed) == {tid, other}, listed
+    assert listed[tid]["subject"] == "CN=pgrev" and listed[tid]["state"] == "unused", listed
+    ok([ESTD, "token", "revoke", tid, "-c", b.conf])
+    assert tokens(a)[tid]["state"] == "revoked"
+    assert tokens(a)[other]["state"] == "unused"
+    cp = run([ESTD, "token", "revoke", tid, "-c", a.conf])
+    assert cp.returncode != 0 and "already used or revoked" in cp.stderr, describe(cp)
+    cp = run([ESTD, "token", "revoke", "00000000000000ff", "-c", a.conf])
+    assert cp.returncode != 0 and "no such token" in cp.stderr, describe(cp)
+    cp = run([ESTD, "token", "revoke", "bad id", "-c", a.conf])
+    assert cp.returncode != 0 and "invalid token id" in cp.stderr, describe(cp)
+    for n in (a, b):                                     # revoked: refused on both nodes
+        cp = est_otp(n, work / f"r-{n.port}", secret, "CN=pgrev")
+        assert cp.returncode != 0 and "403" in cp.stderr and "revoked" in cp.stderr, \
+            describe(cp)
+    row = pg.psql(f"SELECT used_at, revoked_at > 0 FROM tokens WHERE id = '{tid}'",
+                  db=_db(conninfo)).strip()
+    assert row == "0|t", row
+    text = ok([ESTD, "token", "list", "-c", b.conf]).stdout
+    assert tid in text and "revoked" in text, text
+
+
+RACERS = 24
+
+
+def test_one_token_racing_across_both_nodes_issues_exactly_once(pg, nodes, work):
+    a, b, conninfo = nodes
+    tid, secret = token_create(a, "CN=pgrace")
+    basic = "Basic " + base64.b64encode(f"token:{secret}".encode()).decode()
+    conns, bodies = [], []
+    for i in range(RACERS):
+        node = a if i % 2 == 0 else b
+        bodies.append(_csr_body(work, f"race{i}", "/CN=pgrace"))
+        conns.append(http.client.HTTPSConnection(
+            "127.0.0.1", node.port, timeout=60,
+            context=ssl.create_default_context(cafile=str(node.ca))))
+    for c in conns:                                      # handshakes first: then all at once
+        c.connect()
+    go = threading.Barrier(RACERS)
+    results = [None] * RACERS
+
+    def one(i):
+        go.wait()
+        conns[i].request("POST", ENROLL, body=bodies[i],
+                         headers={"Content-Type": P10, "Authorization": basic})
+        resp = conns[i].getresponse()
+        results[i] = (resp.status, resp.read())
+        conns[i].close()
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(RACERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    codes = sorted(r[0] for r in results)
+    assert codes == [200] + [403] * (RACERS - 1), results
+    count = pg.psql(f"SELECT count(*) FROM certs WHERE requester = 'token:{tid}'",
+                    db=_db(conninfo))
+    assert int(count) == 1, count
+    (work / "race-winner.p7").write_bytes(next(r[1] for r in results if r[0] == 200))
+    serial = cert_serial(p7_to_pem(work / "race-winner.p7", work / "race-winner.pem"))
+    t = tokens(b)[tid]
+    assert t["state"] == "used" and norm_serial(t["serial"]) == norm_serial(serial), (t, serial)
 
 
 def test_unreachable_postgresql_at_start_is_a_clear_error(tmp_path):

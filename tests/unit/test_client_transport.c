@@ -282,9 +282,56 @@ static void test_hook_limits(void **state)
 	}
 }
 
+/* estkit_client_set_srp(): arguments, no custom transport, no trust anchors needed. */
+static void test_srp_settings(void **state)
+{
+	static const struct {
+		const char *user, *password;
+		enum estkit_status rc;
+	} cases[] = {
+		{"alice", "pw", ESTKIT_OK},
+		{"", "pw", ESTKIT_EINVAL},
+		{"alice", "", ESTKIT_EINVAL},
+		{"alice", NULL, ESTKIT_EINVAL},
+		{"a-name-of-256-bytes", "pw", ESTKIT_EINVAL}, /* replaced below */
+		{NULL, NULL, ESTKIT_OK},                       /* SRP off again */
+	};
+	char longname[257];
+	struct fake f;
+	struct estkit_client *c = client(&f, "https://ca.example");
+	STACK_OF(X509) *certs = NULL;
+	size_t i;
+
+	(void)state;
+	memset(longname, 'n', 256);
+	longname[256] = '\0';
+	assert_int_equal(estkit_client_set_srp(NULL, "alice", "pw"), ESTKIT_EINVAL);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(estkit_client_set_srp(c, i == 4 ? longname : cases[i].user,
+		                                       cases[i].password),
+		                 cases[i].rc);
+	longname[255] = '\0'; /* 255 bytes: RFC 5054 allows it */
+	assert_int_equal(estkit_client_set_srp(c, longname, "pw"), ESTKIT_OK);
+	/* TLS-SRP needs libcurl: a custom transport is refused before anything is sent */
+	assert_int_equal(estkit_client_cacerts(c, &certs), ESTKIT_EINVAL);
+	assert_non_null(strstr(estkit_client_errmsg(c), "TLS-SRP"));
+	assert_int_equal(f.calls, 0);
+	estkit_client_free(c);
+
+	/* over libcurl, SRP needs no trust anchors: the failure is the network, not ETLS */
+	c = estkit_client_new("https://127.0.0.1:1");
+	assert_non_null(c);
+	assert_int_equal(estkit_client_cacerts(c, &certs), ESTKIT_ETLS);
+	assert_int_equal(estkit_client_set_srp(c, "alice", "pw"), ESTKIT_OK);
+	assert_int_equal(estkit_client_cacerts(c, &certs), ESTKIT_ENET);
+	assert_null(certs);
+	estkit_client_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_srp_settings),
 	    cmocka_unit_test(test_cacerts_and_csrattrs_through_hook),
 	    cmocka_unit_test(test_enroll_basic_auth_and_uri_key),
 	    cmocka_unit_test(test_hook_answers_table),

@@ -3,7 +3,8 @@
  * (PEM, DER, PKCS#7 DER and base64, garbage, truncated, a certificate for
  * another key), the exit-status contract, the clean environment, and real
  * runs: a large stdin without deadlock, oversized output, a timeout that
- * kills the whole process group, a signal.
+ * kills the whole process group, a signal; command_concurrency slots: a
+ * request waits for one only while a job thread stays free.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +25,7 @@
 #include "backend/command.h"
 #include "backend/command_out.h"
 #include "backend/command_run.h"
+#include "backend/ext.h"
 #include "backend/extconf.h"
 #include "ca_testutil.h"
 
@@ -385,6 +387,63 @@ static void test_exec_missing_program(void **state)
 	assert_non_null(strstr(msg, "/nonexistent/prog"));
 }
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Label "a" has 1 slot, held. With job_threads threads of which `held`
+ * (running or waiting) are taken, a second request for "a" waits out its
+ * 150 ms or is refused at once; "b" always gets its free slot at once.
+ */
+static void test_slot_wait_keeps_a_job_thread_free(void **state)
+{
+	static const struct {
+		int job_threads, limit;
+		int waits; /* 1: waits the whole 150 ms then -1; 0: -1 at once */
+	} cases[] = {
+		{ 1, 1, 0 }, { 2, 1, 0 }, { 3, 1, 1 }, { 8, 1, 1 },
+		{ 2, 2, -1 }, /* a second slot: taken at once (0) */
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct estd_ext *x = NULL;
+		long long t0;
+		int rc;
+
+		assert_int_equal(estd_ext_new(NULL, NULL, cases[i].job_threads, &x), ESTKIT_OK);
+		assert_int_equal(estd_ext_slot_get(x, "a", cases[i].limit, 0), 0);
+		t0 = now_ms();
+		rc = estd_ext_slot_get(x, "a", cases[i].limit, 150);
+		if (cases[i].waits < 0) {
+			assert_int_equal(rc, 0);
+			estd_ext_slot_put(x, "a");
+		} else {
+			assert_int_equal(rc, -1);
+			if (cases[i].waits && now_ms() - t0 < 140)
+				fail_msg("case %zu: gave up after %lld ms", i, now_ms() - t0);
+			if (!cases[i].waits && now_ms() - t0 > 100)
+				fail_msg("case %zu: waited %lld ms", i, now_ms() - t0);
+		}
+		/* another label's free slot needs no waiting, busy threads or not */
+		assert_int_equal(estd_ext_slot_get(x, "b", 1, 0), 0);
+		estd_ext_slot_put(x, "b");
+		/* the slot given back is free again; unknown labels are harmless */
+		estd_ext_slot_put(x, "a");
+		estd_ext_slot_put(x, "never-taken");
+		assert_int_equal(estd_ext_slot_get(x, "a", cases[i].limit, 0), 0);
+		assert_int_equal(estd_ext_slot_get(x, "a", 1, 0), -1);
+		estd_ext_slot_put(x, "a");
+		estd_ext_free(x);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -397,6 +456,7 @@ int main(void)
 		cmocka_unit_test(test_exec_oversized_output_killed),
 		cmocka_unit_test(test_exec_timeout_kills_the_group),
 		cmocka_unit_test(test_exec_missing_program),
+		cmocka_unit_test(test_slot_wait_keeps_a_job_thread_free),
 	};
 
 	signal(SIGPIPE, SIG_IGN); /* as estd does */

@@ -313,6 +313,8 @@ static const struct bad_case bad_cases[] = {
 	 ESTKIT_EINVAL, "cmc_require_identity_proof: 'sure' is not"},
 	{"implicit_ca_enabled not a bool", REQUIRED "[auth]\nimplicit_ca_enabled = maybe\n",
 	 ESTKIT_EINVAL, "implicit_ca_enabled: 'maybe' is not yes/no"},
+	{"srp_verifier_file in [server]", "[server]\nsrp_verifier_file = v\n",
+	 ESTKIT_EPARSE, ":2: unknown key 'srp_verifier_file' in [server]"},
 	{"only comments", "; nothing\n# here\n\n", ESTKIT_EINVAL, "[server] tls_cert is required"},
 	{"no tls_key", "[server]\ntls_cert = a\n[ca]\ncert = c\nkey = k\n", ESTKIT_EINVAL,
 	 "[server] tls_key is required"},
@@ -587,6 +589,41 @@ static void test_explicit_and_implicit_trust_anchor_keys(void **state)
 	}
 }
 
+/* RFC 7030 3.3.3: [auth] srp_verifier_file, off unless set, relative to the file's directory. */
+static void test_srp_verifier_file_is_optional_and_resolved(void **state)
+{
+	static const struct {
+		const char *auth;
+		const char *want; /* suffix of the path, NULL: unset */
+	} cases[] = {
+		{"", NULL},
+		{"srp_verifier_file =\n", NULL},
+		{"srp_verifier_file = srp/verifiers.txt\n", "/srp/verifiers.txt"},
+		{"srp_verifier_file = /etc/estd/srp.v\n", "/etc/estd/srp.v"},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[512];
+		struct estd_config *cfg = NULL;
+		const char *got = NULL;
+
+		snprintf(text, sizeof(text), REQUIRED "[auth]\n%s", cases[i].auth);
+		cfg = load_ok(text);
+		got = cfg->srp_verifier_file;
+		if (cases[i].want == NULL)
+			assert_null(got);
+		else if (cases[i].want[1] == 'e') /* absolute: kept */
+			assert_string_equal(got, cases[i].want);
+		else
+			assert_true(got != NULL && strncmp(got, tmpdir, strlen(tmpdir)) == 0 &&
+				    strcmp(got + strlen(got) - strlen(cases[i].want),
+					   cases[i].want) == 0);
+		estd_config_free(cfg);
+	}
+}
+
 static void test_free_and_lookups_accept_null(void **state)
 {
 	estd_config_free(NULL);
@@ -598,6 +635,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_full_file_sets_every_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_srp_verifier_file_is_optional_and_resolved,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_postgresql_store_uri_is_kept_as_written, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_minimal_file_gets_documented_defaults, setup,

@@ -113,6 +113,71 @@ static void test_password_sources(void **state)
 	unsetenv("EST_PASSWORD");
 }
 
+/* --srp-user and friends: option codes, exclusions, password sources. */
+static void test_srp_options(void **state)
+{
+	static const struct {
+		const char *user, *pwfile, *cert, *implicit;
+		int tls_max;
+		int rc;
+	} cases[] = {
+		{NULL, NULL, NULL, NULL, 0, 0},
+		{"alice", NULL, NULL, NULL, 0, 0},
+		{"alice", "pw", NULL, NULL, TLS1_2_VERSION, 0},
+		{NULL, "pw", NULL, NULL, 0, EST_EXIT_USAGE},
+		{"alice", NULL, "c.pem", NULL, 0, EST_EXIT_USAGE},
+		{"alice", NULL, NULL, "system", 0, EST_EXIT_USAGE},
+		{"alice", NULL, NULL, NULL, TLS1_3_VERSION, EST_EXIT_USAGE},
+	};
+	struct est_conn o;
+	struct estkit_client *c = NULL;
+	char path[512];
+	size_t i;
+	int ex = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&o, 0, sizeof(o));
+		o.srp_user = cases[i].user;
+		o.srp_password_file = cases[i].pwfile;
+		o.cert = cases[i].cert;
+		o.implicit_ta = cases[i].implicit;
+		o.tls_max = cases[i].tls_max;
+		assert_int_equal(est_conn_srp_check("t", &o), cases[i].rc);
+	}
+	memset(&o, 0, sizeof(o));
+	o.user = "estuser";
+	o.srp_user = "alice";
+	assert_int_equal(est_conn_srp_check("t", &o), EST_EXIT_USAGE);
+	assert_int_equal(est_conn_srp_option(&o, EST_OPT_SRP_PWFILE, "f"), 1);
+	assert_string_equal(o.srp_password_file, "f");
+	assert_int_equal(est_conn_srp_option(&o, 'u', "x"), 0);
+
+	/* the password: file first, then EST_SRP_PASSWORD; none at all fails (no terminal) */
+	memset(&o, 0, sizeof(o));
+	o.server = "https://127.0.0.1:1";
+	o.srp_user = "alice";
+	write_file("srppw", "file-pw\n");
+	snprintf(path, sizeof(path), "%s/srppw", tmpdir);
+	o.srp_password_file = path;
+	c = est_client_open("t", &o, &ex);
+	assert_non_null(c);
+	estkit_client_free(c);
+	o.srp_password_file = "/nonexistent/pw";
+	assert_null(est_client_open("t", &o, &ex));
+	assert_int_equal(ex, EST_EXIT_FAIL);
+	o.srp_password_file = NULL;
+	setenv("EST_SRP_PASSWORD", "env-pw", 1);
+	c = est_client_open("t", &o, &ex);
+	assert_non_null(c);
+	estkit_client_free(c);
+	unsetenv("EST_SRP_PASSWORD");
+	if (!isatty(STDIN_FILENO)) {
+		assert_null(est_client_open("t", &o, &ex));
+		assert_int_equal(ex, EST_EXIT_FAIL);
+	}
+}
+
 /* A self-signed CA and a leaf it issued, made here so the test needs no files. */
 static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key)
 {
@@ -202,6 +267,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_long_table),
 	    cmocka_unit_test(test_exit_code_for_pending_is_75),
 	    cmocka_unit_test(test_password_sources),
+	    cmocka_unit_test(test_srp_options),
 	    cmocka_unit_test(test_write_enrollment_files_and_modes),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

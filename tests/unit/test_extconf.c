@@ -110,6 +110,9 @@ static const struct set_case set_cases[] = {
 	{ "command_max_output", "100", 0 }, { "command_max_output", "99999999999", 0 },
 	{ "command_max_output", "4096", 1 }, { "command_concurrency", "-1", 0 },
 	{ "command", "'unterminated", 0 }, { "nosuchkey", "1", 0 },
+	{ "upstream_keepalive", "0", 1 }, { "upstream_keepalive", "3600", 1 },
+	{ "upstream_keepalive", "3601", 0 }, { "upstream_keepalive", "-1", 0 },
+	{ "upstream_keepalive", "15s", 0 }, { "upstream_keepalive", "", 0 },
 };
 
 static void test_set_values_table(void **state)
@@ -145,6 +148,7 @@ static void test_duplicate_key_and_relative_paths(void **state)
 	assert_int_equal(c->command_timeout, 30);
 	assert_int_equal(c->command_max_output, 1024 * 1024);
 	assert_int_equal(c->upstream_timeout, 20);
+	assert_int_equal(c->upstream_keepalive, 15);
 	assert_int_equal(c->command_der, 0);
 	estd_ext_conf_free(c);
 }

@@ -2,7 +2,8 @@
  * test_proxy_backend.c - backend = proxy: how every upstream outcome maps to
  * the client's answer (RFC 7030 4.2.3 202, 400/403 passed on, 401 -> 502,
  * down -> 503 + Retry-After), and the CA side's RA test of RFC 7030 3.7
- * ([auth] ra_certs + id-kp-cmcRA), with subjects holding commas.
+ * ([auth] ra_certs + id-kp-cmcRA), with subjects holding commas, and the
+ * checks on upstream_password_file.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,11 +11,16 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <estkit/pki.h>
 
 #include "backend/proxy.h"
+#include "backend/proxy_conn.h"
 #include "ca_testutil.h"
 
 static void test_map_table(void **state)
@@ -130,11 +136,88 @@ static void test_is_ra_table(void **state)
 	EVP_PKEY_free(k);
 }
 
+/* upstream_password_file: the first line, a private regular file, 1..1024 bytes */
+static void test_password_file_table(void **state)
+{
+	static const struct {
+		const char *content; /* NULL: no file */
+		size_t len;          /* 0: strlen(content) */
+		mode_t mode;
+		enum estkit_status want;
+		const char *want_pw, *want_msg;
+	} cases[] = {
+		{ "s3cret\n", 0, 0600, ESTKIT_OK, "s3cret", NULL },
+		{ "s3cret", 0, 0400, ESTKIT_OK, "s3cret", NULL },
+		{ "s3cret\r\nsecond\n", 0, 0600, ESTKIT_OK, "s3cret", NULL },
+		{ "with space\ttab\n", 0, 0600, ESTKIT_OK, "with space\ttab", NULL },
+		{ "nul\0after\n", 10, 0600, ESTKIT_OK, "nul", NULL },
+		{ NULL, 0, 0600, ESTKIT_ENOTFOUND, NULL, "No such file" },
+		{ "s3cret\n", 0, 0640, ESTKIT_EINVAL, NULL, "chmod 600" },
+		{ "s3cret\n", 0, 0604, ESTKIT_EINVAL, NULL, "chmod 600" },
+		{ "s3cret\n", 0, 0660, ESTKIT_EINVAL, NULL, "mode 0660" },
+		{ "", 0, 0600, ESTKIT_EINVAL, NULL, "empty" },
+		{ "\nsecond\n", 0, 0600, ESTKIT_EINVAL, NULL, "empty" },
+		{ "\r\n", 0, 0600, ESTKIT_EINVAL, NULL, "empty" },
+		{ "\0", 1, 0600, ESTKIT_EINVAL, NULL, "empty" },
+		{ "long", 1025, 0600, ESTKIT_EINVAL, NULL, "longer than 1024" },
+		{ "long", 1024, 0600, ESTKIT_OK, "", NULL },
+		{ "long", 5000, 0600, ESTKIT_EINVAL, NULL, "longer than 1024" },
+	};
+	const char *base = getenv("TMPDIR");
+	char dir[512], path[600], pw[ESTD_PROXY_MAX_PASSWORD + 1];
+	char msg[1000], big[5001];
+	size_t i;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/estd-proxy-pw-XXXXXX", base != NULL ? base : P_tmpdir);
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/pw", dir);
+	memset(big, 'x', sizeof(big));
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *data = cases[i].content;
+		size_t len = cases[i].len != 0 ? cases[i].len : data != NULL ? strlen(data) : 0;
+		enum estkit_status rc;
+
+		(void)unlink(path);
+		if (data != NULL) {
+			FILE *f = fopen(path, "wb");
+
+			assert_non_null(f);
+			if (strcmp(data, "long") == 0)
+				data = big;
+			assert_int_equal(fwrite(data, 1, len, f), len);
+			assert_int_equal(fclose(f), 0);
+			assert_int_equal(chmod(path, cases[i].mode), 0);
+		}
+		msg[0] = '\0';
+		rc = estd_proxy_password_read(path, pw, msg, sizeof(msg));
+		if (rc != cases[i].want)
+			fail_msg("case %zu: %s (%s)", i, estkit_strerror(rc), msg);
+		if (cases[i].want_pw != NULL && cases[i].len == 1024)
+			assert_int_equal(strlen(pw), 1024);
+		else if (cases[i].want_pw != NULL)
+			assert_string_equal(pw, cases[i].want_pw);
+		else
+			assert_string_equal(pw, ""); /* nothing half-read left behind */
+		if (cases[i].want_msg != NULL &&
+		    (strstr(msg, cases[i].want_msg) == NULL || strstr(msg, path) == NULL))
+			fail_msg("case %zu: message '%s'", i, msg);
+	}
+	/* not a regular file */
+	(void)unlink(path);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(estd_proxy_password_read(path, pw, msg, sizeof(msg)), ESTKIT_EIO);
+	assert_non_null(strstr(msg, "not a regular file"));
+	assert_int_equal(rmdir(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_map_table),
 		cmocka_unit_test(test_is_ra_table),
+		cmocka_unit_test(test_password_file_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -453,6 +453,310 @@ static void test_newer_schema_is_refused(void **state)
 	free(err);
 }
 
+/* ---- one-time enrollment tokens ----------------------------------------------------- */
+
+#define OP_CLAIM 'c'
+#define OP_RELEASE 'r'
+#define OP_SERIAL 's'
+#define OP_REVOKE 'v'
+#define OP_GET 'g'
+
+#define LONG_ID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0"
+
+static void token_insert_ok(struct estd_store *st, const char *id, long long created,
+			    long long expires)
+{
+	struct estd_token_record t;
+
+	memset(&t, 0, sizeof(t));
+	t.id = (char *)id;
+	t.hash = HASH_A;
+	t.label = "routers";
+	t.subject = "O=Example,CN=dev1";
+	t.sans = "DNS:dev1.example, IP:192.0.2.1";
+	t.created_at = created;
+	t.expires_at = expires;
+	t.created_by = "operator:o'; DROP TABLE tokens; --";
+	if (estd_store_token_insert(st, &t) != ESTKIT_OK)
+		fail_msg("insert token %s: %s", id, estd_store_errmsg(st));
+}
+
+static enum estkit_status token_op(struct estd_store *st, char op, const char *id,
+				   long long now, const char *arg)
+{
+	struct estd_token_record *t = NULL;
+	enum estkit_status rc = ESTKIT_EINVAL;
+
+	switch (op) {
+	case OP_CLAIM: return estd_store_token_claim(st, id, now, arg);
+	case OP_RELEASE: return estd_store_token_release(st, id);
+	case OP_SERIAL: return estd_store_token_set_serial(st, id, arg);
+	case OP_REVOKE: return estd_store_token_revoke(st, id, now);
+	case OP_GET:
+		rc = estd_store_token_get(st, id, &t);
+		assert_true((rc == ESTKIT_OK) == (t != NULL));
+		estd_token_record_free(t);
+		return rc;
+	default: fail_msg("unknown op %c", op);
+	}
+	return rc;
+}
+
+static void test_tokens_claim_once_expiry_revoke_release(void **state)
+{
+	static const struct {
+		char op;
+		const char *id;
+		long long now;
+		const char *arg;
+		enum estkit_status rc;
+	} steps[] = {
+		{OP_CLAIM, "aaaa", 500, "peer 1", ESTKIT_OK},
+		{OP_CLAIM, "aaaa", 500, "peer 2", ESTKIT_EEXIST},     /* the second use */
+		{OP_CLAIM, "aaaa", 501, "peer 2", ESTKIT_EEXIST},
+		{OP_CLAIM, "nope", 500, "peer 2", ESTKIT_ENOTFOUND},
+		{OP_CLAIM, "cccc", 500, "peer 2", ESTKIT_EEXIST},     /* expired at 100 */
+		{OP_CLAIM, "eeee", 700, "peer 2", ESTKIT_EEXIST},     /* expires_at == now */
+		{OP_CLAIM, "eeee", 699, "peer 2", ESTKIT_OK},
+		{OP_RELEASE, "aaaa", 0, NULL, ESTKIT_OK},             /* nothing issued: back */
+		{OP_CLAIM, "aaaa", 500, "peer 3", ESTKIT_OK},
+		{OP_SERIAL, "aaaa", 0, "1f", ESTKIT_OK},
+		{OP_RELEASE, "aaaa", 0, NULL, ESTKIT_EEXIST},         /* issued: never back */
+		{OP_REVOKE, "aaaa", 600, NULL, ESTKIT_EEXIST},
+		{OP_RELEASE, "bbbb", 0, NULL, ESTKIT_EEXIST},         /* not claimed */
+		{OP_SERIAL, "bbbb", 0, "20", ESTKIT_EEXIST},
+		{OP_REVOKE, "bbbb", 600, NULL, ESTKIT_OK},
+		{OP_REVOKE, "bbbb", 601, NULL, ESTKIT_EEXIST},
+		{OP_CLAIM, "bbbb", 602, "peer 4", ESTKIT_EEXIST},     /* revoked */
+		{OP_REVOKE, "zzzz", 600, NULL, ESTKIT_ENOTFOUND},
+		{OP_RELEASE, "zzzz", 0, NULL, ESTKIT_ENOTFOUND},
+		{OP_SERIAL, "zzzz", 0, "21", ESTKIT_ENOTFOUND},
+		{OP_GET, "zzzz", 0, NULL, ESTKIT_ENOTFOUND},
+		/* malformed ids: refused alike by every engine, nothing looked up */
+		{OP_GET, "", 0, NULL, ESTKIT_EINVAL},
+		{OP_GET, NULL, 0, NULL, ESTKIT_EINVAL},
+		{OP_CLAIM, "aa aa", 500, "x", ESTKIT_EINVAL},
+		{OP_CLAIM, "aaaa\n", 500, "x", ESTKIT_EINVAL},
+		{OP_CLAIM, "\xff\xfe", 500, "x", ESTKIT_EINVAL},
+		{OP_REVOKE, "'; DELETE FROM tokens; --", 600, NULL, ESTKIT_EINVAL},
+		{OP_REVOKE, "x';--", 600, NULL, ESTKIT_ENOTFOUND},
+		{OP_RELEASE, LONG_ID, 0, NULL, ESTKIT_EINVAL},
+		{OP_GET, LONG_ID + 1, 0, NULL, ESTKIT_ENOTFOUND},     /* 64: the longest id */
+	};
+	struct estd_store *st = open_ok();
+	struct estd_token_record *t = NULL, dup;
+	size_t i;
+
+	token_insert_ok(st, "aaaa", 1, 1000);
+	token_insert_ok(st, "bbbb", 1, 1000);
+	token_insert_ok(st, "cccc", 1, 100);
+	token_insert_ok(st, "eeee", 1, 700);
+	assert_int_equal(estd_store_token_get(st, "aaaa", &t), ESTKIT_OK);
+	assert_string_equal(t->hash, HASH_A); /* the hash as given, nothing else */
+	assert_string_equal(t->label, "routers");
+	assert_string_equal(t->subject, "O=Example,CN=dev1");
+	assert_string_equal(t->sans, "DNS:dev1.example, IP:192.0.2.1");
+	assert_string_equal(t->created_by, "operator:o'; DROP TABLE tokens; --");
+	assert_true(t->created_at == 1 && t->expires_at == 1000 && t->used_at == 0 &&
+		    t->revoked_at == 0);
+	assert_string_equal(t->used_by, "");
+	assert_string_equal(t->serial, "");
+	estd_token_record_free(t);
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		enum estkit_status rc = token_op(st, steps[i].op, steps[i].id, steps[i].now,
+						 steps[i].arg);
+
+		if (rc != steps[i].rc)
+			fail_msg("%s: step %zu (%c %s): rc %d, want %d (%s)", estd_store_engine(st),
+				 i, steps[i].op, steps[i].id ? steps[i].id : "(null)", rc,
+				 steps[i].rc, estd_store_errmsg(st));
+	}
+	assert_int_equal(estd_store_token_get(st, "aaaa", &t), ESTKIT_OK);
+	assert_string_equal(t->used_by, "peer 3");
+	assert_string_equal(t->serial, "1f");
+	assert_true(t->used_at == 500 && t->revoked_at == 0);
+	estd_token_record_free(t);
+	assert_int_equal(estd_store_token_get(st, "bbbb", &t), ESTKIT_OK);
+	assert_true(t->revoked_at == 600 && t->used_at == 0);
+	estd_token_record_free(t);
+	/* a taken id, a missing hash and an overlong subject are refused */
+	token_insert_ok(st, "dddd", 2, 1000);
+	memset(&dup, 0, sizeof(dup));
+	dup.id = "dddd";
+	dup.hash = "00";
+	dup.label = dup.subject = dup.sans = "";
+	assert_int_equal(estd_store_token_insert(st, &dup), ESTKIT_EEXIST);
+	assert_non_null(strstr(estd_store_errmsg(st), "already exists"));
+	dup.id = "ffff";
+	dup.hash = NULL;
+	assert_int_equal(estd_store_token_insert(st, &dup), ESTKIT_EINVAL);
+	dup.hash = "00";
+	dup.subject = LONG_ID LONG_ID LONG_ID LONG_ID LONG_ID LONG_ID LONG_ID LONG_ID LONG_ID
+		LONG_ID LONG_ID LONG_ID LONG_ID LONG_ID LONG_ID LONG_ID;
+	assert_int_equal(estd_store_token_insert(st, &dup), ESTKIT_EINVAL);
+	assert_int_equal(estd_store_token_insert(st, NULL), ESTKIT_EINVAL);
+	assert_int_equal(estd_store_token_get(st, "ffff", &t), ESTKIT_ENOTFOUND);
+	estd_store_close(st);
+}
+
+struct token_walk {
+	struct estd_store *st;
+	char ids[4][8];
+	size_t n, stop_after;
+};
+
+static int token_collect(void *arg, const struct estd_token_record *t)
+{
+	struct token_walk *w = arg;
+	struct estd_token_record *again = NULL;
+
+	/* a callback may call the store again (estd token list looks nothing up, others may) */
+	assert_int_equal(estd_store_token_get(w->st, t->id, &again), ESTKIT_OK);
+	estd_token_record_free(again);
+	snprintf(w->ids[w->n], sizeof(w->ids[0]), "%s", t->id);
+	w->n++;
+	return w->stop_after != 0 && w->n >= w->stop_after;
+}
+
+static void test_tokens_list_oldest_first_and_stops(void **state)
+{
+	struct estd_store *st = open_ok();
+	struct token_walk w;
+
+	memset(&w, 0, sizeof(w));
+	w.st = st;
+	assert_int_equal(estd_store_token_foreach(st, token_collect, &w), ESTKIT_OK);
+	assert_int_equal(w.n, 0);
+	token_insert_ok(st, "t3", 30, 1000);
+	token_insert_ok(st, "t1", 10, 1000);
+	token_insert_ok(st, "t2b", 20, 1000);
+	token_insert_ok(st, "t2a", 20, 1000);
+	assert_int_equal(estd_store_token_foreach(st, token_collect, &w), ESTKIT_OK);
+	assert_int_equal(w.n, 4);
+	assert_string_equal(w.ids[0], "t1");
+	assert_string_equal(w.ids[1], "t2a"); /* equal times: by id */
+	assert_string_equal(w.ids[2], "t2b");
+	assert_string_equal(w.ids[3], "t3");
+	memset(&w, 0, sizeof(w));
+	w.st = st;
+	w.stop_after = 2;
+	assert_int_equal(estd_store_token_foreach(st, token_collect, &w), ESTKIT_OK);
+	assert_int_equal(w.n, 2);
+	assert_int_equal(estd_store_token_foreach(st, NULL, &w), ESTKIT_EINVAL);
+	estd_store_close(st);
+}
+
+struct token_order {
+	long long at;
+	char id[16];
+	size_t n, bad;
+};
+
+static int token_in_order(void *arg, const struct estd_token_record *t)
+{
+	struct token_order *o = arg;
+
+	if (o->n > 0 && (t->created_at < o->at || (t->created_at == o->at &&
+						    strcmp(t->id, o->id) <= 0)))
+		o->bad++;
+	o->at = t->created_at;
+	snprintf(o->id, sizeof(o->id), "%s", t->id);
+	o->n++;
+	return 0;
+}
+
+static void test_tokens_list_more_than_a_page(void **state)
+{
+	struct estd_store *st = open_ok();
+	struct token_order o;
+	char id[16];
+	int i;
+
+	/* the PostgreSQL engine reads 256 at a time: equal times across the page boundary */
+	for (i = 0; i < 300; i++) {
+		snprintf(id, sizeof(id), "p%03d", (i * 7) % 300);
+		token_insert_ok(st, id, i < 290 ? 100 : 50, 1000);
+	}
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(estd_store_token_foreach(st, token_in_order, &o), ESTKIT_OK);
+	assert_int_equal(o.n, 300);
+	assert_int_equal(o.bad, 0);
+	estd_store_close(st);
+}
+
+#define TOKEN_RACERS 8
+
+struct token_racer {
+	pthread_barrier_t *go;
+	enum estkit_status rc;
+};
+
+static void *token_race(void *arg)
+{
+	struct token_racer *r = arg;
+	struct estd_store *own = NULL;
+	char *err = NULL;
+
+	/* its own store, so its own connection: like another estd node */
+	if (estd_store_open(spec, &own, &err) != ESTKIT_OK) {
+		r->rc = ESTKIT_EIO;
+		free(err);
+		pthread_barrier_wait(r->go);
+		return NULL;
+	}
+	pthread_barrier_wait(r->go);
+	r->rc = estd_store_token_claim(own, "race", 10, "racer");
+	estd_store_close(own);
+	return NULL;
+}
+
+static void test_tokens_concurrent_claims_one_wins(void **state)
+{
+	struct estd_store *st = open_ok();
+	struct estd_token_record *t = NULL;
+	struct token_racer r[TOKEN_RACERS];
+	pthread_t th[TOKEN_RACERS];
+	pthread_barrier_t go;
+	int i, wins = 0;
+
+	token_insert_ok(st, "race", 1, 1000);
+	assert_int_equal(pthread_barrier_init(&go, NULL, TOKEN_RACERS), 0);
+	for (i = 0; i < TOKEN_RACERS; i++) {
+		r[i].go = &go;
+		assert_int_equal(pthread_create(&th[i], NULL, token_race, &r[i]), 0);
+	}
+	for (i = 0; i < TOKEN_RACERS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		if (r[i].rc == ESTKIT_OK)
+			wins++;
+		else if (r[i].rc != ESTKIT_EEXIST)
+			fail_msg("racer %d: rc %d", i, r[i].rc);
+	}
+	pthread_barrier_destroy(&go);
+	assert_int_equal(wins, 1);
+	assert_int_equal(estd_store_token_get(st, "race", &t), ESTKIT_OK);
+	assert_true(t->used_at == 10);
+	estd_token_record_free(t);
+	estd_store_close(st);
+}
+
+static void test_tokens_arrive_on_an_existing_database(void **state)
+{
+	struct estd_store *st = open_ok();
+
+	if (strcmp(estd_store_engine(st), "postgresql") != 0) {
+		estd_store_close(st); /* SQLite: made by migration 4 since tokens exist */
+		return;
+	}
+	estd_store_close(st);
+	/* a database made by the estd before tokens: schema version 5, no table */
+	pg_sql("DROP TABLE tokens; UPDATE schema_version SET version = 5");
+	st = open_ok();
+	token_insert_ok(st, "old", 1, 1000);
+	assert_int_equal(estd_store_token_claim(st, "old", 2, "peer"), ESTKIT_OK);
+	estd_store_close(st);
+}
+
 #define BOTH(t)                                                                                \
 	cmocka_unit_test_setup_teardown(t, setup_sqlite, teardown_sqlite),                     \
 		cmocka_unit_test_setup_teardown(t, setup_pg, teardown_pg)
@@ -467,6 +771,11 @@ int main(void)
 		BOTH(test_requests_submit_decide_issue_one_winner),
 		BOTH(test_digest_nonce_counts),
 		BOTH(test_newer_schema_is_refused),
+		BOTH(test_tokens_claim_once_expiry_revoke_release),
+		BOTH(test_tokens_list_oldest_first_and_stops),
+		BOTH(test_tokens_list_more_than_a_page),
+		BOTH(test_tokens_concurrent_claims_one_wins),
+		BOTH(test_tokens_arrive_on_an_existing_database),
 	};
 
 	if (pg_conninfo()[0] == '\0')

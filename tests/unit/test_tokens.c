@@ -1,8 +1,9 @@
 /*
  * test_tokens.c - one-time enrollment tokens: secrets and hashes
- * (src/estd/token.c, malformed secrets in the table), durations, CSR
- * constraints, and the store (sqlite_tokens.c): claim exactly once, also
- * from many threads at once, release, revoke, expiry.
+ * (src/estd/token.c, malformed secrets in the table), durations and CSR
+ * constraints. The tokens in the store (claim exactly once, also from many
+ * connections at once, release, revoke, expiry, list) are in
+ * test_store_engines.c, which runs them on every engine.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,42 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pthread.h>
-#include <unistd.h>
 #include <cmocka.h>
 #include <estkit/pki.h>
 
 #include "store/store.h"
 #include "token.h"
-
-static char tmpdir[1024];
-static char dbpath[1100];
-
-static int setup(void **state)
-{
-	const char *base = getenv("TMPDIR");
-
-	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "%s/estd-tokens-XXXXXX", base ? base : P_tmpdir);
-	if (mkdtemp(tmpdir) == NULL)
-		return -1;
-	snprintf(dbpath, sizeof(dbpath), "%s/estd.db", tmpdir);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	char path[1200];
-
-	(void)state;
-	snprintf(path, sizeof(path), "%s-wal", dbpath);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s-shm", dbpath);
-	unlink(path);
-	unlink(dbpath);
-	rmdir(tmpdir);
-	return 0;
-}
 
 static void test_generate_parse_verify(void **state)
 {
@@ -165,102 +135,6 @@ static void test_constraints_and_csr_check(void **state)
 	free(list);
 }
 
-static struct estd_store *open_store(void)
-{
-	struct estd_store *st = NULL;
-	char *err = NULL;
-
-	assert_int_equal(estd_store_open(dbpath, &st, &err), ESTKIT_OK);
-	return st;
-}
-
-static void insert(struct estd_store *st, const char *id, long long expires)
-{
-	struct estd_token_record t = {(char *)id, (char *)"00", (char *)"", (char *)"CN=x",
-				      (char *)"", 1, expires, 0, 0, (char *)"test", NULL, NULL};
-
-	assert_int_equal(estd_store_token_insert(st, &t), ESTKIT_OK);
-}
-
-static void test_store_claim_release_revoke(void **state)
-{
-	struct estd_store *st = open_store();
-	struct estd_token_record *t = NULL;
-
-	(void)state;
-	insert(st, "aaaa", 1000);
-	insert(st, "bbbb", 1000);
-	insert(st, "cccc", 100);
-	assert_int_equal(estd_store_token_claim(st, "aaaa", 500, "peer 1"), ESTKIT_OK);
-	assert_int_equal(estd_store_token_claim(st, "aaaa", 500, "peer 2"), ESTKIT_EEXIST);
-	assert_int_equal(estd_store_token_claim(st, "nope", 500, "peer 2"), ESTKIT_ENOTFOUND);
-	assert_int_equal(estd_store_token_claim(st, "cccc", 500, "peer 2"), ESTKIT_EEXIST);
-	assert_int_equal(estd_store_token_release(st, "aaaa"), ESTKIT_OK);
-	assert_int_equal(estd_store_token_claim(st, "aaaa", 500, "peer 3"), ESTKIT_OK);
-	assert_int_equal(estd_store_token_set_serial(st, "aaaa", "1f"), ESTKIT_OK);
-	/* once a certificate is recorded the token never comes back */
-	assert_int_equal(estd_store_token_release(st, "aaaa"), ESTKIT_EEXIST);
-	assert_int_equal(estd_store_token_get(st, "aaaa", &t), ESTKIT_OK);
-	assert_string_equal(t->used_by, "peer 3");
-	assert_string_equal(t->serial, "1f");
-	assert_int_equal(t->used_at, 500);
-	estd_token_record_free(t);
-	assert_int_equal(estd_store_token_revoke(st, "aaaa", 600), ESTKIT_EEXIST);
-	assert_int_equal(estd_store_token_revoke(st, "bbbb", 600), ESTKIT_OK);
-	assert_int_equal(estd_store_token_revoke(st, "bbbb", 600), ESTKIT_EEXIST);
-	assert_int_equal(estd_store_token_claim(st, "bbbb", 700, "peer 4"), ESTKIT_EEXIST);
-	assert_int_equal(estd_store_token_revoke(st, "zzzz", 600), ESTKIT_ENOTFOUND);
-	insert(st, "dddd", 1000);
-	{
-		struct estd_token_record dup = {(char *)"dddd", (char *)"00", (char *)"",
-						(char *)"CN=x", (char *)"", 1, 5, 0, 0, NULL, NULL,
-						NULL};
-		assert_int_equal(estd_store_token_insert(st, &dup), ESTKIT_EEXIST);
-	}
-	estd_store_close(st);
-}
-
-#define RACERS 8
-
-struct racer {
-	struct estd_store *st;
-	enum estkit_status rc;
-};
-
-static void *race(void *arg)
-{
-	struct racer *r = arg;
-	struct estd_store *own = open_store(); /* its own connection, like another node */
-
-	r->rc = estd_store_token_claim(own, "race", 10, "racer");
-	estd_store_close(own);
-	return NULL;
-}
-
-static void test_store_concurrent_claims_one_wins(void **state)
-{
-	struct estd_store *st = open_store();
-	pthread_t th[RACERS];
-	struct racer r[RACERS];
-	int i, wins = 0;
-
-	(void)state;
-	insert(st, "race", 1000);
-	for (i = 0; i < RACERS; i++) {
-		r[i].st = st;
-		assert_int_equal(pthread_create(&th[i], NULL, race, &r[i]), 0);
-	}
-	for (i = 0; i < RACERS; i++) {
-		pthread_join(th[i], NULL);
-		if (r[i].rc == ESTKIT_OK)
-			wins++;
-		else
-			assert_int_equal(r[i].rc, ESTKIT_EEXIST);
-	}
-	assert_int_equal(wins, 1);
-	estd_store_close(st);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -268,9 +142,6 @@ int main(void)
 		cmocka_unit_test(test_malformed_secrets_table),
 		cmocka_unit_test(test_duration_table),
 		cmocka_unit_test(test_constraints_and_csr_check),
-		cmocka_unit_test_setup_teardown(test_store_claim_release_revoke, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_concurrent_claims_one_wins, setup,
-						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

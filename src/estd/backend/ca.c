@@ -228,7 +228,8 @@ err:
 static enum estkit_status issue_and_record(struct estd_backend_ca *b, struct estd_ca *ca,
 					   const struct estd_ca_profile *prof,
 					   struct estkit_request *req, X509_REQ *csr,
-					   X509_REQ *recorded, X509 **cert)
+					   X509_REQ *recorded, const struct estd_raw_req *raw,
+					   X509 **cert)
 {
 	char reason[256];
 	enum estkit_status rc = ESTKIT_EINTERNAL;
@@ -253,7 +254,8 @@ static enum estkit_status issue_and_record(struct estd_backend_ca *b, struct est
 			estkit_request_fail(req, 500, "could not issue the certificate");
 			return rc;
 		}
-		rc = estd_record_cert(b->store, req, recorded, *cert);
+		rc = estd_record_cert(b->store, req, recorded, raw != NULL ? raw->der : NULL,
+				      raw != NULL ? raw->len : 0, *cert);
 		if (rc == ESTKIT_OK)
 			return ESTKIT_OK;
 		X509_free(*cert);
@@ -279,7 +281,7 @@ static enum estkit_status issue_or_hold(struct estd_backend_ca *b, struct estd_c
 
 	if (lab != NULL && lab->approval_manual)
 		return estd_approval_enroll(&a, req, csr, cert);
-	return issue_and_record(b, ca, prof, req, csr, csr, cert);
+	return issue_and_record(b, ca, prof, req, csr, csr, NULL, cert);
 }
 
 static enum estkit_status cb_enroll(void *ctx, struct estkit_request *req, X509_REQ *csr,
@@ -426,7 +428,7 @@ static enum estkit_status cb_serverkeygen(void *ctx, struct estkit_request *req,
 		rc = ESTKIT_ENOMEM;
 		goto out;
 	}
-	rc = issue_and_record(b, ca, prof, req, issued, csr, &cert);
+	rc = issue_and_record(b, ca, prof, req, issued, csr, NULL, &cert);
 	if (rc == ESTKIT_OK)
 		rc = response_chain(estd_ca_cert(ca), link, cert, out);
 	if (rc != ESTKIT_OK)
@@ -561,7 +563,9 @@ enum estkit_status estd_backend_ca_new(struct estd_config *cfg, struct estd_user
 	}
 	b->store = store;
 	b->ca = ca;
-	rc = estd_ext_new(b, store, cfg->job_threads, &b->ext);
+	rc = estd_ext_check(cfg, err);
+	if (rc == ESTKIT_OK)
+		rc = estd_ext_new(b, store, cfg->job_threads, &b->ext);
 	if (rc == ESTKIT_OK)
 		rc = build_cacerts(b, cfg->ca_chain, err);
 	if (rc != ESTKIT_OK)
@@ -660,6 +664,8 @@ enum estkit_status estd_backend_ca_reload(struct estd_backend_ca *b)
 		return ESTKIT_EINVAL;
 	rc = estd_config_load(b->boot->cfg->path, &cfg, &err);
 	if (rc == ESTKIT_OK)
+		rc = estd_ext_check(cfg, &err);
+	if (rc == ESTKIT_OK)
 		rc = estd_users_load(cfg->users_file, &users, &err);
 	if (rc == ESTKIT_OK)
 		rc = estd_rollover_load(cfg, b->ca, b->cacerts, &ro, &err);
@@ -683,6 +689,7 @@ enum estkit_status estd_backend_ca_reload(struct estd_backend_ca *b)
 	pthread_mutex_unlock(&b->lock);
 	/* Requests holding the old snapshot keep it alive until they finish. */
 	estd_snapshot_release(old);
+	estd_ext_reloaded(b->ext);
 	__atomic_store_n(&b->log_level, (int)estd_log_level_parse(cfg->log_level),
 			 __ATOMIC_RELAXED);
 	estd_backend_ca_log(b, ESTKIT_LOG_INFO,
@@ -700,7 +707,8 @@ enum estkit_status estd_backend_ca_reload(struct estd_backend_ca *b)
 /* See backend/cmc.h. */
 enum estkit_status estd_backend_ca_cmc_issue(struct estd_backend_ca *b,
 					     struct estkit_request *req, X509_REQ *csr,
-					     X509 **cert, char *reason, size_t rlen)
+					     const struct estd_raw_req *raw, X509 **cert,
+					     char *reason, size_t rlen)
 {
 	struct estd_snapshot *s = acquire(b);
 	const struct estd_ca_profile *prof = estd_snapshot_profile(s, estkit_request_label(req));
@@ -742,7 +750,7 @@ enum estkit_status estd_backend_ca_cmc_issue(struct estd_backend_ca *b,
 	/* RFC 7030 4.1.3: after [ca] switch_at the new CA issues, as for /simpleenroll */
 	rc = issue_and_record(b, estd_rollover_switched(s->rollover, time(NULL))
 					 ? estd_rollover_next_ca(s->rollover) : b->ca,
-			      prof, req, csr, csr, cert);
+			      prof, req, csr, csr, raw, cert);
 	if (rc != ESTKIT_OK)
 		snprintf(reason, rlen, "certificate not issued: %s", estkit_strerror(rc));
 out:

@@ -2,14 +2,19 @@
  * backend/cmc.c - /fullcmc for the built-in CA (RFC 7030 4.3, RFC 5272).
  *
  * Who signed the SignedData decides what the PKIData may do:
- *  - a signer certificate carried in it, issued by this CA (or the TLS
- *    client certificate): an authenticated client or RA; it may submit
- *    PKCS#10 requests and revoke its own certificate;
+ *  - a signer certificate carried in it, issued by this CA or, during a
+ *    rollover, by its new CA (or the TLS client certificate): an
+ *    authenticated client or RA; it may submit requests and revoke its own
+ *    certificate; one with the id-kp-cmcRA extended key usage (RFC 6402) is
+ *    an RA whose raVerified CRMF requests are accepted;
  *  - no certificate, signer named by subjectKeyIdentifier (RFC 5272
  *    3.2.1.3.2): the SignedData must verify with the public key of every
- *    PKCS#10 it carries (proof of possession); without a PKCS#10 it cannot
- *    be verified and is refused. Such a message revokes only for an HTTP
- *    identity listed in [auth] revokers.
+ *    request (PKCS#10, or CRMF certTemplate) it carries; without a request
+ *    it cannot be verified and is refused. Such a message revokes only for
+ *    an HTTP identity listed in [auth] revokers.
+ * A CRMF CertReqMsg (RFC 4211) is read into a PKCS#10 (subject, key,
+ * extensions) after its POP is checked, and issued through the same label
+ * policy and profile; the store keeps the CertReqMsg.
  * Identities in [auth] revokers may revoke any certificate of this CA. The
  * HTTP layer has already authenticated the client (Basic or TLS).
  */
@@ -20,6 +25,7 @@
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <estkit/cmc.h>
 #include <estkit/pki.h>
 
@@ -38,6 +44,7 @@ struct cmc_job {
 	struct estkit_cmc_req *pd;
 	struct estkit_cmc_resp *resp;
 	X509 *signer;            /* carried signer certificate, verified; NULL: key-signed */
+	STACK_OF(X509) *cas;     /* this CA, and the new one of a rollover (both trusted) */
 	STACK_OF(X509) *issued;
 	int nok, nfail;
 	int http;                /* HTTP status when everything failed */
@@ -58,36 +65,97 @@ static enum estkit_status status(struct cmc_job *j, uint32_t bp, enum estkit_cmc
 }
 
 /*
- * No signer certificate: the SignedData must verify with the key of its first
- * PKCS#10 (RFC 5272 3.2.1.3.2); do_pkcs10() checks every other one. A message
- * without one cannot be verified at all and is refused.
+ * The CAs whose certificates authenticate: this CA and, while a rollover is
+ * configured, its new CA: the explicit anchors the TLS layer trusts for
+ * client certificates too (estd adds the new root at start and on reload).
  */
-static enum estkit_status key_signed(struct cmc_job *j, const char **why)
+static enum estkit_status load_cas(struct cmc_job *j)
 {
-	enum estkit_cmc_req_type type;
-	X509_REQ *csr = NULL;
-	int i;
+	X509 *cur = estd_ca_cert(estd_backend_ca_ca(j->b));
+	X509 *next = estd_backend_ca_next_root(j->b);
 
-	for (i = 0; i < estkit_cmc_req_count(j->pd); i++)
-		if (estkit_cmc_req_get(j->pd, i, NULL, &type, &csr, NULL) == ESTKIT_OK &&
-		    type == ESTKIT_CMC_REQ_PKCS10)
-			break;
-	if (csr == NULL) {
-		*why = "no signer certificate, and no PKCS#10 whose key signed the message";
-		return ESTKIT_ECRYPTO;
+	j->cas = sk_X509_new_null();
+	if (j->cas == NULL || !X509_up_ref(cur) || !sk_X509_push(j->cas, cur)) {
+		X509_free(next);
+		return ESTKIT_ENOMEM;
 	}
-	if (estkit_cmc_verify_key(j->der, j->len, X509_REQ_get0_pubkey(csr), NULL) != ESTKIT_OK) {
-		*why = "the CMS signature does not verify with the requested key";
-		return ESTKIT_ECRYPTO;
+	if (next != NULL && !sk_X509_push(j->cas, next)) {
+		X509_free(next);
+		return ESTKIT_ENOMEM;
 	}
 	return ESTKIT_OK;
 }
 
-/* The signer: a carried certificate of this CA (or the TLS one), or SKI-named. */
+/* 1 when x was issued and signed by one of j->cas (both may share a subject name). */
+static int issued_by_us(const struct cmc_job *j, X509 *x)
+{
+	int i;
+
+	for (i = 0; i < sk_X509_num(j->cas); i++) {
+		X509 *ca = sk_X509_value(j->cas, i);
+		if (X509_check_issued(ca, x) == X509_V_OK && X509_verify(x, X509_get0_pubkey(ca)) == 1)
+			return 1;
+	}
+	return 0;
+}
+
+/* 1 when name is the subject of one of j->cas. */
+static int names_us(const struct cmc_job *j, const X509_NAME *name)
+{
+	int i;
+
+	for (i = 0; i < sk_X509_num(j->cas); i++)
+		if (X509_NAME_cmp(name, X509_get_subject_name(sk_X509_value(j->cas, i))) == 0)
+			return 1;
+	return 0;
+}
+
+/* The public key of reqSequence entry i (PKCS#10 or CRMF certTemplate); *tmp to free. */
+static EVP_PKEY *entry_key(struct cmc_job *j, int i, X509_REQ **tmp)
+{
+	enum estkit_cmc_req_type type;
+	X509_REQ *csr = NULL;
+	OSSL_CRMF_MSG *m = NULL;
+	const char *why = NULL;
+
+	*tmp = NULL;
+	if (estkit_cmc_req_get(j->pd, i, NULL, &type, &csr, &m) != ESTKIT_OK)
+		return NULL;
+	if (type == ESTKIT_CMC_REQ_CRMF && estkit_cmc_crmf_to_csr(m, tmp, &why) == ESTKIT_OK)
+		csr = *tmp;
+	return csr != NULL ? X509_REQ_get0_pubkey(csr) : NULL;
+}
+
+/*
+ * No signer certificate: the SignedData must verify with the key of its first
+ * request (RFC 5272 3.2.1.3.2); do_pkcs10() and do_crmf() check every other
+ * one. A message without one cannot be verified at all and is refused.
+ */
+static enum estkit_status key_signed(struct cmc_job *j, const char **why)
+{
+	X509_REQ *tmp = NULL;
+	EVP_PKEY *key = NULL;
+	enum estkit_status rc = ESTKIT_ECRYPTO;
+	int i;
+
+	for (i = 0; i < estkit_cmc_req_count(j->pd) && key == NULL; i++) {
+		X509_REQ_free(tmp);
+		key = entry_key(j, i, &tmp);
+	}
+	*why = "no signer certificate, and no request whose key signed the message";
+	if (key != NULL) {
+		*why = "the CMS signature does not verify with the requested key";
+		if (estkit_cmc_verify_key(j->der, j->len, key, NULL) == ESTKIT_OK)
+			rc = ESTKIT_OK;
+	}
+	X509_REQ_free(tmp);
+	return rc;
+}
+
+/* The signer: a carried certificate of this CA or its new one (or the TLS one), or SKI-named. */
 static enum estkit_status check_signer(struct cmc_job *j, const char **why)
 {
 	X509 *peer = estkit_request_peer_cert(j->req);
-	X509 *cacert = estd_ca_cert(estd_backend_ca_ca(j->b));
 	enum estkit_status rc = estkit_cmc_verify_carried(j->der, j->len, &j->signer);
 
 	if (rc == ESTKIT_ENOTFOUND)
@@ -96,12 +164,30 @@ static enum estkit_status check_signer(struct cmc_job *j, const char **why)
 		*why = "the CMS signature does not verify";
 		return ESTKIT_ECRYPTO;
 	}
-	if ((peer != NULL && X509_cmp(peer, j->signer) == 0) ||
-	    (X509_NAME_cmp(X509_get_issuer_name(j->signer), X509_get_subject_name(cacert)) == 0 &&
-	     X509_verify(j->signer, X509_get0_pubkey(cacert)) == 1))
+	/* RFC 7030 4.1.3: during a rollover certificates of the old and the new CA are valid */
+	if ((peer != NULL && X509_cmp(peer, j->signer) == 0) || issued_by_us(j, j->signer))
 		return ESTKIT_OK;
 	*why = "the signer certificate was not issued by this CA";
 	return ESTKIT_EUNTRUSTED;
+}
+
+/*
+ * A signer certificate of this CA (not merely the TLS client certificate,
+ * which [auth] client_ca may have let in) with the id-kp-cmcRA extended key
+ * usage (RFC 6402).
+ */
+static int signer_is_ra(const struct cmc_job *j)
+{
+	EXTENDED_KEY_USAGE *eku = NULL;
+	int i, ra = 0;
+
+	if (j->signer == NULL || !issued_by_us(j, j->signer))
+		return 0;
+	eku = X509_get_ext_d2i(j->signer, NID_ext_key_usage, NULL, NULL);
+	for (i = 0; eku != NULL && i < sk_ASN1_OBJECT_num(eku) && !ra; i++)
+		ra = OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, i)) == NID_cmcRA;
+	EXTENDED_KEY_USAGE_free(eku);
+	return ra;
 }
 
 /* The secret of an identity file: its first line, 1..ID_SECRET_MAX bytes. */
@@ -164,21 +250,19 @@ out:
 	return rc;
 }
 
-/* One PKCS#10 entry of reqSequence (RFC 5272 3.2.1.3.1). */
-static enum estkit_status do_pkcs10(struct cmc_job *j, uint32_t bp, X509_REQ *csr)
+/* Issues csr (verified) under the label's policy and profile; raw: what the store keeps. */
+static enum estkit_status issue(struct cmc_job *j, uint32_t bp, X509_REQ *csr,
+				const struct estd_raw_req *raw)
 {
 	char reason[REASON_LEN];
 	X509 *cert = NULL;
 	char *serial = NULL;
 
-	if (estkit_csr_verify(csr) != ESTKIT_OK)
-		return status(j, bp, ESTKIT_CMC_FAILED, ESTKIT_CMC_POP_FAILED,
-			      "PKCS#10 signature does not verify", 400);
 	if (j->signer == NULL &&
 	    estkit_cmc_verify_key(j->der, j->len, X509_REQ_get0_pubkey(csr), NULL) != ESTKIT_OK)
 		return status(j, bp, ESTKIT_CMC_FAILED, ESTKIT_CMC_BAD_MESSAGE_CHECK,
 			      "SignedData not signed by the requested key", 400);
-	if (estd_backend_ca_cmc_issue(j->b, j->req, csr, &cert, reason, sizeof(reason)) !=
+	if (estd_backend_ca_cmc_issue(j->b, j->req, csr, raw, &cert, reason, sizeof(reason)) !=
 	    ESTKIT_OK)
 		return status(j, bp, ESTKIT_CMC_FAILED, ESTKIT_CMC_BAD_REQUEST, reason, 400);
 	if (!sk_X509_push(j->issued, cert)) {
@@ -191,6 +275,62 @@ static enum estkit_status do_pkcs10(struct cmc_job *j, uint32_t bp, X509_REQ *cs
 	return status(j, bp, ESTKIT_CMC_SUCCESS, ESTKIT_CMC_FAIL_NONE, NULL, 0);
 }
 
+/* One PKCS#10 entry of reqSequence (RFC 5272 3.2.1.3.1). */
+static enum estkit_status do_pkcs10(struct cmc_job *j, uint32_t bp, X509_REQ *csr)
+{
+	if (estkit_csr_verify(csr) != ESTKIT_OK)
+		return status(j, bp, ESTKIT_CMC_FAILED, ESTKIT_CMC_POP_FAILED,
+			      "PKCS#10 signature does not verify", 400);
+	return issue(j, bp, csr, NULL);
+}
+
+/*
+ * One CRMF entry (RFC 5272 3.2.1.3.2, RFC 4211), answered under its
+ * certReqId: POP first (raVerified from a CMC RA only), then the template
+ * as a PKCS#10 through the same policy and profile.
+ */
+static enum estkit_status do_crmf(struct cmc_job *j, uint32_t bp, OSSL_CRMF_MSG *m)
+{
+	struct estd_raw_req raw = { NULL, 0 };
+	unsigned char *der = NULL;
+	X509_REQ *csr = NULL;
+	const X509_NAME *issuer = NULL;
+	const char *why = NULL;
+	enum estkit_cmc_fail fail = ESTKIT_CMC_POP_FAILED;
+	enum estkit_status rc;
+	int n;
+
+	if (estkit_cmc_crmf_verify_pop(m, signer_is_ra(j), &fail) != ESTKIT_OK) {
+		rc = status(j, bp, ESTKIT_CMC_FAILED, fail,
+			    fail == ESTKIT_CMC_POP_REQUIRED_FAIL
+				    ? "the CertReqMsg carries no proof of possession"
+				    : "proof of possession failed (a signature that does not verify, "
+				      "or raVerified from a signer that is not a CMC RA)",
+			    400);
+		goto out;
+	}
+	if (estkit_cmc_crmf_to_csr(m, &csr, &why) != ESTKIT_OK) {
+		rc = status(j, bp, ESTKIT_CMC_FAILED, ESTKIT_CMC_BAD_REQUEST, why, 400);
+		goto out;
+	}
+	issuer = OSSL_CRMF_CERTTEMPLATE_get0_issuer(OSSL_CRMF_MSG_get0_tmpl(m));
+	if (issuer != NULL && !names_us(j, issuer)) {
+		rc = status(j, bp, ESTKIT_CMC_FAILED, ESTKIT_CMC_BAD_REQUEST,
+			    "the certTemplate names another issuer", 400);
+		goto out;
+	}
+	rc = ESTKIT_ENOMEM;
+	if ((n = i2d_OSSL_CRMF_MSG(m, &der)) <= 0)
+		goto out;
+	raw.der = der;
+	raw.len = (size_t)n;
+	rc = issue(j, bp, csr, &raw);
+out:
+	OPENSSL_free(der);
+	X509_REQ_free(csr);
+	return rc;
+}
+
 static enum estkit_status do_requests(struct cmc_job *j)
 {
 	int i, n = estkit_cmc_req_count(j->pd);
@@ -199,22 +339,27 @@ static enum estkit_status do_requests(struct cmc_job *j)
 	for (i = 0; i < n && rc == ESTKIT_OK; i++) {
 		enum estkit_cmc_req_type type;
 		X509_REQ *csr = NULL;
+		OSSL_CRMF_MSG *m = NULL;
 		uint32_t bp = 0;
 
-		if (estkit_cmc_req_get(j->pd, i, &bp, &type, &csr, NULL) != ESTKIT_OK)
+		if (estkit_cmc_req_get(j->pd, i, &bp, &type, &csr, &m) != ESTKIT_OK)
 			rc = status(j, 0, ESTKIT_CMC_FAILED, ESTKIT_CMC_BAD_REQUEST,
 				    "malformed bodyPartID", 400);
 		else if (type == ESTKIT_CMC_REQ_PKCS10)
 			rc = do_pkcs10(j, bp, csr);
+		else if (type == ESTKIT_CMC_REQ_CRMF)
+			rc = do_crmf(j, bp, m);
 		else
 			rc = status(j, bp, ESTKIT_CMC_NOSUPPORT, ESTKIT_CMC_FAIL_NONE,
-				    "only PKCS#10 certification requests are supported", 400);
+				    "only PKCS#10 and CRMF certification requests are supported",
+				    400);
 	}
 	return rc;
 }
 
 /* Holder (signer certificate is the one revoked) or a configured revoker. */
-static int may_revoke(struct cmc_job *j, const ASN1_INTEGER *serial, char *by, size_t bylen)
+static int may_revoke(struct cmc_job *j, const struct estkit_cmc_revoke *rv, char *by,
+		      size_t bylen)
 {
 	char *subj = NULL;
 	int ok = 0;
@@ -226,7 +371,8 @@ static int may_revoke(struct cmc_job *j, const ASN1_INTEGER *serial, char *by, s
 	    estkit_name_oneline(X509_get_subject_name(j->signer), &subj) != ESTKIT_OK)
 		return 0;
 	snprintf(by, bylen, "cert:%s", subj);
-	ok = ASN1_INTEGER_cmp(X509_get0_serialNumber(j->signer), serial) == 0 ||
+	ok = (ASN1_INTEGER_cmp(X509_get0_serialNumber(j->signer), rv->serial) == 0 &&
+	      X509_NAME_cmp(X509_get_issuer_name(j->signer), rv->issuer) == 0) ||
 	     estd_backend_ca_is_revoker(j->b, by);
 	estkit_free(subj);
 	return ok;
@@ -244,15 +390,15 @@ static char *serial_hex(const ASN1_INTEGER *serial)
 /* One revokeRequest control (RFC 5272 6.11). */
 static enum estkit_status do_revoke(struct cmc_job *j, const struct estkit_cmc_revoke *rv)
 {
-	X509 *cacert = estd_ca_cert(estd_backend_ca_ca(j->b));
 	char by[512];
 	char *hex = NULL;
 	enum estkit_status rc;
 
-	if (X509_NAME_cmp(rv->issuer, X509_get_subject_name(cacert)) != 0)
+	/* the old CA or, during a rollover, the new one (RFC 7030 4.1.3) */
+	if (!names_us(j, rv->issuer))
 		return status(j, rv->body_part, ESTKIT_CMC_FAILED, ESTKIT_CMC_BAD_CERT_ID,
 			      "issuer is not this CA", 400);
-	if (!may_revoke(j, rv->serial, by, sizeof(by)))
+	if (!may_revoke(j, rv, by, sizeof(by)))
 		return status(j, rv->body_part, ESTKIT_CMC_FAILED, ESTKIT_CMC_BAD_IDENTITY,
 			      "not allowed to revoke this certificate", 403);
 	hex = serial_hex(rv->serial);
@@ -309,6 +455,8 @@ static enum estkit_status process(struct cmc_job *j)
 			    "not a CMS SignedData holding a PKIData", 400);
 		goto out;
 	}
+	if ((rc = load_cas(j)) != ESTKIT_OK)
+		goto out;
 	rc = estkit_cmc_resp_answer(j->resp, j->pd);
 	if (rc == ESTKIT_EPARSE)
 		rc = status(j, 0, ESTKIT_CMC_FAILED, ESTKIT_CMC_BAD_REQUEST,
@@ -387,5 +535,6 @@ enum estkit_status estd_backend_cmc_fullcmc(void *ctx, struct estkit_request *re
 	estkit_cmc_resp_free(j.resp);
 	estkit_cmc_req_free(j.pd);
 	X509_free(j.signer);
+	sk_X509_pop_free(j.cas, X509_free);
 	return rc;
 }

@@ -17,14 +17,22 @@ enum estkit_status estd_backend_cmc_fullcmc(void *ctx, struct estkit_request *re
 					    const unsigned char *der, size_t len,
 					    unsigned char **out, size_t *outlen);
 
+/* A request as received, when it is not a PKCS#10 (a CRMF CertReqMsg): what the store keeps. */
+struct estd_raw_req {
+	const unsigned char *der;
+	size_t len;
+};
+
 /*
  * Issues and records (op = the request's, "fullcmc") a certificate for a
- * verified csr under the label's profile. On refusal reason says why (for
- * the client). Does not answer the request.
+ * verified csr under the label's profile; the store keeps raw when not NULL
+ * (the CertReqMsg a CRMF csr was read from), else csr. On refusal reason
+ * says why (for the client). Does not answer the request.
  */
 enum estkit_status estd_backend_ca_cmc_issue(struct estd_backend_ca *b,
 					     struct estkit_request *req, X509_REQ *csr,
-					     X509 **cert, char *reason, size_t rlen);
+					     const struct estd_raw_req *raw, X509 **cert,
+					     char *reason, size_t rlen);
 
 /* 1 when identity ("user:x" / "cert:SUBJECT") is listed in [auth] revokers. */
 int estd_backend_ca_is_revoker(struct estd_backend_ca *b, const char *identity);

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -18,7 +19,9 @@
 #include "backend/command.h"
 #include "backend/ext.h"
 #include "backend/proxy.h"
+#include "backend/proxy_conn.h"
 #include "backend/record.h"
+#include "backend/upool.h"
 #include "util.h"
 
 /* Labels' slot counters and cache entries kept at most (one per label and URL). */
@@ -41,10 +44,12 @@ struct estd_ext {
 	struct estd_backend_ca *log; /* borrowed */
 	struct estd_store *store;    /* borrowed */
 	int job_threads;
+	int busy;                    /* job threads in a program or waiting for a slot */
 	struct slot *slots;
 	size_t nslots;
 	struct cached *cache;
 	size_t ncache;
+	struct estd_upool *upool;    /* kept-alive upstream connections (proxy) */
 };
 
 static long long mono_ms(void)
@@ -79,8 +84,40 @@ enum estkit_status estd_ext_new(struct estd_backend_ca *log, struct estd_store *
 	/* as the server sizes its pool: [server] job_threads, 0 = 2 x cores */
 	cores = sysconf(_SC_NPROCESSORS_ONLN);
 	x->job_threads = job_threads > 0 ? job_threads : (int)(cores > 0 ? 2 * cores : 4);
+	/* one kept connection per job thread and label in use, twice over; see upool.h */
+	x->upool = estd_upool_new((size_t)x->job_threads * 2);
+	if (x->upool == NULL) {
+		estd_ext_free(x);
+		return ESTKIT_ENOMEM;
+	}
 	*out = x;
 	return ESTKIT_OK;
+}
+
+/* See ext.h. */
+enum estkit_status estd_ext_check(const struct estd_config *cfg, char **err)
+{
+	char pw[ESTD_PROXY_MAX_PASSWORD + 1], msg[400];
+	enum estkit_status rc = ESTKIT_OK;
+	size_t i;
+
+	*err = NULL;
+	for (i = 0; i < cfg->nlabels && rc == ESTKIT_OK; i++) {
+		const struct estd_label *lab = &cfg->labels[i];
+
+		if (estd_ext_kind(lab) != ESTD_EXT_PROXY || lab->ext->upstream_password_file == NULL)
+			continue;
+		rc = estd_proxy_password_read(lab->ext->upstream_password_file, pw, msg,
+					      sizeof(msg));
+		OPENSSL_cleanse(pw, sizeof(pw));
+		if (rc != ESTKIT_OK) {
+			*err = estd_strfmt("label '%s': upstream_password_file %s",
+					   lab->name[0] != '\0' ? lab->name : "(default)", msg);
+			if (*err == NULL)
+				rc = ESTKIT_ENOMEM;
+		}
+	}
+	return rc;
 }
 
 /* See ext.h. */
@@ -99,6 +136,7 @@ void estd_ext_free(struct estd_ext *x)
 	}
 	free(x->slots);
 	free(x->cache);
+	estd_upool_free(x->upool);
 	pthread_cond_destroy(&x->freed);
 	pthread_mutex_destroy(&x->lock);
 	free(x);
@@ -114,6 +152,19 @@ enum estd_ext_kind estd_ext_kind(const struct estd_label *lab)
 struct estd_backend_ca *estd_ext_log(struct estd_ext *x)
 {
 	return x->log;
+}
+
+/* See ext.h. */
+struct estd_upool *estd_ext_upool(struct estd_ext *x)
+{
+	return x->upool;
+}
+
+/* See ext.h. */
+void estd_ext_reloaded(struct estd_ext *x)
+{
+	if (x != NULL)
+		estd_upool_flush(x->upool);
 }
 
 /* See ext.h. */
@@ -156,17 +207,30 @@ int estd_ext_slot_get(struct estd_ext *x, const char *label, int limit, long wai
 	long long end = mono_ms() + wait_ms;
 	struct timespec ts = { (time_t)(end / 1000), (long)(end % 1000) * 1000000L };
 	struct slot *s;
-	int rc = -1, w = 0;
+	int rc = -1, w = 0, waiting = 0;
 
 	pthread_mutex_lock(&x->lock);
 	s = slot_find(x, label);
-	while (s != NULL && s->running >= limit && w == 0) {
+	/*
+	 * A job thread waiting for a slot serves nobody: wait only while one job
+	 * thread stays free of programs and waiters, so /cacerts and the other
+	 * labels are still answered when a label is saturated.
+	 */
+	if (s != NULL && s->running >= limit && x->busy + 1 < x->job_threads) {
+		waiting = 1;
+		x->busy++;
+	}
+	while (waiting && s != NULL && s->running >= limit && w == 0) {
 		w = pthread_cond_timedwait(&x->freed, &x->lock, &ts);
 		s = slot_find(x, label); /* the table may have moved */
 	}
 	if (s != NULL && s->running < limit) {
 		s->running++;
 		rc = 0;
+		if (!waiting)
+			x->busy++;
+	} else if (waiting) {
+		x->busy--;
 	}
 	pthread_mutex_unlock(&x->lock);
 	return rc;
@@ -179,8 +243,10 @@ void estd_ext_slot_put(struct estd_ext *x, const char *label)
 
 	pthread_mutex_lock(&x->lock);
 	s = slot_find(x, label);
-	if (s != NULL && s->running > 0)
+	if (s != NULL && s->running > 0) {
 		s->running--;
+		x->busy--;
+	}
 	pthread_cond_broadcast(&x->freed);
 	pthread_mutex_unlock(&x->lock);
 }

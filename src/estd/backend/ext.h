@@ -31,6 +31,22 @@ struct estd_ext;
 enum estkit_status estd_ext_new(struct estd_backend_ca *log, struct estd_store *store,
 				int job_threads, struct estd_ext **out);
 
+/*
+ * Checks what a proxy label reads per request and what cannot wait for the
+ * first request to fail: each upstream_password_file exists, is private
+ * (mode 0600) and holds a password (estd_proxy_password_read). Run at start
+ * and reload. ESTKIT_OK, or an error with *err (caller frees) naming the
+ * label and the file.
+ */
+enum estkit_status estd_ext_check(const struct estd_config *cfg, char **err);
+
+/*
+ * The configuration was reloaded: kept-alive upstream connections (made
+ * with the old files and settings) are closed; those in use are closed when
+ * their request ends. NULL is a no-op.
+ */
+void estd_ext_reloaded(struct estd_ext *x);
+
 /* Frees the state (after the server stopped). NULL is a no-op. */
 void estd_ext_free(struct estd_ext *x);
 
@@ -83,10 +99,16 @@ enum estkit_status estd_ext_record(struct estd_ext *x, struct estkit_request *re
 
 /*
  * Takes one of the label's command_concurrency slots, waiting at most
- * wait_ms; 0, or -1 when none came free. Release with estd_ext_slot_put().
+ * wait_ms; 0, or -1 when none came free. A request waits only while at least
+ * one job thread is neither running a program nor waiting for a slot (so a
+ * saturated label cannot starve /cacerts and the other labels); otherwise -1
+ * at once. Release with estd_ext_slot_put().
  */
 int estd_ext_slot_get(struct estd_ext *x, const char *label, int limit, long wait_ms);
 void estd_ext_slot_put(struct estd_ext *x, const char *label);
+
+/* The kept-alive upstream connections of proxy labels (backend/upool.h). */
+struct estd_upool *estd_ext_upool(struct estd_ext *x);
 
 /* The default command_concurrency (job threads). */
 int estd_ext_job_threads(const struct estd_ext *x);

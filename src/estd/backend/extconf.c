@@ -32,6 +32,7 @@ static const struct ekey ext_keys[] = {
 	{ "upstream_timeout", E_INT, EXT(upstream_timeout), 1, 600 },
 	{ "upstream_cacerts_ttl", E_INT, EXT(upstream_cacerts_ttl), 0, 86400 },
 	{ "upstream_retry_after", E_INT, EXT(upstream_retry_after), 1, 86400 },
+	{ "upstream_keepalive", E_INT, EXT(upstream_keepalive), 0, 3600 },
 	{ "command", E_ARGV, EXT(argv), 0, 0 },
 	{ "command_input", E_INPUT, EXT(command_der), 0, 0 },
 	{ "command_timeout", E_INT, EXT(command_timeout), 1, 3600 },
@@ -68,6 +69,7 @@ static struct estd_ext_conf *conf_new(void)
 	c->upstream_timeout = 20;
 	c->upstream_cacerts_ttl = 300;
 	c->upstream_retry_after = 30;
+	c->upstream_keepalive = 15;
 	c->command_timeout = 30;
 	c->command_max_output = 1024 * 1024;
 	return c;

@@ -15,6 +15,7 @@
  *   upstream_timeout = 20                ; seconds for one upstream exchange
  *   upstream_cacerts_ttl = 300           ; seconds the upstream /cacerts answer is cached
  *   upstream_retry_after = 30            ; Retry-After of the 503 when the upstream is down
+ *   upstream_keepalive = 15              ; seconds an idle upstream connection is kept; 0: none
  *   command = /usr/local/bin/sign arg1 "arg 2"   ; argv, split here, no shell
  *   command_input = base64 | der         ; the request on stdin (default base64)
  *   command_timeout = 30                 ; seconds before the program is killed
@@ -44,6 +45,7 @@ struct estd_ext_conf {
 	int upstream_timeout;          /* 1..600 s, default 20 */
 	int upstream_cacerts_ttl;      /* 0..86400 s, default 300 (0: no cache) */
 	int upstream_retry_after;      /* 1..86400 s, default 30 */
+	int upstream_keepalive;        /* 0..3600 s idle, default 15; 0: no reuse */
 	/* command */
 	char **argv;                   /* NULL-terminated, argv[0] an absolute path */
 	size_t argc;

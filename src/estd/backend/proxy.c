@@ -14,73 +14,8 @@
 
 #include "backend/ca.h"
 #include "backend/proxy.h"
+#include "backend/proxy_conn.h"
 #include "util.h"
-
-/* Longest password read from upstream_password_file. */
-#define MAX_PASSWORD 1024
-
-/* The first line of the password file, NUL-terminated, in a buffer of MAX_PASSWORD + 1. */
-static enum estkit_status read_password(const char *path, char *pw)
-{
-	unsigned char *data = NULL;
-	size_t len = 0, n;
-	enum estkit_status rc = estkit_file_read(path, &data, &len);
-
-	if (rc != ESTKIT_OK)
-		return rc;
-	n = 0;
-	while (n < len && data[n] != '\n' && data[n] != '\r' && data[n] != '\0')
-		n++;
-	if (n > MAX_PASSWORD || n == 0)
-		rc = ESTKIT_EINVAL;
-	else {
-		memcpy(pw, data, n);
-		pw[n] = '\0';
-	}
-	OPENSSL_cleanse(data, len);
-	estkit_free(data);
-	return rc;
-}
-
-/* A client for the label's upstream with the RA's credentials; NULL after failing req. */
-static struct estkit_client *upstream(struct estd_ext *x, const struct estd_label *lab,
-				      struct estkit_request *req)
-{
-	const struct estd_ext_conf *c = lab->ext;
-	struct estkit_client *cl = estkit_client_new(c->upstream_url);
-	char pw[MAX_PASSWORD + 1];
-	enum estkit_status rc = ESTKIT_ENOMEM;
-	const char *what = "upstream_url";
-
-	if (cl == NULL)
-		goto err;
-	estkit_client_set_timeout(cl, c->upstream_timeout);
-	what = "upstream_trust";
-	rc = estkit_client_set_trust(cl, c->upstream_trust);
-	if (rc == ESTKIT_OK && c->upstream_cert != NULL) {
-		what = "upstream_cert/upstream_key";
-		rc = estkit_client_set_client_cert(cl, c->upstream_cert, c->upstream_key);
-	}
-	if (rc == ESTKIT_OK && c->upstream_user != NULL) {
-		what = "upstream_password_file";
-		rc = read_password(c->upstream_password_file, pw);
-		if (rc == ESTKIT_OK)
-			rc = estkit_client_set_basic_auth(cl, c->upstream_user, pw);
-		if (rc == ESTKIT_OK)
-			rc = estkit_client_set_auth_methods(cl, ESTKIT_AUTH_BASIC | ESTKIT_AUTH_DIGEST);
-		OPENSSL_cleanse(pw, sizeof(pw));
-	}
-	if (rc == ESTKIT_OK)
-		return cl;
-err:
-	estd_backend_ca_log(estd_ext_log(x), ESTKIT_LOG_ERROR, "label '%s': %s: %s%s%s",
-			    lab->name, what, estkit_strerror(rc), cl != NULL ? ": " : "",
-			    cl != NULL ? estkit_client_errmsg(cl) : "");
-	estkit_client_free(cl);
-	ERR_clear_error();
-	estkit_request_fail(req, 500, "the RA is misconfigured");
-	return NULL;
-}
 
 /* The upstream's reason text: errmsg without its "HTTP 403: " prefix. */
 static const char *upstream_text(const char *errmsg)
@@ -133,6 +68,32 @@ void estd_proxy_map_error(enum estkit_status st, long http_status, long retry_af
 	}
 }
 
+/*
+ * The upstream's 401: the client authenticated here, the RA's own credentials
+ * were refused. The operator learns which ones; the client only gets 502.
+ */
+static void log_refused_credentials(struct estd_ext *x, const struct estd_label *lab,
+				    const char *op)
+{
+	const struct estd_ext_conf *c = lab->ext;
+
+	if (c->upstream_user != NULL)
+		estd_backend_ca_log(estd_ext_log(x), ESTKIT_LOG_ERROR,
+				    "label '%s': upstream %s /%s: HTTP 401, the upstream refused the "
+				    "RA's credentials (upstream_user '%s' with the password of "
+				    "upstream_password_file %s%s%s) -> 502", lab->name,
+				    c->upstream_url, op, c->upstream_user, c->upstream_password_file,
+				    c->upstream_cert != NULL ? ", upstream_cert " : "",
+				    c->upstream_cert != NULL ? c->upstream_cert : "");
+	else
+		estd_backend_ca_log(estd_ext_log(x), ESTKIT_LOG_ERROR,
+				    "label '%s': upstream %s /%s: HTTP 401, the upstream wants "
+				    "credentials the RA does not have (%s%s; upstream_user unset) -> 502",
+				    lab->name, c->upstream_url, op,
+				    c->upstream_cert != NULL ? "upstream_cert " : "no upstream_cert",
+				    c->upstream_cert != NULL ? c->upstream_cert : "");
+}
+
 /* Fails req with the mapped answer of the upstream's failure; logs it. */
 static enum estkit_status upstream_failed(struct estd_ext *x, const struct estd_label *lab,
 					  struct estkit_request *req, struct estkit_client *cl,
@@ -144,7 +105,9 @@ static enum estkit_status upstream_failed(struct estd_ext *x, const struct estd_
 			     estkit_client_errmsg(cl), (unsigned)lab->ext->upstream_retry_after,
 			     (unsigned)lab->retry_after, &m);
 	ERR_clear_error();
-	if (m.st != ESTKIT_EPENDING)
+	if (estkit_client_http_status(cl) == 401)
+		log_refused_credentials(x, lab, op);
+	else if (m.st != ESTKIT_EPENDING)
 		estd_backend_ca_log(estd_ext_log(x), m.http >= 500 ? ESTKIT_LOG_ERROR : ESTKIT_LOG_INFO,
 				    "label '%s': upstream %s /%s: %s (%s) -> %d", lab->name,
 				    lab->ext->upstream_url, op, estkit_client_errmsg(cl),
@@ -161,20 +124,22 @@ enum estkit_status estd_proxy_cacerts(struct estd_ext *x, const struct estd_labe
 				      struct estkit_request *req, STACK_OF(X509) **out)
 {
 	const struct estd_ext_conf *c = lab->ext;
-	struct estkit_client *cl = NULL;
+	struct estd_proxy_conn u;
 	enum estkit_status rc;
 
 	*out = estd_ext_cache_get(x, lab->name, c->upstream_url);
 	if (*out != NULL)
 		return ESTKIT_OK;
-	if ((cl = upstream(x, lab, req)) == NULL)
+	if (estd_proxy_conn_get(x, lab, req, &u) != 0)
 		return ESTKIT_EINVAL;
-	rc = estkit_client_cacerts(cl, out);
+	rc = estkit_client_cacerts(u.cl, out);
+	if (rc != ESTKIT_OK && estd_proxy_conn_retry(x, lab, &u, rc))
+		rc = estkit_client_cacerts(u.cl, out);
 	if (rc == ESTKIT_OK)
 		estd_ext_cache_put(x, lab->name, c->upstream_url, *out, c->upstream_cacerts_ttl);
 	else
-		rc = upstream_failed(x, lab, req, cl, rc, "cacerts");
-	estkit_client_free(cl);
+		rc = upstream_failed(x, lab, req, u.cl, rc, "cacerts");
+	estd_proxy_conn_put(x, lab, &u);
 	return rc;
 }
 
@@ -198,17 +163,19 @@ enum estkit_status estd_proxy_enroll(struct estd_ext *x, const struct estd_label
 				     struct estkit_request *req, X509_REQ *csr,
 				     STACK_OF(X509) **out)
 {
-	struct estkit_client *cl = NULL;
+	struct estd_proxy_conn u;
 	STACK_OF(X509) *certs = NULL;
 	enum estkit_status rc;
 
 	*out = NULL;
-	if ((cl = upstream(x, lab, req)) == NULL)
+	if (estd_proxy_conn_get(x, lab, req, &u) != 0)
 		return ESTKIT_EINVAL;
 	/* reenroll is forwarded as enroll: the rules of RFC 7030 4.2.2 were checked here */
-	rc = estkit_client_simpleenroll(cl, csr, &certs);
+	rc = estkit_client_simpleenroll(u.cl, csr, &certs);
+	if (rc != ESTKIT_OK && estd_proxy_conn_retry(x, lab, &u, rc))
+		rc = estkit_client_simpleenroll(u.cl, csr, &certs);
 	if (rc != ESTKIT_OK) {
-		rc = upstream_failed(x, lab, req, cl, rc, "simpleenroll");
+		rc = upstream_failed(x, lab, req, u.cl, rc, "simpleenroll");
 		goto out;
 	}
 	if (leaf_first(certs, csr) == NULL) {
@@ -226,7 +193,7 @@ enum estkit_status estd_proxy_enroll(struct estd_ext *x, const struct estd_label
 	}
 out:
 	OSSL_STACK_OF_X509_free(certs);
-	estkit_client_free(cl);
+	estd_proxy_conn_put(x, lab, &u);
 	ERR_clear_error();
 	return rc;
 }
@@ -236,24 +203,26 @@ enum estkit_status estd_proxy_csrattrs(struct estd_ext *x, const struct estd_lab
 				       struct estkit_request *req, unsigned char **der,
 				       size_t *len)
 {
-	struct estkit_client *cl = NULL;
+	struct estd_proxy_conn u;
 	unsigned char *d = NULL;
 	enum estkit_status rc;
 
 	*der = NULL;
 	*len = 0;
-	if ((cl = upstream(x, lab, req)) == NULL)
+	if (estd_proxy_conn_get(x, lab, req, &u) != 0)
 		return ESTKIT_EINVAL;
-	rc = estkit_client_csrattrs(cl, &d, len);
+	rc = estkit_client_csrattrs(u.cl, &d, len);
+	if (rc != ESTKIT_OK && estd_proxy_conn_retry(x, lab, &u, rc))
+		rc = estkit_client_csrattrs(u.cl, &d, len);
 	if (rc != ESTKIT_OK) {
-		rc = upstream_failed(x, lab, req, cl, rc, "csrattrs");
+		rc = upstream_failed(x, lab, req, u.cl, rc, "csrattrs");
 	} else if (d != NULL) {
 		/* the server frees with OPENSSL_free: same allocator as estkit_free */
 		*der = d;
 		d = NULL;
 	}
 	estkit_free(d);
-	estkit_client_free(cl);
+	estd_proxy_conn_put(x, lab, &u);
 	return rc;
 }
 
@@ -267,16 +236,20 @@ enum estkit_status estd_proxy_serverkeygen(struct estd_ext *x, const struct estd
 					   EVP_PKEY **key_out, STACK_OF(X509) **out)
 {
 	struct estkit_serverkeygen_result res;
-	struct estkit_client *cl = NULL;
+	struct estd_proxy_conn u;
 	X509 *leaf = NULL;
 	enum estkit_status rc;
 
 	memset(&res, 0, sizeof(res));
-	if ((cl = upstream(x, lab, req)) == NULL)
+	if (estd_proxy_conn_get(x, lab, req, &u) != 0)
 		return ESTKIT_EINVAL;
-	rc = estkit_client_serverkeygen(cl, csr, NULL, &res);
+	rc = estkit_client_serverkeygen(u.cl, csr, NULL, &res);
+	if (rc != ESTKIT_OK && estd_proxy_conn_retry(x, lab, &u, rc)) {
+		estkit_serverkeygen_result_clear(&res);
+		rc = estkit_client_serverkeygen(u.cl, csr, NULL, &res);
+	}
 	if (rc != ESTKIT_OK) {
-		rc = upstream_failed(x, lab, req, cl, rc, "serverkeygen");
+		rc = upstream_failed(x, lab, req, u.cl, rc, "serverkeygen");
 		goto out;
 	}
 	leaf = estkit_certs_find_by_key(res.certs, res.key);
@@ -299,7 +272,7 @@ enum estkit_status estd_proxy_serverkeygen(struct estd_ext *x, const struct estd
 	res.certs = NULL;
 out:
 	estkit_serverkeygen_result_clear(&res);
-	estkit_client_free(cl);
+	estd_proxy_conn_put(x, lab, &u);
 	ERR_clear_error();
 	return rc;
 }

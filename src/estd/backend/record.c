@@ -55,14 +55,15 @@ static int der_csr(X509_REQ *x, unsigned char **der, size_t *len)
 	return *der != NULL ? 0 : -1;
 }
 
-enum estkit_status estd_record_build(X509_REQ *csr, X509 *cert, const char *requester,
-				     const char *label, const char *op,
-				     struct estd_cert_record *rec)
+/* See backend/record.h. */
+enum estkit_status estd_record_build_der(const unsigned char *req_der, size_t req_len,
+					 X509 *cert, const char *requester, const char *label,
+					 const char *op, struct estd_cert_record *rec)
 {
 	enum estkit_status rc = ESTKIT_ENOMEM;
 
 	memset(rec, 0, sizeof(*rec));
-	if (csr == NULL || cert == NULL)
+	if (req_der == NULL || req_len == 0 || cert == NULL)
 		return ESTKIT_EINVAL;
 	if (estkit_cert_serial_hex(cert, &rec->serial) != ESTKIT_OK ||
 	    estkit_name_oneline(X509_get_subject_name(cert), &rec->subject) != ESTKIT_OK ||
@@ -80,13 +81,35 @@ enum estkit_status estd_record_build(X509_REQ *csr, X509 *cert, const char *requ
 	rec->op = estd_strdup(op != NULL ? op : "");
 	if (rec->requester == NULL || rec->label == NULL || rec->op == NULL)
 		goto out;
-	if (der_csr(csr, &rec->csr_der, &rec->csr_len) != 0 ||
-	    der_cert(cert, &rec->cert_der, &rec->cert_len) != 0)
+	if ((rec->csr_der = malloc(req_len)) == NULL)
+		goto out;
+	memcpy(rec->csr_der, req_der, req_len);
+	rec->csr_len = req_len;
+	if (der_cert(cert, &rec->cert_der, &rec->cert_len) != 0)
 		goto out;
 	rc = ESTKIT_OK;
 out:
 	if (rc != ESTKIT_OK)
 		estd_record_clear(rec);
+	return rc;
+}
+
+/* See backend/record.h. */
+enum estkit_status estd_record_build(X509_REQ *csr, X509 *cert, const char *requester,
+				     const char *label, const char *op,
+				     struct estd_cert_record *rec)
+{
+	unsigned char *der = NULL;
+	size_t len = 0;
+	enum estkit_status rc;
+
+	memset(rec, 0, sizeof(*rec));
+	if (csr == NULL || cert == NULL)
+		return ESTKIT_EINVAL;
+	if (der_csr(csr, &der, &len) != 0)
+		return ESTKIT_ENOMEM;
+	rc = estd_record_build_der(der, len, cert, requester, label, op, rec);
+	free(der);
 	return rc;
 }
 
@@ -106,14 +129,18 @@ void estd_record_clear(struct estd_cert_record *rec)
 	memset(rec, 0, sizeof(*rec));
 }
 
+/* See backend/record.h. */
 enum estkit_status estd_record_cert(struct estd_store *st, struct estkit_request *req,
-				    X509_REQ *csr, X509 *cert)
+				    X509_REQ *csr, const unsigned char *raw, size_t rawlen,
+				    X509 *cert)
 {
 	struct estd_cert_record rec;
+	const char *who = estkit_request_identity(req), *label = estkit_request_label(req);
+	const char *op = estkit_op_name(estkit_request_op(req));
 	enum estkit_status rc;
 
-	rc = estd_record_build(csr, cert, estkit_request_identity(req), estkit_request_label(req),
-			       estkit_op_name(estkit_request_op(req)), &rec);
+	rc = raw != NULL ? estd_record_build_der(raw, rawlen, cert, who, label, op, &rec)
+			 : estd_record_build(csr, cert, who, label, op, &rec);
 	if (rc != ESTKIT_OK)
 		return rc;
 	rc = estd_store_cert_insert(st, &rec);

@@ -1,7 +1,7 @@
 /*
  * pg.c - the store on PostgreSQL (libpq): opening, the connection pool and
- * the schema migrations. The statements live in pg_certs.c and
- * pg_requests.c, the libpq plumbing in pg_exec.c.
+ * the schema migrations. The statements live in pg_certs.c, pg_requests.c
+ * and pg_tokens.c, the libpq plumbing in pg_exec.c.
  *
  * Several estd nodes share one database: every state change is one
  * statement or one transaction whose outcome PostgreSQL decides (UNIQUE
@@ -10,9 +10,12 @@
  * every connection, so a statement or COMMIT returns after the WAL flush.
  *
  * The schema is versioned in table schema_version with the numbers the
- * SQLite engine uses; opening applies every known migration above the
- * stored version in ascending order, in one transaction holding
- * pg_advisory_xact_lock(), so two nodes starting at once do not race.
+ * SQLite engine uses where the two share a migration; opening applies every
+ * known migration above the stored version in ascending order, in one
+ * transaction holding pg_advisory_xact_lock(), so two nodes starting at once
+ * do not race. A migration added later takes a number above the newest
+ * released one (never a gap below it: a database already at that version
+ * would skip it), which is why the tokens table, SQLite's 4, is 6 here.
  */
 #include "store/pg_int.h"
 #include "store/store.h"
@@ -64,6 +67,13 @@ static const struct migration {
 	{5, "CREATE TABLE IF NOT EXISTS digest_nonces ("
 	    " nonce BYTEA PRIMARY KEY, issued_at BIGINT NOT NULL, nc BIGINT NOT NULL);"
 	    "CREATE INDEX IF NOT EXISTS digest_nonces_issued ON digest_nonces (issued_at);"},
+	/* 6: one-time enrollment tokens (SQLite's migration 4); see pg_tokens.c */
+	{6, "CREATE TABLE IF NOT EXISTS tokens ("
+	    " id TEXT PRIMARY KEY, hash TEXT NOT NULL, label TEXT NOT NULL,"
+	    " subject TEXT NOT NULL, sans TEXT NOT NULL, created_at BIGINT NOT NULL,"
+	    " expires_at BIGINT NOT NULL, used_at BIGINT NOT NULL DEFAULT 0,"
+	    " revoked_at BIGINT NOT NULL DEFAULT 0, created_by TEXT NOT NULL DEFAULT '',"
+	    " used_by TEXT NOT NULL DEFAULT '', serial TEXT NOT NULL DEFAULT '');"},
 };
 
 static const struct estd_store_ops pg_ops;
@@ -356,4 +366,11 @@ static const struct estd_store_ops pg_ops = {
 	.request_issue = estd_pg_request_issue,
 	.digest_nc = estd_pg_digest_nc,
 	.set_connections = pg_set_connections,
+	.token_insert = estd_pg_token_insert,
+	.token_get = estd_pg_token_get,
+	.token_foreach = estd_pg_token_foreach,
+	.token_claim = estd_pg_token_claim,
+	.token_release = estd_pg_token_release,
+	.token_set_serial = estd_pg_token_set_serial,
+	.token_revoke = estd_pg_token_revoke,
 };

@@ -10,6 +10,7 @@
 #include "store/store.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,22 +20,17 @@
 	"serial, subject, issuer, sans, not_before, not_after, issued_at, requester, label, op, " \
 	"csr, cert, seq"
 
-/* Runs one statement on a pooled connection. */
+/* Runs one statement on a pooled connection; res NULL: the result is not wanted. */
 static enum estkit_status exec1(struct estd_pg *st, const char *sql,
 				const struct estd_pg_params *p, const char *what, PGresult **res)
 {
-	PGconn *c = NULL;
-	enum estkit_status rc = estd_pg_acquire(st, &c);
+	PGresult *r = NULL;
+	enum estkit_status rc = estd_pg_exec_pooled(st, sql, p, what, &r);
 
 	if (res != NULL)
-		*res = NULL;
-	if (rc != ESTKIT_OK)
-		return rc;
-	if (res != NULL)
-		rc = estd_pg_exec(c, sql, p, what, res);
+		*res = r;
 	else
-		rc = estd_pg_run(c, sql, p, what);
-	estd_pg_release(st, c);
+		PQclear(r);
 	return rc;
 }
 
@@ -94,29 +90,29 @@ enum estkit_status estd_pg_cert_insert(struct estd_store *base,
 	return rc;
 }
 
+#define CERT(m) offsetof(struct estd_cert_record, m)
+
+/* COLUMNS into a record (seq is only a walk's key) */
+static const struct estd_pg_column cert_columns[] = {
+	{0, ESTD_PG_TEXT, CERT(serial), 0},      {1, ESTD_PG_TEXT, CERT(subject), 0},
+	{2, ESTD_PG_TEXT, CERT(issuer), 0},      {3, ESTD_PG_TEXT, CERT(sans), 0},
+	{4, ESTD_PG_INT, CERT(not_before), 0},   {5, ESTD_PG_INT, CERT(not_after), 0},
+	{6, ESTD_PG_INT, CERT(issued_at), 0},    {7, ESTD_PG_TEXT, CERT(requester), 0},
+	{8, ESTD_PG_TEXT, CERT(label), 0},       {9, ESTD_PG_TEXT, CERT(op), 0},
+	{10, ESTD_PG_BYTEA, CERT(csr_der), CERT(csr_len)},
+	{11, ESTD_PG_BYTEA, CERT(cert_der), CERT(cert_len)},
+};
+
 /* Row i of r (COLUMNS order) as a record; NULL when out of memory. */
 static struct estd_cert_record *row_to_record(const PGresult *r, int i)
 {
 	struct estd_cert_record *rec = calloc(1, sizeof(*rec));
 
-	if (rec == NULL)
-		return NULL;
-	rec->serial = estd_pg_get_text(r, i, 0);
-	rec->subject = estd_pg_get_text(r, i, 1);
-	rec->issuer = estd_pg_get_text(r, i, 2);
-	rec->sans = estd_pg_get_text(r, i, 3);
-	rec->not_before = estd_pg_get_int(r, i, 4);
-	rec->not_after = estd_pg_get_int(r, i, 5);
-	rec->issued_at = estd_pg_get_int(r, i, 6);
-	rec->requester = estd_pg_get_text(r, i, 7);
-	rec->label = estd_pg_get_text(r, i, 8);
-	rec->op = estd_pg_get_text(r, i, 9);
-	if (estd_pg_get_bytea(r, i, 10, &rec->csr_der, &rec->csr_len) != 0 ||
-	    estd_pg_get_bytea(r, i, 11, &rec->cert_der, &rec->cert_len) != 0 || !rec->serial ||
-	    !rec->subject || !rec->issuer || !rec->sans || !rec->requester || !rec->label ||
-	    !rec->op) {
+	if (rec != NULL && estd_pg_decode_row(r, i, cert_columns,
+					      sizeof(cert_columns) / sizeof(cert_columns[0]),
+					      rec) != 0) {
 		estd_cert_record_free(rec);
-		return NULL;
+		rec = NULL;
 	}
 	return rec;
 }

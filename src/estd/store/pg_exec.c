@@ -183,6 +183,51 @@ int estd_pg_get_bytea(const PGresult *r, int row, int col, unsigned char **out, 
 }
 
 /* See pg_int.h. */
+int estd_pg_decode_row(const PGresult *r, int row, const struct estd_pg_column *cols,
+		       size_t ncols, void *rec)
+{
+	unsigned char *base = rec;
+	size_t i;
+
+	for (i = 0; i < ncols; i++) {
+		const struct estd_pg_column *c = &cols[i];
+		void *m = base + c->off;
+
+		switch (c->kind) {
+		case ESTD_PG_TEXT:
+			if ((*(char **)m = estd_pg_get_text(r, row, c->col)) == NULL)
+				return -1;
+			break;
+		case ESTD_PG_INT:
+			*(long long *)m = estd_pg_get_int(r, row, c->col);
+			break;
+		case ESTD_PG_BYTEA:
+			if (estd_pg_get_bytea(r, row, c->col, (unsigned char **)m,
+					      (size_t *)(void *)(base + c->len_off)) != 0)
+				return -1;
+			break;
+		}
+	}
+	return 0;
+}
+
+/* See pg_int.h. */
+enum estkit_status estd_pg_exec_pooled(struct estd_pg *st, const char *sql,
+				       const struct estd_pg_params *p, const char *what,
+				       PGresult **res)
+{
+	PGconn *c = NULL;
+	enum estkit_status rc;
+
+	*res = NULL;
+	rc = estd_pg_acquire(st, &c);
+	if (rc == ESTKIT_OK)
+		rc = estd_pg_exec(c, sql, p, what, res);
+	estd_pg_release(st, c);
+	return rc;
+}
+
+/* See pg_int.h. */
 enum estkit_status estd_pg_begin(PGconn *c)
 {
 	return estd_pg_run(c, "BEGIN", NULL, "begin");

@@ -1,7 +1,7 @@
 /*
  * pg_int.h - shared by the files of the PostgreSQL store engine (pg.c,
- * pg_exec.c, pg_certs.c, pg_requests.c); nothing outside src/estd/store
- * includes it.
+ * pg_exec.c, pg_certs.c, pg_requests.c, pg_tokens.c); nothing outside
+ * src/estd/store includes it.
  *
  * Connections: a mutex-protected pool that grows on demand up to `max`
  * (estd_store_set_connections(), [store] connections). A call takes one
@@ -80,6 +80,36 @@ long long estd_pg_get_int(const PGresult *r, int row, int col);
 /* A malloc'ed copy of a bytea column; NULL, 0 for SQL NULL or empty. -1 when out of memory. */
 int estd_pg_get_bytea(const PGresult *r, int row, int col, unsigned char **out, size_t *len);
 
+/* How one column of a result goes into a member of a record (estd_pg_decode_row()). */
+enum estd_pg_kind {
+	ESTD_PG_TEXT,  /* char *: malloc'ed copy, "" for SQL NULL */
+	ESTD_PG_INT,   /* long long: bigint (or int2/int4), 0 for SQL NULL */
+	ESTD_PG_BYTEA, /* unsigned char * and its size_t length at len_off */
+};
+
+struct estd_pg_column {
+	int col;
+	enum estd_pg_kind kind;
+	size_t off;     /* offsetof() the member */
+	size_t len_off; /* ESTD_PG_BYTEA: offsetof() the size_t length member */
+};
+
+/*
+ * Decodes row `row` of r into the record at rec (zeroed by the caller),
+ * one member per entry of cols. 0, or -1 when out of memory: the members
+ * decoded so far stay set, for the record's own _free function.
+ */
+int estd_pg_decode_row(const PGresult *r, int row, const struct estd_pg_column *cols,
+		       size_t ncols, void *rec);
+
+/*
+ * estd_pg_exec() on a connection taken from st's pool for this one
+ * statement (autocommit) and given back before returning.
+ */
+enum estkit_status estd_pg_exec_pooled(struct estd_pg *st, const char *sql,
+				       const struct estd_pg_params *p, const char *what,
+				       PGresult **res);
+
 /* Takes a connection from the pool (connecting or reconnecting as needed). */
 enum estkit_status estd_pg_acquire(struct estd_pg *st, PGconn **out);
 
@@ -94,7 +124,7 @@ void estd_pg_rollback(PGconn *c);
 /* Brings the schema to the newest version (pg.c), serialised by an advisory lock. */
 enum estkit_status estd_pg_migrate(PGconn *c);
 
-/* The engine's functions (pg_certs.c, pg_requests.c); see store.h. */
+/* The engine's functions (pg_certs.c, pg_requests.c, pg_tokens.c); see store.h. */
 enum estkit_status estd_pg_cert_insert_tx(PGconn *c, const struct estd_cert_record *rec,
 					  char *serial, size_t len);
 enum estkit_status estd_pg_cert_insert(struct estd_store *base,
@@ -129,5 +159,18 @@ enum estkit_status estd_pg_request_decide(struct estd_store *base, long long id,
 					  const char *decided_by);
 enum estkit_status estd_pg_request_issue(struct estd_store *base, long long id,
 					 const struct estd_cert_record *cert);
+enum estkit_status estd_pg_token_insert(struct estd_store *base,
+					const struct estd_token_record *t);
+enum estkit_status estd_pg_token_get(struct estd_store *base, const char *id,
+				     struct estd_token_record **out);
+enum estkit_status estd_pg_token_foreach(struct estd_store *base,
+					 int (*cb)(void *arg, const struct estd_token_record *t),
+					 void *arg);
+enum estkit_status estd_pg_token_claim(struct estd_store *base, const char *id, long long now,
+				       const char *used_by);
+enum estkit_status estd_pg_token_release(struct estd_store *base, const char *id);
+enum estkit_status estd_pg_token_set_serial(struct estd_store *base, const char *id,
+					    const char *serial);
+enum estkit_status estd_pg_token_revoke(struct estd_store *base, const char *id, long long now);
 
 #endif /* ESTD_STORE_PG_INT_H */

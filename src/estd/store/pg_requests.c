@@ -13,6 +13,7 @@
 #include "store/store.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,31 +25,29 @@
 #define MAX_TEXT 1024 /* as the SQLite engine: reasons and names go into logs and bodies */
 #define PAGE 256
 
+#define REQ(m) offsetof(struct estd_request_record, m)
+
+static const struct estd_pg_column request_columns[] = {
+	{0, ESTD_PG_INT, REQ(id), 0},            {1, ESTD_PG_TEXT, REQ(label), 0},
+	{2, ESTD_PG_TEXT, REQ(op), 0},           {3, ESTD_PG_TEXT, REQ(requester), 0},
+	{4, ESTD_PG_TEXT, REQ(subject), 0},      {5, ESTD_PG_TEXT, REQ(sans), 0},
+	{6, ESTD_PG_BYTEA, REQ(csr_der), REQ(csr_len)},
+	{7, ESTD_PG_TEXT, REQ(csr_sha256), 0},   {8, ESTD_PG_TEXT, REQ(status), 0},
+	{9, ESTD_PG_TEXT, REQ(reason), 0},       {10, ESTD_PG_TEXT, REQ(serial), 0},
+	{11, ESTD_PG_INT, REQ(created_at), 0},   {12, ESTD_PG_INT, REQ(decided_at), 0},
+	{13, ESTD_PG_TEXT, REQ(decided_by), 0},
+};
+
 /* Row i of r (REQ_COLUMNS order); NULL when out of memory. */
 static struct estd_request_record *row_to_request(const PGresult *r, int i)
 {
 	struct estd_request_record *q = calloc(1, sizeof(*q));
 
-	if (q == NULL)
-		return NULL;
-	q->id = estd_pg_get_int(r, i, 0);
-	q->label = estd_pg_get_text(r, i, 1);
-	q->op = estd_pg_get_text(r, i, 2);
-	q->requester = estd_pg_get_text(r, i, 3);
-	q->subject = estd_pg_get_text(r, i, 4);
-	q->sans = estd_pg_get_text(r, i, 5);
-	q->csr_sha256 = estd_pg_get_text(r, i, 7);
-	q->status = estd_pg_get_text(r, i, 8);
-	q->reason = estd_pg_get_text(r, i, 9);
-	q->serial = estd_pg_get_text(r, i, 10);
-	q->created_at = estd_pg_get_int(r, i, 11);
-	q->decided_at = estd_pg_get_int(r, i, 12);
-	q->decided_by = estd_pg_get_text(r, i, 13);
-	if (estd_pg_get_bytea(r, i, 6, &q->csr_der, &q->csr_len) != 0 || !q->label || !q->op ||
-	    !q->requester || !q->subject || !q->sans || !q->csr_sha256 || !q->status ||
-	    !q->reason || !q->serial || !q->decided_by) {
+	if (q != NULL && estd_pg_decode_row(r, i, request_columns,
+					    sizeof(request_columns) / sizeof(request_columns[0]),
+					    q) != 0) {
 		estd_request_record_free(q);
-		return NULL;
+		q = NULL;
 	}
 	return q;
 }

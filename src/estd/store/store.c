@@ -366,10 +366,41 @@ void estd_request_record_free(struct estd_request_record *r)
 		}                                                                              \
 	} while (0)
 
+/*
+ * A token id as every engine accepts it: 1..64 printable ASCII characters
+ * (estd makes 16 hex digits). Checked here so that a malformed id - empty,
+ * with spaces, control or non-ASCII bytes, which PostgreSQL would refuse
+ * as text of the database's encoding - is ESTKIT_EINVAL on every engine.
+ */
+#define TOKEN_ID(id)                                                                          \
+	do {                                                                                   \
+		if (!token_id_ok(id)) {                                                        \
+			estd_store_set_err("invalid token id");                                \
+			return ESTKIT_EINVAL;                                                  \
+		}                                                                              \
+	} while (0)
+
+static int token_id_ok(const char *id)
+{
+	size_t n;
+
+	if (id == NULL)
+		return 0;
+	for (n = 0; id[n] != '\0'; n++)
+		if (n >= 64 || id[n] <= ' ' || id[n] > '~')
+			return 0;
+	return n > 0;
+}
+
 /* See store.h. */
 enum estkit_status estd_store_token_insert(struct estd_store *st, const struct estd_token_record *t)
 {
 	TOKEN_OPS(st, token_insert);
+	if (t == NULL) {
+		estd_store_set_err("invalid token");
+		return ESTKIT_EINVAL;
+	}
+	TOKEN_ID(t->id);
 	return st->ops->token_insert(st, t);
 }
 
@@ -377,6 +408,10 @@ enum estkit_status estd_store_token_insert(struct estd_store *st, const struct e
 enum estkit_status estd_store_token_get(struct estd_store *st, const char *id, struct estd_token_record **out)
 {
 	TOKEN_OPS(st, token_get);
+	if (out == NULL)
+		return ESTKIT_EINVAL;
+	*out = NULL;
+	TOKEN_ID(id);
 	return st->ops->token_get(st, id, out);
 }
 
@@ -391,6 +426,7 @@ enum estkit_status estd_store_token_foreach(struct estd_store *st, int (*cb)(voi
 enum estkit_status estd_store_token_claim(struct estd_store *st, const char *id, long long now, const char *used_by)
 {
 	TOKEN_OPS(st, token_claim);
+	TOKEN_ID(id);
 	return st->ops->token_claim(st, id, now, used_by);
 }
 
@@ -398,6 +434,7 @@ enum estkit_status estd_store_token_claim(struct estd_store *st, const char *id,
 enum estkit_status estd_store_token_release(struct estd_store *st, const char *id)
 {
 	TOKEN_OPS(st, token_release);
+	TOKEN_ID(id);
 	return st->ops->token_release(st, id);
 }
 
@@ -405,6 +442,7 @@ enum estkit_status estd_store_token_release(struct estd_store *st, const char *i
 enum estkit_status estd_store_token_set_serial(struct estd_store *st, const char *id, const char *serial)
 {
 	TOKEN_OPS(st, token_set_serial);
+	TOKEN_ID(id);
 	return st->ops->token_set_serial(st, id, serial);
 }
 
@@ -412,6 +450,7 @@ enum estkit_status estd_store_token_set_serial(struct estd_store *st, const char
 enum estkit_status estd_store_token_revoke(struct estd_store *st, const char *id, long long now)
 {
 	TOKEN_OPS(st, token_revoke);
+	TOKEN_ID(id);
 	return st->ops->token_revoke(st, id, now);
 }
 

@@ -214,6 +214,13 @@ struct estd_token_record {
 	char *serial;        /* the certificate issued with it, or "" */
 };
 
+/*
+ * Every token function takes an id of 1..64 printable ASCII characters
+ * (estd makes 16 hex digits); any other id is ESTKIT_EINVAL on every engine.
+ * Both engines keep the same rows: SQLite (migration 4) for one node,
+ * PostgreSQL (migration 6) shared by all nodes.
+ */
+
 /* Stores a new token (used_at, revoked_at, used_by, serial ignored). ESTKIT_EEXIST: id taken. */
 enum estkit_status estd_store_token_insert(struct estd_store *st,
 					   const struct estd_token_record *t);

@@ -52,7 +52,7 @@ struct estd_store_ops {
 					long long ts, unsigned long nc, long long forget_before);
 	/* NULL: the engine has no connection pool */
 	void (*set_connections)(struct estd_store *st, int n);
-	/* one-time enrollment tokens (migration 4); NULL: the engine has none yet */
+	/* one-time enrollment tokens (SQLite migration 4, PostgreSQL 6); NULL: none */
 	enum estkit_status (*token_insert)(struct estd_store *st, const struct estd_token_record *t);
 	enum estkit_status (*token_get)(struct estd_store *st, const char *id, struct estd_token_record **out);
 	enum estkit_status (*token_foreach)(struct estd_store *st, int (*cb)(void *arg, const struct estd_token_record *t), void *arg);

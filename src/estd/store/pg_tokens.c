@@ -1,0 +1,274 @@
+/*
+ * pg_tokens.c - one-time enrollment tokens in the PostgreSQL store: table
+ * `tokens` (migration 6, pg.c), the same columns and meaning as the SQLite
+ * engine's (sqlite_tokens.c). The store keeps only the hex SHA-256 of a
+ * secret, exactly as the caller (token.c) computed it.
+ *
+ * A token is used by one "UPDATE ... WHERE used_at = 0 AND revoked_at = 0
+ * AND expires_at > now": PostgreSQL locks the row for the update and
+ * re-checks the WHERE clause on the newest version once a concurrent
+ * updater commits, so of any number of connections or estd nodes claiming
+ * the same token exactly one changes the row. Nothing is read first and
+ * written after. A lookup that follows an update that changed nothing only
+ * tells "no such token" from "not claimable" for the message.
+ *
+ * Like every call of this engine these block (network, WAL flush) and run
+ * on the job pool or in an admin command, never on an event loop.
+ */
+#include "store/pg_int.h"
+#include "store/store.h"
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOK_COLUMNS                                                                            \
+	"id, hash, label, subject, sans, created_at, expires_at, used_at, revoked_at, "         \
+	"created_by, used_by, serial"
+#define MAX_TEXT 1024 /* as the SQLite engine */
+#define PAGE 256
+
+#define TOK(m) offsetof(struct estd_token_record, m)
+
+static const struct estd_pg_column token_columns[] = {
+	{0, ESTD_PG_TEXT, TOK(id), 0},          {1, ESTD_PG_TEXT, TOK(hash), 0},
+	{2, ESTD_PG_TEXT, TOK(label), 0},       {3, ESTD_PG_TEXT, TOK(subject), 0},
+	{4, ESTD_PG_TEXT, TOK(sans), 0},        {5, ESTD_PG_INT, TOK(created_at), 0},
+	{6, ESTD_PG_INT, TOK(expires_at), 0},   {7, ESTD_PG_INT, TOK(used_at), 0},
+	{8, ESTD_PG_INT, TOK(revoked_at), 0},   {9, ESTD_PG_TEXT, TOK(created_by), 0},
+	{10, ESTD_PG_TEXT, TOK(used_by), 0},    {11, ESTD_PG_TEXT, TOK(serial), 0},
+};
+
+/* Row i of r (TOK_COLUMNS order); NULL when out of memory. */
+static struct estd_token_record *row_to_token(const PGresult *r, int i)
+{
+	struct estd_token_record *t = calloc(1, sizeof(*t));
+
+	if (t != NULL && estd_pg_decode_row(r, i, token_columns,
+					    sizeof(token_columns) / sizeof(token_columns[0]),
+					    t) != 0) {
+		estd_token_record_free(t);
+		t = NULL;
+	}
+	return t;
+}
+
+static int text_ok(const char *v)
+{
+	return v != NULL && strlen(v) <= MAX_TEXT;
+}
+
+/* The PostgreSQL engine's; see store.h. */
+enum estkit_status estd_pg_token_insert(struct estd_store *base,
+					const struct estd_token_record *t)
+{
+	struct estd_pg_params p = {0};
+	PGresult *r = NULL;
+	enum estkit_status rc;
+
+	if (t == NULL || !text_ok(t->id) || !text_ok(t->hash) || !text_ok(t->label) ||
+	    !text_ok(t->subject) || !text_ok(t->sans) ||
+	    (t->created_by != NULL && !text_ok(t->created_by))) {
+		estd_store_set_err("invalid token");
+		return ESTKIT_EINVAL;
+	}
+	estd_pg_text(&p, t->id);
+	estd_pg_text(&p, t->hash);
+	estd_pg_text(&p, t->label);
+	estd_pg_text(&p, t->subject);
+	estd_pg_text(&p, t->sans);
+	estd_pg_int(&p, t->created_at);
+	estd_pg_int(&p, t->expires_at);
+	estd_pg_text(&p, t->created_by);
+	rc = estd_pg_exec_pooled(ESTD_PG(base),
+				 "INSERT INTO tokens (id, hash, label, subject, sans, created_at, "
+				 "expires_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+				 &p, "insert token", &r);
+	if (rc == ESTKIT_EEXIST)
+		estd_store_set_err("token id already exists");
+	PQclear(r);
+	return rc;
+}
+
+/* The PostgreSQL engine's; see store.h. */
+enum estkit_status estd_pg_token_get(struct estd_store *base, const char *id,
+				     struct estd_token_record **out)
+{
+	struct estd_pg_params p = {0};
+	PGresult *r = NULL;
+	enum estkit_status rc;
+
+	if (out == NULL)
+		return ESTKIT_EINVAL;
+	*out = NULL;
+	if (!text_ok(id)) {
+		estd_store_set_err("invalid token id");
+		return ESTKIT_EINVAL;
+	}
+	estd_pg_text(&p, id);
+	rc = estd_pg_exec_pooled(ESTD_PG(base), "SELECT " TOK_COLUMNS " FROM tokens WHERE id = $1",
+				 &p, "select token", &r);
+	if (rc == ESTKIT_OK && PQntuples(r) == 0) {
+		estd_store_set_err("no such token");
+		rc = ESTKIT_ENOTFOUND;
+	} else if (rc == ESTKIT_OK && (*out = row_to_token(r, 0)) == NULL) {
+		estd_store_set_err("out of memory");
+		rc = ESTKIT_ENOMEM;
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* Calls cb for a page of tokens; 1 when cb asked to stop, -1 out of memory. */
+static int token_page(const PGresult *r, int (*cb)(void *, const struct estd_token_record *),
+		      void *arg)
+{
+	int i, stop = 0;
+
+	for (i = 0; i < PQntuples(r) && !stop; i++) {
+		struct estd_token_record *t = row_to_token(r, i);
+
+		if (t == NULL)
+			return -1;
+		stop = cb(arg, t) != 0;
+		estd_token_record_free(t);
+	}
+	return stop;
+}
+
+/*
+ * The PostgreSQL engine's; see store.h. Oldest first, a page at a time
+ * after the last (created_at, id) seen; the connection goes back to the
+ * pool before the callbacks run, so a callback may call the store again.
+ */
+enum estkit_status estd_pg_token_foreach(struct estd_store *base,
+					 int (*cb)(void *arg, const struct estd_token_record *t),
+					 void *arg)
+{
+	long long after_at = LLONG_MIN;
+	char *after_id = NULL;
+	enum estkit_status rc = ESTKIT_OK;
+	int stop = 0, n = PAGE;
+
+	if (cb == NULL)
+		return ESTKIT_EINVAL;
+	while (rc == ESTKIT_OK && !stop && n == PAGE) {
+		struct estd_pg_params p = {0};
+		PGresult *r = NULL;
+
+		estd_pg_int(&p, after_at);
+		estd_pg_text(&p, after_id);
+		estd_pg_int(&p, PAGE);
+		rc = estd_pg_exec_pooled(ESTD_PG(base),
+					 "SELECT " TOK_COLUMNS " FROM tokens WHERE "
+					 "(created_at, id) > ($1, $2) ORDER BY created_at, id "
+					 "LIMIT $3",
+					 &p, "select tokens", &r);
+		n = rc == ESTKIT_OK ? PQntuples(r) : 0;
+		if (n > 0) {
+			free(after_id);
+			after_at = estd_pg_get_int(r, n - 1, 5);
+			after_id = estd_pg_get_text(r, n - 1, 0);
+			stop = after_id == NULL ? -1 : token_page(r, cb, arg);
+		}
+		PQclear(r);
+		if (stop < 0) {
+			estd_store_set_err("out of memory");
+			rc = ESTKIT_ENOMEM;
+		}
+	}
+	free(after_id);
+	return rc;
+}
+
+/*
+ * Runs one UPDATE of the token id whose whole condition is in its WHERE
+ * clause: ESTKIT_OK when it changed the row; otherwise ESTKIT_ENOTFOUND
+ * (no such token) or ESTKIT_EEXIST (not in the state the update needs).
+ */
+static enum estkit_status update_one(struct estd_store *base, const char *sql,
+				     struct estd_pg_params *p, const char *id)
+{
+	struct estd_token_record *t = NULL;
+	PGresult *r = NULL;
+	enum estkit_status rc;
+
+	if (!text_ok(id)) {
+		estd_store_set_err("invalid token id");
+		return ESTKIT_EINVAL;
+	}
+	rc = estd_pg_exec_pooled(ESTD_PG(base), sql, p, "update token", &r);
+	if (rc == ESTKIT_OK && estd_pg_changes(r) == 0) {
+		/* only for the answer: the UPDATE above already decided */
+		rc = estd_pg_token_get(base, id, &t);
+		if (rc == ESTKIT_OK) {
+			estd_store_set_err("token already used, revoked or expired");
+			rc = ESTKIT_EEXIST;
+		}
+	}
+	estd_token_record_free(t);
+	PQclear(r);
+	return rc;
+}
+
+/* The PostgreSQL engine's; see store.h. */
+enum estkit_status estd_pg_token_claim(struct estd_store *base, const char *id, long long now,
+				       const char *used_by)
+{
+	struct estd_pg_params p = {0};
+
+	if (used_by != NULL && !text_ok(used_by)) {
+		estd_store_set_err("invalid token user");
+		return ESTKIT_EINVAL;
+	}
+	estd_pg_text(&p, used_by);
+	estd_pg_int(&p, now);
+	estd_pg_text(&p, id);
+	/* the whole rule in one statement: of concurrent claims exactly one changes the row */
+	return update_one(base,
+			  "UPDATE tokens SET used_by = $1, used_at = $2 WHERE id = $3"
+			  " AND used_at = 0 AND revoked_at = 0 AND expires_at > $2",
+			  &p, id);
+}
+
+/* The PostgreSQL engine's; see store.h. */
+enum estkit_status estd_pg_token_release(struct estd_store *base, const char *id)
+{
+	struct estd_pg_params p = {0};
+
+	estd_pg_text(&p, id);
+	return update_one(base,
+			  "UPDATE tokens SET used_by = '', used_at = 0 WHERE id = $1"
+			  " AND used_at <> 0 AND serial = ''",
+			  &p, id);
+}
+
+/* The PostgreSQL engine's; see store.h. */
+enum estkit_status estd_pg_token_set_serial(struct estd_store *base, const char *id,
+					    const char *serial)
+{
+	struct estd_pg_params p = {0};
+
+	if (serial != NULL && !text_ok(serial)) {
+		estd_store_set_err("invalid serial");
+		return ESTKIT_EINVAL;
+	}
+	estd_pg_text(&p, serial);
+	estd_pg_text(&p, id);
+	return update_one(base, "UPDATE tokens SET serial = $1 WHERE id = $2 AND used_at <> 0", &p,
+			  id);
+}
+
+/* The PostgreSQL engine's; see store.h. */
+enum estkit_status estd_pg_token_revoke(struct estd_store *base, const char *id, long long now)
+{
+	struct estd_pg_params p = {0};
+
+	estd_pg_int(&p, now);
+	estd_pg_text(&p, id);
+	return update_one(base,
+			  "UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND used_at = 0"
+			  " AND revoked_at = 0",
+			  &p, id);
+}

@@ -92,7 +92,11 @@ ESTKIT_API void estkit_cmc_req_free(struct estkit_cmc_req *r);
 ESTKIT_API ESTKIT_WUR enum estkit_status
 estkit_cmc_req_add_pkcs10(struct estkit_cmc_req *r, X509_REQ *csr, uint32_t *body_part);
 
-/* Adds a CRMF CertReqMsg (copied, RFC 4211); its certReqId is left as is. */
+/*
+ * Adds a CRMF CertReqMsg (copied, RFC 4211); its certReqId is left as is and
+ * is its body part id (RFC 5272 3.2.1.3.2), returned in *body_part if not
+ * NULL. ESTKIT_EINVAL when msg has no usable certReqId.
+ */
 ESTKIT_API ESTKIT_WUR enum estkit_status
 estkit_cmc_req_add_crmf(struct estkit_cmc_req *r, const OSSL_CRMF_MSG *msg, uint32_t *body_part);
 

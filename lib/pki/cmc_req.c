@@ -93,8 +93,10 @@ enum estkit_status estkit_cmc_req_add_crmf(struct estkit_cmc_req *r, const OSSL_
 					   uint32_t *body_part)
 {
 	EK_CMC_TREQ *t = NULL;
+	int rid;
+	enum estkit_status rc;
 
-	if (r == NULL || msg == NULL)
+	if (r == NULL || msg == NULL || (rid = OSSL_CRMF_MSG_get_certReqId(msg)) < 0)
 		return ESTKIT_EINVAL;
 	t = EK_CMC_TREQ_new();
 	if (t == NULL)
@@ -105,7 +107,11 @@ enum estkit_status estkit_cmc_req_add_crmf(struct estkit_cmc_req *r, const OSSL_
 		EK_CMC_TREQ_free(t);
 		return ESTKIT_ENOMEM;
 	}
-	return add_treq(r, t, body_part);
+	rc = add_treq(r, t, NULL);
+	/* RFC 5272 3.2.1.3.2: a CertReqMsg's body part id is its certReqId */
+	if (rc == ESTKIT_OK && body_part != NULL)
+		*body_part = (uint32_t)rid;
+	return rc;
 }
 
 /* See estkit/cmc.h. RFC 5272 6.11: revokeRequest. */

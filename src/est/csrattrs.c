@@ -22,9 +22,10 @@ void est_usage_csrattrs(FILE *f)
 	           "                    [--user NAME [--password-file FILE | --password PW]]\n"
 	           "                    [--cert FILE --key FILE] [--der FILE] [--timeout SECONDS] "
 	           "[--verbose]\n"
+	           "                    [--srp-user NAME [--srp-password-file FILE]]\n"
 	           "\n"
 	           "Prints the CSR attributes the server asks for (RFC 7030 4.5, RFC 9908).\n"
-	           "  --der FILE   also write the DER CsrAttrs to FILE\n");
+	           "  --der FILE   also write the DER CsrAttrs to FILE\n" EST_SRP_USAGE);
 }
 
 static int parse(int argc, char **argv, struct est_conn *o, const char **der)
@@ -36,13 +37,15 @@ static int parse(int argc, char **argv, struct est_conn *o, const char **der)
 	    {"cert", required_argument, NULL, 'C'},   {"key", required_argument, NULL, 'k'},
 	    {"der", required_argument, NULL, 'd'},    {"timeout", required_argument, NULL, 't'},
 	    {"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    EST_SRP_LONGOPTS,                         {NULL, 0, NULL, 0},
 	};
 	int ch = 0;
 
 	opterr = 0;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, ":s:c:u:p:P:C:k:d:t:vh", longopts, NULL)) != -1) {
+		if (est_conn_srp_option(o, ch, optarg))
+			continue;
 		switch (ch) {
 		case 's': o->server = optarg; break;
 		case 'c': o->cacert = optarg; break;
@@ -64,11 +67,11 @@ static int parse(int argc, char **argv, struct est_conn *o, const char **der)
 	}
 	if (optind < argc)
 		return est_usage_error(CMD, "unexpected argument \"%s\"", argv[optind]);
-	if (o->server == NULL || o->cacert == NULL)
-		return est_usage_error(CMD, "--server and --cacert are required");
+	if (o->server == NULL || (o->cacert == NULL && o->srp_user == NULL))
+		return est_usage_error(CMD, "--server and --cacert (or --srp-user) are required");
 	if ((o->cert != NULL) != (o->key != NULL))
 		return est_usage_error(CMD, "--cert and --key go together");
-	return 0;
+	return est_conn_srp_check(CMD, o) != 0 ? EST_EXIT_USAGE : 0;
 }
 
 static int write_der(const char *path, const unsigned char *der, size_t len)

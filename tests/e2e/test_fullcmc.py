@@ -4,9 +4,9 @@ real estd, checked with the openssl CLI; estd crl and openssl verify -crl_check.
 import base64
 import subprocess
 
-from e2e_util import (EST, ESTD, PASSWORD, USER, base_env, cert_pubkey, cert_serial, curl,
-                      free_port,
-                      describe, key_pubkey, make_csr, norm_serial, ok, run, set_ini, verify)
+from e2e_util import (EST, ESTD, PASSWORD, USER, base_env, cert_pubkey, cert_serial,
+                      cert_subject, curl, describe, free_port, key_pubkey, make_csr,
+                      norm_serial, ok, run, set_ini, verify)
 
 CMC_REQ = "application/pkcs7-mime; smime-type=CMC-request"
 
@@ -262,38 +262,82 @@ def _openssl_cmp_certreqmsg(work, key, subject, san):
     return msg.read_bytes()
 
 
-def test_fullcmc_crmf_from_openssl_cmp_signed_by_openssl_cms(server, work):
-    key = work / "k.pem"
+def _ec_key(work, name):
+    key = work / f"{name}.pem"
     ok(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
         "-out", key])
-    msg = _openssl_cmp_certreqmsg(work, key, "/CN=ossl-crmf", "DNS:ossl-crmf.example")
-    assert msg[0] == 0x30, msg[:4].hex()
-    # PKIData { controls {}, reqSequence { crm [1] IMPLICIT CertReqMsg }, {}, {} }
-    pkidata = _tlv(0x30, _tlv(0x30, b"") + _tlv(0x30, b"\xa1" + msg[1:]) + _tlv(0x30, b"") +
-                   _tlv(0x30, b""))
-    (work / "pkidata.der").write_bytes(pkidata)
-    # RFC 5272 3.2.1.3.2: signed with the requested key, signer named by its key identifier
-    selfsigned = work / "self.pem"
-    ok(["openssl", "req", "-x509", "-new", "-key", key, "-subj", "/CN=ossl-crmf", "-days", "1",
+    return key
+
+
+def _post_pkidata(srv, work, key, reqs, name):
+    """PKIData { controls {}, reqSequence { reqs }, {}, {} } signed by openssl cms with key
+    (signer named by its key identifier, RFC 5272 3.2.1.3.2) and posted with curl."""
+    pkidata = work / f"{name}.pkidata.der"
+    pkidata.write_bytes(_tlv(0x30, _tlv(0x30, b"") + _tlv(0x30, b"".join(reqs)) +
+                             _tlv(0x30, b"") + _tlv(0x30, b"")))
+    selfsigned = work / f"{name}.self.pem"
+    ok(["openssl", "req", "-x509", "-new", "-key", key, "-subj", f"/CN={name}", "-days", "1",
         "-out", selfsigned])
-    signed = work / "signed.der"
-    ok(["openssl", "cms", "-sign", "-binary", "-nodetach", "-in", work / "pkidata.der",
+    signed = work / f"{name}.signed.der"
+    ok(["openssl", "cms", "-sign", "-binary", "-nodetach", "-in", pkidata,
         "-econtent_type", "1.3.6.1.5.5.7.12.2", "-signer", selfsigned, "-inkey", key,
         "-keyid", "-nocerts", "-md", "sha256", "-outform", "DER", "-out", signed])
-    b64 = work / "signed.b64"
+    b64 = work / f"{name}.signed.b64"
     b64.write_bytes(base64.b64encode(signed.read_bytes()))
-    r = curl(server.est_url("fullcmc"), work, cafile=server.ca, user=f"{USER}:{PASSWORD}",
-             data_file=b64, ctype=CMC_REQ)
+    return curl(srv.est_url("fullcmc"), work, cafile=srv.ca, user=f"{USER}:{PASSWORD}",
+                data_file=b64, ctype=CMC_REQ)
+
+
+def _crm(msg):
+    """TaggedRequest crm [1] IMPLICIT CertReqMsg."""
+    assert msg[0] == 0x30, msg[:4].hex()
+    return b"\xa1" + msg[1:]
+
+
+def test_fullcmc_crmf_from_openssl_cmp_signed_by_openssl_cms(server, work):
+    key = _ec_key(work, "k")
+    msg = _openssl_cmp_certreqmsg(work, key, "/CN=ossl-crmf", "DNS:ossl-crmf.example")
+    r = _post_pkidata(server, work, key, [_crm(msg)], "ossl-crmf")
     resp = work / "resp.der"
     assert r.status == 200, (r, _status_text(work, r.body))
     resp.write_bytes(base64.b64decode(r.body))
     ok(["openssl", "cms", "-verify", "-inform", "DER", "-in", resp, "-CAfile", server.ca,
         "-purpose", "any", "-binary", "-out", work / "resp.pkir"])
-    leaf = _leaf_for_key(work, resp, key)
+    leaf = _leaves_for_key(work, resp, key)[0]
     verify(server.ca, leaf)
     text = ok(["openssl", "x509", "-in", leaf, "-noout", "-text"]).stdout
     assert "CN = ossl-crmf" in text and "DNS:ossl-crmf.example" in text, text
     assert server.cert_record(cert_serial(leaf))["op"] == "fullcmc"
+
+
+def test_fullcmc_mixed_pkcs10_and_crmf_from_openssl(server, work):
+    key = _ec_key(work, "mixed")
+    msg = _openssl_cmp_certreqmsg(work, key, "/CN=mixed-crmf", "DNS:mixed-crmf.example")
+    csr = work / "mixed.csr.der"
+    ok(["openssl", "req", "-new", "-key", key, "-subj", "/CN=mixed-pkcs10", "-outform", "DER",
+        "-out", csr])
+    # tcr [0] IMPLICIT TaggedCertificationRequest { bodyPartID 1, CertificationRequest }
+    tcr = _tlv(0xa0, _tlv(0x02, b"\x01") + csr.read_bytes())
+    r = _post_pkidata(server, work, key, [tcr, _crm(msg)], "mixed")
+    assert r.status == 200, (r, _status_text(work, r.body))
+    resp = work / "mixed.resp.der"
+    resp.write_bytes(base64.b64decode(r.body))
+    names = sorted(cert_subject(p) for p in _leaves_for_key(work, resp, key))
+    assert len(names) == 2 and "mixed-crmf" in names[0] and "mixed-pkcs10" in names[1], names
+
+
+def test_fullcmc_crmf_with_a_broken_pop_is_pop_failed(server, work):
+    key = _ec_key(work, "badpop")
+    msg = bytearray(_openssl_cmp_certreqmsg(work, key, "/CN=bad-pop", "DNS:bad-pop.example"))
+    i = msg.find(b"bad-pop")
+    assert i > 0
+    msg[i:i + 7] = b"BAD-POP"  # the subject the POP signature covers
+    r = _post_pkidata(server, work, key, [_crm(bytes(msg))], "bad-pop")
+    assert r.status == 400, r
+    lines = _status_text(work, r.body)
+    # CMCStatus failed (2), failInfo popFailed (9, RFC 5272 6.1.4)
+    assert any(ln.rstrip().endswith(":09") for ln in lines), lines
+    assert all("BAD-POP" not in c["subject"] for c in server.certs())
 
 
 def _status_text(work, body):
@@ -304,18 +348,19 @@ def _status_text(work, body):
     return [ln for ln in text.splitlines() if "UTF8STRING" in ln or "INTEGER" in ln]
 
 
-def _leaf_for_key(work, resp, key):
-    """The certificate of the CMS response whose public key is key's."""
-    p7 = work / "resp.p7.pem"
+def _leaves_for_key(work, resp, key):
+    """The certificates of the CMS response whose public key is key's (at least one)."""
+    p7 = work / f"{resp.stem}.p7.pem"
     # a CMS SignedData is a PKCS#7 signedData: openssl pkcs7 lists its certificates
     ok(["openssl", "pkcs7", "-inform", "DER", "-in", resp, "-print_certs", "-out", p7])
     want = key_pubkey(key)
-    pems = p7.read_text().split("-----END CERTIFICATE-----")
-    for i, chunk in enumerate(pems):
+    found = []
+    for i, chunk in enumerate(p7.read_text().split("-----END CERTIFICATE-----")):
         if "BEGIN CERTIFICATE" not in chunk:
             continue
-        pem = work / f"c{i}.pem"
+        pem = work / f"{resp.stem}.c{i}.pem"
         pem.write_text(chunk[chunk.index("-----BEGIN"):] + "-----END CERTIFICATE-----\n")
         if cert_pubkey(pem) == want:
-            return pem
-    raise AssertionError("no certificate for the requested key in the response")
+            found.append(pem)
+    assert found, "no certificate for the requested key in the response"
+    return found

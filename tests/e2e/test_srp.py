@@ -117,6 +117,24 @@ def test_channel_binding_over_srp(ssrv, work):
     assert cp.returncode == 0, describe(cp)
 
 
+def test_csrattrs_and_serverkeygen_over_srp(ssrv, work):
+    cp = est_srp(ssrv, work, "csrattrs", "bob", USERS["bob"])
+    assert cp.returncode == 0, describe(cp)
+    assert wait_for(lambda: "csrattrs label=- identity=srp:bob" in ssrv.log_text()), \
+        ssrv.log_tail()
+    out = work / "skg"
+    cp = est_srp(ssrv, work, "serverkeygen", "bob", USERS["bob"], "--subject", "CN=bob-skg",
+                 "--out", out)
+    assert cp.returncode == 0, describe(cp)
+    verify(ssrv.ca, out / "cert.pem")
+    assert (out / "key.pem").stat().st_mode & 0o777 == 0o600
+    # --srp-user excludes HTTP credentials and certificates (usage error, exit 2)
+    cp = est_srp(ssrv, work, "enroll", "bob", USERS["bob"], "--subject", "CN=x",
+                 "--user", USER)
+    assert cp.returncode == 2 and "--srp-user authenticates both sides" in cp.stderr, \
+        describe(cp)
+
+
 def test_rfc7030_flow_by_hand_with_curl_and_openssl(ssrv, work):
     csr, key = make_csr(work, "hand", subj="/CN=by-hand", der=True)
     b64 = work / "hand.b64"

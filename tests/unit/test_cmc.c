@@ -343,7 +343,9 @@ static void test_crmf_request(void **state)
 	assert_true(OSSL_CRMF_MSG_set_certReqId(m, 9));
 	assert_true(OSSL_CRMF_CERTTEMPLATE_fill(OSSL_CRMF_MSG_get0_tmpl(m), k, NULL, NULL, NULL));
 	assert_int_equal(estkit_cmc_req_new(&r), ESTKIT_OK);
-	assert_int_equal(estkit_cmc_req_add_crmf(r, m, NULL), ESTKIT_OK);
+	assert_int_equal(estkit_cmc_req_add_crmf(r, m, &bp), ESTKIT_OK);
+	assert_int_equal(bp, 9); /* the body part id the builder reports is the certReqId */
+	bp = 0;
 	assert_int_equal(estkit_cmc_req_encode(r, &der, &len), ESTKIT_OK);
 	assert_int_equal(estkit_cmc_req_decode(der, len, &d), ESTKIT_OK);
 	assert_int_equal(estkit_cmc_req_get(d, 0, &bp, &type, NULL, &got), ESTKIT_OK);

@@ -303,6 +303,12 @@ struct estkit_server_config {
 	 */
 	const unsigned char *srp_seed;
 	size_t srp_seed_len;
+	/*
+	 * Concurrent connections one peer address may hold (IPv6: one /64),
+	 * across all I/O loops; a connection over it is closed as soon as it is
+	 * accepted, before its TLS handshake. 0: no limit; negative: the default.
+	 */
+	int max_connections_per_address; /* default 64 */
 };
 
 ESTKIT_API void estkit_server_config_init(struct estkit_server_config *cfg);

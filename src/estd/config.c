@@ -78,6 +78,7 @@ static const struct key server_keys[] = {
 	{"max_body", V_SIZE, CFG(max_body), 1024, 16 * 1024 * 1024},
 	{"max_headers", V_SIZE, CFG(max_headers), 1024, 1024 * 1024},
 	{"max_connections", V_INT, CFG(max_connections), 1, 1000000},
+	{"max_connections_per_address", V_INT, CFG(max_connections_per_address), 0, 1000000},
 	{"timeout", V_INT, CFG(timeout), 1, 3600},
 	{"log_level", V_LEVEL, CFG(log_level), 0, 0},
 };
@@ -791,6 +792,7 @@ static int config_defaults(struct estd_config *cfg)
 	cfg->max_body = 65536;
 	cfg->max_headers = 16384;
 	cfg->max_connections = 4096;
+	cfg->max_connections_per_address = 64;
 	cfg->timeout = 30;
 	cfg->log_level = estd_strdup("info");
 	cfg->store_path = estd_path_join(cfg->dir, "estd.db");

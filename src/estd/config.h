@@ -14,6 +14,7 @@
  *   max_body = 65536               ; bytes, larger bodies get 413
  *   max_headers = 16384            ; bytes
  *   max_connections = 4096
+ *   max_connections_per_address = 64 ; per IPv4 address / IPv6 /64; 0 = no limit
  *   timeout = 30                   ; seconds, read/write/idle
  *   log_level = info               ; error|warn|info|debug
  *
@@ -142,7 +143,7 @@ struct estd_config {
 	char *tls_cert, *tls_key;
 	int io_threads, job_threads, job_queue;
 	size_t max_body, max_headers;
-	int max_connections, timeout;
+	int max_connections, max_connections_per_address, timeout;
 	char *log_level;
 
 	/* [ca] */

@@ -138,6 +138,7 @@ static void server_config(const struct estd_config *cfg, struct estkit_server_co
 	sc->max_body = cfg->max_body;
 	sc->max_headers = cfg->max_headers;
 	sc->max_connections = cfg->max_connections;
+	sc->max_connections_per_address = cfg->max_connections_per_address;
 	sc->timeout = cfg->timeout;
 	sc->reenroll_requires_cert = cfg->reenroll_requires_cert;
 	sc->realm = cfg->realm;

@@ -413,6 +413,97 @@ static void test_ca_new_refuses_mismatched_key_and_non_ca(void **state)
 	EVP_PKEY_free(k2);
 }
 
+/* DER of an X509_PUBKEY (a SubjectPublicKeyInfo); the caller OPENSSL_free()s *der. */
+static int spki_der(X509_PUBKEY *pub, unsigned char **der)
+{
+	*der = NULL;
+	return i2d_X509_PUBKEY(pub, der);
+}
+
+/* csr through DER and back, as estd receives it: the key decoded by OpenSSL's decoders. */
+static X509_REQ *wire_csr(X509_REQ *csr)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p = NULL;
+	int len = i2d_X509_REQ(csr, &der);
+	X509_REQ *out = NULL;
+
+	assert_true(len > 0);
+	p = der;
+	out = d2i_X509_REQ(NULL, &p, len);
+	assert_non_null(out);
+	OPENSSL_free(der);
+	return out;
+}
+
+/*
+ * The certificate carries the CSR's SubjectPublicKeyInfo byte for byte:
+ * algorithm, its parameters (a curve OID, NULL, or none) and the key bits,
+ * copied without a re-encoding of the key; the certificate's key decodes to
+ * the requester's key and the signature verifies. A CSR whose key does not
+ * decode is refused before anything is copied.
+ */
+static void test_issue_copies_the_csr_public_key_exactly(void **state)
+{
+	static const struct {
+		const char *type, *curve;
+		size_t bits;
+	} keys[] = {
+		{ "EC", "P-256", 0 }, { "EC", "P-384", 0 }, { "RSA", NULL, 2048 },
+		{ "ED25519", NULL, 0 },
+	};
+	static const unsigned char junk[] = { 0x04, 0x01, 0x02, 0x03 };
+	X509 *cacert = NULL;
+	struct estd_ca *ca = tu_ca(3650, &cacert);
+	struct estd_ca_profile *p = profile("digitalSignature", "clientAuth", 30, 1);
+	X509_REQ *csr = NULL;
+	X509 *cert = NULL;
+	char reason[256] = "";
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		EVP_PKEY *key = tu_key(keys[i].type, keys[i].curve, keys[i].bits);
+		X509_REQ *built = tu_csr(key, "spki", NULL, NULL);
+		unsigned char *want = NULL, *got = NULL;
+		int wlen, glen;
+
+		csr = wire_csr(built);
+		cert = issue_ok(ca, p, csr);
+		wlen = spki_der(X509_REQ_get_X509_PUBKEY(csr), &want);
+		glen = spki_der(X509_get_X509_PUBKEY(cert), &got);
+		assert_true(wlen > 0);
+		assert_int_equal(glen, wlen);
+		assert_memory_equal(got, want, (size_t)wlen);
+		assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(cert), key), 1);
+		assert_int_equal(verifies(cacert, cert), 1);
+		OPENSSL_free(want);
+		OPENSSL_free(got);
+		X509_free(cert);
+		X509_REQ_free(csr);
+		X509_REQ_free(built);
+		EVP_PKEY_free(key);
+	}
+	/* malformed: an EC public key that is not a point */
+	csr = X509_REQ_new();
+	assert_non_null(csr);
+	assert_int_equal(X509_PUBKEY_set0_param(X509_REQ_get_X509_PUBKEY(csr),
+						OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
+						OBJ_nid2obj(NID_X9_62_prime256v1),
+						OPENSSL_memdup(junk, sizeof(junk)), sizeof(junk)),
+			 1);
+	X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(csr), "CN", MBSTRING_UTF8,
+				   (const unsigned char *)"junk", -1, -1, 0);
+	cert = NULL;
+	assert_int_equal(estd_ca_issue(ca, p, csr, &cert, reason, sizeof(reason)), ESTKIT_EPARSE);
+	assert_null(cert);
+	assert_string_equal(reason, "CSR public key cannot be decoded");
+	X509_REQ_free(csr);
+	estd_profile_free(p);
+	X509_free(cacert);
+	estd_ca_free(ca);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -427,6 +518,7 @@ int main(void)
 		cmocka_unit_test(test_issue_serial_is_16_positive_bytes_and_unique),
 		cmocka_unit_test(test_issue_key_usage_depends_on_key_type),
 		cmocka_unit_test(test_ca_new_refuses_mismatched_key_and_non_ca),
+		cmocka_unit_test(test_issue_copies_the_csr_public_key_exactly),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
@@ -536,6 +537,52 @@ static void test_proc_dead_signer_fails_fast_and_check_does_not_sign(void **stat
 	estd_profile_free(p);
 }
 
+/*
+ * The signer parses what it is sent without decoding the public key (no
+ * provider decoders: BENCHMARKS.md), yet signs it into a certificate whose
+ * key decodes and whose signature verifies once parsed normally.
+ */
+static void test_check_cert_leaves_the_key_undecoded_and_signs(void **state)
+{
+	X509_NAME *ca = X509_NAME_new();
+	EVP_PKEY *cakey = tu_key("EC", "P-256", 0);
+	struct estd_signer *s = NULL;
+	unsigned char *der = NULL, *signed_der = NULL;
+	const unsigned char *p = NULL;
+	X509 *x = tbs_for("Test CA", 0, 0), *out = NULL, *back = NULL;
+	size_t len;
+	int n;
+	char why[128];
+
+	(void)state;
+	X509_NAME_add_entry_by_txt(ca, "CN", MBSTRING_ASC, (const unsigned char *)"Test CA", -1, -1,
+				   0);
+	assert_int_equal(estd_signer_new(cakey, &s), ESTKIT_OK);
+	assert_int_equal(estd_signer_tbs_cert(x, &der, &len), ESTKIT_OK);
+	assert_int_equal(estd_signer_check_cert(der, len, ca, &out, why, sizeof(why)), ESTKIT_OK);
+	ERR_set_mark();
+	assert_null(X509_get0_pubkey(out));
+	ERR_pop_to_mark();
+	assert_int_equal(X509_get_extension_flags(out) & EXFLAG_INVALID, 0);
+	assert_int_equal(estd_signer_sign_cert(s, out), ESTKIT_OK);
+	n = i2d_X509(out, &signed_der);
+	assert_true(n > 0);
+	p = signed_der;
+	back = d2i_X509(NULL, &p, n);
+	assert_non_null(back);
+	assert_non_null(X509_get0_pubkey(back));
+	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(back), X509_get0_pubkey(x)), 1);
+	assert_int_equal(X509_verify(back, cakey), 1);
+	X509_free(back);
+	OPENSSL_free(signed_der);
+	X509_free(out);
+	OPENSSL_free(der);
+	X509_free(x);
+	estd_signer_free(s);
+	EVP_PKEY_free(cakey);
+	X509_NAME_free(ca);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -545,6 +592,7 @@ int main(void)
 		cmocka_unit_test(test_wire_decode_refuses_bad_fields),
 		cmocka_unit_test(test_wire_frame_read),
 		cmocka_unit_test(test_check_cert_table),
+		cmocka_unit_test(test_check_cert_leaves_the_key_undecoded_and_signs),
 		cmocka_unit_test(test_check_crl_table),
 		cmocka_unit_test_setup_teardown(test_proc_issues_and_signs, setup_proc, teardown_proc),
 		cmocka_unit_test_setup_teardown(test_proc_signs_cms_pkiresponse_only, setup_proc,

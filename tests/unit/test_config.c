@@ -70,7 +70,8 @@ static void test_full_file_sets_every_key(void **state)
 		"; a full configuration\n"
 		"[server]\nlisten = [::1]:9443\ntls_cert = tls.pem\ntls_key = /etc/estd/tls.key\n"
 		"io_threads = 4\njob_threads = 8\njob_queue = 10\nmax_body = 1024\n"
-		"max_headers = 2048\nmax_connections = 7\ntimeout = 3600  ; seconds\n"
+		"max_headers = 2048\nmax_connections = 7\nmax_connections_per_address = 3\n"
+		"timeout = 3600  ; seconds\n"
 		"log_level = debug\n"
 		"[ca]\ncert = ca.pem\nkey = ca.key\nchain = chain.pem\n"
 		"[store]\npath = sqlite:data/estd.db\n"
@@ -93,6 +94,7 @@ static void test_full_file_sets_every_key(void **state)
 	assert_int_equal(cfg->max_body, 1024);
 	assert_int_equal(cfg->max_headers, 2048);
 	assert_int_equal(cfg->max_connections, 7);
+	assert_int_equal(cfg->max_connections_per_address, 3);
 	assert_int_equal(cfg->timeout, 3600);
 	assert_string_equal(cfg->log_level, "debug");
 	snprintf(want, sizeof(want), "%s/chain.pem", cfg->dir);
@@ -136,6 +138,7 @@ static void test_minimal_file_gets_documented_defaults(void **state)
 	assert_int_equal(cfg->max_body, 65536);
 	assert_int_equal(cfg->max_headers, 16384);
 	assert_int_equal(cfg->max_connections, 4096);
+	assert_int_equal(cfg->max_connections_per_address, 64);
 	assert_int_equal(cfg->timeout, 30);
 	assert_string_equal(cfg->log_level, "info");
 	assert_null(cfg->ca_chain);
@@ -390,6 +393,11 @@ static const struct bad_case bad_cases[] = {
 	 ":2: max_body: '16777217'"},
 	{"max_connections zero", "[server]\nmax_connections = 0\n", ESTKIT_EINVAL,
 	 ":2: max_connections: '0'"},
+	{"max_connections_per_address negative", "[server]\nmax_connections_per_address = -1\n",
+	 ESTKIT_EINVAL, ":2: max_connections_per_address: '-1' is not a whole number in 0..1000000"},
+	{"max_connections_per_address not a number",
+	 "[server]\nmax_connections_per_address = 64k\n", ESTKIT_EINVAL,
+	 ":2: max_connections_per_address: '64k'"},
 	{"validity_days zero", "[profile p]\nvalidity_days = 0\n", ESTKIT_EINVAL,
 	 ":2: validity_days: '0'"},
 	{"boolean maybe", "[profile p]\ncopy_sans = maybe\n", ESTKIT_EINVAL,

@@ -624,6 +624,7 @@ static void warn_restart_needed(struct estd_backend_ca *b, const struct estd_con
 			  old->job_queue != cfg->job_queue || old->max_body != cfg->max_body ||
 			  old->max_headers != cfg->max_headers ||
 			  old->max_connections != cfg->max_connections ||
+			  old->max_connections_per_address != cfg->max_connections_per_address ||
 			  old->timeout != cfg->timeout },
 		{ "[ca] cert", str_differs(old->ca_cert, cfg->ca_cert) },
 		{ "[ca] key", str_differs(old->ca_key, cfg->ca_key) },

@@ -376,17 +376,58 @@ out:
 	return rc;
 }
 
+/*
+ * The CSR's SubjectPublicKeyInfo (the key whose self-signature was verified
+ * and which the profile accepted) copied into cert field by field: algorithm
+ * identifier with its parameters, then the key bits. Not X509_set_pubkey():
+ * on OpenSSL 3.0 that encodes the key through an OSSL_ENCODER and decodes the
+ * result through the provider decoders, about 2.2 million instructions per
+ * certificate, a third of an enrollment's CPU (BENCHMARKS.md). cert's key is
+ * left undecoded; the signer hands back a fresh decode of the signed
+ * certificate (estd_signer_sign_cert_copy()).
+ */
+static enum estkit_status copy_public_key(X509 *cert, X509_REQ *csr)
+{
+	X509_PUBKEY *src = X509_REQ_get_X509_PUBKEY(csr);
+	X509_PUBKEY *dst = X509_get_X509_PUBKEY(cert);
+	X509_ALGOR *src_alg = NULL, *dst_alg = NULL;
+	ASN1_OBJECT *alg = NULL, *alg_copy = NULL;
+	const unsigned char *bits = NULL;
+	unsigned char *bits_copy = NULL;
+	int len = 0;
+
+	if (src == NULL || dst == NULL ||
+	    X509_PUBKEY_get0_param(&alg, &bits, &len, &src_alg, src) != 1 || alg == NULL ||
+	    bits == NULL || len <= 0)
+		return ESTKIT_EPARSE;
+	alg_copy = OBJ_dup(alg);
+	bits_copy = OPENSSL_memdup(bits, (size_t)len);
+	/* dst takes both copies when set0 succeeds; on failure they are still ours */
+	if (alg_copy == NULL || bits_copy == NULL ||
+	    X509_PUBKEY_set0_param(dst, alg_copy, V_ASN1_UNDEF, NULL, bits_copy, len) != 1) {
+		ASN1_OBJECT_free(alg_copy);
+		OPENSSL_free(bits_copy);
+		return ESTKIT_ENOMEM;
+	}
+	if (X509_PUBKEY_get0_param(NULL, NULL, NULL, &dst_alg, dst) != 1 ||
+	    X509_ALGOR_copy(dst_alg, src_alg) != 1)
+		return ESTKIT_ENOMEM;
+	return ESTKIT_OK;
+}
+
 /* The to-be-signed certificate: everything but extensions and signature. */
-static enum estkit_status build_base(X509 *cert, X509 *cacert, X509_REQ *csr,
-				     EVP_PKEY *pub, long lifetime, char *reason, size_t rlen)
+static enum estkit_status build_base(X509 *cert, X509 *cacert, X509_REQ *csr, long lifetime,
+				     char *reason, size_t rlen)
 {
 	enum estkit_status rc;
 
 	if (X509_set_version(cert, X509_VERSION_3) != 1 ||
 	    X509_set_issuer_name(cert, X509_get_subject_name(cacert)) != 1 ||
-	    X509_set_subject_name(cert, X509_REQ_get_subject_name(csr)) != 1 ||
-	    X509_set_pubkey(cert, pub) != 1)
+	    X509_set_subject_name(cert, X509_REQ_get_subject_name(csr)) != 1)
 		return ESTKIT_ECRYPTO;
+	rc = copy_public_key(cert, csr);
+	if (rc != ESTKIT_OK)
+		return rc;
 	rc = estd_cert_set_random_serial(cert);
 	if (rc != ESTKIT_OK)
 		return rc;
@@ -430,7 +471,7 @@ static enum estkit_status build_tbs(struct estd_ca *ca, const struct estd_ca_pro
 	cert = X509_new();
 	if (cert == NULL)
 		goto out;
-	rc = build_base(cert, ca->cert, csr, pub,
+	rc = build_base(cert, ca->cert, csr,
 			profile->validity_seconds > 0 ? (long)profile->validity_seconds
 						      : (long)profile->validity_days * 86400L,
 			reason, rlen);

@@ -14,6 +14,7 @@
 
 #include <openssl/asn1t.h>
 #include <openssl/evp.h>
+#include <openssl/provider.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -361,6 +362,28 @@ enum estkit_status estd_signer_frame_read(int fd, int timeout_ms, unsigned char 
 	return ESTKIT_OK;
 }
 
+static pthread_once_t parse_once = PTHREAD_ONCE_INIT;
+static OSSL_LIB_CTX *parse_libctx;
+
+/*
+ * A library context with only the null provider. A certificate parsed in it
+ * keeps its public key undecoded: OpenSSL 3.0 decodes the key of every
+ * parsed certificate through the provider decoders, 1.5 million
+ * instructions, a fifth of an enrollment with the signer process
+ * (BENCHMARKS.md), and nothing the signer checks or signs needs the key
+ * (the extension flags, the issuer name and the DER do not).
+ */
+static void parse_libctx_init(void)
+{
+	OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
+
+	if (ctx != NULL && OSSL_PROVIDER_load(ctx, "null") == NULL) {
+		OSSL_LIB_CTX_free(ctx);
+		ctx = NULL;
+	}
+	parse_libctx = ctx;
+}
+
 enum estkit_status estd_signer_check_cert(const unsigned char *der, size_t len,
 					  const X509_NAME *issuer, X509 **out, char *reason,
 					  size_t rlen)
@@ -370,8 +393,14 @@ enum estkit_status estd_signer_check_cert(const unsigned char *der, size_t len,
 	uint32_t flags;
 
 	*out = NULL;
+	if (pthread_once(&parse_once, parse_libctx_init) != 0 || parse_libctx == NULL) {
+		snprintf(reason, rlen, "out of memory");
+		return ESTKIT_ENOMEM;
+	}
 	if (der == NULL || len == 0 || len > ESTD_SIGNER_MAX_FRAME ||
-	    (x = d2i_X509(NULL, &p, (long)len)) == NULL || p != der + len) {
+	    (x = (X509 *)ASN1_item_d2i_ex(NULL, &p, (long)len, ASN1_ITEM_rptr(X509),
+					  parse_libctx, NULL)) == NULL ||
+	    p != der + len) {
 		snprintf(reason, rlen, "not one well-formed DER certificate");
 		X509_free(x);
 		return ESTKIT_EPARSE;
@@ -420,10 +449,18 @@ enum estkit_status estd_signer_check_crl(const unsigned char *der, size_t len,
 
 static pthread_once_t placeholder_once = PTHREAD_ONCE_INIT;
 static EVP_PKEY *placeholder_key;
+static EVP_MD *placeholder_md;
 
+/*
+ * ECDSA P-256: the cheapest signature OpenSSL 3.0 makes here (about 0.3
+ * million instructions with SHA-256, against 0.7 million for Ed25519, whose
+ * generic code has no assembler; BENCHMARKS.md). The digest is fetched once
+ * rather than looked up by name on every signature.
+ */
 static void placeholder_init(void)
 {
-	placeholder_key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	placeholder_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	placeholder_md = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
 /*
@@ -431,21 +468,23 @@ static void placeholder_init(void)
  * an unsigned X509 does not encode to parseable DER; signing with a throw-away
  * key fills them (the signer's X509_sign_ctx replaces all three fields).
  */
-static EVP_PKEY *placeholder(void)
+static EVP_PKEY *placeholder(const EVP_MD **md)
 {
-	if (pthread_once(&placeholder_once, placeholder_init) != 0)
+	if (pthread_once(&placeholder_once, placeholder_init) != 0 || placeholder_md == NULL)
 		return NULL;
+	*md = placeholder_md;
 	return placeholder_key;
 }
 
 enum estkit_status estd_signer_tbs_cert(X509 *x, unsigned char **out, size_t *outlen)
 {
-	EVP_PKEY *k = placeholder();
+	const EVP_MD *md = NULL;
+	EVP_PKEY *k = placeholder(&md);
 	int n;
 
 	*out = NULL;
 	*outlen = 0;
-	if (k == NULL || X509_sign(x, k, NULL) <= 0)
+	if (k == NULL || X509_sign(x, k, md) <= 0)
 		return ESTKIT_ECRYPTO;
 	n = i2d_X509(x, out);
 	if (n <= 0)
@@ -456,12 +495,13 @@ enum estkit_status estd_signer_tbs_cert(X509 *x, unsigned char **out, size_t *ou
 
 enum estkit_status estd_signer_tbs_crl(X509_CRL *crl, unsigned char **out, size_t *outlen)
 {
-	EVP_PKEY *k = placeholder();
+	const EVP_MD *md = NULL;
+	EVP_PKEY *k = placeholder(&md);
 	int n;
 
 	*out = NULL;
 	*outlen = 0;
-	if (k == NULL || X509_CRL_sign(crl, k, NULL) <= 0)
+	if (k == NULL || X509_CRL_sign(crl, k, md) <= 0)
 		return ESTKIT_ECRYPTO;
 	n = i2d_X509_CRL(crl, out);
 	if (n <= 0)

@@ -104,7 +104,7 @@ enum estkit_status estd_signer_check_crl(const unsigned char *der, size_t len,
 
 /*
  * The network process's side: X509 / CRL DER to send, carrying a
- * placeholder signature (an ephemeral Ed25519 key of this process) so it
+ * placeholder signature (an ephemeral P-256 key of this process) so it
  * is well-formed; the signer replaces both algorithm fields and the
  * signature. *out is OPENSSL_malloc'd (caller OPENSSL_free()s).
  */

@@ -5,7 +5,10 @@
  * call so that a transaction of one thread never interleaves with another's
  * on the shared connection. WAL with synchronous=FULL: a commit is on disk
  * when sqlite3_step() of COMMIT returns, which is what store.h promises
- * (estd sends a certificate only after its insert returned).
+ * (estd sends a certificate only after its insert returned). Certificate
+ * inserts that arrive while a commit is syncing go together into the next
+ * transaction (group commit, gcommit.h): one sync for all of them, and each
+ * caller returns only after that commit.
  *
  * The schema is versioned with PRAGMA user_version. Each migration has a
  * number; opening applies, in ascending order and inside one transaction,
@@ -186,6 +189,10 @@ static struct estd_sqlite *store_new(void)
 	if (pthread_mutex_init(&st->lock, &attr) != 0) {
 		free(st);
 		st = NULL;
+	} else if (estd_gcommit_init(&st->gc) != 0) {
+		pthread_mutex_destroy(&st->lock);
+		free(st);
+		st = NULL;
 	}
 	pthread_mutexattr_destroy(&attr);
 	return st;
@@ -233,6 +240,7 @@ static void sq_close(struct estd_store *base)
 	sqlite3_finalize(st->ins);
 	sqlite3_finalize(st->get);
 	sqlite3_close(st->db);
+	estd_gcommit_destroy(&st->gc);
 	pthread_mutex_destroy(&st->lock);
 	free(st);
 }
@@ -294,31 +302,77 @@ enum estkit_status estd_sqlite_cert_insert_tx(struct estd_sqlite *st,
 	return rc;
 }
 
-/* Inserts and commits rec; a known serial is ESTKIT_EEXIST. */
+/* Fails the items of batch not refused on their own (EEXIST, EINVAL) with rc and msg. */
+static void fail_batch(struct estd_gcommit_item *batch, enum estkit_status rc, const char *msg)
+{
+	struct estd_gcommit_item *it;
+
+	for (it = batch; it != NULL; it = it->next)
+		if (it->rc != ESTKIT_EEXIST && it->rc != ESTKIT_EINVAL) {
+			it->rc = rc;
+			snprintf(it->msg, sizeof(it->msg), "%s", msg);
+		}
+}
+
+/*
+ * The group commit's batch function: every record of batch in one
+ * transaction. A record refused on its own (a known serial, a bad one) gets
+ * its own answer, the others the commit's; any other failure rolls the
+ * whole transaction back and fails every record that was not refused.
+ */
+static void insert_batch(void *ctx, struct estd_gcommit_item *batch)
+{
+	struct estd_sqlite *st = ctx;
+	struct estd_gcommit_item *it;
+	char serial[MAX_SERIAL_HEX + 1];
+	enum estkit_status rc;
+
+	pthread_mutex_lock(&st->lock);
+	estd_store_clear_err();
+	if (exec(st->db, "BEGIN IMMEDIATE") != SQLITE_OK) {
+		rc = db_fail(st->db, "begin");
+		fail_batch(batch, rc, estd_store_errmsg(&st->base));
+		goto out;
+	}
+	for (it = batch; it != NULL; it = it->next) {
+		it->rc = estd_sqlite_cert_insert_tx(st, it->arg, serial, sizeof(serial));
+		if (it->rc == ESTKIT_EEXIST || it->rc == ESTKIT_EINVAL) {
+			snprintf(it->msg, sizeof(it->msg), "%s", estd_store_errmsg(&st->base));
+			estd_store_clear_err();
+		} else if (it->rc != ESTKIT_OK) {
+			fail_batch(batch, it->rc, estd_store_errmsg(&st->base));
+			exec(st->db, "ROLLBACK");
+			goto out;
+		}
+	}
+	if (exec(st->db, "COMMIT") != SQLITE_OK) {
+		rc = db_fail(st->db, "commit");
+		fail_batch(batch, rc, estd_store_errmsg(&st->base));
+		exec(st->db, "ROLLBACK");
+	}
+out:
+	pthread_mutex_unlock(&st->lock);
+}
+
+/* Inserts and commits rec, with concurrent inserts (gcommit.h); a known serial is ESTKIT_EEXIST. */
 static enum estkit_status sq_cert_insert(struct estd_store *base,
 					  const struct estd_cert_record *rec)
 {
 	struct estd_sqlite *st = ESTD_SQ(base);
-	char serial[MAX_SERIAL_HEX + 1];
-	enum estkit_status rc = ESTKIT_OK;
+	struct estd_gcommit_item item;
+	enum estkit_status rc;
 
 	estd_store_clear_err();
 	if (st == NULL || rec == NULL) {
 		set_err("invalid record or serial");
 		return ESTKIT_EINVAL;
 	}
-	pthread_mutex_lock(&st->lock);
-	if (exec(st->db, "BEGIN IMMEDIATE") != SQLITE_OK) {
-		rc = db_fail(st->db, "begin");
-		goto out;
-	}
-	rc = estd_sqlite_cert_insert_tx(st, rec, serial, sizeof(serial));
-	if (rc == ESTKIT_OK && exec(st->db, "COMMIT") != SQLITE_OK)
-		rc = db_fail(st->db, "commit");
+	memset(&item, 0, sizeof(item));
+	item.arg = rec;
+	rc = estd_gcommit_submit(&st->gc, &item, insert_batch, st);
+	/* the message was made on the thread that led the batch */
 	if (rc != ESTKIT_OK)
-		exec(st->db, "ROLLBACK");
-out:
-	pthread_mutex_unlock(&st->lock);
+		set_err("%s", item.msg[0] != '\0' ? item.msg : "the certificate was not stored");
 	return rc;
 }
 

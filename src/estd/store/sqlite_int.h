@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <sqlite3.h>
 #include <estkit/error.h>
+#include "store/gcommit.h"
 #include "store/store_int.h"
 
 struct estd_sqlite {
@@ -16,6 +17,7 @@ struct estd_sqlite {
 	sqlite3 *db;
 	pthread_mutex_t lock; /* recursive: a foreach callback may call get */
 	sqlite3_stmt *ins, *get;
+	struct estd_gcommit gc; /* certificate inserts: one transaction per batch (gcommit.h) */
 };
 
 /* The engine's store behind base (base is its first member). */

@@ -79,7 +79,12 @@ int estd_store_shares_nonces(const struct estd_store *st);
 enum estkit_status estd_store_digest_nc(struct estd_store *st, const unsigned char key[16],
 					long long ts, unsigned long nc, long long forget_before);
 
-/* Inserts and commits a record. A serial already present is ESTKIT_EEXIST. */
+/*
+ * Inserts and commits a record: durable when this returns ESTKIT_OK.
+ * Concurrent calls may share one transaction (SQLite: group commit,
+ * gcommit.h); each still returns only after the commit holding its record.
+ * A serial already present is ESTKIT_EEXIST.
+ */
 enum estkit_status estd_store_cert_insert(struct estd_store *st,
 					  const struct estd_cert_record *rec);
 

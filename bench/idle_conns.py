@@ -6,7 +6,8 @@
 Reads estd's VmRSS, opens COUNT TLS connections to 127.0.0.1:PORT (each
 handshake completed, nothing sent), holds them all open, reads VmRSS again
 and prints one JSON object with the difference per connection. estd's
-max_connections and timeout must allow it, and `ulimit -n` must be above
+max_connections, max_connections_per_address (0: off) and timeout must
+allow it, and `ulimit -n` must be above
 COUNT for both processes. Standard library only.
 """
 

@@ -69,7 +69,9 @@ init() {
 	local dir=$1 kt=$2 port
 	port=$(free_port)
 	"$ESTD" init --dir "$dir" --key-type "$kt" --listen "127.0.0.1:$port" >/dev/null
+	# every benchmark connection comes from 127.0.0.1: no per-address limit
 	sed -i -e 's/^max_connections = .*/max_connections = 20000/' \
+	       -e 's/^max_connections_per_address = .*/max_connections_per_address = 0/' \
 	       -e 's/^timeout = .*/timeout = 600/' "$dir/estd.conf"
 	printf 'estpwd\n' | "$ESTD" user add estuser -c "$dir/estd.conf" >/dev/null
 	echo "$port" > "$dir/port"

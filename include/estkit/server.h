@@ -303,6 +303,18 @@ struct estkit_server_config {
 	 */
 	const unsigned char *srp_seed;
 	size_t srp_seed_len;
+	/*
+	 * The TLS server key as a key object, e.g. one that stays on a PKCS#11
+	 * token (it must sign from any I/O thread); used instead of key_file.
+	 * The server takes its own reference. NULL: key_file.
+	 */
+	EVP_PKEY *key;
+	/*
+	 * Concurrent connections one peer address may hold (IPv6: one /64),
+	 * across all I/O loops; a connection over it is closed as soon as it is
+	 * accepted, before its TLS handshake. 0: no limit; negative: the default.
+	 */
+	int max_connections_per_address; /* default 64 */
 };
 
 ESTKIT_API void estkit_server_config_init(struct estkit_server_config *cfg);

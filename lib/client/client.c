@@ -163,60 +163,57 @@ enum estkit_status estkit_client_set_trust_certs(struct estkit_client *c, STACK_
 	return ESTKIT_OK;
 }
 
-enum estkit_status estkit_client_set_basic_auth(struct estkit_client *c, const char *user,
-                                                const char *password)
+/*
+ * Replaces the secrets *user_slot and *pw_slot with copies of user and
+ * password (user NULL: clears both). On ESTKIT_ENOMEM nothing changed.
+ */
+static enum estkit_status replace_secret_pair(struct estkit_client *c, char **user_slot,
+                                              char **pw_slot, const char *user,
+                                              const char *password)
 {
 	char *u = NULL;
 	char *p = NULL;
 
-	if (c == NULL || user == NULL || password == NULL || strchr(user, ':') != NULL)
-		return ESTKIT_EINVAL; /* RFC 7617 2: a user-id cannot contain a colon */
-	u = strdup(user);
-	p = strdup(password);
-	if (u == NULL || p == NULL) {
-		free_secret_string(u);
-		free_secret_string(p);
-		return ek_client_fail(c, ESTKIT_ENOMEM, "out of memory");
+	if (user != NULL) {
+		u = strdup(user);
+		p = strdup(password);
+		if (u == NULL || p == NULL) {
+			free_secret_string(u);
+			free_secret_string(p);
+			return ek_client_fail(c, ESTKIT_ENOMEM, "out of memory");
+		}
 	}
-	free_secret_string(c->user);
-	free_secret_string(c->password);
-	c->user = u;
-	c->password = p;
+	free_secret_string(*user_slot);
+	free_secret_string(*pw_slot);
+	*user_slot = u;
+	*pw_slot = p;
 	return ESTKIT_OK;
 }
 
-/* See estkit/client.h. */
+enum estkit_status estkit_client_set_basic_auth(struct estkit_client *c, const char *user,
+                                                const char *password)
+{
+	if (c == NULL || user == NULL || password == NULL || strchr(user, ':') != NULL)
+		return ESTKIT_EINVAL; /* RFC 7617 2: a user-id cannot contain a colon */
+	return replace_secret_pair(c, &c->user, &c->password, user, password);
+}
+
+/* See estkit/client.h. user NULL: back to certificate-based TLS. */
 enum estkit_status estkit_client_set_srp(struct estkit_client *c, const char *user,
                                          const char *password)
 {
-	char *u = NULL;
-	char *p = NULL;
+	enum estkit_status rc = ESTKIT_EINVAL;
 
 	if (c == NULL)
 		return ESTKIT_EINVAL;
-	if (user == NULL) { /* back to certificate-based TLS */
-		drop_connection(c);
-		free_secret_string(c->srp_user);
-		free_secret_string(c->srp_password);
-		c->srp_user = c->srp_password = NULL;
-		return ESTKIT_OK;
-	}
 	/* RFC 5054 2.4: the name travels in the ClientHello; one byte of length */
-	if (user[0] == '\0' || strlen(user) > 255 || password == NULL || password[0] == '\0')
+	if (user != NULL &&
+	    (user[0] == '\0' || strlen(user) > 255 || password == NULL || password[0] == '\0'))
 		return ESTKIT_EINVAL;
-	u = strdup(user);
-	p = strdup(password);
-	if (u == NULL || p == NULL) {
-		free_secret_string(u);
-		free_secret_string(p);
-		return ek_client_fail(c, ESTKIT_ENOMEM, "out of memory");
-	}
-	drop_connection(c);
-	free_secret_string(c->srp_user);
-	free_secret_string(c->srp_password);
-	c->srp_user = u;
-	c->srp_password = p;
-	return ESTKIT_OK;
+	rc = replace_secret_pair(c, &c->srp_user, &c->srp_password, user, password);
+	if (rc == ESTKIT_OK)
+		drop_connection(c);
+	return rc;
 }
 
 /* See estkit/client.h. */

@@ -93,7 +93,12 @@ static int loop_setup(struct estkit_server *srv, struct ek_loop *loop)
 						       EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
 						       EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
 						       EVHTTP_REQ_PATCH);
-	loop->conn_limit = (c->max_connections + srv->nloops - 1) / srv->nloops;
+	if (srv->connlim != NULL) {
+		loop->check_ev = event_new(loop->base, -1, 0, ek_tls_check_cb, loop);
+		loop->pending = calloc((size_t)loop->conn_limit, sizeof(*loop->pending));
+		if (loop->check_ev == NULL || loop->pending == NULL)
+			return -1;
+	}
 	loop->bound = evhttp_accept_socket_with_handle(loop->http, loop->fd);
 	if (loop->bound == NULL)
 		return -1;
@@ -115,7 +120,16 @@ static enum estkit_status create_loops(struct estkit_server *srv)
 		srv->loops[i].srv = srv;
 		srv->loops[i].index = i;
 		srv->loops[i].fd = -1;
+		srv->loops[i].conn_limit =
+			(srv->cfg.max_connections + srv->nloops - 1) / srv->nloops;
 		pthread_mutex_init(&srv->loops[i].done_mu, NULL);
+	}
+	/* one entry per connection the loops can hold: the table cannot fill */
+	if (srv->cfg.max_connections_per_address > 0) {
+		srv->connlim = ek_connlim_new(srv->cfg.max_connections_per_address,
+					      srv->nloops * srv->loops[0].conn_limit);
+		if (srv->connlim == NULL)
+			goto out;
 	}
 	rc = ek_listen_bind(srv, srv->listen, srv->nloops, fds, &srv->port);
 	if (rc != ESTKIT_OK)
@@ -243,8 +257,11 @@ static void loop_free(struct ek_loop *loop)
 		event_free(loop->done_ev);
 	if (loop->stop_ev != NULL)
 		event_free(loop->stop_ev);
+	if (loop->check_ev != NULL)
+		event_free(loop->check_ev);
 	if (loop->base != NULL)
 		event_base_free(loop->base); /* runs deferred bufferevent finalizers */
+	free(loop->pending); /* after the last SSL_free of the loop's connections */
 	if (loop->fd >= 0)
 		close(loop->fd);
 	pthread_mutex_destroy(&loop->done_mu);
@@ -269,6 +286,7 @@ void estkit_server_free(struct estkit_server *srv)
 	free(srv->loops);
 	ek_jobs_free(srv->jobs);
 	SSL_CTX_free(srv->ssl_ctx);
+	EVP_PKEY_free(srv->key);
 	free(srv->listen);
 	free(srv->cert_file);
 	free(srv->key_file);
@@ -280,6 +298,7 @@ void estkit_server_free(struct estkit_server *srv)
 	free(srv->otp_basic_user);
 	ek_digest_free(srv->digest);
 	ek_authfail_free(srv->authfail);
+	ek_connlim_free(srv->connlim); /* after the loops: their connections gave their slots back */
 	ek_srp_free(srv->srp);
 	pthread_cond_destroy(&srv->cond);
 	pthread_mutex_destroy(&srv->mu);

@@ -16,6 +16,7 @@
 #define DEF_MAX_BODY    (64u * 1024u)
 #define DEF_MAX_HEADERS (16u * 1024u)
 #define DEF_MAX_CONNS   4096
+#define DEF_CONNS_PER_ADDR 64
 #define DEF_TIMEOUT     30
 #define MAX_THREADS     1024
 #define DEF_NONCE_LIFE  300
@@ -44,6 +45,7 @@ void estkit_server_config_init(struct estkit_server_config *cfg)
 	cfg->max_body = DEF_MAX_BODY;
 	cfg->max_headers = DEF_MAX_HEADERS;
 	cfg->max_connections = DEF_MAX_CONNS;
+	cfg->max_connections_per_address = DEF_CONNS_PER_ADDR;
 	cfg->timeout = DEF_TIMEOUT;
 	cfg->reenroll_requires_cert = 1;
 	cfg->realm = "estkit";
@@ -152,6 +154,12 @@ static int copy_config(struct estkit_server *srv, const struct estkit_server_con
 	    dupstr(&srv->otp_basic_user, cfg->otp_basic_user) != 0)
 		return -1;
 	c->otp_basic_user = srv->otp_basic_user;
+	if (cfg->key != NULL) {
+		if (EVP_PKEY_up_ref(cfg->key) != 1)
+			return -1;
+		srv->key = cfg->key;
+	}
+	c->key = srv->key;
 	if (c->io_threads <= 0)
 		c->io_threads = online_cores();
 	if (c->job_threads <= 0)
@@ -166,6 +174,8 @@ static int copy_config(struct estkit_server *srv, const struct estkit_server_con
 		c->max_headers = DEF_MAX_HEADERS;
 	if (c->max_connections <= 0)
 		c->max_connections = DEF_MAX_CONNS;
+	if (c->max_connections_per_address < 0)
+		c->max_connections_per_address = DEF_CONNS_PER_ADDR;
 	if (c->timeout <= 0)
 		c->timeout = DEF_TIMEOUT;
 	if (c->digest_nonce_lifetime <= 0)

@@ -12,7 +12,9 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <openssl/ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -33,6 +35,7 @@ struct ek_loop;
 struct ek_jobs;
 struct ek_digest;
 struct ek_authfail;
+struct ek_connlim;
 struct ek_srp;
 struct SRP_VBASE_st; /* OpenSSL's verifier base, seen only by tls_srp.c */
 
@@ -114,6 +117,9 @@ struct ek_loop {
 	int nconns;                        /* [loop] open connections on this loop */
 	int conn_limit;
 	int paused;                        /* [loop] listener disabled at conn_limit */
+	struct event *check_ev;            /* per-address limit: checks the pending list */
+	SSL **pending;                     /* [loop] accepted, address not checked yet */
+	int npending;                      /* [loop] entries of pending (<= conn_limit) */
 };
 
 struct estkit_server {
@@ -122,6 +128,7 @@ struct estkit_server {
 	char *otp_basic_user;
 	struct estkit_backend backend;
 	SSL_CTX *ssl_ctx;
+	EVP_PKEY *key;          /* cfg.key, own reference; NULL: key_file */
 	int nloops;
 	struct ek_loop *loops;
 	struct ek_jobs *jobs;
@@ -138,6 +145,7 @@ struct estkit_server {
 	pthread_mutex_t wait_mu;
 	struct ek_digest *digest;  /* nonce key and nonce-count table; NULL: no Digest */
 	struct ek_authfail *authfail; /* failed-authentication tracker; NULL: disabled */
+	struct ek_connlim *connlim;   /* connections per address; NULL: no limit */
 	char *implicit_ca_file;    /* implicit client-cert anchors (RFC 7030 3.6); NULL: none */
 	X509_STORE *explicit_store; /* explicit anchors alone, set when implicit_ca_file is */
 	struct ek_srp *srp;        /* TLS-SRP verifiers (tls_srp.c); NULL: no SRP */
@@ -159,6 +167,11 @@ int ek_server_stopping(struct estkit_server *srv);
 enum estkit_status ek_tls_ctx_new(struct estkit_server *srv);
 /* evhttp bufferevent callback: a TLS bufferevent per accepted connection. */
 struct bufferevent *ek_tls_bevcb(struct event_base *base, void *arg);
+/*
+ * The loop's check event: counts each pending connection for its peer
+ * address (srv->connlim) and shuts down those over the limit. Loop thread.
+ */
+void ek_tls_check_cb(evutil_socket_t fd, short what, void *arg);
 /* The verified TLS client certificate of a connection (borrowed) or NULL. */
 X509 *ek_tls_peer_cert(struct evhttp_connection *evcon);
 
@@ -403,5 +416,49 @@ int ek_authfail_refused(struct estkit_request *r);
 void ek_authfail_tls(struct estkit_server *srv, int fd, const char *what);
 /* The peer address of the socket fd as text into host. 0 or -1. */
 int ek_authfail_fd_peer(int fd, char *host, size_t hostsz);
+
+/* ---- connlim.c: connections per peer address (IPv6: per /64) ---- */
+#define EK_CONNLIM_REPORT_EVERY 10 /* seconds between two log lines about refusals */
+enum ek_connlim_verdict {
+	EK_CONNLIM_OK = 0,   /* counted: *slot is the address's entry */
+	EK_CONNLIM_OVER = 1, /* the address holds limit connections already */
+	EK_CONNLIM_FULL = 2, /* a new address and no free entry (refused: fail closed) */
+};
+struct ek_connlim_stats {
+	uint64_t refused;      /* connections refused, OVER and FULL */
+	uint64_t refused_full; /* of which for want of an entry */
+	unsigned addresses;    /* addresses holding connections now */
+	unsigned connections;  /* connections counted now */
+};
+/*
+ * A table allowing limit (> 0) connections per address, with entries (> 0)
+ * addresses at most; NULL on bad settings or no memory.
+ */
+struct ek_connlim *ek_connlim_new(int limit, int entries);
+void ek_connlim_free(struct ek_connlim *cl);
+/*
+ * The key of a peer's socket address: IPv4 as an IPv4-mapped IPv6 address
+ * (a mapped address stays whole), IPv6 cut to its /64 (the format of
+ * ek_authfail_addr()). 0, or -1 for another family or a short length.
+ */
+int ek_connlim_key(const struct sockaddr *sa, socklen_t len, unsigned char key[16]);
+/*
+ * Counts a new connection of key. EK_CONNLIM_OK with *slot set (give it back
+ * with ek_connlim_release()), else *slot is -1 and the refusal is counted.
+ * Thread-safe.
+ */
+enum ek_connlim_verdict ek_connlim_acquire(struct ek_connlim *cl, const unsigned char key[16],
+					   int *slot) __attribute__((warn_unused_result));
+/* Gives back a slot of ek_connlim_acquire(); out-of-range or free slots are ignored. Any thread. */
+void ek_connlim_release(struct ek_connlim *cl, int slot);
+/* The connections key holds now. Thread-safe. */
+unsigned ek_connlim_held(struct ek_connlim *cl, const unsigned char key[16]);
+void ek_connlim_stats(struct ek_connlim *cl, struct ek_connlim_stats *st);
+/*
+ * 1 when refusals wait to be logged and the last report is at least
+ * EK_CONNLIM_REPORT_EVERY seconds before now (monotonic seconds); then
+ * *unreported is their number, and they count as reported. Thread-safe.
+ */
+int ek_connlim_report_due(struct ek_connlim *cl, int64_t now, uint64_t *unreported);
 
 #endif /* EK_SERVER_INTERNAL_H */

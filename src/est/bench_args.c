@@ -112,6 +112,22 @@ static int parse_one(struct est_bench_opts *o, int ch, const char *arg)
 	}
 }
 
+/* parse_one() that also counts --op and the TLS version flags, for check(). */
+struct parse_state {
+	struct est_bench_opts *o;
+	int have_op;
+	int tls_flags;
+};
+
+static int parse_counted(void *ctx, int ch, const char *arg)
+{
+	struct parse_state *ps = ctx;
+
+	ps->have_op |= ch == 'o';
+	ps->tls_flags += ch == '2' || ch == '3';
+	return parse_one(ps->o, ch, arg);
+}
+
 /* Options that only make sense together. */
 static int check(const struct est_bench_opts *o, int have_op, int tls_flags)
 {
@@ -154,27 +170,14 @@ int est_bench_parse(int argc, char **argv, struct est_bench_opts *o)
 	    {"accept-ra", no_argument, NULL, 'Z'},      {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	int ch = 0, have_op = 0, tls_flags = 0, ex = 0;
+	struct parse_state ps = {o, 0, 0};
+	int ex = 0;
 
 	memset(o, 0, sizeof(*o));
 	o->concurrency = 1;
-	opterr = 0;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, ":s:c:u:p:n:d:r:t:o:vh", longopts, NULL)) != -1) {
-		if (ch == 'h') {
-			est_usage_bench(stdout);
-			return -1;
-		}
-		if (ch == ':')
-			return est_usage_error(CMD, "%s needs a value", argv[optind - 1]);
-		if (ch == '?')
-			return est_usage_error(CMD, "unknown option %s", argv[optind - 1]);
-		have_op |= ch == 'o';
-		tls_flags += ch == '2' || ch == '3';
-		if ((ex = parse_one(o, ch, optarg)) != 0)
-			return ex;
-	}
-	if (optind < argc)
-		return est_usage_error(CMD, "unexpected argument \"%s\"", argv[optind]);
-	return check(o, have_op, tls_flags);
+	ex = est_getopt(CMD, argc, argv, ":s:c:u:p:n:d:r:t:o:vh", longopts, est_usage_bench,
+	                parse_counted, &ps);
+	if (ex != 0)
+		return ex;
+	return check(o, ps.have_op, ps.tls_flags);
 }

@@ -56,6 +56,27 @@ void est_usage_cacerts(FILE *f)
 	    "root, and always with --update.\n");
 }
 
+static int parse_one(void *ctx, int ch, const char *arg)
+{
+	struct opts *o = ctx;
+	int ex = 0;
+
+	if (est_conn_srp_option(&o->conn, ch, arg))
+		return 0;
+	if ((ex = est_conn_option(CMD, &o->conn, ch, arg)) >= 0)
+		return ex;
+	switch (ch) {
+	case 'B': o->bootstrap = 1; break;
+	case 'f': o->fingerprint = arg; break;
+	case 'o': o->out = arg; break;
+	case 'U': o->update = 1; break;
+	case 'Z': o->conn.accept_ra = 1; break;
+	case 'I': o->conn.implicit_ta = arg; break;
+	default: return EST_EXIT_USAGE;
+	}
+	return 0;
+}
+
 static int parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
@@ -73,35 +94,9 @@ static int parse(int argc, char **argv, struct opts *o)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	int ch = 0;
 
-	opterr = 0;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, ":s:c:f:o:t:vh", longopts, NULL)) != -1) {
-		if (est_conn_srp_option(&o->conn, ch, optarg))
-			continue;
-		switch (ch) {
-		case 's': o->conn.server = optarg; break;
-		case 'c': o->conn.cacert = optarg; break;
-		case 'B': o->bootstrap = 1; break;
-		case 'f': o->fingerprint = optarg; break;
-		case 'o': o->out = optarg; break;
-		case 'U': o->update = 1; break;
-		case 'v': o->conn.verbose = 1; break;
-		case 'Z': o->conn.accept_ra = 1; break;
-		case 'I': o->conn.implicit_ta = optarg; break;
-		case 'h': est_usage_cacerts(stdout); return -1;
-		case 't':
-			if (est_parse_long(optarg, 1, 3600, &o->conn.timeout) != 0)
-				return est_usage_error(CMD, "--timeout wants 1..3600 seconds");
-			break;
-		case ':': return est_usage_error(CMD, "%s needs a value", argv[optind - 1]);
-		default: return est_usage_error(CMD, "unknown option %s", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return est_usage_error(CMD, "unexpected argument \"%s\"", argv[optind]);
-	return 0;
+	return est_getopt(CMD, argc, argv, ":s:c:f:o:t:vh", longopts, est_usage_cacerts, parse_one,
+	                  o);
 }
 
 static int check(const struct opts *o)

@@ -3,6 +3,7 @@
  * client set-up shared by the `est` subcommands.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -17,13 +18,19 @@
 
 #define PASSWORD_MAX 1024
 
+/* "est: CMD: message" on stderr, without the end of the line. */
+static void vmessage(const char *cmd, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "est: %s: ", cmd);
+	vfprintf(stderr, fmt, ap);
+}
+
 void est_err(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "est: %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmessage(cmd, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
 }
@@ -32,12 +39,62 @@ int est_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "est: %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmessage(cmd, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, " (see 'est %s --help')\n", cmd);
 	return EST_EXIT_USAGE;
+}
+
+int est_conn_option(const char *cmd, struct est_conn *o, int ch, const char *arg)
+{
+	switch (ch) {
+	case 's': o->server = arg; return 0;
+	case 'c': o->cacert = arg; return 0;
+	case 'u': o->user = arg; return 0;
+	case 'p': o->password = arg; return 0;
+	case 'P': o->password_file = arg; return 0;
+	case 'C': o->cert = arg; return 0;
+	case 'v': o->verbose = 1; return 0;
+	case 't':
+		if (est_parse_long(arg, 1, 3600, &o->timeout) != 0)
+			return est_usage_error(cmd, "--timeout wants 1..3600 seconds");
+		return 0;
+	default: return -1;
+	}
+}
+
+int est_add_san(const char *cmd, const char **sans, size_t *n, size_t max, const char *arg)
+{
+	if (*n == max)
+		return est_usage_error(cmd, "at most %zu --san", max);
+	sans[(*n)++] = arg;
+	return 0;
+}
+
+int est_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
+               const struct option *longopts, void (*usage)(FILE *f),
+               int (*one)(void *ctx, int ch, const char *arg), void *ctx)
+{
+	int ch = 0, ex = 0;
+
+	opterr = 0;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		if (ch == 'h') {
+			usage(stdout);
+			return -1;
+		}
+		if (ch == ':')
+			return est_usage_error(cmd, "%s needs a value", argv[optind - 1]);
+		if (ch == '?')
+			return est_usage_error(cmd, "unknown option %s", argv[optind - 1]);
+		if ((ex = one(ctx, ch, optarg)) != 0)
+			return ex;
+	}
+	if (optind < argc)
+		return est_usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
+	return 0;
 }
 
 int est_exit_for(enum estkit_status rc)

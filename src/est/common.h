@@ -89,6 +89,29 @@ void est_secret_free(char *s);
  */
 struct estkit_client *est_client_open(const char *cmd, const struct est_conn *o, int *exit_code);
 
+/*
+ * The connection options every subcommand spells alike, into o: -s
+ * --server, -c --cacert, -u --user, -p --password, -P --password-file,
+ * -C --cert, -v --verbose, -t --timeout (1..3600). 0, a usage error, or -1
+ * when ch is none of them.
+ */
+int est_conn_option(const char *cmd, struct est_conn *o, int ch, const char *arg);
+
+/* Appends a --san value to sans[*n] (max entries); 0 or a usage error. */
+int est_add_san(const char *cmd, const char **sans, size_t *n, size_t max, const char *arg);
+
+struct option;
+
+/*
+ * Runs getopt_long over argv with shortopts/longopts and hands each option
+ * to one(ctx, ch, optarg), which returns 0 or an exit code. -h/--help
+ * prints usage to stdout and returns -1; a missing value, an unknown option
+ * or a left-over argument is a usage error. 0 when all went into ctx.
+ */
+int est_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
+               const struct option *longopts, void (*usage)(FILE *f),
+               int (*one)(void *ctx, int ch, const char *arg), void *ctx);
+
 /* --tls-max 1.2|1.3 into o->tls_max; returns 0 or a usage error. */
 int est_parse_tls_max(const char *cmd, const char *arg, struct est_conn *o);
 

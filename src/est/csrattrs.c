@@ -28,6 +28,29 @@ void est_usage_csrattrs(FILE *f)
 	           "  --der FILE   also write the DER CsrAttrs to FILE\n" EST_SRP_USAGE);
 }
 
+/* Where parse_one() puts the options. */
+struct copts {
+	struct est_conn *conn;
+	const char **der;
+};
+
+static int parse_one(void *ctx, int ch, const char *arg)
+{
+	struct copts *o = ctx;
+	int ex = 0;
+
+	if (est_conn_srp_option(o->conn, ch, arg))
+		return 0;
+	if ((ex = est_conn_option(CMD, o->conn, ch, arg)) >= 0)
+		return ex;
+	switch (ch) {
+	case 'k': o->conn->key = arg; break;
+	case 'd': *o->der = arg; break;
+	default: return EST_EXIT_USAGE;
+	}
+	return 0;
+}
+
 static int parse(int argc, char **argv, struct est_conn *o, const char **der)
 {
 	static const struct option longopts[] = {
@@ -39,34 +62,12 @@ static int parse(int argc, char **argv, struct est_conn *o, const char **der)
 	    {"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
 	    EST_SRP_LONGOPTS,                         {NULL, 0, NULL, 0},
 	};
-	int ch = 0;
+	struct copts co = {o, der};
+	int ex = est_getopt(CMD, argc, argv, ":s:c:u:p:P:C:k:d:t:vh", longopts, est_usage_csrattrs,
+	                    parse_one, &co);
 
-	opterr = 0;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, ":s:c:u:p:P:C:k:d:t:vh", longopts, NULL)) != -1) {
-		if (est_conn_srp_option(o, ch, optarg))
-			continue;
-		switch (ch) {
-		case 's': o->server = optarg; break;
-		case 'c': o->cacert = optarg; break;
-		case 'u': o->user = optarg; break;
-		case 'p': o->password = optarg; break;
-		case 'P': o->password_file = optarg; break;
-		case 'C': o->cert = optarg; break;
-		case 'k': o->key = optarg; break;
-		case 'd': *der = optarg; break;
-		case 'v': o->verbose = 1; break;
-		case 'h': est_usage_csrattrs(stdout); return -1;
-		case 't':
-			if (est_parse_long(optarg, 1, 3600, &o->timeout) != 0)
-				return est_usage_error(CMD, "--timeout wants 1..3600 seconds");
-			break;
-		case ':': return est_usage_error(CMD, "%s needs a value", argv[optind - 1]);
-		default: return est_usage_error(CMD, "unknown option %s", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return est_usage_error(CMD, "unexpected argument \"%s\"", argv[optind]);
+	if (ex != 0)
+		return ex;
 	if (o->server == NULL || (o->cacert == NULL && o->srp_user == NULL))
 		return est_usage_error(CMD, "--server and --cacert (or --srp-user) are required");
 	if ((o->cert != NULL) != (o->key != NULL))

@@ -111,23 +111,22 @@ void est_usage_reenroll(FILE *f)
 	        "  --wait[=MAX]     retry a pending (202) request for at most MAX s (3600)\n");
 }
 
-static int parse_one(struct eopts *o, int ch, const char *arg)
+static int parse_one(void *ctx, int ch, const char *arg)
 {
+	struct eopts *o = ctx;
+	int ex = 0;
+
 	if (!o->reenroll && est_conn_srp_option(&o->conn, ch, arg))
 		return 0; /* re-enrollment authenticates with the certificate it renews */
+	if ((ex = est_conn_option(o->cmd, &o->conn, ch, arg)) >= 0)
+		return ex;
 	switch (ch) {
-	case 's': o->conn.server = arg; break;
-	case 'c': o->conn.cacert = arg; break;
-	case 'u': o->conn.user = arg; break;
-	case 'p': o->conn.password = arg; break;
-	case 'P': o->conn.password_file = arg; break;
 	case 'A':
 		if (strcmp(arg, "basic") != 0 && strcmp(arg, "digest") != 0 &&
 		    strcmp(arg, "any") != 0)
 			return est_usage_error(o->cmd, "--auth wants basic, digest or any");
 		o->conn.auth = arg;
 		break;
-	case 'C': o->conn.cert = arg; break;
 	case 'k': o->conn.key = arg; break;
 	case 'r': o->csr = arg; break;
 	case 'S': o->subject = arg; break;
@@ -135,7 +134,6 @@ static int parse_one(struct eopts *o, int ch, const char *arg)
 	case 'o': o->out = arg; break;
 	case 'N': o->new_key = 1; break;
 	case 'R': o->reuse_key = 1; break;
-	case 'v': o->conn.verbose = 1; break;
 	case 'B': o->bind = 1; break;
 	case 'L': o->bind = o->linking = 1; break;
 	case 'O': o->csr_out = arg; break;
@@ -145,19 +143,11 @@ static int parse_one(struct eopts *o, int ch, const char *arg)
 	case 'Y': o->challenge = arg; break;
 	case 'J': o->otp = arg; break;
 	case 'F': o->otp_file = arg; break;
-	case 'a':
-		if (o->nsans == MAX_SANS)
-			return est_usage_error(o->cmd, "at most %d --san", MAX_SANS);
-		o->sans[o->nsans++] = arg;
-		break;
+	case 'a': return est_add_san(o->cmd, o->sans, &o->nsans, MAX_SANS, arg);
 	case 'W':
 		o->wait_max = WAIT_DEFAULT;
 		if (arg != NULL && est_parse_long(arg, 1, WAIT_LIMIT, &o->wait_max) != 0)
 			return est_usage_error(o->cmd, "--wait wants 1..%ld seconds", WAIT_LIMIT);
-		break;
-	case 't':
-		if (est_parse_long(arg, 1, 3600, &o->conn.timeout) != 0)
-			return est_usage_error(o->cmd, "--timeout wants 1..3600 seconds");
 		break;
 	default: return EST_EXIT_USAGE;
 	}
@@ -198,28 +188,9 @@ static int parse(int argc, char **argv, struct eopts *o)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	int ch = 0;
-	int ex = 0;
 
-	opterr = 0;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, ":s:c:u:p:P:A:C:k:r:S:a:K:o:t:T:O:vhBL", longopts,
-				 NULL)) !=
-	       -1) {
-		if (ch == 'h') {
-			(o->reenroll ? est_usage_reenroll : est_usage_enroll)(stdout);
-			return -1;
-		}
-		if (ch == ':')
-			return est_usage_error(o->cmd, "%s needs a value", argv[optind - 1]);
-		if (ch == '?')
-			return est_usage_error(o->cmd, "unknown option %s", argv[optind - 1]);
-		if ((ex = parse_one(o, ch, optarg)) != 0)
-			return ex;
-	}
-	if (optind < argc)
-		return est_usage_error(o->cmd, "unexpected argument \"%s\"", argv[optind]);
-	return 0;
+	return est_getopt(o->cmd, argc, argv, ":s:c:u:p:P:A:C:k:r:S:a:K:o:t:T:O:vhBL", longopts,
+	                  o->reenroll ? est_usage_reenroll : est_usage_enroll, parse_one, o);
 }
 
 static int check_enroll(struct eopts *o)

@@ -59,15 +59,14 @@ void est_usage_revoke(FILE *f)
 		   "            privilegeWithdrawn, aACompromise (default unspecified)\n");
 }
 
-static int parse_one(struct copts *o, int ch, const char *arg)
+static int parse_one(void *ctx, int ch, const char *arg)
 {
+	struct copts *o = ctx;
+	int ex = est_conn_option(o->cmd, &o->conn, ch, arg);
+
+	if (ex >= 0)
+		return ex;
 	switch (ch) {
-	case 's': o->conn.server = arg; break;
-	case 'c': o->conn.cacert = arg; break;
-	case 'u': o->conn.user = arg; break;
-	case 'p': o->conn.password = arg; break;
-	case 'P': o->conn.password_file = arg; break;
-	case 'C': o->conn.cert = arg; break;
 	case 'T': o->conn.key = arg; break;
 	case 'k': o->csr_key = arg; break;
 	case 'r': o->csr = arg; break;
@@ -79,17 +78,8 @@ static int parse_one(struct copts *o, int ch, const char *arg)
 	case 'R': o->reason = arg; break;
 	case 'X': o->id_secret_file = arg; break;
 	case 'D': o->identification = arg; break;
-	case 'v': o->conn.verbose = 1; break;
 	case 'M': o->crmf = 1; break;
-	case 'a':
-		if (o->nsans == MAX_SANS)
-			return est_usage_error(o->cmd, "at most %d --san", MAX_SANS);
-		o->sans[o->nsans++] = arg;
-		break;
-	case 't':
-		if (est_parse_long(arg, 1, 3600, &o->conn.timeout) != 0)
-			return est_usage_error(o->cmd, "--timeout wants 1..3600 seconds");
-		break;
+	case 'a': return est_add_san(o->cmd, o->sans, &o->nsans, MAX_SANS, arg);
 	default: return EST_EXIT_USAGE;
 	}
 	return 0;
@@ -113,25 +103,11 @@ static int parse(int argc, char **argv, struct copts *o, void (*usage)(FILE *))
 	    {"crmf", no_argument, NULL, 'M'},
 	    {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
 	};
-	int ch = 0, ex = 0;
+	int ex = est_getopt(o->cmd, argc, argv, ":s:c:u:p:P:C:T:k:r:S:a:K:o:w:n:R:t:vh",
+	                    longopts, usage, parse_one, o);
 
-	opterr = 0;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, ":s:c:u:p:P:C:T:k:r:S:a:K:o:w:n:R:t:vh", longopts,
-				 NULL)) != -1) {
-		if (ch == 'h') {
-			usage(stdout);
-			return -1;
-		}
-		if (ch == ':')
-			return est_usage_error(o->cmd, "%s needs a value", argv[optind - 1]);
-		if (ch == '?')
-			return est_usage_error(o->cmd, "unknown option %s", argv[optind - 1]);
-		if ((ex = parse_one(o, ch, optarg)) != 0)
-			return ex;
-	}
-	if (optind < argc)
-		return est_usage_error(o->cmd, "unexpected argument \"%s\"", argv[optind]);
+	if (ex != 0)
+		return ex;
 	if (o->conn.server == NULL && o->save == NULL)
 		return est_usage_error(o->cmd, "--server is required");
 	if (o->conn.cacert == NULL && o->save == NULL)

@@ -62,33 +62,23 @@ void est_usage_serverkeygen(FILE *f)
 	        EST_SRP_USAGE);
 }
 
-static int parse_one(struct sopts *o, int ch, const char *arg)
+static int parse_one(void *ctx, int ch, const char *arg)
 {
+	struct sopts *o = ctx;
+	int ex = 0;
+
 	if (est_conn_srp_option(&o->conn, ch, arg))
 		return 0;
+	if ((ex = est_conn_option(o->cmd, &o->conn, ch, arg)) >= 0)
+		return ex;
 	switch (ch) {
-	case 's': o->conn.server = arg; break;
-	case 'c': o->conn.cacert = arg; break;
-	case 'u': o->conn.user = arg; break;
-	case 'p': o->conn.password = arg; break;
-	case 'P': o->conn.password_file = arg; break;
-	case 'C': o->conn.cert = arg; break;
 	case 'k': o->conn.key = arg; break;
 	case 'S': o->subject = arg; break;
 	case 'K': o->key_type = arg; break;
 	case 'd': o->decrypt_key = arg; break;
 	case 'i': o->key_id = arg; break;
 	case 'o': o->out = arg; break;
-	case 'v': o->conn.verbose = 1; break;
-	case 'a':
-		if (o->nsans == MAX_SANS)
-			return est_usage_error(o->cmd, "at most %d --san", MAX_SANS);
-		o->sans[o->nsans++] = arg;
-		break;
-	case 't':
-		if (est_parse_long(arg, 1, 3600, &o->conn.timeout) != 0)
-			return est_usage_error(o->cmd, "--timeout wants 1..3600 seconds");
-		break;
+	case 'a': return est_add_san(o->cmd, o->sans, &o->nsans, MAX_SANS, arg);
 	default: return EST_EXIT_USAGE;
 	}
 	return 0;
@@ -116,25 +106,11 @@ static int parse(int argc, char **argv, struct sopts *o)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	int ch = 0, ex = 0;
+	int ex = est_getopt(o->cmd, argc, argv, ":s:c:u:p:P:C:k:S:a:K:d:i:o:t:vh", longopts,
+	                    est_usage_serverkeygen, parse_one, o);
 
-	opterr = 0;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, ":s:c:u:p:P:C:k:S:a:K:d:i:o:t:vh", longopts,
-	                         NULL)) != -1) {
-		if (ch == 'h') {
-			est_usage_serverkeygen(stdout);
-			return -1;
-		}
-		if (ch == ':')
-			return est_usage_error(o->cmd, "%s needs a value", argv[optind - 1]);
-		if (ch == '?')
-			return est_usage_error(o->cmd, "unknown option %s", argv[optind - 1]);
-		if ((ex = parse_one(o, ch, optarg)) != 0)
-			return ex;
-	}
-	if (optind < argc)
-		return est_usage_error(o->cmd, "unexpected argument \"%s\"", argv[optind]);
+	if (ex != 0)
+		return ex;
 	if (o->conn.server == NULL || (o->conn.cacert == NULL && o->conn.srp_user == NULL) ||
 	    o->subject == NULL)
 		return est_usage_error(o->cmd, "--server, --cacert (or --srp-user) and --subject "

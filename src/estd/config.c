@@ -71,13 +71,15 @@ struct key {
 static const struct key server_keys[] = {
 	{"listen", V_LISTEN, CFG(listen), 0, 0},
 	{"tls_cert", V_PATH, CFG(tls_cert), 0, 0},
-	{"tls_key", V_PATH, CFG(tls_key), 0, 0},
+	{"tls_key", V_KEYREF, CFG(tls_key), 0, 0},
+	{"tls_key_pin_file", V_OPTPATH, CFG(tls_key_pin_file), 0, 0},
 	{"io_threads", V_INT, CFG(io_threads), 0, 256},
 	{"job_threads", V_INT, CFG(job_threads), 0, 256},
 	{"job_queue", V_INT, CFG(job_queue), 1, 1000000},
 	{"max_body", V_SIZE, CFG(max_body), 1024, 16 * 1024 * 1024},
 	{"max_headers", V_SIZE, CFG(max_headers), 1024, 1024 * 1024},
 	{"max_connections", V_INT, CFG(max_connections), 1, 1000000},
+	{"max_connections_per_address", V_INT, CFG(max_connections_per_address), 0, 1000000},
 	{"timeout", V_INT, CFG(timeout), 1, 3600},
 	{"log_level", V_LEVEL, CFG(log_level), 0, 0},
 };
@@ -791,6 +793,7 @@ static int config_defaults(struct estd_config *cfg)
 	cfg->max_body = 65536;
 	cfg->max_headers = 16384;
 	cfg->max_connections = 4096;
+	cfg->max_connections_per_address = 64;
 	cfg->timeout = 30;
 	cfg->log_level = estd_strdup("info");
 	cfg->store_path = estd_path_join(cfg->dir, "estd.db");
@@ -987,6 +990,7 @@ void estd_config_free(struct estd_config *cfg)
 	free(cfg->listen);
 	free(cfg->tls_cert);
 	free(cfg->tls_key);
+	free(cfg->tls_key_pin_file);
 	free(cfg->log_level);
 	free(cfg->ca_cert);
 	free(cfg->ca_key);

@@ -7,13 +7,15 @@
  *   [server]
  *   listen = 127.0.0.1:8443        ; HOST:PORT or [V6]:PORT
  *   tls_cert = tls.pem             ; server certificate (+ chain)
- *   tls_key = tls.key
+ *   tls_key = tls.key              ; or pkcs11:token=...;object=... ([ca] pkcs11_module)
+ *   tls_key_pin_file = tls.pin     ; the token's PIN for a pkcs11: tls_key
  *   io_threads = 0                 ; 0 = one per core
  *   job_threads = 0                ; 0 = 2 x cores
  *   job_queue = 1024               ; queued jobs before 503
  *   max_body = 65536               ; bytes, larger bodies get 413
  *   max_headers = 16384            ; bytes
  *   max_connections = 4096
+ *   max_connections_per_address = 64 ; per IPv4 address / IPv6 /64; 0 = no limit
  *   timeout = 30                   ; seconds, read/write/idle
  *   log_level = info               ; error|warn|info|debug
  *
@@ -139,10 +141,11 @@ struct estd_config {
 
 	/* [server] */
 	char *listen;
-	char *tls_cert, *tls_key;
+	char *tls_cert, *tls_key;  /* tls_key: a path or a pkcs11: URI (RFC 7512) */
+	char *tls_key_pin_file;    /* PIN of a pkcs11: tls_key (first line); NULL: none or in the URI */
 	int io_threads, job_threads, job_queue;
 	size_t max_body, max_headers;
-	int max_connections, timeout;
+	int max_connections, max_connections_per_address, timeout;
 	char *log_level;
 
 	/* [ca] */

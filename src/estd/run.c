@@ -4,12 +4,14 @@
  * SIGTERM/SIGINT graceful stop) while the library's threads serve.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -23,6 +25,7 @@
 #include "backend/authz.h"
 #include "ca/issue.h"
 #include "ca/signer.h"
+#include "ca/signer_pkcs11.h"
 #include "ca/signer_proc.h"
 #include "config.h"
 #include "digest_key.h"
@@ -31,6 +34,9 @@
 #include "users.h"
 #include "util.h"
 
+/* Opening a pkcs11: [server] tls_key: tries, and the pause between them. */
+#define TLS_TOKEN_ATTEMPTS 10
+#define TLS_TOKEN_RETRY_US 300000
 /* Seconds requests in flight get to finish on SIGTERM/SIGINT. */
 #define SHUTDOWN_GRACE 10
 /* HMAC label deriving the TLS-SRP seed key from the Digest key file. */
@@ -48,6 +54,7 @@ struct estd_running {
 	unsigned char digest_key[ESTD_DIGEST_KEY_LEN]; /* wiped in teardown */
 	unsigned char srp_seed[32];      /* TLS-SRP seed key (wiped in teardown) */
 	int srp;                         /* [auth] srp_verifier_file set: reread it on SIGHUP */
+	EVP_PKEY *tls_key;               /* a pkcs11: [server] tls_key; NULL: a file */
 };
 
 static void usage(FILE *f)
@@ -138,6 +145,7 @@ static void server_config(const struct estd_config *cfg, struct estkit_server_co
 	sc->max_body = cfg->max_body;
 	sc->max_headers = cfg->max_headers;
 	sc->max_connections = cfg->max_connections;
+	sc->max_connections_per_address = cfg->max_connections_per_address;
 	sc->timeout = cfg->timeout;
 	sc->reenroll_requires_cert = cfg->reenroll_requires_cert;
 	sc->realm = cfg->realm;
@@ -193,6 +201,46 @@ static int srp_config(const struct estd_config *cfg, struct estd_running *r,
 	sc->srp_seed = r->srp_seed;
 	sc->srp_seed_len = n;
 	r->srp = 1;
+	return 0;
+}
+
+/*
+ * A [server] tls_key on a PKCS#11 token: opened here, in the process that
+ * serves TLS, after the signer was forked; the key stays on the token. As
+ * the signer's workers do (ca/signer_child.c), one process at a time opens
+ * the token (a lock on estd.conf), with a few tries: SoftHSM2's file store
+ * can show a token as uninitialised to one process while another logs in.
+ */
+static int load_tls_key(const struct estd_config *cfg, struct estd_running *r,
+			struct estkit_server_config *sc)
+{
+	char *err = NULL;
+	int attempt, lk = -1;
+	enum estkit_status rc = ESTKIT_EINVAL;
+
+	if (!estd_signer_is_pkcs11(cfg->tls_key))
+		return 0;
+	lk = cfg->path != NULL ? open(cfg->path, O_RDONLY | O_CLOEXEC) : -1;
+	if (lk >= 0)
+		flock(lk, LOCK_EX);
+	for (attempt = 0; attempt < TLS_TOKEN_ATTEMPTS && rc != ESTKIT_OK; attempt++) {
+		if (attempt > 0)
+			usleep(TLS_TOKEN_RETRY_US);
+		free(err);
+		err = NULL;
+		rc = estd_signer_pkcs11_load_tls(cfg->tls_key, cfg->ca_pkcs11_module,
+						 cfg->tls_key_pin_file, &r->tls_key, &err);
+		if (rc == ESTKIT_EIO) /* the PIN file: no use trying again */
+			break;
+	}
+	if (lk >= 0)
+		close(lk); /* releases the lock */
+	if (rc != ESTKIT_OK)
+		return fail(err != NULL ? err : estd_strfmt("cannot open the TLS key %s",
+							    cfg->tls_key));
+	free(err);
+	sc->key = r->tls_key;
+	sc->key_file = NULL;
 	return 0;
 }
 
@@ -323,6 +371,7 @@ static void teardown(struct estd_running *r)
 	estd_ca_free(r->ca);
 	estd_signer_proc_install(NULL);
 	estd_signer_proc_free(r->signer);
+	EVP_PKEY_free(r->tls_key);
 	OPENSSL_cleanse(r->digest_key, sizeof(r->digest_key));
 	OPENSSL_cleanse(r->srp_seed, sizeof(r->srp_seed));
 }
@@ -378,6 +427,8 @@ int estd_cmd_run(int argc, char **argv)
 	ret = start_signer(cfg, &r);
 	if (ret == 0)
 		ret = load_digest_key(cfg, &r, &sc);
+	if (ret == 0)
+		ret = load_tls_key(cfg, &r, &sc);
 	if (ret == 0)
 		ret = srp_config(cfg, &r, &sc);
 	if (ret != 0) {

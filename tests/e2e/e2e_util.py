@@ -194,6 +194,10 @@ class Estd:
         # shared by many tests: brute-force protection (tested on its own in
         # test_bruteforce.py) would lock them out
         set_ini(self.conf, "auth", "auth_fail_limit", "0")
+        # likewise every connection comes from 127.0.0.1 (slowloris, floods, bench):
+        # the per-address limit stays on, well above what those tests open
+        # (tested on its own in test_connlim.py)
+        set_ini(self.conf, "server", "max_connections_per_address", "1024")
         self.user_add(USER, PASSWORD)
         return self
 

@@ -15,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import os
+import select
 import socket
 import ssl
 import struct
@@ -36,6 +37,7 @@ REPS = int(os.environ.get("ESTKIT_E2E_HOSTILE_REPS", "1000"))
 # Sanitizer builds: ASan's quarantine and shadow memory make RSS meaningless.
 SANITIZED = os.environ.get("ESTKIT_E2E_SANITIZED") == "1"
 TIMEOUT = 5                  # [server] timeout of the catalogue's server, seconds
+PER_ADDRESS = 400            # [server] max_connections_per_address of that server
 RSS_BOUND_KIB = 4096         # allowed VmRSS growth over the repetitions (see docs/security.md)
 DIGEST_URI = f"{H.EST}/csrattrs"
 
@@ -124,6 +126,8 @@ def mat(tmp_path_factory):
     srv = Estd(root).init()
     set_ini(srv.conf, "auth", "auth_fail_limit", "0")
     set_ini(srv.conf, "server", "timeout", str(TIMEOUT))
+    # above the slowloris test's 300 connections from 127.0.0.1
+    set_ini(srv.conf, "server", "max_connections_per_address", str(PER_ADDRESS))
     srv.start()
     w = root / "w"
     w.mkdir()
@@ -367,6 +371,32 @@ def _disconnect_tls(data):
     return run
 
 
+def _connection_flood(m, cl):
+    """One address (127.0.0.3) opens PER_ADDRESS + 10 idle TCP connections: the
+    extra ten are closed at once, before any TLS byte; the others stay open."""
+    socks = []
+    try:
+        for _ in range(PER_ADDRESS + 10):
+            socks.append(socket.create_connection(("127.0.0.1", m.srv.port), timeout=10,
+                                                  source_address=("127.0.0.3", 0)))
+        closed, deadline = set(), time.monotonic() + 3
+        while len(closed) < 10 and time.monotonic() < deadline:
+            live = [s for s in socks if s not in closed]
+            for s in select.select(live, [], [], 0.2)[0]:
+                try:
+                    got = s.recv(64, socket.MSG_DONTWAIT)
+                except ConnectionResetError:
+                    got = b""
+                assert got == b"", got  # closed, never answered
+                closed.add(s)
+        assert len(closed) == 10, f"{len(closed)} closed"
+        live = [s for s in socks if s not in closed]
+        assert select.select(live, [], [], 0.3)[0] == []  # the others are held
+    finally:
+        for s in socks:
+            s.close()
+
+
 def _huge_declared_length(m, cl):
     """Content-Length: 1 TB, 1 KiB sent: no 413 (libevent 2.1 reads the declared
     body before answering), the connection is closed at the read timeout."""
@@ -423,6 +453,7 @@ CASES = [
     raw_case("uri-over-limit", "limits", get(f"{H.EST}/cacerts?" + "a" * 20000),
              expect(400, close=True)),
     Case("huge-declared-content-length", "limits", _huge_declared_length, cheap=False),
+    Case("connection-flood-one-address", "limits", _connection_flood, cheap=False),
     # -- routing (RFC 7030 3.2.2)
     http_case("wrong-content-type", "routing",
               lambda m: H.enroll_bytes(m.good, ctype="text/plain"), expect(415)),

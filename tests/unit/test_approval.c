@@ -19,17 +19,15 @@
 #include "backend/approval.h"
 #include "config.h"
 #include "store/store.h"
+#include "tmpdir_testutil.h"
 
 static char tmpdir[1024];
 static char dbpath[1100];
 
 static int setup(void **state)
 {
-	const char *base = getenv("TMPDIR");
-
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "%s/estd-approval-XXXXXX", base ? base : P_tmpdir);
-	if (mkdtemp(tmpdir) == NULL)
+	if (tu_mkdtemp(tmpdir, sizeof(tmpdir), "estd-approval") != 0)
 		return -1;
 	snprintf(dbpath, sizeof(dbpath), "%s/estd.db", tmpdir);
 	return 0;
@@ -37,11 +35,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[1100];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tu_rmtree(tmpdir);
 }
 
 static struct estd_store *open_ok(void)

@@ -16,25 +16,20 @@
 #include "ca/rollover.h"
 #include "ca_testutil.h"
 #include "util.h"
+#include "tmpdir_testutil.h"
 
 static char tmpdir[512];
 
 static int setup(void **state)
 {
-	const char *base = getenv("TMPDIR");
-
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "%s/estd-rollover-XXXXXX", base ? base : P_tmpdir);
-	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+	return tu_mkdtemp(tmpdir, sizeof(tmpdir), "estd-rollover");
 }
 
 static int teardown(void **state)
 {
-	char cmd[600];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tu_rmtree(tmpdir);
 }
 
 static char *tmp(const char *name)

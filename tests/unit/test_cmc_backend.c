@@ -18,6 +18,7 @@
 #include "backend/cmc.h"
 #include "ca_testutil.h"
 #include "server/server_internal.h"
+#include "tmpdir_testutil.h"
 
 struct fix {
 	char dir[64];
@@ -76,15 +77,15 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fix *f = *state;
-	char cmd[128];
+	int rc = 0;
 
 	estd_backend_ca_free(f->b);
 	estd_store_close(f->st);
 	estd_ca_free(f->ca);
 	X509_free(f->cacert);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	rc = tu_rmtree(f->dir);
 	free(f);
-	return system(cmd) == 0 ? 0 : -1;
+	return rc;
 }
 
 enum signer { BY_CSR_KEY, BY_OTHER_KEY, BY_FOREIGN_CERT, GARBAGE };

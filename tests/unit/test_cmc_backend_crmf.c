@@ -26,6 +26,7 @@
 #include "ca_testutil.h"
 #include "pki/cmc_internal.h"
 #include "server/server_internal.h"
+#include "tmpdir_testutil.h"
 
 #define CRMF_ID 5 /* certReqId of the CertReqMsgs made here */
 
@@ -137,7 +138,7 @@ static int setup_rollover(void **state)
 static int teardown(void **state)
 {
 	struct fix *f = *state;
-	char cmd[128];
+	int rc = 0;
 
 	estd_backend_ca_free(f->b);
 	estd_store_close(f->st);
@@ -146,9 +147,9 @@ static int teardown(void **state)
 	X509_free(f->newcert);
 	EVP_PKEY_free(f->cakey);
 	EVP_PKEY_free(f->newkey);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	rc = tu_rmtree(f->dir);
 	free(f);
-	return system(cmd) == 0 ? 0 : -1;
+	return rc;
 }
 
 /*

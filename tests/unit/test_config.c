@@ -70,7 +70,8 @@ static void test_full_file_sets_every_key(void **state)
 		"; a full configuration\n"
 		"[server]\nlisten = [::1]:9443\ntls_cert = tls.pem\ntls_key = /etc/estd/tls.key\n"
 		"io_threads = 4\njob_threads = 8\njob_queue = 10\nmax_body = 1024\n"
-		"max_headers = 2048\nmax_connections = 7\ntimeout = 3600  ; seconds\n"
+		"max_headers = 2048\nmax_connections = 7\nmax_connections_per_address = 3\n"
+		"timeout = 3600  ; seconds\n"
 		"log_level = debug\n"
 		"[ca]\ncert = ca.pem\nkey = ca.key\nchain = chain.pem\n"
 		"[store]\npath = sqlite:data/estd.db\n"
@@ -93,6 +94,7 @@ static void test_full_file_sets_every_key(void **state)
 	assert_int_equal(cfg->max_body, 1024);
 	assert_int_equal(cfg->max_headers, 2048);
 	assert_int_equal(cfg->max_connections, 7);
+	assert_int_equal(cfg->max_connections_per_address, 3);
 	assert_int_equal(cfg->timeout, 3600);
 	assert_string_equal(cfg->log_level, "debug");
 	snprintf(want, sizeof(want), "%s/chain.pem", cfg->dir);
@@ -136,6 +138,7 @@ static void test_minimal_file_gets_documented_defaults(void **state)
 	assert_int_equal(cfg->max_body, 65536);
 	assert_int_equal(cfg->max_headers, 16384);
 	assert_int_equal(cfg->max_connections, 4096);
+	assert_int_equal(cfg->max_connections_per_address, 64);
 	assert_int_equal(cfg->timeout, 30);
 	assert_string_equal(cfg->log_level, "info");
 	assert_null(cfg->ca_chain);
@@ -390,6 +393,11 @@ static const struct bad_case bad_cases[] = {
 	 ":2: max_body: '16777217'"},
 	{"max_connections zero", "[server]\nmax_connections = 0\n", ESTKIT_EINVAL,
 	 ":2: max_connections: '0'"},
+	{"max_connections_per_address negative", "[server]\nmax_connections_per_address = -1\n",
+	 ESTKIT_EINVAL, ":2: max_connections_per_address: '-1' is not a whole number in 0..1000000"},
+	{"max_connections_per_address not a number",
+	 "[server]\nmax_connections_per_address = 64k\n", ESTKIT_EINVAL,
+	 ":2: max_connections_per_address: '64k'"},
 	{"validity_days zero", "[profile p]\nvalidity_days = 0\n", ESTKIT_EINVAL,
 	 ":2: validity_days: '0'"},
 	{"boolean maybe", "[profile p]\ncopy_sans = maybe\n", ESTKIT_EINVAL,
@@ -623,6 +631,55 @@ static void test_free_and_lookups_accept_null(void **state)
 	assert_null(estd_config_profile(NULL, "default"));
 }
 
+/* [server] tls_key: a file (resolved), a pkcs11: URI (verbatim), its PIN file (resolved). */
+static void test_tls_key_file_or_token(void **state)
+{
+	static const struct {
+		const char *tls_key, *pin; /* pin NULL: no tls_key_pin_file line */
+		const char *want_key, *want_pin; /* relative to tmpdir when not absolute */
+	} cases[] = {
+		{ "tls.key", NULL, "tls.key", NULL },
+		{ "/abs/tls.key", NULL, "/abs/tls.key", NULL },
+		{ "pkcs11:token=t;object=tls;type=private", "tls.pin",
+		  "pkcs11:token=t;object=tls;type=private", "tls.pin" },
+		{ "pkcs11:token=a%20b;object=k", "/etc/estd/tls.pin", "pkcs11:token=a%20b;object=k",
+		  "/etc/estd/tls.pin" },
+		{ "pkcs11:object=k;pin-value=1234", "", "pkcs11:object=k;pin-value=1234", NULL },
+	};
+	char text[1024], want[PATH_MAX + 64];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct estd_config *cfg = NULL;
+		char *real = realpath(tmpdir, NULL);
+
+		assert_non_null(real);
+		snprintf(text, sizeof(text),
+			 "[server]\ntls_cert = tls.pem\ntls_key = %s\n%s%s%s"
+			 "[ca]\ncert = ca.pem\nkey = ca.key\n",
+			 cases[i].tls_key, cases[i].pin != NULL ? "tls_key_pin_file = " : "",
+			 cases[i].pin != NULL ? cases[i].pin : "", cases[i].pin != NULL ? "\n" : "");
+		cfg = load_ok(text);
+		if (cases[i].want_key[0] == '/' || strncmp(cases[i].want_key, "pkcs11:", 7) == 0)
+			snprintf(want, sizeof(want), "%s", cases[i].want_key);
+		else
+			snprintf(want, sizeof(want), "%s/%s", real, cases[i].want_key);
+		assert_string_equal(cfg->tls_key, want);
+		if (cases[i].want_pin == NULL) {
+			assert_null(cfg->tls_key_pin_file);
+		} else {
+			if (cases[i].want_pin[0] == '/')
+				snprintf(want, sizeof(want), "%s", cases[i].want_pin);
+			else
+				snprintf(want, sizeof(want), "%s/%s", real, cases[i].want_pin);
+			assert_string_equal(cfg->tls_key_pin_file, want);
+		}
+		estd_config_free(cfg);
+		free(real);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -652,6 +709,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_explicit_and_implicit_trust_anchor_keys, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_label_serverkeygen_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_key_file_or_token, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

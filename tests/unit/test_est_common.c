@@ -18,6 +18,7 @@
 
 #include "common.c"
 #include "output.c"
+#include "tmpdir_testutil.h"
 
 static void test_parse_long_table(void **state)
 {
@@ -254,11 +255,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[600];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tu_rmtree(tmpdir);
 }
 
 int main(void)

@@ -206,6 +206,44 @@ static void test_server_new_reports_bad_config(void **state)
 	estkit_server_free(s);
 }
 
+/* estkit_server_config.key: a key object instead of key_file (a token's key in estd). */
+static void test_server_new_with_a_key_object(void **state)
+{
+	struct estkit_server_config cfg;
+	struct estkit_server *s = NULL;
+	EVP_PKEY *key = NULL, *other = NULL;
+	char *err = NULL;
+
+	(void)state;
+	assert_int_equal(estkit_key_load(srv_key, &key), ESTKIT_OK);
+	estkit_server_config_init(&cfg);
+	assert_null(cfg.key);
+	cfg.cert_file = srv_pem;
+	cfg.key = key;
+	s = estkit_server_new(&cfg, &test_backend, &err);
+	assert_non_null(s);
+	assert_null(err);
+	EVP_PKEY_free(key); /* the server holds its own reference (ASan: no use after free) */
+	estkit_server_free(s);
+	/* a key object that does not match the certificate */
+	other = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	assert_non_null(other);
+	cfg.key = other;
+	s = estkit_server_new(&cfg, &test_backend, &err);
+	assert_null(s);
+	assert_non_null(err);
+	assert_non_null(strstr(err, "(key object)"));
+	estkit_free(err);
+	err = NULL;
+	EVP_PKEY_free(other);
+	/* neither a key object nor a key file */
+	cfg.key = NULL;
+	cfg.key_file = NULL;
+	s = estkit_server_new(&cfg, &test_backend, &err);
+	assert_null(s);
+	assert_non_null(err);
+	estkit_free(err);
+}
 
 int main(void)
 {
@@ -216,6 +254,7 @@ int main(void)
 		cmocka_unit_test_setup(test_connection_limit_pauses_accepting, reset_mode),
 		cmocka_unit_test_setup(test_ipv6_listen_syntax, reset_mode),
 		cmocka_unit_test_setup(test_server_new_reports_bad_config, reset_mode),
+		cmocka_unit_test_setup(test_server_new_with_a_key_object, reset_mode),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

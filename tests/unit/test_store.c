@@ -17,16 +17,14 @@
 #include <sys/stat.h>
 
 #include "store/store.h"
+#include "tmpdir_testutil.h"
 
 static char tmpdir[1024];
 static char dbpath[1100];
 
 static int setup(void **state)
 {
-	const char *base = getenv("TMPDIR");
-
-	snprintf(tmpdir, sizeof(tmpdir), "%s/estd-store-XXXXXX", base ? base : P_tmpdir);
-	if (mkdtemp(tmpdir) == NULL)
+	if (tu_mkdtemp(tmpdir, sizeof(tmpdir), "estd-store") != 0)
 		return -1;
 	snprintf(dbpath, sizeof(dbpath), "%s/estd.db", tmpdir);
 	return 0;
@@ -34,10 +32,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[1100];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tu_rmtree(tmpdir);
 }
 
 static struct estd_store *open_ok(const char *spec)

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "store/store.h"
+#include "tmpdir_testutil.h"
 
 static char tmpdir[1024];
 static char spec[1200];
@@ -58,11 +59,8 @@ static void pg_sql(const char *sql)
 
 static int setup_sqlite(void **state)
 {
-	const char *base = getenv("TMPDIR");
-
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "%s/estd-engines-XXXXXX", base ? base : "/tmp");
-	if (mkdtemp(tmpdir) == NULL)
+	if (tu_mkdtemp(tmpdir, sizeof(tmpdir), "estd-engines") != 0)
 		return -1;
 	snprintf(spec, sizeof(spec), "sqlite:%s/estd.db", tmpdir);
 	return 0;
@@ -70,11 +68,8 @@ static int setup_sqlite(void **state)
 
 static int teardown_sqlite(void **state)
 {
-	char cmd[1100];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tu_rmtree(tmpdir);
 }
 
 static int setup_pg(void **state)

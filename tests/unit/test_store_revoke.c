@@ -15,16 +15,14 @@
 
 #include "server/server_internal.h"
 #include "store/store.h"
+#include "tmpdir_testutil.h"
 
 static char tmpdir[1024];
 static char dbpath[1100];
 
 static int setup(void **state)
 {
-	const char *base = getenv("TMPDIR");
-
-	snprintf(tmpdir, sizeof(tmpdir), "%s/estd-revoke-XXXXXX", base ? base : "/tmp");
-	if (mkdtemp(tmpdir) == NULL)
+	if (tu_mkdtemp(tmpdir, sizeof(tmpdir), "estd-revoke") != 0)
 		return -1;
 	snprintf(dbpath, sizeof(dbpath), "%s/estd.db", tmpdir);
 	return 0;
@@ -32,10 +30,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[1200];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tu_rmtree(tmpdir);
 }
 
 static void insert(struct estd_store *st, const char *serial)

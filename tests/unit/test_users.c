@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "users.h"
+#include "tmpdir_testutil.h"
 
 static char tmpdir[1024];
 static char upath[1100];
@@ -23,10 +24,7 @@ static char upath[1100];
 
 static int setup(void **state)
 {
-	const char *base = getenv("TMPDIR");
-
-	snprintf(tmpdir, sizeof(tmpdir), "%s/estd-users-XXXXXX", base ? base : P_tmpdir);
-	if (mkdtemp(tmpdir) == NULL)
+	if (tu_mkdtemp(tmpdir, sizeof(tmpdir), "estd-users") != 0)
 		return -1;
 	snprintf(upath, sizeof(upath), "%s/users", tmpdir);
 	return 0;
@@ -34,10 +32,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[1100];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tu_rmtree(tmpdir);
 }
 
 static void write_file(const char *text)

@@ -22,17 +22,15 @@
 #include "config.h"
 #include "digest_key.h"
 #include "users.h"
+#include "tmpdir_testutil.h"
 
 static char tmpdir[1024];
 static char upath[1100];
 
 static int setup(void **state)
 {
-	const char *base = getenv("TMPDIR");
-
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "%s/estd-digest-XXXXXX", base ? base : P_tmpdir);
-	if (mkdtemp(tmpdir) == NULL)
+	if (tu_mkdtemp(tmpdir, sizeof(tmpdir), "estd-digest") != 0)
 		return -1;
 	snprintf(upath, sizeof(upath), "%s/users", tmpdir);
 	return 0;
@@ -40,11 +38,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[PATH_MAX + 16];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tu_rmtree(tmpdir);
 }
 
 static void write_text(const char *path, const char *text)

@@ -412,6 +412,8 @@ static char *config_text(const struct estd_init_opts *o, int has_chain)
 		"# request body limit in bytes (413 above)\nmax_body = 65536\n"
 		"# request header limit in bytes\nmax_headers = 16384\n"
 		"max_connections = 4096\n"
+		"# connections one IPv4 address or IPv6 /64 may hold, 0 = no limit\n"
+		"max_connections_per_address = 64\n"
 		"# seconds for reads, writes and idle connections\ntimeout = 30\n"
 		"# error | warn | info | debug\nlog_level = info\n"
 		"\n[ca]\n"

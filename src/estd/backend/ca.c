@@ -618,12 +618,15 @@ static void warn_restart_needed(struct estd_backend_ca *b, const struct estd_con
 	} s[] = {
 		{ "[server] listen", str_differs(old->listen, cfg->listen) },
 		{ "[server] tls_cert", str_differs(old->tls_cert, cfg->tls_cert) },
-		{ "[server] tls_key", str_differs(old->tls_key, cfg->tls_key) },
+		{ "[server] tls_key or tls_key_pin_file",
+		  str_differs(old->tls_key, cfg->tls_key) ||
+			  str_differs(old->tls_key_pin_file, cfg->tls_key_pin_file) },
 		{ "[server] thread, queue, size or timeout limits",
 		  old->io_threads != cfg->io_threads || old->job_threads != cfg->job_threads ||
 			  old->job_queue != cfg->job_queue || old->max_body != cfg->max_body ||
 			  old->max_headers != cfg->max_headers ||
 			  old->max_connections != cfg->max_connections ||
+			  old->max_connections_per_address != cfg->max_connections_per_address ||
 			  old->timeout != cfg->timeout },
 		{ "[ca] cert", str_differs(old->ca_cert, cfg->ca_cert) },
 		{ "[ca] key", str_differs(old->ca_key, cfg->ca_key) },

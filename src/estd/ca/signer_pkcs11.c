@@ -22,8 +22,15 @@
 
 #define PIN_MAX 256
 
-/* One engine per process, initialised once and kept: keys refer to it. */
+/*
+ * One engine per process: a structural reference kept for the life of the
+ * process (loaded), initialised (engine, the functional reference keys
+ * refer to) once and again after a failed attempt. Keeping the structural
+ * reference keeps libp11 loaded: unloading it at exit after a failed
+ * attempt would leak what it allocated.
+ */
 static pthread_mutex_t engine_mu = PTHREAD_MUTEX_INITIALIZER;
+static ENGINE *loaded;
 static ENGINE *engine;
 
 int estd_signer_is_pkcs11(const char *s)
@@ -49,38 +56,39 @@ static int read_pin(const char *path, char pin[PIN_MAX])
 	return n > 0 ? 0 : -1;
 }
 
-/* The pkcs11 engine, loaded (ENGINE_by_id finds engines-3/pkcs11.so) and initialised once. */
+/* The pkcs11 engine, loaded (ENGINE_by_id finds engines-3/pkcs11.so) and initialised. */
 static ENGINE *get_engine(const char *module, char **err)
 {
-	ENGINE *e = NULL;
-
 	if (engine != NULL)
 		return engine;
-	ENGINE_load_builtin_engines();
-	e = ENGINE_by_id("pkcs11");
-	if (e == NULL) {
-		*err = estd_strfmt("the OpenSSL pkcs11 engine is not installed "
-				   "(Debian: libengine-pkcs11-openssl)");
-		return NULL;
+	if (loaded == NULL) {
+		ENGINE_load_builtin_engines();
+		loaded = ENGINE_by_id("pkcs11");
+		if (loaded == NULL) {
+			*err = estd_strfmt("the OpenSSL pkcs11 engine is not installed "
+					   "(Debian: libengine-pkcs11-openssl)");
+			return NULL;
+		}
+		if (module != NULL &&
+		    ENGINE_ctrl_cmd_string(loaded, "MODULE_PATH", module, 0) != 1) {
+			*err = estd_strfmt("pkcs11 engine: cannot use module %s", module);
+			ENGINE_free(loaded);
+			loaded = NULL;
+			return NULL;
+		}
 	}
-	if (module != NULL && ENGINE_ctrl_cmd_string(e, "MODULE_PATH", module, 0) != 1) {
-		*err = estd_strfmt("pkcs11 engine: cannot use module %s", module);
-		ENGINE_free(e);
-		return NULL;
-	}
-	if (ENGINE_init(e) != 1) {
+	if (ENGINE_init(loaded) != 1) {
 		*err = estd_strfmt("pkcs11 engine: initialisation failed (module %s)",
 				   module != NULL ? module : "default");
-		ENGINE_free(e);
 		return NULL;
 	}
-	ENGINE_free(e); /* the functional reference from ENGINE_init keeps it */
-	engine = e;
+	engine = loaded;
 	return engine;
 }
 
-enum estkit_status estd_signer_pkcs11_load(const char *uri, const char *module,
-					   const char *pin_file, EVP_PKEY **out, char **err)
+/* Opens uri for role ("CA", "TLS"); see signer_pkcs11.h. */
+static enum estkit_status load_key(const char *role, const char *uri, const char *module,
+				   const char *pin_file, EVP_PKEY **out, char **err)
 {
 	char pin[PIN_MAX];
 	ENGINE *e = NULL;
@@ -105,8 +113,8 @@ enum estkit_status estd_signer_pkcs11_load(const char *uri, const char *module,
 	}
 	*out = ENGINE_load_private_key(e, uri, NULL, NULL);
 	if (*out == NULL) {
-		*err = estd_strfmt("cannot open the CA key %s on its token (wrong URI, token or PIN?)",
-				   uri);
+		*err = estd_strfmt("cannot open the %s key %s on its token (wrong URI, token or PIN?)",
+				   role, uri);
 		/* start the next attempt from a fresh module session (keys hold their own reference) */
 		ENGINE_finish(engine);
 		engine = NULL;
@@ -118,4 +126,16 @@ out:
 	OPENSSL_cleanse(pin, sizeof(pin));
 	ERR_clear_error();
 	return rc;
+}
+
+enum estkit_status estd_signer_pkcs11_load(const char *uri, const char *module,
+					   const char *pin_file, EVP_PKEY **out, char **err)
+{
+	return load_key("CA", uri, module, pin_file, out, err);
+}
+
+enum estkit_status estd_signer_pkcs11_load_tls(const char *uri, const char *module,
+					       const char *pin_file, EVP_PKEY **out, char **err)
+{
+	return load_key("TLS", uri, module, pin_file, out, err);
 }

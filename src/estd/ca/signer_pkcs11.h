@@ -20,6 +20,14 @@
 enum estkit_status estd_signer_pkcs11_load(const char *uri, const char *module,
 					   const char *pin_file, EVP_PKEY **out, char **err);
 
+/*
+ * The same for the TLS server key ([server] tls_key): messages name the TLS
+ * key. Call it in the process that serves TLS, after the signer process
+ * was forked (the engine's module session is per process).
+ */
+enum estkit_status estd_signer_pkcs11_load_tls(const char *uri, const char *module,
+					       const char *pin_file, EVP_PKEY **out, char **err);
+
 /* 1 when s is a pkcs11: URI rather than a file path. */
 int estd_signer_is_pkcs11(const char *s);
 

@@ -2,7 +2,7 @@
  * pg_certs.c - issued certificates, revocations, the CRL number and the
  * shared Digest nonce-counts in the PostgreSQL store (pg.c has the schema).
  *
- * Walks (foreach) read pages of PAGE rows by key and give the connection
+ * Walks (foreach) read pages of ESTD_PG_PAGE rows by key and give the connection
  * back before calling the callback, so a callback may call the store
  * again and a long walk never holds a connection other callers need.
  */
@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PAGE 256
 
 #define COLUMNS                                                                                \
 	"serial, subject, issuer, sans, not_before, not_after, issued_at, requester, label, op, " \
@@ -103,19 +102,15 @@ static const struct estd_pg_column cert_columns[] = {
 	{11, ESTD_PG_BYTEA, CERT(cert_der), CERT(cert_len)},
 };
 
-/* Row i of r (COLUMNS order) as a record; NULL when out of memory. */
-static struct estd_cert_record *row_to_record(const PGresult *r, int i)
+static void cert_free(void *rec)
 {
-	struct estd_cert_record *rec = calloc(1, sizeof(*rec));
-
-	if (rec != NULL && estd_pg_decode_row(r, i, cert_columns,
-					      sizeof(cert_columns) / sizeof(cert_columns[0]),
-					      rec) != 0) {
-		estd_cert_record_free(rec);
-		rec = NULL;
-	}
-	return rec;
+	estd_cert_record_free(rec);
 }
+
+static const struct estd_pg_rowtype cert_rows = {
+	cert_columns, sizeof(cert_columns) / sizeof(cert_columns[0]),
+	sizeof(struct estd_cert_record), cert_free,
+};
 
 /* See store.h. */
 enum estkit_status estd_pg_cert_get(struct estd_store *base, const char *serial,
@@ -124,6 +119,7 @@ enum estkit_status estd_pg_cert_get(struct estd_store *base, const char *serial,
 	char norm[ESTD_STORE_MAX_SERIAL + 1];
 	struct estd_pg_params p = {0};
 	PGresult *r = NULL;
+	void *rec = NULL;
 	enum estkit_status rc;
 
 	if (out == NULL)
@@ -135,32 +131,27 @@ enum estkit_status estd_pg_cert_get(struct estd_store *base, const char *serial,
 	estd_pg_text(&p, norm);
 	rc = exec1(ESTD_PG(base), "SELECT " COLUMNS " FROM certs WHERE serial = $1", &p,
 		   "select", &r);
-	if (rc == ESTKIT_OK && PQntuples(r) == 0) {
+	if (rc == ESTKIT_OK)
+		rc = estd_pg_first_record(r, &cert_rows, &rec);
+	if (rc == ESTKIT_ENOTFOUND)
 		estd_store_set_err("no certificate with serial %s", norm);
-		rc = ESTKIT_ENOTFOUND;
-	} else if (rc == ESTKIT_OK && (*out = row_to_record(r, 0)) == NULL) {
-		estd_store_set_err("out of memory");
-		rc = ESTKIT_ENOMEM;
-	}
+	if (rc == ESTKIT_OK)
+		*out = rec;
 	PQclear(r);
 	return rc;
 }
 
-/* Calls cb for the rows of one page; 1 when cb asked to stop, -1 out of memory. */
-static int walk_page(const PGresult *r, int (*cb)(void *, const struct estd_cert_record *),
-		     void *arg)
+/* estd_pg_walk_page()'s visit for a store.h certificate callback */
+struct cert_walk {
+	int (*cb)(void *arg, const struct estd_cert_record *rec);
+	void *arg;
+};
+
+static int cert_visit(void *arg, const void *rec)
 {
-	int i, stop = 0;
+	const struct cert_walk *w = arg;
 
-	for (i = 0; i < PQntuples(r) && !stop; i++) {
-		struct estd_cert_record *rec = row_to_record(r, i);
-
-		if (rec == NULL)
-			return -1;
-		stop = cb(arg, rec) != 0;
-		estd_cert_record_free(rec);
-	}
-	return stop;
+	return w->cb(w->arg, rec);
 }
 
 /* See store.h: oldest first (issued_at, then insertion order). */
@@ -168,37 +159,17 @@ enum estkit_status estd_pg_cert_foreach(struct estd_store *base,
 					int (*cb)(void *arg, const struct estd_cert_record *rec),
 					void *arg)
 {
-	long long at = LLONG_MIN, seq = LLONG_MIN;
-	enum estkit_status rc = ESTKIT_OK;
-	int stop = 0, n = PAGE;
+	static const struct estd_pg_walk walk = {
+		&cert_rows,
+		"SELECT " COLUMNS " FROM certs WHERE (issued_at, seq) > ($1, $2) "
+		"ORDER BY issued_at, seq LIMIT $3",
+		"select", 2, {{6, ESTD_PG_INT}, {12, ESTD_PG_INT}},
+	};
+	struct cert_walk w = {cb, arg};
 
 	if (cb == NULL)
 		return ESTKIT_EINVAL;
-	while (rc == ESTKIT_OK && !stop && n == PAGE) {
-		struct estd_pg_params p = {0};
-		PGresult *r = NULL;
-
-		estd_pg_int(&p, at);
-		estd_pg_int(&p, seq);
-		estd_pg_int(&p, PAGE);
-		rc = exec1(ESTD_PG(base), "SELECT " COLUMNS " FROM certs WHERE (issued_at, seq) > "
-					  "($1, $2) ORDER BY issued_at, seq LIMIT $3",
-			   &p, "select", &r);
-		if (rc != ESTKIT_OK)
-			break;
-		n = PQntuples(r);
-		if (n > 0) {
-			at = estd_pg_get_int(r, n - 1, 6);
-			seq = estd_pg_get_int(r, n - 1, 12);
-		}
-		stop = walk_page(r, cb, arg);
-		PQclear(r);
-		if (stop < 0) {
-			estd_store_set_err("out of memory");
-			rc = ESTKIT_ENOMEM;
-		}
-	}
-	return rc;
+	return estd_pg_walk(ESTD_PG(base), &walk, NULL, cert_visit, &w);
 }
 
 /* See store.h. The INSERT ... SELECT checks that the certificate exists in the same statement. */
@@ -277,17 +248,17 @@ enum estkit_status estd_pg_revocation_foreach(struct estd_store *base,
 	long long at = LLONG_MIN;
 	char *last = strdup("");
 	enum estkit_status rc = last != NULL ? ESTKIT_OK : ESTKIT_ENOMEM;
-	int stop = 0, n = PAGE;
+	int stop = 0, n = ESTD_PG_PAGE;
 
 	if (cb == NULL)
 		rc = ESTKIT_EINVAL;
-	while (rc == ESTKIT_OK && !stop && n == PAGE) {
+	while (rc == ESTKIT_OK && !stop && n == ESTD_PG_PAGE) {
 		struct estd_pg_params p = {0};
 		PGresult *r = NULL;
 
 		estd_pg_int(&p, at);
 		estd_pg_text(&p, last);
-		estd_pg_int(&p, PAGE);
+		estd_pg_int(&p, ESTD_PG_PAGE);
 		rc = exec1(ESTD_PG(base), "SELECT serial, reason, revoked_at FROM revocations "
 					  "WHERE (revoked_at, serial) > ($1, $2) "
 					  "ORDER BY revoked_at, serial LIMIT $3",

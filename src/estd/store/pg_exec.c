@@ -5,6 +5,7 @@
  */
 #include "store/pg_int.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,6 +210,115 @@ int estd_pg_decode_row(const PGresult *r, int row, const struct estd_pg_column *
 		}
 	}
 	return 0;
+}
+
+/* See pg_int.h. */
+void *estd_pg_row_record(const PGresult *r, int row, const struct estd_pg_rowtype *t)
+{
+	void *rec = calloc(1, t->size);
+
+	if (rec != NULL && estd_pg_decode_row(r, row, t->cols, t->ncols, rec) != 0) {
+		t->free_rec(rec);
+		rec = NULL;
+	}
+	return rec;
+}
+
+/* Calls visit for the rows of one page; 1 when it asked to stop, -1 out of memory. */
+static int walk_page(const PGresult *r, const struct estd_pg_rowtype *t,
+		     int (*visit)(void *arg, const void *rec), void *arg)
+{
+	int i, stop = 0;
+
+	for (i = 0; i < PQntuples(r) && !stop; i++) {
+		void *rec = estd_pg_row_record(r, i, t);
+
+		if (rec == NULL)
+			return -1;
+		stop = visit(arg, rec) != 0;
+		t->free_rec(rec);
+	}
+	return stop;
+}
+
+/* The parameters of the page after the key: filter's, the key's, the page size. */
+static void page_params(const struct estd_pg_walk *w, const struct estd_pg_params *filter,
+			const long long *ikey, char *const *tkey, struct estd_pg_params *p)
+{
+	int k;
+
+	if (filter != NULL)
+		*p = *filter;
+	for (k = 0; k < w->nkeys; k++) {
+		if (w->key[k].kind == ESTD_PG_INT)
+			estd_pg_int(p, ikey[k]);
+		else
+			estd_pg_text(p, tkey[k]);
+	}
+	estd_pg_int(p, ESTD_PG_PAGE);
+}
+
+/* Remembers the key of row n - 1 of r; -1 when out of memory. */
+static int next_key(const struct estd_pg_walk *w, const PGresult *r, int n, long long *ikey,
+		    char **tkey)
+{
+	int k;
+
+	for (k = 0; k < w->nkeys; k++) {
+		if (w->key[k].kind == ESTD_PG_INT) {
+			ikey[k] = estd_pg_get_int(r, n - 1, w->key[k].col);
+			continue;
+		}
+		free(tkey[k]);
+		tkey[k] = estd_pg_get_text(r, n - 1, w->key[k].col);
+		if (tkey[k] == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+/* See pg_int.h. */
+enum estkit_status estd_pg_walk(struct estd_pg *st, const struct estd_pg_walk *w,
+				const struct estd_pg_params *filter,
+				int (*visit)(void *arg, const void *rec), void *arg)
+{
+	long long ikey[2] = {LLONG_MIN, LLONG_MIN};
+	char *tkey[2] = {NULL, NULL};
+	enum estkit_status rc = ESTKIT_OK;
+	int stop = 0, n = ESTD_PG_PAGE;
+
+	while (rc == ESTKIT_OK && !stop && n == ESTD_PG_PAGE) {
+		struct estd_pg_params p = {0};
+		PGresult *r = NULL;
+
+		page_params(w, filter, ikey, tkey, &p);
+		rc = estd_pg_exec_pooled(st, w->sql, &p, w->what, &r);
+		n = rc == ESTKIT_OK ? PQntuples(r) : 0;
+		if (n > 0)
+			stop = next_key(w, r, n, ikey, tkey) != 0 ? -1 : walk_page(r, w->type, visit, arg);
+		PQclear(r);
+		if (stop < 0) {
+			estd_store_set_err("out of memory");
+			rc = ESTKIT_ENOMEM;
+		}
+	}
+	free(tkey[0]);
+	free(tkey[1]);
+	return rc;
+}
+
+/* See pg_int.h. */
+enum estkit_status estd_pg_first_record(const PGresult *r, const struct estd_pg_rowtype *t,
+					void **out)
+{
+	if (PQntuples(r) == 0)
+		return ESTKIT_ENOTFOUND;
+	*out = estd_pg_row_record(r, 0, t);
+	if (*out == NULL) {
+		estd_store_set_err("out of memory");
+		return ESTKIT_ENOMEM;
+	}
+	return ESTKIT_OK;
 }
 
 /* See pg_int.h. */

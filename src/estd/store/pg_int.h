@@ -103,6 +103,60 @@ int estd_pg_decode_row(const PGresult *r, int row, const struct estd_pg_column *
 		       size_t ncols, void *rec);
 
 /*
+ * A table's rows as records: the columns, the record's size and its _free
+ * function (through a void * wrapper, never a cast function pointer).
+ */
+struct estd_pg_rowtype {
+	const struct estd_pg_column *cols;
+	size_t ncols;
+	size_t size;
+	void (*free_rec)(void *rec);
+};
+
+/* Row `row` of r as a new record of type t (t->free_rec frees it); NULL when out of memory. */
+void *estd_pg_row_record(const PGresult *r, int row, const struct estd_pg_rowtype *t);
+
+/* Rows a walk (estd_pg_walk()) reads per statement. */
+#define ESTD_PG_PAGE 256
+
+/*
+ * A keyed walk over a table: sql selects the rowtype's columns after a key,
+ * in key order, LIMIT the last parameter. Its parameters: those of the
+ * caller's filter (estd_pg_walk()), then one per key column (the last row's
+ * value; before the first page LLONG_MIN or ""), then the page size.
+ */
+struct estd_pg_walk {
+	const struct estd_pg_rowtype *type;
+	const char *sql;
+	const char *what;   /* for the error message */
+	int nkeys;          /* 1 or 2 */
+	struct {
+		int col;
+		enum estd_pg_kind kind; /* ESTD_PG_INT or ESTD_PG_TEXT */
+	} key[2];
+};
+
+/*
+ * Walks w page by page on pooled connections, giving the connection back
+ * before visiting, so visit may call the store again. filter (may be NULL)
+ * holds the leading parameters. Each row is decoded and passed to
+ * visit(arg, rec) then freed; visit, the caller's typed adapter of the
+ * store.h callback, stops the walk by returning nonzero. ESTKIT_OK (also
+ * when stopped), ESTKIT_ENOMEM, or the failure of a statement.
+ */
+enum estkit_status estd_pg_walk(struct estd_pg *st, const struct estd_pg_walk *w,
+				const struct estd_pg_params *filter,
+				int (*visit)(void *arg, const void *rec), void *arg);
+
+/*
+ * The first row of r as a new record in *out. ESTKIT_ENOTFOUND when r has
+ * no row (the caller sets the message: it knows what was looked for),
+ * ESTKIT_ENOMEM when out of memory.
+ */
+enum estkit_status estd_pg_first_record(const PGresult *r, const struct estd_pg_rowtype *t,
+					void **out);
+
+/*
  * estd_pg_exec() on a connection taken from st's pool for this one
  * statement (autocommit) and given back before returning.
  */

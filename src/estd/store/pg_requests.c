@@ -12,7 +12,6 @@
 #include "store/pg_int.h"
 #include "store/store.h"
 
-#include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +22,6 @@
 	"created_at, decided_at, decided_by"
 
 #define MAX_TEXT 1024 /* as the SQLite engine: reasons and names go into logs and bodies */
-#define PAGE 256
 
 #define REQ(m) offsetof(struct estd_request_record, m)
 
@@ -38,33 +36,26 @@ static const struct estd_pg_column request_columns[] = {
 	{13, ESTD_PG_TEXT, REQ(decided_by), 0},
 };
 
-/* Row i of r (REQ_COLUMNS order); NULL when out of memory. */
-static struct estd_request_record *row_to_request(const PGresult *r, int i)
+static void request_free(void *rec)
 {
-	struct estd_request_record *q = calloc(1, sizeof(*q));
-
-	if (q != NULL && estd_pg_decode_row(r, i, request_columns,
-					    sizeof(request_columns) / sizeof(request_columns[0]),
-					    q) != 0) {
-		estd_request_record_free(q);
-		q = NULL;
-	}
-	return q;
+	estd_request_record_free(rec);
 }
+
+static const struct estd_pg_rowtype request_rows = {
+	request_columns, sizeof(request_columns) / sizeof(request_columns[0]),
+	sizeof(struct estd_request_record), request_free,
+};
 
 /* The one row of r as *out; ESTKIT_ENOTFOUND when r has none. */
 static enum estkit_status one_row(const PGresult *r, struct estd_request_record **out)
 {
-	if (PQntuples(r) == 0) {
+	void *q = NULL;
+	enum estkit_status rc = estd_pg_first_record(r, &request_rows, &q);
+
+	if (rc == ESTKIT_ENOTFOUND)
 		estd_store_set_err("no such request");
-		return ESTKIT_ENOTFOUND;
-	}
-	*out = row_to_request(r, 0);
-	if (*out == NULL) {
-		estd_store_set_err("out of memory");
-		return ESTKIT_ENOMEM;
-	}
-	return ESTKIT_OK;
+	*out = q;
+	return rc;
 }
 
 /* The open request of (label, hash), else the newest issued one. */
@@ -188,21 +179,17 @@ enum estkit_status estd_pg_request_get(struct estd_store *base, long long id,
 	return rc;
 }
 
-/* Calls cb for a page of requests; 1 when cb asked to stop, -1 out of memory. */
-static int request_page(const PGresult *r,
-			int (*cb)(void *, const struct estd_request_record *), void *arg)
+/* estd_pg_walk_page()'s visit for a store.h request callback */
+struct request_walk {
+	int (*cb)(void *arg, const struct estd_request_record *r);
+	void *arg;
+};
+
+static int request_visit(void *arg, const void *rec)
 {
-	int i, stop = 0;
+	const struct request_walk *w = arg;
 
-	for (i = 0; i < PQntuples(r) && !stop; i++) {
-		struct estd_request_record *q = row_to_request(r, i);
-
-		if (q == NULL)
-			return -1;
-		stop = cb(arg, q) != 0;
-		estd_request_record_free(q);
-	}
-	return stop;
+	return w->cb(w->arg, rec);
 }
 
 /* Walks the requests with status (NULL: all), oldest first, a page at a time. */
@@ -211,43 +198,22 @@ enum estkit_status estd_pg_request_foreach(struct estd_store *base, const char *
 						     const struct estd_request_record *r),
 					   void *arg)
 {
-	long long after = LLONG_MIN;
-	enum estkit_status rc = ESTKIT_OK;
-	int stop = 0, n = PAGE;
+	static const struct estd_pg_walk walk = {
+		&request_rows,
+		"SELECT " REQ_COLUMNS " FROM requests WHERE ($1::text IS NULL OR status = $1) "
+		"AND id > $2 ORDER BY id LIMIT $3",
+		"select requests", 1, {{0, ESTD_PG_INT}},
+	};
+	struct request_walk w = {cb, arg};
+	struct estd_pg_params filter = {0};
 
 	if (cb == NULL)
 		return ESTKIT_EINVAL;
-	while (rc == ESTKIT_OK && !stop && n == PAGE) {
-		struct estd_pg_params p = {0};
-		PGresult *r = NULL;
-		PGconn *c = NULL;
-
-		if (status != NULL)
-			estd_pg_text(&p, status);
-		else
-			estd_pg_null(&p);
-		estd_pg_int(&p, after);
-		estd_pg_int(&p, PAGE);
-		rc = estd_pg_acquire(ESTD_PG(base), &c);
-		if (rc == ESTKIT_OK)
-			rc = estd_pg_exec(c, "SELECT " REQ_COLUMNS " FROM requests WHERE "
-					     "($1::text IS NULL OR status = $1) AND id > $2 "
-					     "ORDER BY id LIMIT $3",
-					  &p, "select requests", &r);
-		estd_pg_release(ESTD_PG(base), c);
-		if (rc != ESTKIT_OK)
-			break;
-		n = PQntuples(r);
-		if (n > 0)
-			after = estd_pg_get_int(r, n - 1, 0);
-		stop = request_page(r, cb, arg);
-		PQclear(r);
-		if (stop < 0) {
-			estd_store_set_err("out of memory");
-			rc = ESTKIT_ENOMEM;
-		}
-	}
-	return rc;
+	if (status != NULL)
+		estd_pg_text(&filter, status);
+	else
+		estd_pg_null(&filter);
+	return estd_pg_walk(ESTD_PG(base), &walk, &filter, request_visit, &w);
 }
 
 /* Why an UPDATE of id changed nothing: no such id, or not in the expected state. */

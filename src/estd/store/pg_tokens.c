@@ -18,7 +18,6 @@
 #include "store/pg_int.h"
 #include "store/store.h"
 
-#include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +26,6 @@
 	"id, hash, label, subject, sans, created_at, expires_at, used_at, revoked_at, "         \
 	"created_by, used_by, serial"
 #define MAX_TEXT 1024 /* as the SQLite engine */
-#define PAGE 256
 
 #define TOK(m) offsetof(struct estd_token_record, m)
 
@@ -40,19 +38,15 @@ static const struct estd_pg_column token_columns[] = {
 	{10, ESTD_PG_TEXT, TOK(used_by), 0},    {11, ESTD_PG_TEXT, TOK(serial), 0},
 };
 
-/* Row i of r (TOK_COLUMNS order); NULL when out of memory. */
-static struct estd_token_record *row_to_token(const PGresult *r, int i)
+static void token_free(void *rec)
 {
-	struct estd_token_record *t = calloc(1, sizeof(*t));
-
-	if (t != NULL && estd_pg_decode_row(r, i, token_columns,
-					    sizeof(token_columns) / sizeof(token_columns[0]),
-					    t) != 0) {
-		estd_token_record_free(t);
-		t = NULL;
-	}
-	return t;
+	estd_token_record_free(rec);
 }
+
+static const struct estd_pg_rowtype token_rows = {
+	token_columns, sizeof(token_columns) / sizeof(token_columns[0]),
+	sizeof(struct estd_token_record), token_free,
+};
 
 static int text_ok(const char *v)
 {
@@ -97,6 +91,7 @@ enum estkit_status estd_pg_token_get(struct estd_store *base, const char *id,
 {
 	struct estd_pg_params p = {0};
 	PGresult *r = NULL;
+	void *t = NULL;
 	enum estkit_status rc;
 
 	if (out == NULL)
@@ -109,32 +104,26 @@ enum estkit_status estd_pg_token_get(struct estd_store *base, const char *id,
 	estd_pg_text(&p, id);
 	rc = estd_pg_exec_pooled(ESTD_PG(base), "SELECT " TOK_COLUMNS " FROM tokens WHERE id = $1",
 				 &p, "select token", &r);
-	if (rc == ESTKIT_OK && PQntuples(r) == 0) {
+	if (rc == ESTKIT_OK)
+		rc = estd_pg_first_record(r, &token_rows, &t);
+	if (rc == ESTKIT_ENOTFOUND)
 		estd_store_set_err("no such token");
-		rc = ESTKIT_ENOTFOUND;
-	} else if (rc == ESTKIT_OK && (*out = row_to_token(r, 0)) == NULL) {
-		estd_store_set_err("out of memory");
-		rc = ESTKIT_ENOMEM;
-	}
+	*out = t;
 	PQclear(r);
 	return rc;
 }
 
-/* Calls cb for a page of tokens; 1 when cb asked to stop, -1 out of memory. */
-static int token_page(const PGresult *r, int (*cb)(void *, const struct estd_token_record *),
-		      void *arg)
+/* estd_pg_walk_page()'s visit for a store.h token callback */
+struct token_walk {
+	int (*cb)(void *arg, const struct estd_token_record *t);
+	void *arg;
+};
+
+static int token_visit(void *arg, const void *rec)
 {
-	int i, stop = 0;
+	const struct token_walk *w = arg;
 
-	for (i = 0; i < PQntuples(r) && !stop; i++) {
-		struct estd_token_record *t = row_to_token(r, i);
-
-		if (t == NULL)
-			return -1;
-		stop = cb(arg, t) != 0;
-		estd_token_record_free(t);
-	}
-	return stop;
+	return w->cb(w->arg, rec);
 }
 
 /*
@@ -146,40 +135,17 @@ enum estkit_status estd_pg_token_foreach(struct estd_store *base,
 					 int (*cb)(void *arg, const struct estd_token_record *t),
 					 void *arg)
 {
-	long long after_at = LLONG_MIN;
-	char *after_id = NULL;
-	enum estkit_status rc = ESTKIT_OK;
-	int stop = 0, n = PAGE;
+	static const struct estd_pg_walk walk = {
+		&token_rows,
+		"SELECT " TOK_COLUMNS " FROM tokens WHERE (created_at, id) > ($1, $2) "
+		"ORDER BY created_at, id LIMIT $3",
+		"select tokens", 2, {{5, ESTD_PG_INT}, {0, ESTD_PG_TEXT}},
+	};
+	struct token_walk w = {cb, arg};
 
 	if (cb == NULL)
 		return ESTKIT_EINVAL;
-	while (rc == ESTKIT_OK && !stop && n == PAGE) {
-		struct estd_pg_params p = {0};
-		PGresult *r = NULL;
-
-		estd_pg_int(&p, after_at);
-		estd_pg_text(&p, after_id);
-		estd_pg_int(&p, PAGE);
-		rc = estd_pg_exec_pooled(ESTD_PG(base),
-					 "SELECT " TOK_COLUMNS " FROM tokens WHERE "
-					 "(created_at, id) > ($1, $2) ORDER BY created_at, id "
-					 "LIMIT $3",
-					 &p, "select tokens", &r);
-		n = rc == ESTKIT_OK ? PQntuples(r) : 0;
-		if (n > 0) {
-			free(after_id);
-			after_at = estd_pg_get_int(r, n - 1, 5);
-			after_id = estd_pg_get_text(r, n - 1, 0);
-			stop = after_id == NULL ? -1 : token_page(r, cb, arg);
-		}
-		PQclear(r);
-		if (stop < 0) {
-			estd_store_set_err("out of memory");
-			rc = ESTKIT_ENOMEM;
-		}
-	}
-	free(after_id);
-	return rc;
+	return estd_pg_walk(ESTD_PG(base), &walk, NULL, token_visit, &w);
 }
 
 /*

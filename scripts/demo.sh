@@ -3,7 +3,8 @@
 #
 # Run from anywhere; works in the repository root. Makes ./demo (an old one is
 # deleted): demo/server is the estd directory made by `estd init`, demo/client
-# what the client got. estd runs only while the script runs.
+# what the client got. estd runs only while the script runs. ESTKIT_DEMO_DIR
+# names another directory instead of ./demo (the tests use a throw-away one).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -11,7 +12,7 @@ BUILD=${1:-build}
 BUILD=$(cd "$BUILD" && pwd)
 EST="$BUILD/est"
 ESTD="$BUILD/estd"
-DEMO=demo
+DEMO=${ESTKIT_DEMO_DIR:-demo}
 SRV=$DEMO/server
 CLI=$DEMO/client
 LOG=$SRV/estd.log
@@ -48,13 +49,13 @@ for tool in openssl curl; do
 	command -v "$tool" >/dev/null || die "$tool is needed (scripts/install-deps.sh)"
 done
 
-# Port 8443 unless something already listens there.
+# Port 8443 (or ESTKIT_DEMO_PORT) unless something already listens there.
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-PORT=8443
+PORT=${ESTKIT_DEMO_PORT:-8443}
 if port_busy "$PORT"; then
 	PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null) ||
 		PORT=$(( (RANDOM % 20000) + 30000 ))
-	echo "demo: port 8443 is taken, using $PORT"
+	echo "demo: port ${ESTKIT_DEMO_PORT:-8443} is taken, using $PORT"
 fi
 URL="https://127.0.0.1:$PORT"
 

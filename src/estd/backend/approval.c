@@ -135,8 +135,8 @@ static enum estkit_status collect(const struct estd_approval *a, struct estkit_r
 
 	for (attempt = 0; attempt < ISSUE_ATTEMPTS; attempt++) {
 		if (*cand == NULL &&
-		    (rc = estd_ca_issue(a->ca, a->prof, csr, cand, reason, sizeof(reason))) !=
-			    ESTKIT_OK)
+		    (rc = estd_ca_issue_keyless(a->ca, a->prof, csr, cand, reason,
+						sizeof(reason))) != ESTKIT_OK)
 			break;
 		rc = estd_record_build(csr, *cand, row->requester, row->label, row->op, &rec);
 		if (rc == ESTKIT_OK)

@@ -236,7 +236,7 @@ static enum estkit_status issue_and_record(struct estd_backend_ca *b, struct est
 	int attempt;
 
 	for (attempt = 0; attempt < ISSUE_ATTEMPTS; attempt++) {
-		rc = estd_ca_issue(ca, prof, csr, cert, reason, sizeof(reason));
+		rc = estd_ca_issue_keyless(ca, prof, csr, cert, reason, sizeof(reason));
 		if (rc == ESTKIT_EPOLICY || rc == ESTKIT_EPARSE) {
 			estkit_request_fail(req, 400, "%s", reason);
 			return rc;

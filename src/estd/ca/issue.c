@@ -499,8 +499,9 @@ enum estkit_status estd_ca_check_request(struct estd_ca *ca, const struct estd_c
 	return rc;
 }
 
-enum estkit_status estd_ca_issue(struct estd_ca *ca, const struct estd_ca_profile *profile,
-				 X509_REQ *csr, X509 **out, char *reason, size_t rlen)
+static enum estkit_status issue(struct estd_ca *ca, const struct estd_ca_profile *profile,
+				X509_REQ *csr, enum estd_cert_key key, X509 **out, char *reason,
+				size_t rlen)
 {
 	X509 *cert = NULL;
 	enum estkit_status rc;
@@ -510,13 +511,25 @@ enum estkit_status estd_ca_issue(struct estd_ca *ca, const struct estd_ca_profil
 		return ESTKIT_EINVAL;
 	*out = NULL;
 	rc = build_tbs(ca, profile, csr, &cert, reason, rlen);
-	/* A fresh decode of what was signed: no cached state from the build. */
+	/* A fresh parse of what was signed: no cached state from the build. */
 	if (rc == ESTKIT_OK)
-		rc = estd_signer_sign_cert_copy(ca->signer, cert, out);
+		rc = estd_signer_sign_cert_copy(ca->signer, cert, key, out);
 	if (rc != ESTKIT_OK)
 		goto out;
 	reasonf(reason, rlen, "issued");
 out:
 	X509_free(cert);
 	return rc;
+}
+
+enum estkit_status estd_ca_issue(struct estd_ca *ca, const struct estd_ca_profile *profile,
+				 X509_REQ *csr, X509 **out, char *reason, size_t rlen)
+{
+	return issue(ca, profile, csr, ESTD_CERT_KEY_DECODED, out, reason, rlen);
+}
+
+enum estkit_status estd_ca_issue_keyless(struct estd_ca *ca, const struct estd_ca_profile *profile,
+					 X509_REQ *csr, X509 **out, char *reason, size_t rlen)
+{
+	return issue(ca, profile, csr, ESTD_CERT_KEY_UNDECODED, out, reason, rlen);
 }

@@ -53,6 +53,17 @@ enum estkit_status estd_ca_issue(struct estd_ca *ca, const struct estd_ca_profil
 				 X509_REQ *csr, X509 **out, char *reason, size_t rlen);
 
 /*
+ * As estd_ca_issue(), but *out's public key is not decoded
+ * (estd_cert_parse_keyless(): X509_get0_pubkey() gives NULL), which saves
+ * OpenSSL 3.0's decoder set-up, a third of an enrollment's instructions
+ * (BENCHMARKS.md). For the enrollment paths, which store, log and return the
+ * certificate and never use its key; a caller that needs the key (a TLS
+ * server certificate, a key match) uses estd_ca_issue().
+ */
+enum estkit_status estd_ca_issue_keyless(struct estd_ca *ca, const struct estd_ca_profile *profile,
+					 X509_REQ *csr, X509 **out, char *reason, size_t rlen);
+
+/*
  * Every check estd_ca_issue() makes, without signing anything (a request
  * held for approval is checked when it arrives and on each poll, and signed
  * only once approved). Same return codes and reason as estd_ca_issue().

@@ -65,7 +65,7 @@ static enum estkit_status make_cert(const struct ca_spec *s, X509 **out)
 	rc = estd_cert_add_key_ids(x, s->key_id_issuer != NULL ? s->key_id_issuer : x);
 	/* a fresh decode: no extension cache from the build */
 	if (rc == ESTKIT_OK)
-		rc = estd_signer_sign_cert_copy(s->signer, x, out);
+		rc = estd_signer_sign_cert_copy(s->signer, x, ESTD_CERT_KEY_DECODED, out);
 out:
 	X509_free(x);
 	return rc;

@@ -211,7 +211,7 @@ static enum estkit_status remote_call(struct estd_signer *s, struct estd_signer_
  * releases a reference, not the object, when it fails on a reused one).
  */
 static enum estkit_status remote_sign(struct estd_signer *s, int op, X509 *x, X509_CRL *crl,
-				      X509 **copy)
+				      enum estd_cert_key key, X509 **copy)
 {
 	struct estd_signer_msg req, rsp;
 	unsigned char *der = NULL;
@@ -234,9 +234,17 @@ static enum estkit_status remote_sign(struct estd_signer *s, int op, X509 *x, X5
 		return rc;
 	p = rsp.data;
 	if (copy != NULL) {
-		/* a fresh object from the signed DER: the one decode the caller needs anyway */
-		*copy = d2i_X509(NULL, &p, (long)rsp.len);
-		rc = *copy != NULL ? ESTKIT_OK : ESTKIT_EPROTO;
+		/* a fresh object from the signed DER: the one parse the caller needs anyway */
+		if (key == ESTD_CERT_KEY_DECODED) {
+			*copy = d2i_X509(NULL, &p, (long)rsp.len);
+			rc = *copy != NULL ? ESTKIT_OK : ESTKIT_EPROTO;
+		} else {
+			rc = estd_cert_parse_keyless(rsp.data, rsp.len, copy);
+			if (rc == ESTKIT_OK)
+				p = rsp.data + rsp.len;
+			else if (rc == ESTKIT_EPARSE)
+				rc = ESTKIT_EPROTO;
+		}
 	} else if (x != NULL && X509_up_ref(x)) {
 		rc = d2i_X509(&xr, &p, (long)rsp.len) == x ? ESTKIT_OK : ESTKIT_EPROTO;
 		X509_free(x);
@@ -293,7 +301,8 @@ enum estkit_status estd_signer_sign_cert(struct estd_signer *s, X509 *tbs)
 	if (s == NULL || tbs == NULL)
 		return ESTKIT_EINVAL;
 	if (s->proc != NULL)
-		return remote_sign(s, ESTD_SIGNER_OP_SIGN_CERT, tbs, NULL, NULL);
+		return remote_sign(s, ESTD_SIGNER_OP_SIGN_CERT, tbs, NULL, ESTD_CERT_KEY_DECODED,
+				   NULL);
 	mctx = EVP_MD_CTX_new();
 	if (mctx == NULL)
 		return ESTKIT_ENOMEM;
@@ -308,8 +317,11 @@ out:
 }
 
 /* See signer.h. */
-enum estkit_status estd_signer_sign_cert_copy(struct estd_signer *s, X509 *tbs, X509 **out)
+enum estkit_status estd_signer_sign_cert_copy(struct estd_signer *s, X509 *tbs,
+					      enum estd_cert_key key, X509 **out)
 {
+	unsigned char *der = NULL;
+	int len;
 	enum estkit_status rc;
 
 	if (out == NULL)
@@ -318,12 +330,20 @@ enum estkit_status estd_signer_sign_cert_copy(struct estd_signer *s, X509 *tbs, 
 	if (s == NULL || tbs == NULL)
 		return ESTKIT_EINVAL;
 	if (s->proc != NULL)
-		return remote_sign(s, ESTD_SIGNER_OP_SIGN_CERT, tbs, NULL, out);
+		return remote_sign(s, ESTD_SIGNER_OP_SIGN_CERT, tbs, NULL, key, out);
 	rc = estd_signer_sign_cert(s, tbs);
 	if (rc != ESTKIT_OK)
 		return rc;
-	*out = X509_dup(tbs);
-	return *out != NULL ? ESTKIT_OK : ESTKIT_ENOMEM;
+	if (key == ESTD_CERT_KEY_DECODED) {
+		*out = X509_dup(tbs);
+		return *out != NULL ? ESTKIT_OK : ESTKIT_ENOMEM;
+	}
+	len = i2d_X509(tbs, &der);
+	if (len <= 0)
+		return ESTKIT_ECRYPTO;
+	rc = estd_cert_parse_keyless(der, (size_t)len, out);
+	OPENSSL_free(der);
+	return rc == ESTKIT_EPARSE ? ESTKIT_ECRYPTO : rc;
 }
 
 int estd_signer_matches_cert(const struct estd_signer *s, X509 *cert)
@@ -384,6 +404,6 @@ enum estkit_status estd_signer_sign_crl(struct estd_signer *s, X509_CRL *crl)
 	if (s == NULL || crl == NULL)
 		return ESTKIT_EINVAL;
 	if (s->proc != NULL)
-		return remote_sign(s, ESTD_SIGNER_OP_SIGN_CRL, NULL, crl, NULL);
+		return remote_sign(s, ESTD_SIGNER_OP_SIGN_CRL, NULL, crl, ESTD_CERT_KEY_DECODED, NULL);
 	return X509_CRL_sign(crl, s->key, digest_for(s->key)) > 0 ? ESTKIT_OK : ESTKIT_ECRYPTO;
 }

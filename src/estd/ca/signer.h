@@ -48,13 +48,21 @@ void estd_signer_free(struct estd_signer *s);
  */
 enum estkit_status estd_signer_sign_cert(struct estd_signer *s, X509 *tbs);
 
+/* What a certificate handed back by estd_signer_sign_cert_copy() holds of its key. */
+enum estd_cert_key {
+	ESTD_CERT_KEY_DECODED,  /* as d2i_X509(): X509_get0_pubkey() works */
+	ESTD_CERT_KEY_UNDECODED /* as estd_cert_parse_keyless(): no EVP_PKEY, 1.6 M Ir less */
+};
+
 /*
- * Signs tbs and gives the signed certificate as a fresh object decoded from
+ * Signs tbs and gives the signed certificate as a fresh object parsed from
  * its DER (*out, caller frees): no cached state from the build, and with
- * the signer process one decode instead of two. tbs itself may be left
- * unsigned. Thread-safe.
+ * the signer process one parse instead of two. key says whether *out's
+ * public key is decoded; only a caller that needs it as an EVP_PKEY asks
+ * for ESTD_CERT_KEY_DECODED. tbs itself may be left unsigned. Thread-safe.
  */
-enum estkit_status estd_signer_sign_cert_copy(struct estd_signer *s, X509 *tbs, X509 **out);
+enum estkit_status estd_signer_sign_cert_copy(struct estd_signer *s, X509 *tbs,
+					      enum estd_cert_key key, X509 **out);
 
 /* 1 when cert's public key is the signer's key, else 0. */
 int estd_signer_matches_cert(const struct estd_signer *s, X509 *cert);

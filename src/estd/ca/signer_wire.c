@@ -371,7 +371,8 @@ static OSSL_LIB_CTX *parse_libctx;
  * parsed certificate through the provider decoders, 1.5 million
  * instructions, a fifth of an enrollment with the signer process
  * (BENCHMARKS.md), and nothing the signer checks or signs needs the key
- * (the extension flags, the issuer name and the DER do not).
+ * (the extension flags, the issuer name and the DER do not). Made once,
+ * kept for the life of the process.
  */
 static void parse_libctx_init(void)
 {
@@ -384,26 +385,44 @@ static void parse_libctx_init(void)
 	parse_libctx = ctx;
 }
 
+/* See signer_wire.h. */
+enum estkit_status estd_cert_parse_keyless(const unsigned char *der, size_t len, X509 **out)
+{
+	const unsigned char *p = der;
+	X509 *x = NULL;
+
+	if (out == NULL)
+		return ESTKIT_EINVAL;
+	*out = NULL;
+	if (pthread_once(&parse_once, parse_libctx_init) != 0 || parse_libctx == NULL)
+		return ESTKIT_ENOMEM;
+	if (der == NULL || len == 0 || len > ESTD_SIGNER_MAX_FRAME)
+		return ESTKIT_EPARSE;
+	x = (X509 *)ASN1_item_d2i_ex(NULL, &p, (long)len, ASN1_ITEM_rptr(X509), parse_libctx,
+				     NULL);
+	if (x == NULL || p != der + len) {
+		X509_free(x);
+		return ESTKIT_EPARSE;
+	}
+	*out = x;
+	return ESTKIT_OK;
+}
+
 enum estkit_status estd_signer_check_cert(const unsigned char *der, size_t len,
 					  const X509_NAME *issuer, X509 **out, char *reason,
 					  size_t rlen)
 {
-	const unsigned char *p = der;
 	X509 *x = NULL;
 	uint32_t flags;
+	enum estkit_status rc;
 
 	*out = NULL;
-	if (pthread_once(&parse_once, parse_libctx_init) != 0 || parse_libctx == NULL) {
-		snprintf(reason, rlen, "out of memory");
-		return ESTKIT_ENOMEM;
-	}
-	if (der == NULL || len == 0 || len > ESTD_SIGNER_MAX_FRAME ||
-	    (x = (X509 *)ASN1_item_d2i_ex(NULL, &p, (long)len, ASN1_ITEM_rptr(X509),
-					  parse_libctx, NULL)) == NULL ||
-	    p != der + len) {
-		snprintf(reason, rlen, "not one well-formed DER certificate");
-		X509_free(x);
-		return ESTKIT_EPARSE;
+	rc = estd_cert_parse_keyless(der, len, &x);
+	if (rc != ESTKIT_OK) {
+		snprintf(reason, rlen, "%s", rc == ESTKIT_ENOMEM
+						 ? "out of memory"
+						 : "not one well-formed DER certificate");
+		return rc;
 	}
 	if (issuer == NULL || X509_NAME_cmp(X509_get_issuer_name(x), issuer) != 0) {
 		snprintf(reason, rlen, "the issuer is not this signer's CA");

@@ -86,6 +86,21 @@ enum estkit_status estd_signer_frame_read(int fd, int timeout_ms, unsigned char 
 					  size_t *outlen);
 
 /*
+ * Parses der, exactly one DER certificate of at most ESTD_SIGNER_MAX_FRAME
+ * bytes, without decoding its public key (OpenSSL 3.0 would set up the
+ * provider decoders for it, ~1.5 million instructions): X509_get0_pubkey()
+ * of *out is NULL. Everything else works as on a d2i_X509() copy: i2d gives
+ * der back, names, serial, extensions and their flags, X509_digest(),
+ * X509_check_issued() and X509_verify() against an issuer's key, PKCS#7 and
+ * CMS certificate sets (tests/unit/test_ca_keyless.c). The certificate
+ * belongs to a library context holding only the null provider; it must not
+ * be given where its own key is needed (a TLS certificate, a key match,
+ * X509_verify_cert(), which fails closed on it). ESTKIT_EPARSE when der is
+ * not that, ESTKIT_ENOMEM. Caller frees *out.
+ */
+enum estkit_status estd_cert_parse_keyless(const unsigned char *der, size_t len, X509 **out);
+
+/*
  * The signer's checks before it signs (docs/security.md): der is exactly
  * one well-formed certificate whose issuer is issuer, and not a CA
  * certificate (no basicConstraints cA, no keyCertSign) - the network

@@ -94,6 +94,28 @@ enum estkit_status ek_client_fail(struct estkit_client *c, enum estkit_status rc
 	return rc;
 }
 
+void ek_client_begin(struct estkit_client *c)
+{
+	c->errmsg[0] = '\0';
+	c->http_status = 0;
+	c->retry_after = 0;
+	ERR_clear_error();
+}
+
+enum estkit_status ek_client_csr_b64(struct estkit_client *c, X509_REQ *csr, unsigned char **der,
+                                     size_t *derlen, char **b64)
+{
+	enum estkit_status rc = estkit_csr_encode(csr, der, derlen);
+
+	if (rc == ESTKIT_OK)
+		rc = estkit_b64_encode(*der, *derlen, b64, NULL);
+	if (rc != ESTKIT_OK) {
+		ERR_clear_error();
+		rc = ek_client_fail(c, rc, "cannot encode the request: %s", estkit_strerror(rc));
+	}
+	return rc;
+}
+
 void ek_client_log(struct estkit_client *c, const char *fmt, ...)
 {
 	char line[EK_ERRMSG_MAX + 64];

@@ -141,6 +141,19 @@ enum estkit_status ek_client_decode_certs(const unsigned char *body, size_t len,
 enum estkit_status ek_client_fail(struct estkit_client *c, enum estkit_status rc, const char *fmt,
                                   ...) __attribute__((format(printf, 3, 4)));
 
+/*
+ * Starts an operation with a clean slate for the "after an operation"
+ * getters: clears the last error, HTTP status, Retry-After and OpenSSL's queue.
+ */
+void ek_client_begin(struct estkit_client *c);
+
+/*
+ * The base64 of csr's DER for a POST body (*der and *b64 for the caller
+ * to free). Sets c's error message when it fails.
+ */
+enum estkit_status ek_client_csr_b64(struct estkit_client *c, X509_REQ *csr, unsigned char **der,
+                                     size_t *derlen, char **b64);
+
 /* Sends one line to the log sink if one is set. */
 void ek_client_log(struct estkit_client *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -54,10 +54,7 @@ enum estkit_status estkit_client_csrattrs(struct estkit_client *c, unsigned char
 		*len = 0;
 	if (c == NULL || der == NULL || len == NULL)
 		return ESTKIT_EINVAL;
-	c->errmsg[0] = '\0';
-	c->http_status = 0;
-	c->retry_after = 0;
-	ERR_clear_error();
+	ek_client_begin(c);
 	rc = ek_client_perform(c, "csrattrs", NULL, NULL, 0, &r);
 	if (rc == ESTKIT_OK && r.status == 204)
 		rc = ESTKIT_OK; /* RFC 7030 4.5.2: no attributes */

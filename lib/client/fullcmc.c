@@ -37,10 +37,7 @@ enum estkit_status estkit_client_fullcmc(struct estkit_client *c, const unsigned
 		*out = NULL;
 	if (c == NULL || der == NULL || len == 0 || out == NULL || outlen == NULL)
 		return ESTKIT_EINVAL;
-	c->errmsg[0] = '\0';
-	c->http_status = 0;
-	c->retry_after = 0;
-	ERR_clear_error();
+	ek_client_begin(c);
 	memset(&r, 0, sizeof(r));
 	rc = estkit_b64_encode(der, len, &b64, NULL);
 	if (rc != ESTKIT_OK) {

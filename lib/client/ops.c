@@ -8,15 +8,6 @@
 
 #include "client/client_internal.h"
 
-/* Every operation starts with a clean slate for the "after an operation" getters. */
-static void begin(struct estkit_client *c)
-{
-	c->errmsg[0] = '\0';
-	c->http_status = 0;
-	c->retry_after = 0;
-	ERR_clear_error();
-}
-
 /* A 200 answer must be application/pkcs7-mime certs-only (RFC 7030 4.1.3, 4.2.3). */
 static enum estkit_status certs_response(struct estkit_client *c, const char *op,
                                          const struct ek_response *r, STACK_OF(X509) * *out)
@@ -50,7 +41,7 @@ enum estkit_status estkit_client_cacerts(struct estkit_client *c, STACK_OF(X509)
 		*out = NULL;
 	if (c == NULL || out == NULL)
 		return ESTKIT_EINVAL;
-	begin(c);
+	ek_client_begin(c);
 	rc = ek_client_perform(c, "cacerts", NULL, NULL, 0, &r);
 	if (rc == ESTKIT_OK)
 		rc = certs_response(c, "cacerts", &r, out);
@@ -69,7 +60,7 @@ enum estkit_status estkit_client_cacerts_bootstrap(struct estkit_client *c, cons
 		*out = NULL;
 	if (c == NULL || out == NULL || fingerprint == NULL || fingerprint[0] == '\0')
 		return ESTKIT_EINVAL;
-	begin(c);
+	ek_client_begin(c);
 	rc = ek_client_perform(c, "cacerts", NULL, NULL, 1, &r);
 	if (rc != ESTKIT_OK)
 		goto out;
@@ -102,16 +93,11 @@ static enum estkit_status enroll(struct estkit_client *c, const char *op, X509_R
 		*out = NULL;
 	if (c == NULL || csr == NULL || out == NULL)
 		return ESTKIT_EINVAL;
-	begin(c);
+	ek_client_begin(c);
 	memset(&r, 0, sizeof(r));
-	rc = estkit_csr_encode(csr, &der, &derlen);
-	if (rc == ESTKIT_OK)
-		rc = estkit_b64_encode(der, derlen, &b64, NULL);
-	if (rc != ESTKIT_OK) {
-		ERR_clear_error();
-		rc = ek_client_fail(c, rc, "cannot encode the request: %s", estkit_strerror(rc));
+	rc = ek_client_csr_b64(c, csr, &der, &derlen, &b64);
+	if (rc != ESTKIT_OK)
 		goto out;
-	}
 	rc = ek_client_perform(c, op, "application/pkcs10", b64, 0, &r);
 	if (rc == ESTKIT_OK)
 		rc = certs_response(c, op, &r, out);

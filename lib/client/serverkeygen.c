@@ -127,19 +127,11 @@ enum estkit_status estkit_client_serverkeygen(struct estkit_client *c, X509_REQ 
 		memset(res, 0, sizeof(*res));
 	if (c == NULL || csr == NULL || res == NULL)
 		return ESTKIT_EINVAL;
-	c->errmsg[0] = '\0';
-	c->http_status = 0;
-	c->retry_after = 0;
-	ERR_clear_error();
+	ek_client_begin(c);
 	memset(&r, 0, sizeof(r));
-	rc = estkit_csr_encode(csr, &der, &derlen);
-	if (rc == ESTKIT_OK)
-		rc = estkit_b64_encode(der, derlen, &b64, NULL);
-	if (rc != ESTKIT_OK) {
-		ERR_clear_error();
-		rc = ek_client_fail(c, rc, "cannot encode the request: %s", estkit_strerror(rc));
+	rc = ek_client_csr_b64(c, csr, &der, &derlen, &b64);
+	if (rc != ESTKIT_OK)
 		goto out;
-	}
 	rc = ek_client_perform(c, "serverkeygen", "application/pkcs10", b64, 0, &r);
 	if (rc == ESTKIT_OK)
 		rc = r.status == 200 ? take_answer(c, &r, dec, res)

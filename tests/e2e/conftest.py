@@ -32,9 +32,9 @@ def _require_binaries():
                     " (set ESTKIT_BIN to the CMake build directory)", pytrace=False)
 
 
-def _serve(root, **kw):
-    _require_binaries()
-    srv = Estd(root, **kw).init()
+def start_live(srv):
+    """Starts srv (made and configured by the caller), listed in _LIVE so
+    that a failing test's report carries its log. Returns srv."""
     _LIVE.append(srv)
     try:
         srv.start()
@@ -44,14 +44,55 @@ def _serve(root, **kw):
     return srv
 
 
+def stop_live(srv):
+    """Stops a server start_live() started and takes it off _LIVE."""
+    if srv in _LIVE:
+        _LIVE.remove(srv)
+    srv.teardown()
+
+
+def serving(srv):
+    """For a fixture: `yield from serving(srv)` starts srv (unless made by a
+    function that started it with start_live()), hands it to the tests and
+    stops it after them."""
+    if srv not in _LIVE:
+        start_live(srv)
+    try:
+        yield srv
+    finally:
+        stop_live(srv)
+
+
+def server_factory(root, make):
+    """For a fixture: `yield from server_factory(tmp_path, make)` hands the
+    tests factory(*args, **kw), which returns make(root / "sN", *args, **kw)
+    (a server make started with start_live()); all are stopped after."""
+    made = []
+
+    def factory(*args, **kw):
+        srv = make(root / f"s{len(made)}", *args, **kw)
+        made.append(srv)
+        return srv
+
+    try:
+        yield factory
+    finally:
+        for srv in made:
+            stop_live(srv)
+
+
+def _serve(root, **kw):
+    _require_binaries()
+    return start_live(Estd(root, **kw).init())
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     """One estd for the tests that do not change server state beyond
     enrolling: CA, users and config stay as estd init made them."""
     srv = _serve(tmp_path_factory.mktemp("shared"))
     yield srv
-    _LIVE.remove(srv)
-    srv.teardown()
+    stop_live(srv)
 
 
 @pytest.fixture
@@ -59,26 +100,13 @@ def fresh_server(tmp_path):
     """A private estd for tests that reconfigure, signal or kill it."""
     srv = _serve(tmp_path)
     yield srv
-    if srv in _LIVE:
-        _LIVE.remove(srv)
-    srv.teardown()
+    stop_live(srv)
 
 
 @pytest.fixture
 def make_server(tmp_path):
     """Factory for a private estd with estd init options (e.g. key_type)."""
-    made = []
-
-    def factory(**kw):
-        srv = _serve(tmp_path / f"s{len(made)}", **kw)
-        made.append(srv)
-        return srv
-
-    yield factory
-    for srv in made:
-        if srv in _LIVE:
-            _LIVE.remove(srv)
-        srv.teardown()
+    yield from server_factory(tmp_path, _serve)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import ssl
 
 import pytest
 
-from conftest import _LIVE
+from conftest import serving
 from e2e_util import (EST, PASSWORD, USER, Estd, base_env, curl, describe, est_enroll, ok,
                       run, set_ini, sh)
 
@@ -26,11 +26,7 @@ def bsrv(tmp_path_factory):
     """An estd whose label 'bound' requires channel binding; the default does not."""
     srv = Estd(tmp_path_factory.mktemp("cb")).init()
     set_ini(srv.conf, f"label {LABEL}", "require_channel_binding", "yes")
-    _LIVE.append(srv)
-    srv.start()
-    yield srv
-    _LIVE.remove(srv)
-    srv.teardown()
+    yield from serving(srv)
 
 
 def post_csr(srv, work, pem_csr, label=None):

@@ -7,7 +7,7 @@ import base64
 
 import pytest
 
-from conftest import _LIVE
+from conftest import serving
 from e2e_util import EST, PASSWORD, USER, Estd, base_env, curl, describe, ok, run, set_ini
 
 CMC_REQ = "application/pkcs7-mime; smime-type=CMC-request"
@@ -22,11 +22,7 @@ def idp_server(tmp_path):
     sec.chmod(0o600)
     set_ini(srv.conf, "label", "cmc_require_identity_proof", "yes")
     set_ini(srv.conf, "label", "cmc_identity_secret_file", "cmc-id.secret")
-    _LIVE.append(srv)
-    srv.start()
-    yield srv
-    _LIVE.remove(srv)
-    srv.teardown()
+    yield from serving(srv)
 
 
 def _fullcmc(srv, work, name, *extra):

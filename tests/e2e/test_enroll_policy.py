@@ -4,7 +4,7 @@ names, refused with 403 and a reason, logged with identity and label."""
 
 import pytest
 
-from conftest import _LIVE, _serve
+from conftest import _serve, serving
 from e2e_util import (ESTD, EST, PASSWORD, USER, base_env, curl, describe, make_csr, ok,
                       run, set_ini, wait_for)
 
@@ -27,11 +27,7 @@ def psrv(tmp_path_factory):
     set_ini(conf, "label self", "profile", "default")
     set_ini(conf, "label self", "cn_must_match", "user")
     set_ini(conf, "label self", "san_must_match", "user")
-    _LIVE.append(srv)
-    srv.start()
-    yield srv
-    _LIVE.remove(srv)
-    srv.teardown()
+    yield from serving(srv)
 
 
 def _post(srv, work, label, user, subj, addext=None, name="req"):

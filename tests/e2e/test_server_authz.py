@@ -5,7 +5,7 @@ Credentials are never sent to a server that is not authorized."""
 
 import pytest
 
-from conftest import _LIVE
+from conftest import server_factory, start_live
 from e2e_util import EST, PASSWORD, USER, Estd, base_env, describe, ok, run, set_ini
 
 
@@ -23,24 +23,12 @@ def ra_server(tmp_path, eku):
         d / "ca.key", "-CAcreateserial", "-days", "1", "-extfile", ext, "-out", d / "ra.pem"])
     set_ini(srv.conf, "server", "tls_cert", "ra.pem")
     set_ini(srv.conf, "server", "tls_key", "ra.key")
-    _LIVE.append(srv)
-    srv.start()
-    return srv
+    return start_live(srv)
 
 
 @pytest.fixture
 def servers(tmp_path):
-    made = []
-
-    def factory(eku):
-        srv = ra_server(tmp_path / f"s{len(made)}", eku)
-        made.append(srv)
-        return srv
-
-    yield factory
-    for srv in made:
-        _LIVE.remove(srv)
-        srv.teardown()
+    yield from server_factory(tmp_path, ra_server)
 
 
 def cacerts(srv, work, *extra):

@@ -10,7 +10,7 @@ handshake; TLS 1.3 clients are unaffected."""
 import signal
 import pytest
 
-from conftest import _LIVE
+from conftest import server_factory, serving, start_live
 from e2e_util import (EST, ESTD, PASSWORD, USER, Estd, base_env, describe, make_csr, ok,
                       p7_to_pem, run, set_ini, verify, wait_for)
 
@@ -39,32 +39,17 @@ def srp_server(root, **auth):
     set_ini(srv.conf, "label bound", "profile", "default")
     set_ini(srv.conf, "label bound", "require_channel_binding", "yes")
     srv.vfile = vfile
-    _LIVE.append(srv)
-    srv.start()
-    return srv
+    return start_live(srv)
 
 
 @pytest.fixture(scope="module")
 def ssrv(tmp_path_factory):
-    srv = srp_server(tmp_path_factory.mktemp("srp"))
-    yield srv
-    _LIVE.remove(srv)
-    srv.teardown()
+    yield from serving(srp_server(tmp_path_factory.mktemp("srp")))
 
 
 @pytest.fixture
 def own_srp(tmp_path):
-    made = []
-
-    def factory(**auth):
-        srv = srp_server(tmp_path / f"s{len(made)}", **auth)
-        made.append(srv)
-        return srv
-
-    yield factory
-    for srv in made:
-        _LIVE.remove(srv)
-        srv.teardown()
+    yield from server_factory(tmp_path, srp_server)
 
 
 def pwfile(work, password, name="srp.pw"):

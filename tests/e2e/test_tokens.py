@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from conftest import _LIVE
+from conftest import serving
 from e2e_util import (EST, ESTD, Estd, curl, describe, make_csr, ok, run, set_ini,
                       wait_for)
 
@@ -21,11 +21,7 @@ def tsrv(tmp_path_factory):
     srv = Estd(tmp_path_factory.mktemp("tokens")).init()
     set_ini(srv.conf, "label", "profile", "default")
     set_ini(srv.conf, "label routers", "san_pattern", "DNS:*.routers.example")
-    _LIVE.append(srv)
-    srv.start()
-    yield srv
-    _LIVE.remove(srv)
-    srv.teardown()
+    yield from serving(srv)
 
 
 def create(srv, subject, *sans, label="", expires=None):

@@ -10,7 +10,7 @@ client_ca): a client certificate chaining only to the implicit CA authenticates
 
 import pytest
 
-from conftest import _LIVE
+from conftest import server_factory, start_live, stop_live
 from e2e_util import (EST, ESTD, Estd, base_env, curl, describe, make_csr, ok, run,
                       set_ini)
 
@@ -37,22 +37,13 @@ def issue(d, ca_pem, ca_key, name, ext):
 
 @pytest.fixture
 def implicit_server(tmp_path):
-    made = []
-
-    def factory(**auth):
-        srv = Estd(tmp_path / f"s{len(made)}").init()
+    def make(root, **auth):
+        srv = Estd(root).init()
         for k, v in auth.items():
             set_ini(srv.conf, "auth", k, v)
-        _LIVE.append(srv)
-        srv.start()
-        made.append(srv)
-        return srv
+        return start_live(srv)
 
-    yield factory
-    for srv in made:
-        if srv in _LIVE:
-            _LIVE.remove(srv)
-        srv.teardown()
+    yield from server_factory(tmp_path, make)
 
 
 # ---- client -------------------------------------------------------------------------
@@ -103,9 +94,8 @@ def test_implicit_ta_needs_the_host_name_cmc_ra_does_not_count(tmp_path, work):
           "extendedKeyUsage = serverAuth, 1.3.6.1.5.5.7.3.28\n")
     set_ini(srv.conf, "server", "tls_cert", "ra.pem")
     set_ini(srv.conf, "server", "tls_key", "ra.key")
-    _LIVE.append(srv)
     try:
-        srv.start()
+        start_live(srv)
         cp = run([EST, "cacerts", "--server", srv.url, "--implicit-ta", srv.ca,
                   "--accept-ra", "--out", work / "cas.pem"])
         assert cp.returncode == 1, describe(cp)
@@ -114,8 +104,7 @@ def test_implicit_ta_needs_the_host_name_cmc_ra_does_not_count(tmp_path, work):
                   "--accept-ra", "--out", work / "cas.pem"])
         assert cp.returncode == 0, describe(cp)
     finally:
-        _LIVE.remove(srv)
-        srv.teardown()
+        stop_live(srv)
 
 
 def test_implicit_ta_usage_rules(server, work):

@@ -88,20 +88,22 @@ static int parse_one(void *ctx, int ch, const char *arg)
 static int parse(int argc, char **argv, struct copts *o, void (*usage)(FILE *))
 {
 	static const struct option longopts[] = {
-	    {"server", required_argument, NULL, 's'}, {"cacert", required_argument, NULL, 'c'},
-	    {"user", required_argument, NULL, 'u'}, {"password", required_argument, NULL, 'p'},
-	    {"password-file", required_argument, NULL, 'P'},
-	    {"cert", required_argument, NULL, 'C'}, {"tls-key", required_argument, NULL, 'T'},
-	    {"key", required_argument, NULL, 'k'}, {"csr", required_argument, NULL, 'r'},
-	    {"subject", required_argument, NULL, 'S'}, {"san", required_argument, NULL, 'a'},
-	    {"key-type", required_argument, NULL, 'K'}, {"out", required_argument, NULL, 'o'},
+	    EST_CONN_LONGOPTS,
+	    {"tls-key", required_argument, NULL, 'T'},
+	    {"key", required_argument, NULL, 'k'},
+	    {"csr", required_argument, NULL, 'r'},
+	    {"subject", required_argument, NULL, 'S'},
+	    {"san", required_argument, NULL, 'a'},
+	    {"key-type", required_argument, NULL, 'K'},
+	    {"out", required_argument, NULL, 'o'},
 	    {"save-request", required_argument, NULL, 'w'},
-	    {"serial", required_argument, NULL, 'n'}, {"reason", required_argument, NULL, 'R'},
-	    {"timeout", required_argument, NULL, 't'}, {"verbose", no_argument, NULL, 'v'},
+	    {"serial", required_argument, NULL, 'n'},
+	    {"reason", required_argument, NULL, 'R'},
 	    {"identity-proof-secret-file", required_argument, NULL, 'X'},
 	    {"identification", required_argument, NULL, 'D'},
 	    {"crmf", no_argument, NULL, 'M'},
-	    {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int ex = est_getopt(o->cmd, argc, argv, ":s:c:u:p:P:C:T:k:r:S:a:K:o:w:n:R:t:vh",
 	                    longopts, usage, parse_one, o);

@@ -156,18 +156,22 @@ static int check(const struct est_bench_opts *o, int have_op, int tls_flags)
 int est_bench_parse(int argc, char **argv, struct est_bench_opts *o)
 {
 	static const struct option longopts[] = {
-	    {"server", required_argument, NULL, 's'},   {"cacert", required_argument, NULL, 'c'},
-	    {"trust", required_argument, NULL, 'c'},    {"user", required_argument, NULL, 'u'},
-	    {"password", required_argument, NULL, 'p'}, {"password-file", required_argument, NULL, 'P'},
-	    {"auth", required_argument, NULL, 'A'},     {"cert", required_argument, NULL, 'C'},
-	    {"key", required_argument, NULL, 'k'},      {"op", required_argument, NULL, 'o'},
+	    EST_CONN_LONGOPTS,
+	    {"trust", required_argument, NULL, 'c'},
+	    {"auth", required_argument, NULL, 'A'},
+	    {"key", required_argument, NULL, 'k'},
+	    {"op", required_argument, NULL, 'o'},
 	    {"concurrency", required_argument, NULL, 'n'},
-	    {"duration", required_argument, NULL, 'd'}, {"requests", required_argument, NULL, 'r'},
-	    {"keys", required_argument, NULL, 'N'},     {"key-type", required_argument, NULL, 'K'},
-	    {"keepalive", no_argument, NULL, 'a'},      {"tls1.2", no_argument, NULL, '2'},
-	    {"tls1.3", no_argument, NULL, '3'},         {"json", no_argument, NULL, 'j'},
-	    {"timeout", required_argument, NULL, 't'},  {"verbose", no_argument, NULL, 'v'},
-	    {"accept-ra", no_argument, NULL, 'Z'},      {"help", no_argument, NULL, 'h'},
+	    {"duration", required_argument, NULL, 'd'},
+	    {"requests", required_argument, NULL, 'r'},
+	    {"keys", required_argument, NULL, 'N'},
+	    {"key-type", required_argument, NULL, 'K'},
+	    {"keepalive", no_argument, NULL, 'a'},
+	    {"tls1.2", no_argument, NULL, '2'},
+	    {"tls1.3", no_argument, NULL, '3'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"accept-ra", no_argument, NULL, 'Z'},
+	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct parse_state ps = {o, 0, 0};

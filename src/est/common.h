@@ -89,6 +89,16 @@ void est_secret_free(char *s);
  */
 struct estkit_client *est_client_open(const char *cmd, const struct est_conn *o, int *exit_code);
 
+/* The long options est_conn_option() takes, for a subcommand's getopt_long table. */
+#define EST_CONN_LONGOPTS                                                                      \
+	{"server", required_argument, NULL, 's'}, {"cacert", required_argument, NULL, 'c'},     \
+	    {"user", required_argument, NULL, 'u'}, {"password", required_argument, NULL, 'p'}, \
+	    {"password-file", required_argument, NULL, 'P'},                                    \
+	    {"cert", required_argument, NULL, 'C'}, {"timeout", required_argument, NULL, 't'},  \
+	{                                                                                       \
+		"verbose", no_argument, NULL, 'v'                                               \
+	}
+
 /*
  * The connection options every subcommand spells alike, into o: -s
  * --server, -c --cacert, -u --user, -p --password, -P --password-file,

@@ -54,13 +54,12 @@ static int parse_one(void *ctx, int ch, const char *arg)
 static int parse(int argc, char **argv, struct est_conn *o, const char **der)
 {
 	static const struct option longopts[] = {
-	    {"server", required_argument, NULL, 's'}, {"cacert", required_argument, NULL, 'c'},
-	    {"user", required_argument, NULL, 'u'},   {"password", required_argument, NULL, 'p'},
-	    {"password-file", required_argument, NULL, 'P'},
-	    {"cert", required_argument, NULL, 'C'},   {"key", required_argument, NULL, 'k'},
-	    {"der", required_argument, NULL, 'd'},    {"timeout", required_argument, NULL, 't'},
-	    {"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
-	    EST_SRP_LONGOPTS,                         {NULL, 0, NULL, 0},
+	    EST_CONN_LONGOPTS,
+	    {"key", required_argument, NULL, 'k'},
+	    {"der", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    EST_SRP_LONGOPTS,
+	    {NULL, 0, NULL, 0},
 	};
 	struct copts co = {o, der};
 	int ex = est_getopt(CMD, argc, argv, ":s:c:u:p:P:C:k:d:t:vh", longopts, est_usage_csrattrs,

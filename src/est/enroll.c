@@ -157,13 +157,8 @@ static int parse_one(void *ctx, int ch, const char *arg)
 static int parse(int argc, char **argv, struct eopts *o)
 {
 	static const struct option longopts[] = {
-	    {"server", required_argument, NULL, 's'},
-	    {"cacert", required_argument, NULL, 'c'},
-	    {"user", required_argument, NULL, 'u'},
-	    {"password", required_argument, NULL, 'p'},
-	    {"password-file", required_argument, NULL, 'P'},
+	    EST_CONN_LONGOPTS,
 	    {"auth", required_argument, NULL, 'A'},
-	    {"cert", required_argument, NULL, 'C'},
 	    {"key", required_argument, NULL, 'k'},
 	    {"csr", required_argument, NULL, 'r'},
 	    {"subject", required_argument, NULL, 'S'},
@@ -172,9 +167,7 @@ static int parse(int argc, char **argv, struct eopts *o)
 	    {"out", required_argument, NULL, 'o'},
 	    {"new-key", no_argument, NULL, 'N'},
 	    {"reuse-key", no_argument, NULL, 'R'},
-	    {"timeout", required_argument, NULL, 't'},
 	    {"wait", optional_argument, NULL, 'W'},
-	    {"verbose", no_argument, NULL, 'v'},
 	    {"channel-binding", no_argument, NULL, 'B'},
 	    {"identity-linking", no_argument, NULL, 'L'},
 	    {"tls-max", required_argument, NULL, 'T'},

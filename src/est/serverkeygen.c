@@ -87,12 +87,7 @@ static int parse_one(void *ctx, int ch, const char *arg)
 static int parse(int argc, char **argv, struct sopts *o)
 {
 	static const struct option longopts[] = {
-	    {"server", required_argument, NULL, 's'},
-	    {"cacert", required_argument, NULL, 'c'},
-	    {"user", required_argument, NULL, 'u'},
-	    {"password", required_argument, NULL, 'p'},
-	    {"password-file", required_argument, NULL, 'P'},
-	    {"cert", required_argument, NULL, 'C'},
+	    EST_CONN_LONGOPTS,
 	    {"key", required_argument, NULL, 'k'},
 	    {"subject", required_argument, NULL, 'S'},
 	    {"san", required_argument, NULL, 'a'},
@@ -100,8 +95,6 @@ static int parse(int argc, char **argv, struct sopts *o)
 	    {"decrypt-key", required_argument, NULL, 'd'},
 	    {"key-id", required_argument, NULL, 'i'},
 	    {"out", required_argument, NULL, 'o'},
-	    {"timeout", required_argument, NULL, 't'},
-	    {"verbose", no_argument, NULL, 'v'},
 	    EST_SRP_LONGOPTS,
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},

@@ -242,10 +242,28 @@ struct srp_try {
 };
 
 /* One request over TLS 1.2 offering only the SRP suites (CSR body: /simpleenroll). */
+/* A curl handle for url over TLS 1.2 with TLS-SRP only (ciphers), as user/pass. */
+static CURL *srp_curl(const char *url, const char *ciphers, const char *user, const char *pass)
+{
+	CURL *c = curl_easy_init();
+
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_SSLVERSION,
+			 (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2));
+	curl_easy_setopt(c, CURLOPT_SSL_CIPHER_LIST, ciphers);
+	curl_easy_setopt(c, CURLOPT_TLSAUTH_TYPE, "SRP");
+	curl_easy_setopt(c, CURLOPT_TLSAUTH_USERNAME, user);
+	curl_easy_setopt(c, CURLOPT_TLSAUTH_PASSWORD, pass);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L); /* no certificate in a pure SRP suite */
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	return c;
+}
+
 static void srp_get(int port, const char *user, const char *pass, const char *body,
 		    struct srp_try *t)
 {
-	CURL *c = curl_easy_init();
+	CURL *c = NULL;
 	struct curl_slist *h = NULL;
 	struct resp r;
 	char url[128];
@@ -254,16 +272,7 @@ static void srp_get(int port, const char *user, const char *pass, const char *bo
 	memset(&r, 0, sizeof(r));
 	snprintf(url, sizeof(url), "https://127.0.0.1:%d/.well-known/est/%s", port,
 		 body != NULL ? "simpleenroll" : "cacerts");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-	curl_easy_setopt(c, CURLOPT_SSLVERSION,
-			 (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2));
-	curl_easy_setopt(c, CURLOPT_SSL_CIPHER_LIST, "SRP-AES-256-CBC-SHA:SRP-AES-128-CBC-SHA");
-	curl_easy_setopt(c, CURLOPT_TLSAUTH_TYPE, "SRP");
-	curl_easy_setopt(c, CURLOPT_TLSAUTH_USERNAME, user);
-	curl_easy_setopt(c, CURLOPT_TLSAUTH_PASSWORD, pass);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L); /* no certificate in a pure SRP suite */
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	c = srp_curl(url, "SRP-AES-256-CBC-SHA:SRP-AES-128-CBC-SHA", user, pass);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t->err);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
@@ -299,7 +308,7 @@ static int log_has(const char *what)
  */
 static void srp_twice(int port, const char *csr)
 {
-	CURL *c = curl_easy_init();
+	CURL *c = NULL;
 	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/pkcs10");
 	struct resp r;
 	char url[128];
@@ -307,16 +316,7 @@ static void srp_twice(int port, const char *csr)
 	int i;
 
 	snprintf(url, sizeof(url), "https://127.0.0.1:%d/.well-known/est/simpleenroll", port);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-	curl_easy_setopt(c, CURLOPT_SSLVERSION,
-			 (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2));
-	curl_easy_setopt(c, CURLOPT_SSL_CIPHER_LIST, "SRP-AES-256-CBC-SHA");
-	curl_easy_setopt(c, CURLOPT_TLSAUTH_TYPE, "SRP");
-	curl_easy_setopt(c, CURLOPT_TLSAUTH_USERNAME, "alice");
-	curl_easy_setopt(c, CURLOPT_TLSAUTH_PASSWORD, "alice-pw");
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	c = srp_curl(url, "SRP-AES-256-CBC-SHA", "alice", "alice-pw");
 	curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L); /* a new connection each time */
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, csr);

@@ -38,6 +38,7 @@ struct agent_cert {
 	int update_trust;     /* keep trust current from /cacerts (default yes) */
 	/* enrollment credentials (first enrollment, or after expiry) */
 	char *user, *password_file, *otp_file, *auth;
+	char *srp_user, *srp_password_file; /* TLS-SRP (RFC 7030 3.3.3) instead */
 	char *bootstrap_cert, *bootstrap_key; /* e.g. an IDevID */
 	int reenroll_with_enroll; /* renew with the enrollment credentials, not the cert */
 	/* the request */

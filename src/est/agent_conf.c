@@ -230,12 +230,13 @@ static char **cert_str_slot(struct agent_cert *a, const char *k)
 	static const char *const names[] = {
 	    "server", "trust", "user", "password_file", "otp_file", "auth",
 	    "bootstrap_cert", "bootstrap_key", "key_type", "subject", "cert", "key",
-	    "chain", "fullchain", "post_renew_command",
+	    "chain", "fullchain", "post_renew_command", "srp_user", "srp_password_file",
 	};
 	char **slots[] = {
 	    &a->server, &a->trust, &a->user, &a->password_file, &a->otp_file, &a->auth,
 	    &a->bootstrap_cert, &a->bootstrap_key, &a->key_type, &a->subject, &a->cert_path,
-	    &a->key_path, &a->chain_path, &a->fullchain_path, &a->hook,
+	    &a->key_path, &a->chain_path, &a->fullchain_path, &a->hook, &a->srp_user,
+	    &a->srp_password_file,
 	};
 	size_t i;
 
@@ -378,6 +379,20 @@ static int on_key(void *arg, const char *section, const char *name, const char *
 	return p->in_agent ? agent_key(p, name, value) : cert_key(p, name, value);
 }
 
+/* TLS-SRP enrollment: the user with a password file, and no other credentials. */
+static int check_srp(const struct agent_cert *a, char *err, size_t len)
+{
+	if ((a->srp_user == NULL) != (a->srp_password_file == NULL)) {
+		snprintf(err, len, "[cert %s]: srp_user and srp_password_file go together", a->name);
+		return -1;
+	}
+	if (a->srp_user != NULL && (a->user != NULL || a->bootstrap_cert != NULL)) {
+		snprintf(err, len, "[cert %s]: srp_user excludes user and bootstrap_cert", a->name);
+		return -1;
+	}
+	return 0;
+}
+
 static int check_cert(const struct agent_conf *c, struct agent_cert *a, char *err, size_t len)
 {
 	int n = 0;
@@ -408,7 +423,10 @@ static int check_cert(const struct agent_conf *c, struct agent_cert *a, char *er
 		snprintf(err, len, "[cert %s]: auth wants basic, digest or any (with user)", a->name);
 		return -1;
 	}
-	if (a->reenroll_with_enroll && a->user == NULL && a->bootstrap_cert == NULL) {
+	if (check_srp(a, err, len) != 0)
+		return -1;
+	if (a->reenroll_with_enroll && a->user == NULL && a->bootstrap_cert == NULL &&
+	    a->srp_user == NULL) {
 		snprintf(err, len, "[cert %s]: reenroll_with = enroll needs enrollment credentials",
 		         a->name);
 		return -1;
@@ -519,6 +537,7 @@ static void cert_free(struct agent_cert *a)
 	    &a->name, &a->server, &a->trust, &a->user, &a->password_file, &a->otp_file,
 	    &a->auth, &a->bootstrap_cert, &a->bootstrap_key, &a->key_type, &a->subject,
 	    &a->cert_path, &a->key_path, &a->chain_path, &a->fullchain_path, &a->store, &a->hook,
+	    &a->srp_user, &a->srp_password_file,
 	};
 	size_t i;
 

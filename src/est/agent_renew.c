@@ -2,7 +2,8 @@
  * agent_renew.c - one renewal by `est agent`: /simplereenroll over TLS with
  * the current certificate (RFC 7030 4.2.2), or /simpleenroll with the
  * enrollment credentials (RFC 7030 4.2.1; HTTP Basic/Digest with a password
- * or a one-time password, or a bootstrap certificate such as an IDevID)
+ * or a one-time password, a bootstrap certificate such as an IDevID, or
+ * TLS-SRP)
  * when there is no certificate yet or it has expired. A 202 answer keeps
  * the request to send it again unchanged (RFC 7030 4.2.3).
  */
@@ -45,7 +46,7 @@ static void attempt_clear(struct attempt *a)
 static int choose(struct attempt *a)
 {
 	const struct agent_cert *ac = a->ac;
-	int creds = ac->user != NULL || ac->bootstrap_cert != NULL;
+	int creds = ac->user != NULL || ac->bootstrap_cert != NULL || ac->srp_user != NULL;
 	enum estkit_status rc = agent_store_current(ac, &a->cur, &a->curkey);
 
 	if (rc != ESTKIT_OK && rc != ESTKIT_ENOTFOUND) {
@@ -95,6 +96,8 @@ static int open_client(struct attempt *a)
 		o.auth = ac->auth;
 		o.cert = ac->bootstrap_cert;
 		o.key = ac->bootstrap_key;
+		o.srp_user = ac->srp_user;
+		o.srp_password_file = ac->srp_password_file;
 	}
 	if ((a->c = est_client_open(a->cmd, &o, &ex)) == NULL)
 		return -1;

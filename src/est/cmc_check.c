@@ -1,7 +1,7 @@
 /*
  * cmc_check.c - what `est fullcmc` and `est revoke` share: sign and send a
  * PKIData, then check the CMC response (RFC 5272): signed by a CA of
- * --cacert, transactionId echoed, recipientNonce = our senderNonce
+ * --cacert (or, over TLS-SRP without it, of /cacerts), transactionId echoed, recipientNonce = our senderNonce
  * (RFC 5272 6.3, 6.6), every CMCStatusInfoV2 success.
  */
 #include <string.h>
@@ -10,21 +10,15 @@
 
 /* The response must verify with the key of one of the trusted CA certificates. */
 static int check_signature(const char *cmd, const unsigned char *der, size_t len,
-			   const char *cacert)
+			   STACK_OF(X509) *cas)
 {
-	STACK_OF(X509) *cas = NULL;
 	int i, ok = 0;
 
-	if (estkit_certs_load(cacert, &cas) != ESTKIT_OK) {
-		est_err(cmd, "cannot load --cacert %s", cacert);
-		return EST_EXIT_FAIL;
-	}
 	for (i = 0; i < sk_X509_num(cas) && !ok; i++)
 		ok = estkit_cmc_verify_key(der, len, X509_get0_pubkey(sk_X509_value(cas, i)),
 					   NULL) == ESTKIT_OK;
-	est_certs_free(cas);
 	if (!ok)
-		est_err(cmd, "the CMC response is not signed by a CA of --cacert");
+		est_err(cmd, "the CMC response is not signed by a trusted CA");
 	return ok ? EST_EXIT_OK : EST_EXIT_FAIL;
 }
 
@@ -84,13 +78,13 @@ static int check_statuses(const char *cmd, const struct estkit_cmc_resp *resp, i
 
 /* See cmc_check.h. */
 int est_cmc_check(const char *cmd, const unsigned char *der, size_t len,
-		  const struct estkit_cmc_req *req, const char *cacert, int verbose,
+		  const struct estkit_cmc_req *req, STACK_OF(X509) *cas, int verbose,
 		  STACK_OF(X509) **certs)
 {
 	struct estkit_cmc_resp *resp = NULL;
 	unsigned char *content = NULL;
 	size_t clen = 0;
-	int ex = check_signature(cmd, der, len, cacert);
+	int ex = check_signature(cmd, der, len, cas);
 
 	if (ex != EST_EXIT_OK)
 		goto out;
@@ -110,11 +104,34 @@ out:
 	return ex;
 }
 
+/*
+ * The CAs a CMC response must be signed by: --cacert, or without it (only
+ * allowed with --srp-user) the /cacerts answer over the TLS-SRP connection,
+ * which the verifier authenticates (RFC 7030 3.3.3, 4.1.1).
+ */
+static int trust_anchors(const char *cmd, struct estkit_client *c, const struct est_conn *conn,
+			 STACK_OF(X509) **cas)
+{
+	enum estkit_status rc = ESTKIT_OK;
+
+	if (conn->cacert == NULL) {
+		if ((rc = estkit_client_cacerts(c, cas)) != ESTKIT_OK)
+			return est_client_error(cmd, c, rc);
+		return EST_EXIT_OK;
+	}
+	if (estkit_certs_load(conn->cacert, cas) != ESTKIT_OK) {
+		est_err(cmd, "cannot load --cacert %s", conn->cacert);
+		return EST_EXIT_FAIL;
+	}
+	return EST_EXIT_OK;
+}
+
 /* See cmc_check.h. */
 int est_cmc_send(const char *cmd, const struct est_conn *conn, struct estkit_cmc_req *req,
 		 X509 *cert, EVP_PKEY *key, const char *save, STACK_OF(X509) **certs)
 {
 	struct estkit_client *c = NULL;
+	STACK_OF(X509) *cas = NULL;
 	unsigned char *pd = NULL, *sd = NULL, *resp = NULL;
 	size_t pdlen = 0, sdlen = 0, resplen = 0;
 	enum estkit_status rc;
@@ -131,10 +148,12 @@ int est_cmc_send(const char *cmd, const struct est_conn *conn, struct estkit_cmc
 	}
 	if ((c = est_client_open(cmd, conn, &ex)) == NULL)
 		goto out;
+	if ((ex = trust_anchors(cmd, c, conn, &cas)) != EST_EXIT_OK)
+		goto out;
 	rc = estkit_client_fullcmc(c, sd, sdlen, &resp, &resplen);
 	if (resp != NULL) {
 		/* a rejection's CMC response says why better than its HTTP status */
-		ex = est_cmc_check(cmd, resp, resplen, req, conn->cacert, conn->verbose, certs);
+		ex = est_cmc_check(cmd, resp, resplen, req, cas, conn->verbose, certs);
 		if (rc != ESTKIT_OK && ex == EST_EXIT_OK) {
 			est_err(cmd, "HTTP %ld", estkit_client_http_status(c));
 			ex = est_exit_for(rc);
@@ -144,6 +163,7 @@ int est_cmc_send(const char *cmd, const struct est_conn *conn, struct estkit_cmc
 	}
 out:
 	ERR_clear_error();
+	est_certs_free(cas);
 	estkit_client_free(c);
 	estkit_free(pd);
 	estkit_free(sd);

@@ -8,12 +8,12 @@
 #include "common.h"
 
 /*
- * Checks a CMC response to req: signature by a CA of cacert, transactionId,
+ * Checks a CMC response to req: signature by one of cas, transactionId,
  * recipientNonce, every status success (failures printed). *certs (may be
  * NULL) receives the certificates it carries. Returns an exit code.
  */
 int est_cmc_check(const char *cmd, const unsigned char *der, size_t len,
-		  const struct estkit_cmc_req *req, const char *cacert, int verbose,
+		  const struct estkit_cmc_req *req, STACK_OF(X509) *cas, int verbose,
 		  STACK_OF(X509) **certs);
 
 /*

@@ -16,6 +16,8 @@
 struct copts {
 	const char *cmd;
 	struct est_conn conn;    /* --cert/--key: TLS client auth (and revoke's signer) */
+	const char *signer;      /* revoke: --cert, which over TLS-SRP only signs */
+	int revoke;
 	const char *csr, *csr_key, *subject, *key_type, *out, *save, *serial, *reason;
 	const char *id_secret_file, *identification; /* RFC 5272 6.2.1, 6.2.3 */
 	const char *sans[MAX_SANS];
@@ -28,6 +30,7 @@ void est_usage_fullcmc(FILE *f)
 	fprintf(f, "usage: est fullcmc --server URL --cacert FILE\n"
 		   "                   [--user NAME [--password-file FILE | --password PW]]\n"
 		   "                   [--cert FILE --tls-key FILE]\n"
+		   "                   [--srp-user NAME [--srp-password-file FILE]]\n"
 		   "                   (--csr FILE --key FILE | --subject SUBJ [--san SAN]... "
 		   "[--key-type SPEC])\n"
 		   "                   [--crmf] [--identity-proof-secret-file FILE] "
@@ -42,7 +45,10 @@ void est_usage_fullcmc(FILE *f)
 		   "  --identity-proof-secret-file FILE  add identityProofV2 (RFC 5272 6.2.1):\n"
 		   "                       HMAC-SHA256 over the requests with the secret shared\n"
 		   "                       with the CA (first line of FILE)\n"
-		   "  --identification NAME  add the identification control (RFC 5272 6.2.3)\n");
+		   "  --identification NAME  add the identification control (RFC 5272 6.2.3)\n"
+		   EST_SRP_USAGE
+		   "                   Without --cacert the CMC response must be signed by a CA\n"
+		   "                   of the /cacerts answer over the TLS-SRP connection.\n");
 }
 
 void est_usage_revoke(FILE *f)
@@ -50,21 +56,27 @@ void est_usage_revoke(FILE *f)
 	fprintf(f, "usage: est revoke --server URL --cacert FILE --cert CERT --key KEY\n"
 		   "                  --serial HEX [--reason NAME]\n"
 		   "                  [--user NAME [--password-file FILE | --password PW]]\n"
+		   "                  [--srp-user NAME [--srp-password-file FILE]]\n"
 		   "                  [--save-request FILE] [--timeout S] [--verbose]\n"
 		   "\n"
 		   "Asks the CA to revoke certificate SERIAL with a CMC revokeRequest signed\n"
 		   "with KEY (and CERT, also used for TLS client authentication).\n"
 		   "  --reason  unspecified, keyCompromise, cACompromise, affiliationChanged,\n"
 		   "            superseded, cessationOfOperation, certificateHold,\n"
-		   "            privilegeWithdrawn, aACompromise (default unspecified)\n");
+		   "            privilegeWithdrawn, aACompromise (default unspecified)\n"
+		   EST_SRP_USAGE
+		   "                   Over TLS-SRP, CERT and KEY only sign the revokeRequest and\n"
+		   "                   --cacert may be left out (as for est fullcmc).\n");
 }
 
 static int parse_one(void *ctx, int ch, const char *arg)
 {
 	struct copts *o = ctx;
-	int ex = est_conn_option(o->cmd, &o->conn, ch, arg);
+	int ex = 0;
 
-	if (ex >= 0)
+	if (est_conn_srp_option(&o->conn, ch, arg))
+		return 0;
+	if ((ex = est_conn_option(o->cmd, &o->conn, ch, arg)) >= 0)
 		return ex;
 	switch (ch) {
 	case 'T': o->conn.key = arg; break;
@@ -102,6 +114,7 @@ static int parse(int argc, char **argv, struct copts *o, void (*usage)(FILE *))
 	    {"identity-proof-secret-file", required_argument, NULL, 'X'},
 	    {"identification", required_argument, NULL, 'D'},
 	    {"crmf", no_argument, NULL, 'M'},
+	    EST_SRP_LONGOPTS,
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -112,8 +125,16 @@ static int parse(int argc, char **argv, struct copts *o, void (*usage)(FILE *))
 		return ex;
 	if (o->conn.server == NULL && o->save == NULL)
 		return est_usage_error(o->cmd, "--server is required");
-	if (o->conn.cacert == NULL && o->save == NULL)
-		return est_usage_error(o->cmd, "--cacert is required");
+	if (o->conn.cacert == NULL && o->conn.srp_user == NULL && o->save == NULL)
+		return est_usage_error(o->cmd, "--cacert (or --srp-user) is required");
+	if (o->revoke) {
+		/* the revokeRequest's signer; over TLS-SRP it does not authenticate TLS */
+		o->signer = o->conn.cert;
+		if (o->conn.srp_user != NULL)
+			o->conn.cert = NULL;
+	}
+	if (est_conn_srp_check(o->cmd, &o->conn) != 0)
+		return EST_EXIT_USAGE;
 	if (o->conn.user == NULL && (o->conn.password != NULL || o->conn.password_file != NULL))
 		return est_usage_error(o->cmd, "a password needs --user");
 	return 0;
@@ -159,7 +180,7 @@ static int write_out(struct copts *o, STACK_OF(X509) *certs, EVP_PKEY *key, int 
 	for (i = 0; i < sk_X509_num(certs); i++)
 		if (sk_X509_value(certs, i) != leaf && !sk_X509_push(chain, sk_X509_value(certs, i)))
 			goto out;
-	if (estkit_certs_load(o->conn.cacert, &cas) != ESTKIT_OK)
+	if (o->conn.cacert == NULL || estkit_certs_load(o->conn.cacert, &cas) != ESTKIT_OK)
 		cas = NULL;
 	printf("Certificate issued:\n");
 	est_print_cert_summary(stdout, leaf);
@@ -303,10 +324,11 @@ int est_cmd_revoke(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.cmd = "revoke";
+	o.revoke = 1;
 	if ((ex = parse(argc, argv, &o, est_usage_revoke)) != 0)
 		return ex < 0 ? EST_EXIT_OK : ex;
 	/* estd verifies a revokeRequest's signature with the signer certificate */
-	if (o.csr_key == NULL || o.conn.cert == NULL || o.serial == NULL)
+	if (o.csr_key == NULL || o.signer == NULL || o.serial == NULL)
 		return est_usage_error(o.cmd, "need --cert, --key and --serial");
 	if (o.crmf)
 		return est_usage_error(o.cmd, "--crmf is for est fullcmc");
@@ -314,7 +336,7 @@ int est_cmd_revoke(int argc, char **argv)
 		return est_usage_error(o.cmd, "unknown --reason \"%s\"", o.reason);
 	ex = EST_EXIT_FAIL;
 	if (estkit_key_load(o.csr_key, &key) != ESTKIT_OK ||
-	    (o.conn.cert != NULL && estkit_cert_load(o.conn.cert, &cert) != ESTKIT_OK)) {
+	    estkit_cert_load(o.signer, &cert) != ESTKIT_OK) {
 		est_err(o.cmd, "cannot load --key/--cert");
 		goto out;
 	}

@@ -5,14 +5,18 @@ hand with curl --tlsauthtype SRP and the openssl CLI; a wrong password and
 an unknown user fail the handshake alike and get nothing; the SRP user is
 subject to a label's allow list; failed SRP handshakes lock an address out;
 SIGHUP rereads the file; without the file an SRP-only client gets no
-handshake; TLS 1.3 clients are unaffected."""
+handshake; TLS 1.3 clients are unaffected; `est fullcmc` and `est revoke`
+over SRP (the CMC response checked against /cacerts fetched over SRP; a
+revokeRequest is allowed for the certificate's holder or an srp: identity in
+[auth] revokers, refused otherwise); `est agent --once` enrolls over SRP
+and renews with its certificate."""
 
 import signal
 import pytest
 
 from conftest import server_factory, serving, start_live
-from e2e_util import (EST, ESTD, PASSWORD, USER, Estd, base_env, describe, make_csr, ok,
-                      p7_to_pem, run, set_ini, verify, wait_for)
+from e2e_util import (EST, ESTD, PASSWORD, USER, Estd, base_env, cert_serial, describe,
+                      make_csr, ok, p7_to_pem, run, set_ini, verify, wait_for)
 
 SRP_CIPHERS = "SRP-AES-256-CBC-SHA:SRP-AES-128-CBC-SHA"
 USERS = {"alice": "alice-srp-pw", "bob": "bob-srp-pw"}
@@ -223,3 +227,106 @@ def test_estd_refuses_to_start_with_a_malformed_verifier_file(tmp_path):
     cp = run([ESTD, "run", "-c", srv.conf], timeout=30)
     assert cp.returncode != 0, describe(cp)
     assert "line 1: user u1: group '1024'" in cp.stderr + cp.stdout, describe(cp)
+
+
+def srp_fullcmc(srv, work, user, name):
+    """est fullcmc over SRP without --cacert: a new key and certificate in work/name."""
+    out = work / name
+    cp = est_srp(srv, work, "fullcmc", user, USERS[user], "--subject", f"/CN={name}",
+                 "--out", out)
+    assert cp.returncode == 0, describe(cp)
+    return out / "cert.pem", out / "key.pem"
+
+
+def srp_revoke(srv, work, user, cert, key, serial):
+    return est_srp(srv, work, "revoke", user, USERS[user], "--cert", cert, "--key", key,
+                   "--serial", serial, "--reason", "superseded")
+
+
+def test_fullcmc_over_srp_issues(ssrv, work):
+    cert, key = srp_fullcmc(ssrv, work, "alice", "cmc-srp")
+    verify(ssrv.ca, cert)
+    rec = ssrv.cert_record(cert_serial(cert))
+    assert rec is not None and rec["op"] == "fullcmc" and rec["requester"] == "srp:alice", rec
+    assert (work / "cmc-srp" / "key.pem").stat().st_mode & 0o777 == 0o600
+    # --srp-user excludes --cert/--user here too (usage error, exit 2)
+    cp = est_srp(ssrv, work, "fullcmc", "alice", USERS["alice"], "--subject", "/CN=x",
+                 "--cert", cert, "--tls-key", key)
+    assert cp.returncode == 2 and "--srp-user authenticates both sides" in cp.stderr, \
+        describe(cp)
+    # a wrong SRP password: no handshake, no certificate
+    before = len(ssrv.certs())
+    cp = est_srp(ssrv, work, "fullcmc", "alice", "wrong", "--subject", "/CN=nope",
+                 "--out", work / "nope")
+    assert cp.returncode == 1 and HANDSHAKE_FAILED in cp.stderr, describe(cp)
+    assert len(ssrv.certs()) == before
+
+
+def test_revoke_over_srp_holder_allowed_stranger_refused(ssrv, work):
+    """[auth] revokers is empty: over SRP the signer certificate decides, as
+    over Basic (src/estd/backend/cmc.c may_revoke)."""
+    victim, _ = srp_fullcmc(ssrv, work, "alice", "srp-victim")
+    scert, skey = srp_fullcmc(ssrv, work, "bob", "srp-stranger")
+    cp = srp_revoke(ssrv, work, "bob", scert, skey, cert_serial(victim))
+    assert cp.returncode == 1 and "badIdentity" in cp.stderr, describe(cp)
+    assert ssrv.cert_record(cert_serial(victim))["revoked"] is False
+    # the holder revokes its own certificate (signed with it; TLS is SRP)
+    cp = srp_revoke(ssrv, work, "bob", scert, skey, cert_serial(scert))
+    assert cp.returncode == 0 and "Revoked" in cp.stdout, describe(cp)
+    rec = ssrv.cert_record(cert_serial(scert))
+    assert rec["revoked"] is True and rec["revocation_reason"] == 4, rec
+    assert wait_for(lambda: "by=cert:CN=srp-stranger" in ssrv.log_text()), ssrv.log_tail()
+
+
+def test_revoke_over_srp_by_a_configured_srp_revoker(own_srp, work):
+    srv = own_srp(revokers="srp:bob")
+    victim, _ = srp_fullcmc(srv, work, "alice", "srp-victim2")
+    bcert, bkey = srp_fullcmc(srv, work, "bob", "srp-ops")
+    acert, akey = srp_fullcmc(srv, work, "alice", "srp-alice2")
+    # alice is no revoker: her certificate does not revoke bob's
+    cp = srp_revoke(srv, work, "alice", acert, akey, cert_serial(bcert))
+    assert cp.returncode == 1 and "badIdentity" in cp.stderr, describe(cp)
+    cp = srp_revoke(srv, work, "bob", bcert, bkey, cert_serial(victim))
+    assert cp.returncode == 0, describe(cp)
+    assert srv.cert_record(cert_serial(victim))["revoked"] is True
+    assert srv.cert_record(cert_serial(bcert))["revoked"] is False
+    assert wait_for(lambda: "by=srp:bob" in srv.log_text()), srv.log_tail()
+
+
+def test_agent_once_enrolls_over_srp_and_renews_with_its_certificate(ssrv, work):
+    out = work / "out"
+    conf = work / "agent.conf"
+    conf.write_text(f"""[agent]
+state_dir = {work / "state"}
+retry_min = 1
+retry_max = 4
+
+[cert dev]
+server = {ssrv.url}
+trust = {ssrv.ca}
+srp_user = alice
+srp_password_file = {pwfile(work, USERS["alice"], "agent-srp.pw")}
+subject = CN=agent-srp.example
+cert = {out}/cert.pem
+key = {out}/key.pem
+""")
+    cp = run([EST, "agent", "--once", "-c", conf])
+    assert cp.returncode == 0, describe(cp)
+    verify(ssrv.ca, out / "cert.pem")
+    first = cert_serial(out / "cert.pem")
+    assert ssrv.cert_record(first)["requester"] == "srp:alice"
+    # renewal: /simplereenroll with the certificate, not SRP
+    cp = run([EST, "agent", "--once", "--force", "-c", conf])
+    assert cp.returncode == 0, describe(cp)
+    second = cert_serial(out / "cert.pem")
+    assert second != first
+    rec = ssrv.cert_record(second)
+    assert rec["op"] == "simplereenroll" and not rec["requester"].startswith("srp:"), rec
+    # a wrong password file: the first enrollment fails the handshake
+    conf.write_text(conf.read_text().replace("agent-srp.pw", "bad.pw")
+                    .replace(str(work / "state"), str(work / "state2"))
+                    .replace(str(out), str(work / "out2")))
+    pwfile(work, "wrong", "bad.pw")
+    cp = run([EST, "agent", "--once", "-c", conf])
+    assert cp.returncode == 1, describe(cp)
+    assert not (work / "out2" / "cert.pem").exists()

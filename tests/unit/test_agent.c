@@ -43,11 +43,17 @@ static void test_conf_good(void **state)
 	                        "renew_before = 7d\nregenerate_key = no\nkey_mode = 0640\n"
 	                        "post_renew_command = /bin/systemctl reload nginx\n"
 	                        "[cert vpn]\nserver = https://ca\ntrust = /t\ncert = /c\nkey = /k\n"
-	                        "bootstrap_cert = /idevid.pem\nbootstrap_key = /idevid.key\n";
+	                        "bootstrap_cert = /idevid.pem\nbootstrap_key = /idevid.key\n"
+	                        "[cert srp]\nserver = https://ca\ntrust = /t\ncert = /c2\nkey = /k2\n"
+	                        "srp_user = dev-7\nsrp_password_file = /srp.pw\n"
+	                        "reenroll_with = enroll\n";
 
 	(void)state;
 	assert_int_equal(agent_conf_parse(text, &c, err, sizeof(err)), 0);
-	assert_int_equal(c.ncerts, 2);
+	assert_int_equal(c.ncerts, 3);
+	assert_string_equal(c.certs[2].srp_user, "dev-7");
+	assert_string_equal(c.certs[2].srp_password_file, "/srp.pw");
+	assert_int_equal(c.certs[2].reenroll_with_enroll, 1);
 	assert_int_equal(c.retry_min, 30);
 	assert_int_equal(c.retry_max, 7200);
 	assert_int_equal(c.cacerts_interval, 0);
@@ -103,6 +109,14 @@ static void test_conf_malformed_table(void **state)
 	    {CERT "bootstrap_cert = /b\n", "go together"},
 	    {CERT "user = u\npassword_file = /p\nauth = ntlm\n", "basic, digest or any"},
 	    {CERT "reenroll_with = enroll\n", "enrollment credentials"},
+	    {CERT "srp_user = u\n", "srp_user and srp_password_file go together"},
+	    {CERT "srp_password_file = /p\n", "srp_user and srp_password_file go together"},
+	    {CERT "srp_user = u\nsrp_password_file = /p\nuser = v\npassword_file = /q\n",
+	     "srp_user excludes"},
+	    {CERT "srp_user = u\nsrp_password_file = /p\nbootstrap_cert = /b\n"
+	          "bootstrap_key = /k\n", "srp_user excludes"},
+	    {CERT "srp_user =\nsrp_password_file = /p\n", "empty"},
+	    {CERT "srp_user = u\nsrp_password_file = /p\nsrp_user = v\n", "twice"},
 	    {CERT "post_renew_command = systemctl reload nginx\n", "absolute program"},
 	    {CERT "post_renew_command = /bin/sh -c 'unterminated\n", "quotes closed"},
 	    {"[cert web]\nserver = https://x\n", "required"},

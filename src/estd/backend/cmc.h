@@ -34,7 +34,7 @@ enum estkit_status estd_backend_ca_cmc_issue(struct estd_backend_ca *b,
 					     const struct estd_raw_req *raw, X509 **cert,
 					     char *reason, size_t rlen);
 
-/* 1 when identity ("user:x" / "cert:SUBJECT") is listed in [auth] revokers. */
+/* 1 when identity ("user:x" / "cert:SUBJECT" / "srp:x") is listed in [auth] revokers. */
 int estd_backend_ca_is_revoker(struct estd_backend_ca *b, const char *identity);
 
 /*

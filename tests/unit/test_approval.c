@@ -19,6 +19,7 @@
 #include "backend/approval.h"
 #include "config.h"
 #include "store/store.h"
+#include "store_testutil.h"
 #include "tmpdir_testutil.h"
 
 static char tmpdir[1024];
@@ -41,12 +42,7 @@ static int teardown(void **state)
 
 static struct estd_store *open_ok(void)
 {
-	struct estd_store *st = NULL;
-	char *err = NULL;
-
-	if (estd_store_open(dbpath, &st, &err) != ESTKIT_OK)
-		fail_msg("open: %s", err ? err : "(no message)");
-	return st;
+	return tu_store_open(dbpath);
 }
 
 /* ---- configuration ------------------------------------------------------------------ */

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "store/store.h"
+#include "store_testutil.h"
 #include "tmpdir_testutil.h"
 
 static char tmpdir[1024];
@@ -35,47 +36,10 @@ static int teardown(void **state)
 	return tu_rmtree(tmpdir);
 }
 
-static struct estd_store *open_ok(const char *spec)
-{
-	struct estd_store *st = NULL;
-	char *err = NULL;
-
-	if (estd_store_open(spec, &st, &err) != ESTKIT_OK)
-		fail_msg("open %s: %s", spec, err ? err : "(no message)");
-	assert_null(err);
-	return st;
-}
-
-static unsigned char csr_bytes[] = {0x30, 0x03, 0x02, 0x01, 0x00};
-static unsigned char cert_bytes[] = {0x30, 0x82, 0x00, 0x00, 0xff, 0x00, 0x01};
-
-/* A record with serial and issued_at; the rest fixed. */
-static struct estd_cert_record make_rec(const char *serial, long long issued_at)
-{
-	struct estd_cert_record r;
-
-	memset(&r, 0, sizeof(r));
-	r.serial = (char *)serial;
-	r.subject = "CN=device 1,O=Example";
-	r.issuer = "CN=Test CA";
-	r.sans = "DNS:a.example, IP:192.0.2.1";
-	r.not_before = 1700000000;
-	r.not_after = 1800000000;
-	r.issued_at = issued_at;
-	r.requester = "user:alice";
-	r.label = "routers";
-	r.op = "simpleenroll";
-	r.csr_der = csr_bytes;
-	r.csr_len = sizeof(csr_bytes);
-	r.cert_der = cert_bytes;
-	r.cert_len = sizeof(cert_bytes);
-	return r;
-}
-
 static void test_insert_then_get_returns_every_field(void **state)
 {
-	struct estd_store *st = open_ok(dbpath);
-	struct estd_cert_record in = make_rec("0a1b2c", 1700000001), *out = NULL;
+	struct estd_store *st = tu_store_open(dbpath);
+	struct estd_cert_record in = tu_cert_rec("0a1b2c", 1700000001), *out = NULL;
 
 	assert_int_equal(estd_store_cert_insert(st, &in), ESTKIT_OK);
 	assert_string_equal(estd_store_errmsg(st), "");
@@ -90,17 +54,17 @@ static void test_insert_then_get_returns_every_field(void **state)
 	assert_string_equal(out->requester, in.requester);
 	assert_string_equal(out->label, in.label);
 	assert_string_equal(out->op, in.op);
-	assert_int_equal(out->csr_len, sizeof(csr_bytes));
-	assert_memory_equal(out->csr_der, csr_bytes, sizeof(csr_bytes));
-	assert_int_equal(out->cert_len, sizeof(cert_bytes));
-	assert_memory_equal(out->cert_der, cert_bytes, sizeof(cert_bytes));
+	assert_int_equal(out->csr_len, sizeof(tu_csr_bytes));
+	assert_memory_equal(out->csr_der, tu_csr_bytes, sizeof(tu_csr_bytes));
+	assert_int_equal(out->cert_len, sizeof(tu_cert_bytes));
+	assert_memory_equal(out->cert_der, tu_cert_bytes, sizeof(tu_cert_bytes));
 	estd_cert_record_free(out);
 	estd_store_close(st);
 }
 
 static void test_null_fields_are_stored_as_empty(void **state)
 {
-	struct estd_store *st = open_ok(dbpath);
+	struct estd_store *st = tu_store_open(dbpath);
 	struct estd_cert_record in, *out = NULL;
 
 	memset(&in, 0, sizeof(in));
@@ -119,8 +83,8 @@ static void test_null_fields_are_stored_as_empty(void **state)
 static void test_duplicate_serial_is_eexist_even_when_spelled_differently(void **state)
 {
 	static const char *const spellings[] = {"00FF", "ff", "0:ff", "00:00:FF"};
-	struct estd_store *st = open_ok(dbpath);
-	struct estd_cert_record r = make_rec("ff", 1);
+	struct estd_store *st = tu_store_open(dbpath);
+	struct estd_cert_record r = tu_cert_rec("ff", 1);
 	size_t i;
 
 	assert_int_equal(estd_store_cert_insert(st, &r), ESTKIT_OK);
@@ -153,8 +117,8 @@ static void test_get_normalises_serials_and_rejects_bad_ones(void **state)
 		{"12345678901234567890123456789012345678901234567890123456789012345", ESTKIT_EINVAL},
 		{NULL, ESTKIT_EINVAL},
 	};
-	struct estd_store *st = open_ok(dbpath);
-	struct estd_cert_record r = make_rec("abcdef0123", 1);
+	struct estd_store *st = tu_store_open(dbpath);
+	struct estd_cert_record r = tu_cert_rec("abcdef0123", 1);
 	size_t i;
 
 	assert_int_equal(estd_store_cert_insert(st, &r), ESTKIT_OK);
@@ -191,7 +155,7 @@ static int collect(void *arg, const struct estd_cert_record *rec)
 {
 	struct walk *w = arg;
 
-	assert_int_equal(rec->cert_len, sizeof(cert_bytes));
+	assert_int_equal(rec->cert_len, sizeof(tu_cert_bytes));
 	snprintf(w->serials[w->n], sizeof(w->serials[0]), "%s", rec->serial);
 	w->n++;
 	return w->stop_after != 0 && w->n >= w->stop_after;
@@ -199,7 +163,7 @@ static int collect(void *arg, const struct estd_cert_record *rec)
 
 static void test_foreach_walks_oldest_first_and_stops_on_request(void **state)
 {
-	struct estd_store *st = open_ok(dbpath);
+	struct estd_store *st = tu_store_open(dbpath);
 	struct estd_cert_record r;
 	struct walk w;
 	static const struct {
@@ -209,7 +173,7 @@ static void test_foreach_walks_oldest_first_and_stops_on_request(void **state)
 	size_t i;
 
 	for (i = 0; i < 4; i++) {
-		r = make_rec(rows[i].serial, rows[i].at);
+		r = tu_cert_rec(rows[i].serial, rows[i].at);
 		assert_int_equal(estd_store_cert_insert(st, &r), ESTKIT_OK);
 	}
 	memset(&w, 0, sizeof(w));
@@ -231,8 +195,8 @@ static void test_foreach_walks_oldest_first_and_stops_on_request(void **state)
 static void test_reopen_keeps_records_and_file_is_private(void **state)
 {
 	char spec[1200];
-	struct estd_store *st = open_ok(dbpath);
-	struct estd_cert_record r = make_rec("beef", 5), *out = NULL;
+	struct estd_store *st = tu_store_open(dbpath);
+	struct estd_cert_record r = tu_cert_rec("beef", 5), *out = NULL;
 	struct stat sb;
 
 	assert_int_equal(estd_store_cert_insert(st, &r), ESTKIT_OK);
@@ -241,7 +205,7 @@ static void test_reopen_keeps_records_and_file_is_private(void **state)
 	assert_int_equal(sb.st_mode & 0777, 0600);
 	/* the same file through the "sqlite:" spelling */
 	snprintf(spec, sizeof(spec), "sqlite:%s", dbpath);
-	st = open_ok(spec);
+	st = tu_store_open(spec);
 	assert_int_equal(estd_store_cert_get(st, "BEEF", &out), ESTKIT_OK);
 	assert_string_equal(out->subject, r.subject);
 	estd_cert_record_free(out);
@@ -266,7 +230,7 @@ static void *insert_many(void *arg)
 		struct estd_cert_record r;
 
 		snprintf(serial, sizeof(serial), "%x%04x", w->id + 1, i);
-		r = make_rec(serial, i);
+		r = tu_cert_rec(serial, i);
 		if (estd_store_cert_insert(w->st, &r) != ESTKIT_OK)
 			w->failures++;
 	}
@@ -281,7 +245,7 @@ static int count(void *arg, const struct estd_cert_record *rec)
 
 static void test_concurrent_inserts_from_four_threads_all_land(void **state)
 {
-	struct estd_store *st = open_ok(dbpath);
+	struct estd_store *st = tu_store_open(dbpath);
 	pthread_t th[4];
 	struct worker w[4];
 	size_t n = 0;
@@ -298,7 +262,7 @@ static void test_concurrent_inserts_from_four_threads_all_land(void **state)
 		assert_int_equal(w[i].failures, 0);
 	}
 	estd_store_close(st);
-	st = open_ok(dbpath);
+	st = tu_store_open(dbpath);
 	assert_int_equal(estd_store_cert_foreach(st, count, &n), ESTKIT_OK);
 	assert_int_equal(n, 4 * PER_THREAD);
 	estd_store_close(st);
@@ -354,7 +318,7 @@ static void test_bad_files_and_specs_fail_to_open_with_a_message(void **state)
 
 static void test_newer_schema_is_refused(void **state)
 {
-	struct estd_store *st = open_ok(dbpath);
+	struct estd_store *st = tu_store_open(dbpath);
 	sqlite3 *db = NULL;
 	char *err = NULL;
 

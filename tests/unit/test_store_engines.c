@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "store/store.h"
+#include "store_testutil.h"
 #include "tmpdir_testutil.h"
 
 static char tmpdir[1024];
@@ -92,38 +93,19 @@ static int teardown_pg(void **state)
 
 static struct estd_store *open_ok(void)
 {
-	struct estd_store *st = NULL;
-	char *err = NULL;
-
 	if (spec[0] == '\0')
 		skip(); /* no PostgreSQL for this run */
-	if (estd_store_open(spec, &st, &err) != ESTKIT_OK)
-		fail_msg("open %s: %s", spec, err ? err : "(no message)");
-	return st;
+	return tu_store_open(spec);
 }
 
-static unsigned char csr_bytes[] = {0x30, 0x03, 0x02, 0x01, 0x00};
-static unsigned char cert_bytes[] = {0x30, 0x82, 0x00, 0x00, 0xff, 0x00, 0x01};
-
+/* tu_cert_rec() with the extremes of the time columns and a quote that must stay data. */
 static struct estd_cert_record make_rec(const char *serial, long long issued_at)
 {
-	struct estd_cert_record r;
+	struct estd_cert_record r = tu_cert_rec(serial, issued_at);
 
-	memset(&r, 0, sizeof(r));
-	r.serial = (char *)serial;
-	r.subject = "CN=device 1,O=Example";
-	r.issuer = "CN=Test CA";
-	r.sans = "DNS:a.example, IP:192.0.2.1";
 	r.not_before = -5;
 	r.not_after = 4102444800LL;
-	r.issued_at = issued_at;
 	r.requester = "user:alice'; DROP TABLE certs; --";
-	r.label = "routers";
-	r.op = "simpleenroll";
-	r.csr_der = csr_bytes;
-	r.csr_len = sizeof(csr_bytes);
-	r.cert_der = cert_bytes;
-	r.cert_len = sizeof(cert_bytes);
 	return r;
 }
 
@@ -163,9 +145,9 @@ static void test_certs_round_trip_duplicates_and_serials(void **state)
 		assert_string_equal(out->requester, in.requester);
 		assert_string_equal(out->sans, in.sans);
 		assert_true(out->not_before == -5 && out->not_after == 4102444800LL);
-		assert_int_equal(out->cert_len, sizeof(cert_bytes));
-		assert_memory_equal(out->cert_der, cert_bytes, sizeof(cert_bytes));
-		assert_memory_equal(out->csr_der, csr_bytes, sizeof(csr_bytes));
+		assert_int_equal(out->cert_len, sizeof(tu_cert_bytes));
+		assert_memory_equal(out->cert_der, tu_cert_bytes, sizeof(tu_cert_bytes));
+		assert_memory_equal(out->csr_der, tu_csr_bytes, sizeof(tu_csr_bytes));
 		estd_cert_record_free(out);
 		out = NULL;
 	}
@@ -325,8 +307,8 @@ static struct estd_request_record make_req(const char *hash)
 	q.requester = "user:bob";
 	q.subject = "CN=held";
 	q.sans = "";
-	q.csr_der = csr_bytes;
-	q.csr_len = sizeof(csr_bytes);
+	q.csr_der = tu_csr_bytes;
+	q.csr_len = sizeof(tu_csr_bytes);
 	q.csr_sha256 = (char *)hash;
 	return q;
 }

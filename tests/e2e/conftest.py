@@ -6,6 +6,7 @@ Only the Python standard library and pytest are used.
 """
 
 import os
+import signal
 
 import pytest
 
@@ -61,6 +62,31 @@ def serving(srv):
         yield srv
     finally:
         stop_live(srv)
+
+
+def serving_group(root, setup, *names):
+    """For a fixture of several servers that depend on each other (a CA and
+    an RA in front of it): `yield from serving_group(root, setup, "ca", "ra")`
+    makes one initialised Estd per name under root and calls setup(*servers),
+    which configures them and starts them with start_live() in the order it
+    needs; the tests get what setup returns. If setup fails, the servers it
+    started are killed (SIGKILL: the setup error is the one reported); after
+    the tests all are stopped, the last made first."""
+    srvs = [Estd(root, name=n).init() for n in names]
+    try:
+        result = setup(*srvs)
+    except BaseException:
+        for srv in srvs:
+            if srv in _LIVE:
+                _LIVE.remove(srv)
+            if srv.running():
+                srv.stop(signal.SIGKILL)
+        raise
+    try:
+        yield result
+    finally:
+        for srv in reversed(srvs):
+            stop_live(srv)
 
 
 def server_factory(root, make):

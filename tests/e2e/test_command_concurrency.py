@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import _LIVE
+from conftest import serving
 from e2e_util import (PASSWORD, REPO, USER, Estd, curl, make_csr, ok, p7_to_pem, set_ini,
                       verify)
 
@@ -54,13 +54,9 @@ def csrv(tmp_path_factory):
         set_ini(srv.conf, lab, "command_concurrency", "1")
         set_ini(srv.conf, lab, "command_timeout", timeout)
         set_ini(srv.conf, lab, "retry_after", RETRY_AFTER)
-    srv.start()
-    _LIVE.append(srv)
     srv.extca = extca
     srv.root = root
-    yield srv
-    _LIVE.remove(srv)
-    srv.teardown()
+    yield from serving(srv)
 
 
 def _csr_b64(work, name):

@@ -12,9 +12,10 @@ import time
 
 import pytest
 
-from conftest import _LIVE
-from e2e_util import (EST, PASSWORD, USER, Estd, base_env, cert_subject, curl, describe,
+from conftest import serving_group, start_live
+from e2e_util import (EST, PASSWORD, USER, base_env, cert_subject, curl, describe,
                       make_csr, ok, p7_to_pem, run, set_ini, verify)
+from proxy_util import ra_cert, ra_profile
 
 AUTH = f"{USER}:{PASSWORD}"
 P10 = "application/pkcs10"
@@ -26,63 +27,47 @@ def _restart(srv):
     srv.start()
 
 
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory):
-    root = tmp_path_factory.mktemp("proxy")
-    ca = Estd(root, name="ca").init()
-    ra = Estd(root, name="ra").init()
-    try:
-        # the CA: an RA profile (clientAuth + id-kp-cmcRA), a held label, CSR attributes
-        set_ini(ca.conf, "profile ra", "extended_key_usage", "clientAuth, cmcRA")
-        set_ini(ca.conf, "label ra", "profile", "ra")
-        set_ini(ca.conf, "label", "csrattrs", "challengePassword, ecPublicKey:secp384r1")
-        set_ini(ca.conf, "label manual", "approval", "manual")
-        set_ini(ca.conf, "label manual", "retry_after", "5")
-        # RFC 7030 3.7: RA 1 (not RA 2) is trusted to have checked the channel binding
-        set_ini(ca.conf, "auth", "ra_certs", "cert:CN=RA 1")
-        set_ini(ca.conf, "label bound", "require_channel_binding", "yes")
-        ca.start()
-        _LIVE.append(ca)
-        out = root / "racert"
-        ok([EST, "enroll", "--server", f"{ca.url}/ra", "--cacert", ca.ca, "--user", USER,
-            "--subject", "CN=RA 1", "--out", out], env=base_env(EST_PASSWORD=PASSWORD))
-        out2 = root / "racert2"
-        ok([EST, "enroll", "--server", f"{ca.url}/ra", "--cacert", ca.ca, "--user", USER,
-            "--subject", "CN=RA 2", "--out", out2], env=base_env(EST_PASSWORD=PASSWORD))
-        eku = ok(["openssl", "x509", "-in", out / "cert.pem", "-noout",
-                  "-ext", "extendedKeyUsage"]).stdout
-        assert "CMC Registration Authority" in eku or "cmcRA" in eku, eku
-        # the RA: every label a proxy to the CA ([backend] defaults), one overridden
-        for k, v in {"backend": "proxy", "upstream_url": ca.url, "upstream_trust": ca.ca,
-                     "upstream_timeout": UPSTREAM_TIMEOUT, "upstream_retry_after": "9",
-                     "upstream_cacerts_ttl": "0"}.items():
-            set_ini(ra.conf, "backend", k, v)
-        for lab in ("label", "label held"):
-            set_ini(ra.conf, lab, "upstream_cert", out / "cert.pem")
-            set_ini(ra.conf, lab, "upstream_key", out / "key.pem")
-        set_ini(ra.conf, "label held", "upstream_url", f"{ca.url}/manual")
-        for lab, cert in (("bound", out), ("bound2", out2)):
-            set_ini(ra.conf, f"label {lab}", "upstream_url", f"{ca.url}/bound")
-            set_ini(ra.conf, f"label {lab}", "upstream_cert", cert / "cert.pem")
-            set_ini(ra.conf, f"label {lab}", "upstream_key", cert / "key.pem")
-        # no RA certificate: the CA sees an anonymous client
-        set_ini(ra.conf, "label anon", "backend", "proxy")
-        # certificates the CA issued authenticate clients at the RA (re-enrollment)
-        set_ini(ra.conf, "auth", "client_ca", ca.ca)
-        ra.start()
-        _LIVE.append(ra)
-    except BaseException:
-        for s in (ca, ra):
-            if s.running():
-                s.stop(signal.SIGKILL)
-        raise
+def _setup_pair(ca, ra):
+    # the CA: an RA profile (clientAuth + id-kp-cmcRA), a held label, CSR attributes
+    ra_profile(ca)
+    set_ini(ca.conf, "label", "csrattrs", "challengePassword, ecPublicKey:secp384r1")
+    set_ini(ca.conf, "label manual", "approval", "manual")
+    set_ini(ca.conf, "label manual", "retry_after", "5")
+    # RFC 7030 3.7: RA 1 (not RA 2) is trusted to have checked the channel binding
+    set_ini(ca.conf, "auth", "ra_certs", "cert:CN=RA 1")
+    set_ini(ca.conf, "label bound", "require_channel_binding", "yes")
+    start_live(ca)
+    out = ra_cert(ca, ca.root / "racert", "RA 1")
+    out2 = ra_cert(ca, ca.root / "racert2", "RA 2")
+    eku = ok(["openssl", "x509", "-in", out / "cert.pem", "-noout",
+              "-ext", "extendedKeyUsage"]).stdout
+    assert "CMC Registration Authority" in eku or "cmcRA" in eku, eku
+    # the RA: every label a proxy to the CA ([backend] defaults), one overridden
+    for k, v in {"backend": "proxy", "upstream_url": ca.url, "upstream_trust": ca.ca,
+                 "upstream_timeout": UPSTREAM_TIMEOUT, "upstream_retry_after": "9",
+                 "upstream_cacerts_ttl": "0"}.items():
+        set_ini(ra.conf, "backend", k, v)
+    for lab in ("label", "label held"):
+        set_ini(ra.conf, lab, "upstream_cert", out / "cert.pem")
+        set_ini(ra.conf, lab, "upstream_key", out / "key.pem")
+    set_ini(ra.conf, "label held", "upstream_url", f"{ca.url}/manual")
+    for lab, cert in (("bound", out), ("bound2", out2)):
+        set_ini(ra.conf, f"label {lab}", "upstream_url", f"{ca.url}/bound")
+        set_ini(ra.conf, f"label {lab}", "upstream_cert", cert / "cert.pem")
+        set_ini(ra.conf, f"label {lab}", "upstream_key", cert / "key.pem")
+    # no RA certificate: the CA sees an anonymous client
+    set_ini(ra.conf, "label anon", "backend", "proxy")
+    # certificates the CA issued authenticate clients at the RA (re-enrollment)
+    set_ini(ra.conf, "auth", "client_ca", ca.ca)
+    start_live(ra)
     ra.upstream = ca
     ra.racert = out
-    yield ra
-    for s in (ra, ca):
-        if s in _LIVE:
-            _LIVE.remove(s)
-        s.teardown()
+    return ra
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    yield from serving_group(tmp_path_factory.mktemp("proxy"), _setup_pair, "ca", "ra")
 
 
 def _post(srv, work, op, label, csr_der, **kw):

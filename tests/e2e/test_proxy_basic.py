@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from conftest import _LIVE
+from conftest import serving_group, start_live
 from e2e_util import (ESTD, EST, PASSWORD, USER, Estd, base_env, curl, describe, make_csr,
                       run, set_ini, verify, wait_for)
 
@@ -35,34 +35,22 @@ def _proxy_label(ra, label, ca, pwfile):
         set_ini(ra.conf, f"label {label}", k, v)
 
 
+def _setup_pair(ca, ra):
+    # the CA: Basic only, and on this label only the RA's user may enroll
+    set_ini(ca.conf, "auth", "methods", "basic")
+    set_ini(ca.conf, "label viauser", "allow", f"user:{RA_USER}")
+    ca.user_add(RA_USER, RA_PASSWORD)
+    start_live(ca)
+    _proxy_label(ra, "good", ca, _pwfile(ra.root / "good.pw", RA_PASSWORD + "\n"))
+    _proxy_label(ra, "bad", ca, _pwfile(ra.root / "bad.pw", "not-the-password\n"))
+    start_live(ra)
+    ra.upstream = ca
+    return ra
+
+
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):
-    root = tmp_path_factory.mktemp("proxybasic")
-    ca = Estd(root, name="ca").init()
-    ra = Estd(root, name="ra").init()
-    try:
-        # the CA: Basic only, and on this label only the RA's user may enroll
-        set_ini(ca.conf, "auth", "methods", "basic")
-        set_ini(ca.conf, "label viauser", "allow", f"user:{RA_USER}")
-        ca.user_add(RA_USER, RA_PASSWORD)
-        ca.start()
-        _LIVE.append(ca)
-        _proxy_label(ra, "good", ca, _pwfile(root / "good.pw", RA_PASSWORD + "\n"))
-        _proxy_label(ra, "bad", ca, _pwfile(root / "bad.pw", "not-the-password\n"))
-        ra.start()
-        _LIVE.append(ra)
-    except BaseException:
-        for s in (ca, ra):
-            if s.running():
-                s.stop(signal.SIGKILL)
-        raise
-    ra.upstream = ca
-    ra.root = root
-    yield ra
-    for s in (ra, ca):
-        if s in _LIVE:
-            _LIVE.remove(s)
-        s.teardown()
+    yield from serving_group(tmp_path_factory.mktemp("proxybasic"), _setup_pair, "ca", "ra")
 
 
 def _post_csr(srv, work, label, name):

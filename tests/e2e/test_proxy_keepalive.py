@@ -7,6 +7,7 @@ makes one connection per request (the measurement can tell the two apart). A
 reload drops the kept connections."""
 
 import base64
+import functools
 import re
 import signal
 import socket
@@ -16,8 +17,9 @@ import time
 
 import pytest
 
-from conftest import _LIVE
-from e2e_util import (EST, PASSWORD, USER, Estd, base_env, curl, make_csr, ok, set_ini)
+from conftest import serving_group, start_live
+from e2e_util import PASSWORD, USER, curl, make_csr, set_ini
+from proxy_util import ra_cert, ra_profile
 
 AUTH = f"{USER}:{PASSWORD}"
 K = 10
@@ -98,46 +100,37 @@ class Relay:
         self.drop_all()
 
 
+def _setup_pair(relays, ca, ra):
+    ra_profile(ca)
+    # idle connections are closed after 3 s (the RA keeps them up to 15 s)
+    set_ini(ca.conf, "server", "timeout", "3")
+    start_live(ca)
+    out = ra_cert(ca, ca.root / "racert", "RA 1")
+    ra.relay = Relay(ca.port)
+    relays.append(ra.relay)
+    for lab, keep in (("keep", None), ("nokeep", "0"), ("relayed", None)):
+        s = f"label {lab}"
+        url = f"https://127.0.0.1:{ra.relay.port}" if lab == "relayed" else ca.url
+        for k, v in {"backend": "proxy", "upstream_url": url, "upstream_trust": ca.ca,
+                     "upstream_cert": out / "cert.pem", "upstream_key": out / "key.pem",
+                     "upstream_timeout": "5", "upstream_retry_after": "9"}.items():
+            set_ini(ra.conf, s, k, v)
+        if keep is not None:
+            set_ini(ra.conf, s, "upstream_keepalive", keep)
+    start_live(ra)
+    ra.upstream = ca
+    return ra
+
+
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):
-    root = tmp_path_factory.mktemp("proxyka")
-    ca = Estd(root, name="ca").init()
-    ra = Estd(root, name="ra").init()
+    relays = []
     try:
-        set_ini(ca.conf, "profile ra", "extended_key_usage", "clientAuth, cmcRA")
-        set_ini(ca.conf, "label ra", "profile", "ra")
-        # idle connections are closed after 3 s (the RA keeps them up to 15 s)
-        set_ini(ca.conf, "server", "timeout", "3")
-        ca.start()
-        _LIVE.append(ca)
-        out = root / "racert"
-        ok([EST, "enroll", "--server", f"{ca.url}/ra", "--cacert", ca.ca, "--user", USER,
-            "--subject", "CN=RA 1", "--out", out], env=base_env(EST_PASSWORD=PASSWORD))
-        relay = Relay(ca.port)
-        for lab, keep in (("keep", None), ("nokeep", "0"), ("relayed", None)):
-            s = f"label {lab}"
-            url = f"https://127.0.0.1:{relay.port}" if lab == "relayed" else ca.url
-            for k, v in {"backend": "proxy", "upstream_url": url, "upstream_trust": ca.ca,
-                         "upstream_cert": out / "cert.pem", "upstream_key": out / "key.pem",
-                         "upstream_timeout": "5", "upstream_retry_after": "9"}.items():
-                set_ini(ra.conf, s, k, v)
-            if keep is not None:
-                set_ini(ra.conf, s, "upstream_keepalive", keep)
-        ra.start()
-        _LIVE.append(ra)
-    except BaseException:
-        for s in (ca, ra):
-            if s.running():
-                s.stop(signal.SIGKILL)
-        raise
-    ra.upstream = ca
-    ra.relay = relay
-    yield ra
-    relay.close()
-    for s in (ra, ca):
-        if s in _LIVE:
-            _LIVE.remove(s)
-        s.teardown()
+        yield from serving_group(tmp_path_factory.mktemp("proxyka"),
+                                 functools.partial(_setup_pair, relays), "ca", "ra")
+    finally:
+        for relay in relays:
+            relay.close()
 
 
 def _csrs(work, n, tag):

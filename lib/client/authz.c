@@ -56,9 +56,5 @@ void estkit_client_set_accept_ra(struct estkit_client *c, int on)
 	if (c == NULL)
 		return;
 	c->accept_ra = on != 0;
-	if (c->curl != NULL) {
-		curl_easy_cleanup(c->curl); /* a connection authorized otherwise is not reused */
-		c->curl = NULL;
-	}
-	c->last_ssl = NULL;
+	ek_client_drop_connection(c); /* a connection authorized otherwise is not reused */
 }

@@ -148,9 +148,5 @@ void estkit_client_set_tls_max(struct estkit_client *c, int version)
 	if (c == NULL)
 		return;
 	c->tls_max = version;
-	if (c->curl != NULL) {
-		curl_easy_cleanup(c->curl); /* a new limit: no connection reuse across it */
-		c->curl = NULL;
-	}
-	c->last_ssl = NULL;
+	ek_client_drop_connection(c); /* a new limit: no connection reuse across it */
 }

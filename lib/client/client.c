@@ -57,7 +57,8 @@ static void clear_client_key(struct estkit_client *c)
 }
 
 /* Settings change what a connection may be reused for: start over. */
-static void drop_connection(struct estkit_client *c)
+/* See client_internal.h. */
+void ek_client_drop_connection(struct estkit_client *c)
 {
 	if (c->curl != NULL)
 		curl_easy_cleanup(c->curl);
@@ -69,7 +70,7 @@ void estkit_client_free(struct estkit_client *c)
 {
 	if (c == NULL)
 		return;
-	drop_connection(c);
+	ek_client_drop_connection(c);
 	ek_certs_free(c->trust);
 	ek_client_implicit_clear(c);
 	clear_client_key(c);
@@ -179,7 +180,7 @@ enum estkit_status estkit_client_set_trust_certs(struct estkit_client *c, STACK_
 			return ek_client_fail(c, ESTKIT_ENOMEM, "out of memory");
 		}
 	}
-	drop_connection(c);
+	ek_client_drop_connection(c);
 	ek_certs_free(c->trust);
 	c->trust = copy;
 	return ESTKIT_OK;
@@ -234,7 +235,7 @@ enum estkit_status estkit_client_set_srp(struct estkit_client *c, const char *us
 		return ESTKIT_EINVAL;
 	rc = replace_secret_pair(c, &c->srp_user, &c->srp_password, user, password);
 	if (rc == ESTKIT_OK)
-		drop_connection(c);
+		ek_client_drop_connection(c);
 	return rc;
 }
 
@@ -300,7 +301,7 @@ enum estkit_status estkit_client_set_client_key(struct estkit_client *c, X509 *c
 		ek_certs_free(ch);
 		return ek_client_fail(c, ESTKIT_EINTERNAL, "cannot reference client key");
 	}
-	drop_connection(c);
+	ek_client_drop_connection(c);
 	clear_client_key(c);
 	c->client_cert = cert;
 	c->client_key = key;

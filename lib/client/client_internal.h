@@ -220,6 +220,13 @@ int ek_client_verify_authz(X509_STORE_CTX *sctx, void *arg);
 /* ---- implicit.c ---------------------------------------------------------------------- */
 
 /*
+ * Closes c's connection, if any, so that the next transfer makes a new one:
+ * after a change to what authorizes the server, a connection authorized the
+ * old way must not be reused.
+ */
+void ek_client_drop_connection(struct estkit_client *c);
+
+/*
  * 1 when a transfer to op must authenticate the server with the implicit
  * trust anchors (none explicit, implicit ones set, op allowed), else 0.
  */

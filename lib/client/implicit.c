@@ -41,10 +41,7 @@ enum estkit_status estkit_client_set_implicit_trust(struct estkit_client *c, con
 			                      source, estkit_strerror(rc));
 	}
 	ek_client_implicit_clear(c);
-	if (c->curl != NULL)
-		curl_easy_cleanup(c->curl); /* no connection authorized otherwise is reused */
-	c->curl = NULL;
-	c->last_ssl = NULL;
+	ek_client_drop_connection(c); /* no connection authorized otherwise is reused */
 	c->implicit = cas;
 	c->implicit_system = source != NULL && cas == NULL;
 	c->implicit_all_ops = source != NULL && all_ops != 0;

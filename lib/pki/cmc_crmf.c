@@ -9,14 +9,7 @@
 #include <openssl/crmferr.h>
 #include "pki/cmc_asn1.h"
 #include "pki/cmc_internal.h"
-
-/* SHA-256, except for keys whose signature scheme has its own hash. */
-static const EVP_MD *pop_digest(EVP_PKEY *key)
-{
-	if (EVP_PKEY_is_a(key, "ED25519") || EVP_PKEY_is_a(key, "ED448"))
-		return NULL;
-	return EVP_sha256();
-}
+#include "pki/pki_internal.h"
 
 /* A CertReqMsg for csr's subject, key and extensions, with certReqId id and a signature POP. */
 static enum estkit_status crmf_build(X509_REQ *csr, EVP_PKEY *key, uint32_t id,
@@ -43,7 +36,7 @@ static enum estkit_status crmf_build(X509_REQ *csr, EVP_PKEY *key, uint32_t id,
 		exts = NULL;
 	}
 	rc = ESTKIT_ECRYPTO;
-	if (OSSL_CRMF_MSG_create_popo(OSSL_CRMF_POPO_SIGNATURE, m, key, pop_digest(key), NULL,
+	if (OSSL_CRMF_MSG_create_popo(OSSL_CRMF_POPO_SIGNATURE, m, key, ek_pki_sign_md(key), NULL,
 				      NULL) != 1)
 		goto out;
 	*out = m;

@@ -75,14 +75,14 @@ static void test_san_values(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		GENERAL_NAMES *g = one_san(&cases[i]);
-		enum estkit_status st = estd_names_check_sans(g, 10, reason, sizeof(reason));
+		enum estkit_status st = estd_names_check_sans(g, 10, ESTD_MAX_SUBJECT_DEFAULT, reason, sizeof(reason));
 		if ((st == ESTKIT_OK) != cases[i].ok)
 			fail_msg("case %zu: status %d", i, (int)st);
 		if (!cases[i].ok)
 			assert_non_null(strstr(reason, "subjectAltName"));
 		GENERAL_NAMES_free(g);
 	}
-	assert_int_equal(estd_names_check_sans(NULL, 0, reason, sizeof(reason)), ESTKIT_OK);
+	assert_int_equal(estd_names_check_sans(NULL, 0, ESTD_MAX_SUBJECT_DEFAULT, reason, sizeof(reason)), ESTKIT_OK);
 }
 
 static void test_san_count_is_bounded(void **state)
@@ -103,10 +103,35 @@ static void test_san_count_is_bounded(void **state)
 			assert_true(sk_GENERAL_NAME_push(gens, sk_GENERAL_NAME_pop(one)) > 0);
 			GENERAL_NAMES_free(one);
 		}
-		assert_int_equal(estd_names_check_sans(gens, 5, reason, sizeof(reason)) == ESTKIT_OK,
+		assert_int_equal(estd_names_check_sans(gens, 5, ESTD_MAX_SUBJECT_DEFAULT, reason, sizeof(reason)) == ESTKIT_OK,
 				 counts[i] <= 5);
 		GENERAL_NAMES_free(gens);
 	}
+}
+
+/* A directoryName SAN is held to the configured max_subject, as the subject is. */
+static void test_dirname_san_follows_max_subject(void **state)
+{
+	GENERAL_NAMES *gens = GENERAL_NAMES_new();
+	GENERAL_NAME *g = GENERAL_NAME_new();
+	X509_NAME *dn = X509_NAME_new();
+	char reason[256];
+
+	(void)state;
+	assert_non_null(gens);
+	assert_non_null(g);
+	assert_non_null(dn);
+	assert_int_equal(X509_NAME_add_entry_by_txt(dn, "CN", MBSTRING_UTF8,
+						    (const unsigned char *)"a directory name of some length",
+						    -1, -1, 0), 1);
+	GENERAL_NAME_set0_value(g, GEN_DIRNAME, dn);
+	assert_true(sk_GENERAL_NAME_push(gens, g) > 0);
+	assert_int_equal(estd_names_check_sans(gens, 5, ESTD_MAX_SUBJECT_DEFAULT, reason,
+					       sizeof(reason)), ESTKIT_OK);
+	assert_int_equal(estd_names_check_sans(gens, 5, 16, reason, sizeof(reason)),
+			 ESTKIT_EPOLICY);
+	assert_non_null(strstr(reason, "subjectAltName"));
+	GENERAL_NAMES_free(gens);
 }
 
 struct subj_case {
@@ -159,6 +184,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_san_values),
 		cmocka_unit_test(test_san_count_is_bounded),
+		cmocka_unit_test(test_dirname_san_follows_max_subject),
 		cmocka_unit_test(test_subject_values_and_size),
 	};
 

@@ -246,7 +246,7 @@ static enum estkit_status check_request(const struct estd_ca_profile *profile, X
 	}
 	GENERAL_NAMES_free(val);
 	/* names copied into the certificate: bounded, well-formed, no NUL (ca/names.h) */
-	if (estd_names_check_sans(*sans, profile->max_sans, reason, rlen) != ESTKIT_OK ||
+	if (estd_names_check_sans(*sans, profile->max_sans, profile->max_subject, reason, rlen) != ESTKIT_OK ||
 	    estd_names_check_subject(X509_REQ_get_subject_name(csr), profile->max_subject,
 				     reason, rlen) != ESTKIT_OK) {
 		rc = ESTKIT_EPOLICY;

@@ -97,7 +97,7 @@ static int visible_ok(const unsigned char *s, int len, int max)
 }
 
 /* 1 when one general name is of a supported type with a well-formed value. */
-static int gen_ok(const GENERAL_NAME *g, char *reason, size_t rlen)
+static int gen_ok(const GENERAL_NAME *g, size_t max_subject, char *reason, size_t rlen)
 {
 	int type = 0;
 	void *v = GENERAL_NAME_get0_value(g, &type);
@@ -118,8 +118,7 @@ static int gen_ok(const GENERAL_NAME *g, char *reason, size_t rlen)
 	case GEN_IPADD:
 		return len == 4 || len == 16;
 	case GEN_DIRNAME:
-		return estd_names_check_subject(v, ESTD_MAX_SUBJECT_DEFAULT, reason, rlen) ==
-		       ESTKIT_OK;
+		return estd_names_check_subject(v, max_subject, reason, rlen) == ESTKIT_OK;
 	case GEN_OTHERNAME:
 	case GEN_RID:
 		return 1;
@@ -130,7 +129,7 @@ static int gen_ok(const GENERAL_NAME *g, char *reason, size_t rlen)
 
 /* See names.h. */
 enum estkit_status estd_names_check_sans(const GENERAL_NAMES *sans, int max_sans,
-					 char *reason, size_t rlen)
+					 size_t max_subject, char *reason, size_t rlen)
 {
 	int i, n = sans != NULL ? sk_GENERAL_NAME_num(sans) : 0;
 
@@ -140,7 +139,7 @@ enum estkit_status estd_names_check_sans(const GENERAL_NAMES *sans, int max_sans
 		return ESTKIT_EPOLICY;
 	}
 	for (i = 0; i < n; i++) {
-		if (!gen_ok(sk_GENERAL_NAME_value(sans, i), reason, rlen)) {
+		if (!gen_ok(sk_GENERAL_NAME_value(sans, i), max_subject, reason, rlen)) {
 			reasonf(reason, rlen, "CSR has a malformed or unsupported subjectAltName", i);
 			return ESTKIT_EPOLICY;
 		}

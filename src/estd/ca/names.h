@@ -25,9 +25,11 @@ enum estkit_status estd_names_check_subject(const X509_NAME *subject, size_t max
 
 /*
  * ESTKIT_OK when sans (NULL: none) has at most max_sans names, each of a
- * supported type with a well-formed value; else ESTKIT_EPOLICY with a reason.
+ * supported type with a well-formed value (a directoryName held to
+ * max_subject as a subject is); else ESTKIT_EPOLICY with a reason.
  */
 enum estkit_status estd_names_check_sans(const GENERAL_NAMES *sans, int max_sans,
+					 size_t max_subject,
 					 char *reason, size_t rlen);
 
 #endif /* ESTD_CA_NAMES_H */

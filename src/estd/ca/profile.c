@@ -398,7 +398,9 @@ enum estkit_status estd_profile_parse(const struct estd_profile *src,
 		goto out;
 	}
 	p->validity_days = src->validity_days;
-	if (src->validity_seconds < 0 || src->validity_seconds > 31536000) {
+	/* 0: not set (validity_days applies); else the range the config key allows */
+	if (src->validity_seconds != 0 &&
+	    (src->validity_seconds < 10 || src->validity_seconds > 31536000)) {
 		errf(err, errlen, "profile %s: validity_seconds: %d is not between 10 and 31536000",
 		     name, src->validity_seconds);
 		goto out;

@@ -298,6 +298,10 @@ static int cert_key(struct parser *p, const char *k, const char *v)
 	if (strcmp(k, "key_mode") == 0 || strcmp(k, "cert_mode") == 0) {
 		if (parse_mode(v, k[0] == 'k' ? &a->key_mode : &a->cert_mode) != 0)
 			return conf_fail(p, "%s: '%s' is not an octal mode like 0640", k, v);
+		/* a private key for other users is a key for everyone on the host */
+		if (k[0] == 'k' && (a->key_mode & 0007) != 0)
+			return conf_fail(p, "key_mode: '%s' gives other users access to the "
+			                    "private key (use owner/group and 0640 at most)", v);
 		return 1;
 	}
 	return conf_fail(p, "unknown key '%s' in [cert %s]", k, a->name);

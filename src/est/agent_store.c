@@ -169,6 +169,7 @@ static int write_file(const struct agent_cert *ac, const char *dir, const char *
 	int fd = -1;
 	int rc = -1;
 
+	path[0] = '\0'; /* named in the failure message even when pem_of() failed */
 	if (b == NULL || path_join(path, sizeof(path), dir, name) != 0)
 		goto out;
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)

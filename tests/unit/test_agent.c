@@ -99,6 +99,8 @@ static void test_conf_malformed_table(void **state)
 	    {CERT "regenerate_key = maybe\n", "yes or no"},
 	    {CERT "key_mode = 640\n", "octal"},
 	    {CERT "key_mode = 01777\n", "octal"},
+	    {CERT "key_mode = 0644\n", "other users"},
+	    {CERT "key_mode = 0602\n", "other users"},
 	    {CERT "owner = no-such-user-here\n", "no such user"},
 	    {CERT "san = nocolon\n", "TYPE:value"},
 	    {CERT "san = DNS:a,,DNS:b\n", "empty entry"},

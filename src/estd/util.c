@@ -2,12 +2,16 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
 
 /* Copies s; NULL stays NULL. */
 char *estd_strdup(const char *s)
@@ -225,4 +229,58 @@ int estd_parse_utc(const char *s, long long *out)
 		return -1;
 	*out = (long long)t;
 	return 0;
+}
+
+/* See util.h. */
+enum estkit_status estd_secret_file_line(const char *path, const char *what, char *buf,
+					 size_t max, char *msg, size_t msglen)
+{
+	char *raw = NULL;
+	struct stat st;
+	ssize_t r;
+	size_t got = 0, n = 0;
+	int fd = -1;
+	enum estkit_status rc = ESTKIT_EIO;
+
+	buf[0] = '\0';
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(msg, msglen, "%s: %s", path, strerror(errno));
+		return errno == ENOENT ? ESTKIT_ENOTFOUND : ESTKIT_EIO;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(msg, msglen, "%s: not a regular file", path);
+		goto out;
+	}
+	if ((st.st_mode & 077) != 0) {
+		snprintf(msg, msglen, "%s: mode %04o, must not be accessible to group or others "
+			 "(chmod 600)", path, (unsigned)(st.st_mode & 07777));
+		rc = ESTKIT_EINVAL;
+		goto out;
+	}
+	/* one byte past max tells a line that is too long */
+	if ((raw = malloc(max + 2)) == NULL) {
+		snprintf(msg, msglen, "%s: out of memory", path);
+		rc = ESTKIT_ENOMEM;
+		goto out;
+	}
+	while (got < max + 2 && (r = read(fd, raw + got, max + 2 - got)) > 0)
+		got += (size_t)r;
+	while (n < got && raw[n] != '\n' && raw[n] != '\r' && raw[n] != '\0')
+		n++;
+	rc = ESTKIT_EINVAL;
+	if (n == 0)
+		snprintf(msg, msglen, "%s: the first line (the %s) is empty", path, what);
+	else if (n > max)
+		snprintf(msg, msglen, "%s: the %s is longer than %zu bytes", path, what, max);
+	else {
+		memcpy(buf, raw, n);
+		buf[n] = '\0';
+		rc = ESTKIT_OK;
+	}
+out:
+	if (raw != NULL)
+		OPENSSL_cleanse(raw, max + 2);
+	free(raw);
+	close(fd);
+	return rc;
 }

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <estkit/error.h>
 
 /* Size of a buffer for estd_fmt_time(): "YYYY-MM-DD HH:MM:SS" plus NUL. */
 #define ESTD_TIME_BUFLEN 32
@@ -69,5 +70,16 @@ void estd_fputs_printable(FILE *out, const char *s);
  * time. Returns 0 on success, -1 otherwise.
  */
 int estd_parse_utc(const char *s, long long *out);
+
+/*
+ * Reads the first line (up to CR, LF or NUL) of the secret file at path into
+ * buf (max bytes and a NUL). The file must be a regular file that neither its
+ * group nor others may access (as the users file and digest.key). On error msg
+ * says why, naming the file and calling the line `what` ("password"), and the
+ * status is ESTKIT_ENOTFOUND (no such file), ESTKIT_EIO or ESTKIT_EINVAL (mode,
+ * empty or longer than max). Whatever was read is wiped.
+ */
+enum estkit_status estd_secret_file_line(const char *path, const char *what, char *buf,
+					 size_t max, char *msg, size_t msglen);
 
 #endif /* ESTD_UTIL_H */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <estkit/cmc.h>
 #include <estkit/pki.h>
@@ -48,6 +49,7 @@ static struct estd_config *config(const char *dir)
 	assert_non_null(fp);
 	fputs(ID_SECRET "\n", fp);
 	fclose(fp);
+	assert_int_equal(chmod(path, 0600), 0); /* a secret: for the owner's eyes only */
 	c->nlabels = 2;
 	c->labels = calloc(2, sizeof(*c->labels));
 	c->labels[0] = (struct estd_label){ .name = strdup(""), .profile = strdup("default") };
@@ -192,42 +194,63 @@ static void check_answer(const unsigned char *der, size_t len, X509 *cacert,
 	estkit_free(content);
 }
 
+/* Runs c through estd_backend_cmc_fullcmc() and checks status, HTTP code and answer. */
+static void run_case(struct fix *f, const struct bcase *c)
+{
+	struct estkit_request *req = calloc(1, sizeof(*req));
+	unsigned char *sd = NULL, *out = NULL;
+	size_t sdlen = 0, outlen = 0, ncerts = 0;
+	enum estkit_status rc;
+
+	req->op = ESTKIT_OP_FULLCMC;
+	snprintf(req->label, sizeof(req->label), "%s", c->label != NULL ? c->label : "");
+	req->identity = OPENSSL_strdup("user:tester");
+	build(c, f->cacert, &sd, &sdlen);
+	rc = estd_backend_cmc_fullcmc(f->b, req, sd, sdlen, &out, &outlen);
+	if (rc != c->want)
+		fail_msg("%s: got %s", c->name, estkit_strerror(rc));
+	assert_non_null(out);
+	if (rc != ESTKIT_OK)
+		assert_int_equal(req->status, c->http);
+	check_answer(out, outlen, f->cacert, c->fail, &ncerts);
+	/* a success carries the issued certificate and the CA certificate */
+	assert_int_equal(ncerts, rc == ESTKIT_OK ? 2 : 1);
+	estkit_free(out);
+	estkit_free(sd);
+	OPENSSL_free(req->identity);
+	free(req);
+}
+
 static void test_fullcmc_cases(void **state)
 {
-	struct fix *f = *state;
 	size_t i;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct estkit_request *req = calloc(1, sizeof(*req));
-		unsigned char *sd = NULL, *out = NULL;
-		size_t sdlen = 0, outlen = 0, ncerts = 0;
-		enum estkit_status rc;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		run_case(*state, &cases[i]);
+}
 
-		req->op = ESTKIT_OP_FULLCMC;
-		snprintf(req->label, sizeof(req->label), "%s",
-			 cases[i].label != NULL ? cases[i].label : "");
-		req->identity = OPENSSL_strdup("user:tester");
-		build(&cases[i], f->cacert, &sd, &sdlen);
-		rc = estd_backend_cmc_fullcmc(f->b, req, sd, sdlen, &out, &outlen);
-		if (rc != cases[i].want)
-			fail_msg("%s: got %s", cases[i].name, estkit_strerror(rc));
-		assert_non_null(out);
-		if (rc != ESTKIT_OK)
-			assert_int_equal(req->status, cases[i].http);
-		check_answer(out, outlen, f->cacert, cases[i].fail, &ncerts);
-		/* a success carries the issued certificate and the CA certificate */
-		assert_int_equal(ncerts, rc == ESTKIT_OK ? 2 : 1);
-		estkit_free(out);
-		estkit_free(sd);
-		OPENSSL_free(req->identity);
-		free(req);
-	}
+/* An identity secret file that group or others may read is not used: badIdentity. */
+static void test_identity_secret_file_must_be_private(void **state)
+{
+	static const struct bcase c = { "the right secret in a file others can read", 1, 0,
+					BY_CSR_KEY, ESTKIT_EPOLICY, 403,
+					ESTKIT_CMC_BAD_IDENTITY, "idp", ID_SECRET };
+	struct fix *f = *state;
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/id.secret", f->dir);
+	assert_int_equal(chmod(path, 0644), 0);
+	run_case(f, &c);
+	assert_int_equal(chmod(path, 0600), 0);
+	run_case(f, &cases[6]); /* the same proof, the file private again: issued */
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_fullcmc_cases, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_identity_secret_file_must_be_private, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

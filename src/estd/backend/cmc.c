@@ -32,6 +32,7 @@
 #include "backend/cmc.h"
 #include "ca/issue.h"
 #include "store/store.h"
+#include "util.h"
 
 #define REASON_LEN 256
 #define ID_SECRET_MAX 1024 /* bytes of an identityProofV2 secret */
@@ -190,35 +191,14 @@ static int signer_is_ra(const struct cmc_job *j)
 	return ra;
 }
 
-/* The secret of an identity file: its first line, 1..ID_SECRET_MAX bytes. */
-static enum estkit_status read_secret(const char *path, unsigned char **sec, size_t *len)
-{
-	unsigned char *buf = NULL;
-	size_t n = 0, i = 0;
-	enum estkit_status rc = estkit_file_read(path, &buf, &n);
-
-	if (rc != ESTKIT_OK)
-		return rc;
-	while (i < n && buf[i] != '\n' && buf[i] != '\r')
-		i++;
-	if (i == 0 || i > ID_SECRET_MAX) {
-		estkit_free_secret(buf, n);
-		return ESTKIT_EINVAL;
-	}
-	OPENSSL_cleanse(buf + i, n - i);
-	*sec = buf;
-	*len = i;
-	return ESTKIT_OK;
-}
-
 /*
  * identityProofV2 (RFC 5272 6.2.1): required by the label, or present and
  * checkable with the label's secret. A missing or wrong proof is badIdentity.
  */
 static enum estkit_status check_identity(struct cmc_job *j, const char **why)
 {
-	unsigned char *sec = NULL;
-	size_t len = 0;
+	char sec[ID_SECRET_MAX + 1];
+	char msg[512];
 	char *path = NULL;
 	int required = 0;
 	enum estkit_status rc;
@@ -229,14 +209,15 @@ static enum estkit_status check_identity(struct cmc_job *j, const char **why)
 		rc = rc != ESTKIT_OK ? rc : required ? ESTKIT_EAUTH : ESTKIT_OK;
 		goto out;
 	}
-	if ((rc = read_secret(path, &sec, &len)) != ESTKIT_OK) {
-		estd_backend_ca_log(j->b, ESTKIT_LOG_ERROR, "cmc_identity_secret_file %s: %s", path,
-				    estkit_strerror(rc));
+	/* its first line, 1..ID_SECRET_MAX bytes, in a file for the owner's eyes only */
+	if ((rc = estd_secret_file_line(path, "secret", sec, ID_SECRET_MAX, msg, sizeof(msg))) !=
+	    ESTKIT_OK) {
+		estd_backend_ca_log(j->b, ESTKIT_LOG_ERROR, "cmc_identity_secret_file %s", msg);
 		*why = "identity secret unavailable";
 		rc = ESTKIT_EAUTH;
 		goto out;
 	}
-	rc = estkit_cmc_req_check_identity(j->pd, sec, len);
+	rc = estkit_cmc_req_check_identity(j->pd, (const unsigned char *)sec, strlen(sec));
 	if (rc == ESTKIT_ENOTFOUND && !required)
 		rc = ESTKIT_OK;
 	*why = rc == ESTKIT_ENOTFOUND ? "identityProofV2 required (RFC 5272 6.2.1)"
@@ -245,7 +226,7 @@ static enum estkit_status check_identity(struct cmc_job *j, const char **why)
 	if (rc != ESTKIT_OK)
 		rc = ESTKIT_EAUTH;
 out:
-	estkit_free_secret(sec, len);
+	OPENSSL_cleanse(sec, sizeof(sec));
 	free(path);
 	return rc;
 }

@@ -23,49 +23,7 @@
 enum estkit_status estd_proxy_password_read(const char *path, char *pw, char *msg,
 					    size_t msglen)
 {
-	unsigned char buf[ESTD_PROXY_MAX_PASSWORD + 2];
-	struct stat st;
-	ssize_t got = 0, r;
-	size_t n = 0;
-	int fd = -1;
-	enum estkit_status rc = ESTKIT_EIO;
-
-	pw[0] = '\0';
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		snprintf(msg, msglen, "%s: %s", path, strerror(errno));
-		return errno == ENOENT ? ESTKIT_ENOTFOUND : ESTKIT_EIO;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(msg, msglen, "%s: not a regular file", path);
-		goto out;
-	}
-	/* a secret: as the users file and digest.key, for the owner's eyes only */
-	if ((st.st_mode & 077) != 0) {
-		snprintf(msg, msglen, "%s: mode %04o, must not be accessible to group or others "
-			 "(chmod 600)", path, (unsigned)(st.st_mode & 07777));
-		rc = ESTKIT_EINVAL;
-		goto out;
-	}
-	while ((size_t)got < sizeof(buf) &&
-	       (r = read(fd, buf + got, sizeof(buf) - (size_t)got)) > 0)
-		got += r;
-	while (n < (size_t)got && buf[n] != '\n' && buf[n] != '\r' && buf[n] != '\0')
-		n++;
-	rc = ESTKIT_EINVAL;
-	if (n == 0)
-		snprintf(msg, msglen, "%s: the first line (the password) is empty", path);
-	else if (n > ESTD_PROXY_MAX_PASSWORD)
-		snprintf(msg, msglen, "%s: the password is longer than %d bytes", path,
-			 ESTD_PROXY_MAX_PASSWORD);
-	else {
-		memcpy(pw, buf, n);
-		pw[n] = '\0';
-		rc = ESTKIT_OK;
-	}
-out:
-	OPENSSL_cleanse(buf, sizeof(buf));
-	close(fd);
-	return rc;
+	return estd_secret_file_line(path, "password", pw, ESTD_PROXY_MAX_PASSWORD, msg, msglen);
 }
 
 /* A new client for the label's upstream with the RA's credentials; NULL after logging. */

@@ -104,6 +104,7 @@ static const struct key ca_keys[] = {
 static const struct key store_keys[] = {
 	{"path", V_STORE, CFG(store_path), 0, 0},
 	{"connections", V_INT, CFG(store_connections), 1, 1024},
+	{"pool_wait", V_INT, CFG(store_pool_wait), 1, 300},
 };
 static const struct key auth_keys[] = {
 	{"users", V_PATH, CFG(users_file), 0, 0},
@@ -815,6 +816,7 @@ static int config_defaults(struct estd_config *cfg)
 	cfg->max_subject = 2048;
 	cfg->implicit_ca_enabled = -1;
 	cfg->store_connections = 8;
+	cfg->store_pool_wait = 10;
 	return cfg->listen && cfg->log_level && cfg->store_path && cfg->users_file && cfg->realm &&
 	       cfg->digest_secret_file;
 }

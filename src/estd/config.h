@@ -33,6 +33,7 @@
  *   [store]
  *   path = estd.db                 ; SQLite database file, or postgresql://user@host/db
  *   connections = 8                ; PostgreSQL: connections per estd process (1..1024)
+ *   pool_wait = 10                 ; PostgreSQL: seconds to wait for a free one, then 503 (1..300)
  *
  *   [auth]
  *   users = users                  ; Basic-auth users file ("name:crypt-hash" lines)
@@ -192,6 +193,8 @@ struct estd_config {
 	int max_sans, max_subject;
 	/* [store] connections: at most this many PostgreSQL connections per process */
 	int store_connections;
+	/* [store] pool_wait: seconds a request waits for a free connection, then 503 */
+	int store_pool_wait;
 
 	/* [auth] ra_certs: RFC 7030 3.7 RA clients, "any" or comma-separated
 	 * "cert:SUBJECT" (RFC 2253 one-line), each also needing id-kp-cmcRA; NULL: none */

@@ -258,6 +258,7 @@ static int build_backend(struct estd_config *cfg, struct estd_running *r)
 		return fail(msg);
 	}
 	estd_store_set_connections(r->store, cfg->store_connections);
+	estd_store_set_pool_wait(r->store, cfg->store_pool_wait);
 	if (estd_users_load(cfg->users_file, &users, &err) != ESTKIT_OK) {
 		msg = estd_strfmt("cannot read users file %s: %s", cfg->users_file,
 				  err != NULL ? err : "failed");

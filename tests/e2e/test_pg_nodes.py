@@ -6,7 +6,9 @@ B; a Digest nonce issued by A works on B and a nonce-count replay is
 refused on either node; a one-time token made with `estd token create`
 enrolls once through A and is refused on B, and of many enrollments racing
 with one token across both nodes exactly one is issued; a PostgreSQL
-restart gives 503 meanwhile and estd recovers by itself. The PostgreSQL
+restart gives 503 meanwhile and estd recovers by itself; with every
+connection of the pool taken, a request waits [store] pool_wait seconds and
+gets 503 with Retry-After. The PostgreSQL
 server is started by the test (pg_util.py), as nobody when running as
 root."""
 
@@ -16,6 +18,7 @@ import http.client
 import json
 import shutil
 import ssl
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -299,3 +302,55 @@ def test_postgresql_restart_gives_503_meanwhile_and_estd_recovers(pg, nodes, wor
             _enroll(n, work, b64)), timeout=20, interval=0.5)
         assert r, f"node {i} did not recover\n{n.log_tail()}"
     assert "PostgreSQL unavailable" in a.log_text() + b.log_text()
+
+
+def test_all_connections_busy_gives_503_after_pool_wait(pg, tmp_path, work):
+    """[store] connections = 1, pool_wait = 1: while one enrollment holds the
+    only connection (its statement waits on a table lock the test holds), a
+    second one is answered 503 with Retry-After after about a second; the
+    first completes once the lock is gone."""
+    _DB[0] += 1
+    db = f"estd_pool_{_DB[0]}"
+    srv = Estd(tmp_path, name="pool").init()
+    set_ini(srv.conf, "store", "path", pg.createdb(db))
+    set_ini(srv.conf, "store", "connections", "1")
+    set_ini(srv.conf, "store", "pool_wait", "1")
+    srv.start()
+    locker, first = None, {}
+    try:
+        assert _enroll(srv, work, _b64(work, "warm")).status == 200
+        locker = subprocess.Popen(
+            [str(pg.bin / "psql"), "-X", "-q", "-A", "-t", "-h", "127.0.0.1", "-p",
+             str(pg.port), "-U", pg.USER, "-d", db], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, text=True, env=pg._env())
+        locker.stdin.write("BEGIN; LOCK TABLE certs IN ACCESS EXCLUSIVE MODE; "
+                           "SELECT 'locked';\n")
+        locker.stdin.flush()
+        assert locker.stdout.readline().strip() == "locked"
+        held = threading.Thread(
+            target=lambda: first.update(r=_enroll(srv, work, _b64(work, "held"))))
+        held.start()
+        waiting = ("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'estd'"
+                   " AND wait_event_type = 'Lock'")
+        assert wait_for(lambda: pg.psql(waiting, db=db).strip() == "1", timeout=20), \
+            srv.log_tail()
+        b64 = _b64(work, "second")
+        t0 = time.monotonic()
+        r = _enroll(srv, work, b64)
+        took = time.monotonic() - t0
+        assert r.status == 503, r
+        assert r.header("Retry-After"), r
+        assert 0.9 <= took < 6, took
+        assert wait_for(lambda: "stayed busy for 1 s" in srv.log_text()), srv.log_tail()
+        locker.stdin.write("COMMIT;\n")
+        locker.stdin.close()
+        assert locker.wait(timeout=30) == 0
+        locker = None
+        held.join(timeout=60)
+        assert first["r"].status == 200, first
+        assert _enroll(srv, work, b64).status == 200     # the pool is free again
+    finally:
+        if locker is not None:
+            locker.kill()
+            locker.wait()
+        srv.teardown()

@@ -229,17 +229,20 @@ static void test_postgresql_store_uri_is_kept_as_written(void **state)
 		char text[512];
 		struct estd_config *cfg = NULL;
 
-		snprintf(text, sizeof(text), REQUIRED "[store]\npath = %s\nconnections = 32\n",
-			 uris[i]);
+		snprintf(text, sizeof(text),
+			 REQUIRED "[store]\npath = %s\nconnections = 32\npool_wait = %d\n", uris[i],
+			 i == 0 ? 1 : 300);
 		cfg = load_ok(text);
 		assert_string_equal(cfg->store_path, uris[i]);
 		assert_int_equal(cfg->store_connections, 32);
+		assert_int_equal(cfg->store_pool_wait, i == 0 ? 1 : 300);
 		estd_config_free(cfg);
 	}
 	{
 		struct estd_config *cfg = load_ok(REQUIRED);
 
 		assert_int_equal(cfg->store_connections, 8);
+		assert_int_equal(cfg->store_pool_wait, 10);
 		estd_config_free(cfg);
 	}
 }
@@ -391,6 +394,13 @@ static const struct bad_case bad_cases[] = {
 	 ":2: max_body: '1023' is not a whole number in 1024..16777216"},
 	{"max_body over 16 MiB", "[server]\nmax_body = 16777217\n", ESTKIT_EINVAL,
 	 ":2: max_body: '16777217'"},
+	{"pool_wait zero", "[store]\npool_wait = 0\n", ESTKIT_EINVAL,
+	 ":2: pool_wait: '0' is not a whole number in 1..300"},
+	{"pool_wait over 300", "[store]\npool_wait = 301\n", ESTKIT_EINVAL, ":2: pool_wait: '301'"},
+	{"pool_wait negative", "[store]\npool_wait = -5\n", ESTKIT_EINVAL, ":2: pool_wait: '-5'"},
+	{"pool_wait with a unit", "[store]\npool_wait = 10s\n", ESTKIT_EINVAL,
+	 ":2: pool_wait: '10s'"},
+	{"pool_wait empty", "[store]\npool_wait =\n", ESTKIT_EINVAL, ":2: pool_wait"},
 	{"max_connections zero", "[server]\nmax_connections = 0\n", ESTKIT_EINVAL,
 	 ":2: max_connections: '0'"},
 	{"max_connections_per_address negative", "[server]\nmax_connections_per_address = -1\n",

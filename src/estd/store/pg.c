@@ -27,8 +27,9 @@
 #include <time.h>
 #include <openssl/crypto.h>
 
-/* Waiting longer than this for a free connection is ESTKIT_EBUSY (HTTP 503). */
-#define POOL_WAIT_SECONDS 10
+/* Waiting longer than this for a free connection is ESTKIT_EBUSY (HTTP 503); [store] pool_wait. */
+#define DEFAULT_POOL_WAIT 10
+#define MAX_POOL_WAIT 300
 #define DEFAULT_CONNECTIONS 8
 #define MAX_CONNECTIONS 1024
 #define MIGRATION_LOCK 703000001LL /* pg_advisory_xact_lock key: "RFC 7030, migration" */
@@ -197,13 +198,17 @@ static enum estkit_status revive(PGconn *c)
 	return ESTKIT_EBUSY;
 }
 
-/* Waits for an idle connection or room for a new one; [mu] held. 0 on time-out. */
+/*
+ * Waits for an idle connection or room for a new one; [mu] held. 0 on
+ * time-out. st->cv runs on CLOCK_MONOTONIC (pg_new): setting the wall clock
+ * neither stretches nor cuts the wait.
+ */
 static int wait_for_room(struct estd_pg *st)
 {
 	struct timespec until;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += POOL_WAIT_SECONDS;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += st->wait_s;
 	while (st->nidle == 0 && st->open >= st->max)
 		if (pthread_cond_timedwait(&st->cv, &st->mu, &until) == ETIMEDOUT)
 			return st->nidle > 0 || st->open < st->max;
@@ -220,7 +225,8 @@ enum estkit_status estd_pg_acquire(struct estd_pg *st, PGconn **out)
 	pthread_mutex_lock(&st->mu);
 	if (!wait_for_room(st)) {
 		pthread_mutex_unlock(&st->mu);
-		estd_store_set_err("all %d PostgreSQL connections are busy", st->max);
+		estd_store_set_err("all %d PostgreSQL connections stayed busy for %d s "
+				   "([store] connections, pool_wait)", st->max, st->wait_s);
 		return ESTKIT_EBUSY;
 	}
 	if (st->nidle > 0)
@@ -290,14 +296,25 @@ static void pg_set_connections(struct estd_store *base, int n)
 	pthread_mutex_unlock(&st->mu);
 }
 
+static void pg_set_pool_wait(struct estd_store *base, int seconds)
+{
+	struct estd_pg *st = ESTD_PG(base);
+
+	pthread_mutex_lock(&st->mu);
+	st->wait_s = seconds < 1 ? 1 : seconds > MAX_POOL_WAIT ? MAX_POOL_WAIT : seconds;
+	pthread_mutex_unlock(&st->mu);
+}
+
 static struct estd_pg *pg_new(const char *conninfo)
 {
 	struct estd_pg *st = calloc(1, sizeof(*st));
+	pthread_condattr_t ca;
 
 	if (st == NULL)
 		return NULL;
 	st->base.ops = &pg_ops;
 	st->max = DEFAULT_CONNECTIONS;
+	st->wait_s = DEFAULT_POOL_WAIT;
 	st->conninfo = strdup(conninfo);
 	st->idle = calloc(MAX_CONNECTIONS, sizeof(*st->idle));
 	if (st->conninfo == NULL || st->idle == NULL) {
@@ -307,7 +324,10 @@ static struct estd_pg *pg_new(const char *conninfo)
 		return NULL;
 	}
 	pthread_mutex_init(&st->mu, NULL);
-	pthread_cond_init(&st->cv, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&st->cv, &ca);
+	pthread_condattr_destroy(&ca);
 	return st;
 }
 
@@ -366,6 +386,7 @@ static const struct estd_store_ops pg_ops = {
 	.request_issue = estd_pg_request_issue,
 	.digest_nc = estd_pg_digest_nc,
 	.set_connections = pg_set_connections,
+	.set_pool_wait = pg_set_pool_wait,
 	.token_insert = estd_pg_token_insert,
 	.token_get = estd_pg_token_get,
 	.token_foreach = estd_pg_token_foreach,

@@ -4,7 +4,9 @@
  * src/estd/store includes it.
  *
  * Connections: a mutex-protected pool that grows on demand up to `max`
- * (estd_store_set_connections(), [store] connections). A call takes one
+ * (estd_store_set_connections(), [store] connections); a call that finds
+ * none free waits up to [store] pool_wait seconds (estd_store_set_pool_wait())
+ * for one, then fails with ESTKIT_EBUSY. A call takes one
  * connection for its whole transaction and gives it back; a connection the
  * server dropped (restart, failover) is reset when next taken, and a call
  * that finds PostgreSQL unreachable fails with ESTKIT_EBUSY (HTTP 503) and
@@ -28,6 +30,7 @@ struct estd_pg {
 	int nidle;            /* [mu] */
 	int open;             /* [mu] connections in existence (idle or taken) */
 	int max;              /* [mu] limit of open */
+	int wait_s;           /* [mu] longest wait for a connection: then ESTKIT_EBUSY */
 };
 
 #define ESTD_PG(base) ((struct estd_pg *)(void *)(base))

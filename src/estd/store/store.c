@@ -182,6 +182,13 @@ void estd_store_set_connections(struct estd_store *st, int n)
 		st->ops->set_connections(st, n);
 }
 
+/* See store.h. */
+void estd_store_set_pool_wait(struct estd_store *st, int seconds)
+{
+	if (st != NULL && st->ops->set_pool_wait != NULL && seconds > 0)
+		st->ops->set_pool_wait(st, seconds);
+}
+
 #define CHECK(st)                                                                              \
 	do {                                                                                   \
 		estd_store_clear_err();                                                        \

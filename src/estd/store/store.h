@@ -63,6 +63,14 @@ const char *estd_store_engine(const struct estd_store *st);
 void estd_store_set_connections(struct estd_store *st, int n);
 
 /*
+ * How long a call waits for a free connection before it fails with
+ * ESTKIT_EBUSY (HTTP 503): seconds, 1 to 300, default 10 (PostgreSQL; a
+ * no-op for SQLite, and for seconds < 1). Measured on CLOCK_MONOTONIC. Set
+ * before the store is shared between threads.
+ */
+void estd_store_set_pool_wait(struct estd_store *st, int seconds);
+
+/*
  * 1 when the store keeps Digest nonce-counts for all nodes sharing it
  * (PostgreSQL); 0 when each node keeps its own in memory (SQLite).
  */

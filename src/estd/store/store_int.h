@@ -52,6 +52,8 @@ struct estd_store_ops {
 					long long ts, unsigned long nc, long long forget_before);
 	/* NULL: the engine has no connection pool */
 	void (*set_connections)(struct estd_store *st, int n);
+	/* NULL: the engine has no connection pool to wait for */
+	void (*set_pool_wait)(struct estd_store *st, int seconds);
 	/* one-time enrollment tokens (SQLite migration 4, PostgreSQL 6); NULL: none */
 	enum estkit_status (*token_insert)(struct estd_store *st, const struct estd_token_record *t);
 	enum estkit_status (*token_get)(struct estd_store *st, const char *id, struct estd_token_record **out);

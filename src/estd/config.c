@@ -330,6 +330,12 @@ static int set_path(struct parser *p, const struct key *k, char **slot, const ch
 		*slot = abs;
 		return 1;
 	}
+	if (k->type == V_STORE &&
+	    (strncmp(v, "postgresql:", 11) == 0 || strncmp(v, "postgres:", 9) == 0)) {
+		/* not a file name either; and not echoed: it may hold a password */
+		return fail(p, ESTKIT_EINVAL, "%s: a PostgreSQL store is written "
+					      "postgresql://[user[:password]@]host[:port]/db", k->name);
+	}
 	if (k->type == V_STORE && strncmp(v, "sqlite:", 7) == 0) {
 		prefix = "sqlite:";
 		v += 7;

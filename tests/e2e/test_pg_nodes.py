@@ -8,7 +8,8 @@ enrolls once through A and is refused on B, and of many enrollments racing
 with one token across both nodes exactly one is issued; a PostgreSQL
 restart gives 503 meanwhile and estd recovers by itself; with every
 connection of the pool taken, a request waits [store] pool_wait seconds and
-gets 503 with Retry-After. The PostgreSQL
+gets 503 with Retry-After; a Digest request whose nonce-count cannot be
+checked while PostgreSQL is down gets 503, not 401. The PostgreSQL
 server is started by the test (pg_util.py), as nobody when running as
 root."""
 
@@ -285,6 +286,24 @@ def test_unreachable_postgresql_at_start_is_a_clear_error(tmp_path):
     assert "s3cret" not in cp.stderr, describe(cp)       # the password is not echoed
 
 
+@pytest.mark.parametrize("uri", [
+    "postgresql://estd:s3cret@[::1/estd",                     # libpq quotes the whole URI
+    "postgresql://estd:s3/cret@127.0.0.1:1/estd",             # and a piece it took for a port
+    "postgresql://estd:s3cret%zz@127.0.0.1:1/estd",
+    "postgresql://127.0.0.1:1/estd?password=s3cret&bogus",
+    "postgresql:estd:s3cret@127.0.0.1/estd",
+])
+def test_malformed_postgresql_uri_messages_hide_the_password(tmp_path, uri):
+    srv = Estd(tmp_path, name="bad").init()
+    set_ini(srv.conf, "store", "path", uri)
+    for args in (["run"], ["certs", "list"]):
+        cp = run([ESTD, *args, "-c", srv.conf], timeout=30)
+        assert cp.returncode != 0, describe(cp)
+        assert "s3" not in cp.stderr + cp.stdout and "cret" not in cp.stderr, describe(cp)
+        # hidden, or refused by the configuration without being echoed
+        assert "***" in cp.stderr or "is written postgresql://" in cp.stderr, describe(cp)
+
+
 def test_postgresql_restart_gives_503_meanwhile_and_estd_recovers(pg, nodes, work):
     a, b, _ = nodes
     assert _enroll(a, work, _b64(work, "before")).status == 200
@@ -354,3 +373,39 @@ def test_all_connections_busy_gives_503_after_pool_wait(pg, tmp_path, work):
             locker.kill()
             locker.wait()
         srv.teardown()
+
+
+def test_digest_with_the_store_down_is_503_not_401(pg, nodes, work):
+    """The shared nonce-count check needs PostgreSQL: while it is down a
+    correct Digest response gets 503 with Retry-After and no challenge (not
+    401, not a failed login); once it is back the count, never recorded, is
+    accepted, and then it is a replay (401)."""
+    a, _, _ = nodes
+    cl = DigestClient(a)
+    body = csr_b64(work, "dgdown")
+    ch = cl.nonce(body)                                  # a challenge needs no store
+
+    def authz(nc):
+        return DigestClient.authz("SHA-256", USER, PASSWORD, ch["realm"], ch["nonce"], ENROLL,
+                                  nc=nc)
+
+    pg.stop()
+    try:
+        conn = http.client.HTTPSConnection("127.0.0.1", a.port, context=cl.ctx, timeout=30)
+        conn.request("POST", ENROLL, body=body,
+                     headers={"Content-Type": P10, "Authorization": authz("00000001")})
+        resp = conn.getresponse()
+        resp.read()
+        conn.close()
+        assert resp.status == 503, resp.status
+        assert resp.headers.get("Retry-After"), dict(resp.headers)
+        assert not resp.headers.get_all("WWW-Authenticate"), dict(resp.headers)
+    finally:
+        pg.start()
+    assert "digest nonce-count check failed" in a.log_text(), a.log_tail()
+    assert "nonce-count store unavailable" in a.log_text(), a.log_tail()
+    st = wait_for(lambda: (lambda x: x if x == 200 else None)(
+        cl.post(ENROLL, body, authz("00000001"))[0]), timeout=20, interval=0.5)
+    assert st == 200, a.log_tail()
+    st, www, _ = cl.post(ENROLL, body, authz("00000001"))
+    assert st == 401 and www, (st, www)

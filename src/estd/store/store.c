@@ -92,36 +92,6 @@ static int is_pg(const char *spec)
 	return strncmp(spec, "postgresql://", 13) == 0 || strncmp(spec, "postgres://", 11) == 0;
 }
 
-/*
- * spec for messages: a PostgreSQL URI's password ("user:secret@host") and
- * any password= parameter become "***". Caller frees.
- */
-char *estd_store_redact(const char *spec)
-{
-	const char *auth, *end, *at, *colon, *pw;
-	char *out = NULL, *tmp = NULL;
-
-	if (spec == NULL || !is_pg(spec))
-		return estd_strdup(spec != NULL ? spec : "(null)");
-	auth = strstr(spec, "://") + 3;
-	end = auth + strcspn(auth, "/?");
-	at = memchr(auth, '@', (size_t)(end - auth));
-	colon = memchr(auth, ':', (size_t)(end - auth));
-	if (at != NULL && colon != NULL && colon < at)
-		out = estd_strfmt("%.*s:***%s", (int)(colon - spec), spec, at);
-	else
-		out = estd_strdup(spec);
-	pw = out != NULL ? strstr(out, "password=") : NULL;
-	if (pw != NULL) {
-		size_t n = strcspn(pw, "&");
-
-		tmp = estd_strfmt("%.*spassword=***%s", (int)(pw - out), out, pw + n);
-		free(out);
-		out = tmp;
-	}
-	return out;
-}
-
 /* Opens the store at spec: "PATH", "sqlite:PATH", "postgresql://..." or "postgres://...". */
 enum estkit_status estd_store_open(const char *spec, struct estd_store **out, char **err)
 {
@@ -149,8 +119,12 @@ enum estkit_status estd_store_open(const char *spec, struct estd_store **out, ch
 	if (rc != ESTKIT_OK && err != NULL) {
 		char *shown = estd_store_redact(spec);
 
-		*err = estd_strfmt("%s: %s", shown != NULL ? shown : "(store)",
-				   errbuf[0] ? errbuf : estkit_strerror(rc));
+		char *msg = estd_strfmt("%s: %s", shown != NULL ? shown : "(store)",
+					errbuf[0] ? errbuf : estkit_strerror(rc));
+
+		/* libpq's parse errors quote the URI, password and all */
+		*err = msg != NULL ? estd_store_scrub(msg, spec) : NULL;
+		free(msg);
 		free(shown);
 	}
 	return rc;

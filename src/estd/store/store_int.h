@@ -78,6 +78,14 @@ struct estd_store {
  */
 int estd_store_normalize_serial(const char *in, char *out, size_t outlen);
 
+/*
+ * msg with every secret of spec (what estd_store_redact() hides) replaced
+ * by "***", including a secret's beginning where msg was cut short. For a
+ * message that may quote spec, e.g. libpq's URI parse errors. Caller frees;
+ * NULL when out of memory.
+ */
+char *estd_store_scrub(const char *msg, const char *spec);
+
 /* 1 when h is 64 lowercase hex digits (a request's csr_sha256). */
 int estd_store_valid_hash(const char *h);
 

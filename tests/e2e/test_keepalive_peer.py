@@ -179,3 +179,63 @@ def test_trust_anchor_added_applies_to_kept_connection(srv, work):
         conn.close()
     ports = peer_ports(srv, offset)
     assert len(ports) == 3 and len(set(ports)) == 1, srv.log_text(offset)
+
+
+def third_party_ca(work, name):
+    key, pem = work / f"{name}.key", work / f"{name}.pem"
+    ok(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+        "-nodes", "-keyout", key, "-subj", f"/CN={name}", "-days", "2", "-out", pem,
+        "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+    return pem, key
+
+
+def test_replaced_anchor_file_takes_a_restart(srv, work):
+    """The chosen semantics (docs/security.md): client-certificate anchor files
+    are read at start. New contents and a SIGHUP change nothing, for kept and
+    new connections alike; the restart that applies them closes every
+    connection, and the removed CA's certificate is refused from then on."""
+    ca, ca_key = third_party_ca(work, "partner")
+    other, _ = third_party_ca(work, "unrelated")
+    anchors = work / "explicit.pem"
+    anchors.write_text(ca.read_text())
+    set_ini(srv.conf, "auth", "explicit_ca", str(anchors))
+    cert, key = issue_device_cert(work, ca, ca_key)
+    start_live(srv)
+    reenroll = "/.well-known/est/simplereenroll"
+    conn = Conn(srv, cert, key)
+    try:
+        status, body = conn.post(reenroll, csr_der(work, "r1", "/CN=device",
+                                                   san="DNS:device.example"))
+        assert status == 200, (status, body)
+
+        anchors.write_text(other.read_text())  # the partner CA taken out
+        mark = srv.log.stat().st_size
+        srv.send(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while "configuration reloaded" not in srv.log_text(mark):
+            assert time.monotonic() < deadline, "estd did not reload\n" + srv.log_tail()
+            time.sleep(0.05)
+        status, body = conn.post(reenroll, csr_der(work, "r2", "/CN=device",
+                                                   san="DNS:device.example"))
+        assert status == 200, (status, body)
+        fresh = Conn(srv, cert, key)
+        try:
+            status, body = fresh.post(reenroll, csr_der(work, "r3", "/CN=device",
+                                                        san="DNS:device.example"))
+            assert status == 200, (status, body)
+        finally:
+            fresh.close()
+
+        assert srv.stop() == 0
+        srv.start()
+        with pytest.raises((ssl.SSLError, OSError, http.client.HTTPException)):
+            conn.post(reenroll, csr_der(work, "r4", "/CN=device", san="DNS:device.example"))
+    finally:
+        conn.close()
+    with pytest.raises((ssl.SSLError, OSError, http.client.HTTPException)):
+        late = Conn(srv, cert, key)
+        try:
+            late.post(reenroll, csr_der(work, "r5", "/CN=device", san="DNS:device.example"))
+        finally:
+            late.close()

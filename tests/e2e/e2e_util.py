@@ -7,8 +7,10 @@ Only the Python standard library and pytest are used.
 """
 
 import atexit
+import errno
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -94,7 +96,36 @@ def sh(script, *, cwd=None, env=None, timeout=CMD_TIMEOUT):
                timeout=timeout)
 
 
+def _bindable(family, host, port):
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.bind((host, port))
+        return True
+    except OSError as e:
+        # no IPv6 loopback at all is not a reason to refuse the port
+        return family == socket.AF_INET6 and e.errno == errno.EADDRNOTAVAIL
+
+
 def free_port():
+    """A port nothing uses now, for a server a test starts a little later.
+
+    Not one from bind(port 0): that is in the kernel's ephemeral range, where
+    every outgoing connection on the machine (our clients, another suite run
+    at the same time) takes its local port, and one may take this port in the
+    time between here and estd's bind (estd then fails to start with
+    "Address already in use"). Below that range only an explicit bind takes a
+    port, so a random free one there stays free."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    if low > 4096:
+        pool = range(max(1024, low - 16384), low)
+        for _ in range(200):
+            port = random.choice(pool)
+            if _bindable(socket.AF_INET, "127.0.0.1", port) and \
+                    _bindable(socket.AF_INET6, "::1", port):
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

@@ -334,6 +334,35 @@ class Estd:
 
 
 
+def held_connections(srv):
+    """How many TCP connections to its port the estd process srv still has open
+    (not counting the listener): a connection stops counting when estd has
+    closed its socket, which it does asynchronously after the peer's close or
+    its own idle timeout."""
+    fd_dir = f"/proc/{srv.proc.pid}/fd"
+    inodes = set()
+    for fd in os.listdir(fd_dir):
+        try:
+            link = os.readlink(f"{fd_dir}/{fd}")
+        except FileNotFoundError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    n = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for row in rows:
+            col = row.split()
+            if int(col[1].rsplit(":", 1)[1], 16) == srv.port and col[3] != "0A" \
+                    and col[9] in inodes:
+                n += 1
+    return n
+
+
 class HttpResult:
     """What curl saw: the final status, all header blocks, the body."""
 
@@ -411,8 +440,12 @@ def p7_to_pem(b64file, pemfile, cwd=None):
     return pemfile
 
 
-def wait_for(pred, timeout=10.0, interval=0.1):
-    """Polls pred() until it returns a true value or timeout; returns the last value."""
+def wait_for(pred, timeout=30.0, interval=0.1):
+    """Polls pred() until it returns a true value or timeout; returns the last value.
+    The default timeout is generous on purpose: it only bounds how long a failing
+    wait takes (a passing one returns as soon as pred() holds), and a sanitized
+    estd on a loaded machine is slow to reload, log or free things. Pass a
+    timeout where the time itself is the property tested."""
     deadline = time.monotonic() + timeout
     val = pred()
     while not val and time.monotonic() < deadline:

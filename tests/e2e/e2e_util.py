@@ -25,7 +25,7 @@ ESTD = BIN / "estd"
 
 USER = "estuser"
 PASSWORD = "estpwd"
-READY_TIMEOUT = 20    # seconds for estd to print "listening on"
+READY_TIMEOUT = 60    # seconds for estd to print "listening on" (a bound for failures only)
 STOP_TIMEOUT = 15     # seconds for estd to exit after SIGTERM
 CMD_TIMEOUT = 90      # seconds for any one command
 

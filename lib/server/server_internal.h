@@ -21,6 +21,7 @@
 #include <event2/listener.h>
 #include <estkit/server.h>
 #include <estkit/chanbind.h>
+#include "server/addrkey.h"
 
 #define EK_LABEL_MAX     64
 #define EK_REASON_MAX    256
@@ -385,12 +386,14 @@ struct ek_authfail_conf {
 struct ek_authfail *ek_authfail_new(const struct ek_authfail_conf *conf);
 void ek_authfail_free(struct ek_authfail *af);
 /*
- * The tracking key of a peer "a.b.c.d:port", "[v6]:port" or a bare address:
- * IPv4 as an IPv4-mapped IPv6 address, IPv6 cut to its /64. 0 or -1.
+ * Seconds peer (a.b.c.d:port, [v6]:port or bare, keyed by ek_addrkey_text())
+ * stays locked out at now (monotonic seconds); 0 when it is not, or peer is
+ * malformed. Thread-safe.
  */
-int ek_authfail_addr(const char *peer, unsigned char out[16]);
-/* Seconds peer stays locked out at now (monotonic seconds); 0 when it is not. Thread-safe. */
 unsigned ek_authfail_locked(struct ek_authfail *af, const char *peer, int64_t now);
+/* The same for the address key addr (addrkey.h). */
+unsigned ek_authfail_locked_key(struct ek_authfail *af, const unsigned char addr[16],
+				int64_t now);
 /*
  * Counts a failed authentication of peer at now. Returns the delay (ms) its
  * reply should wait; *locked_now (may be NULL) is 1 when this failure
@@ -398,6 +401,9 @@ unsigned ek_authfail_locked(struct ek_authfail *af, const char *peer, int64_t no
  */
 unsigned ek_authfail_record(struct ek_authfail *af, const char *peer, int64_t now,
 			    int *locked_now);
+/* The same for the address key addr (addrkey.h). */
+unsigned ek_authfail_record_key(struct ek_authfail *af, const unsigned char addr[16],
+				int64_t now, int *locked_now);
 /* Monotonic seconds, the clock of the tracker. */
 int64_t ek_authfail_now(void);
 /*
@@ -414,8 +420,6 @@ int ek_authfail_refused(struct estkit_request *r);
  * Any thread.
  */
 void ek_authfail_tls(struct estkit_server *srv, int fd, const char *what);
-/* The peer address of the socket fd as text into host. 0 or -1. */
-int ek_authfail_fd_peer(int fd, char *host, size_t hostsz);
 
 /* ---- connlim.c: connections per peer address (IPv6: per /64) ---- */
 #define EK_CONNLIM_REPORT_EVERY 10 /* seconds between two log lines about refusals */
@@ -436,12 +440,6 @@ struct ek_connlim_stats {
  */
 struct ek_connlim *ek_connlim_new(int limit, int entries);
 void ek_connlim_free(struct ek_connlim *cl);
-/*
- * The key of a peer's socket address: IPv4 as an IPv4-mapped IPv6 address
- * (a mapped address stays whole), IPv6 cut to its /64 (the format of
- * ek_authfail_addr()). 0, or -1 for another family or a short length.
- */
-int ek_connlim_key(const struct sockaddr *sa, socklen_t len, unsigned char key[16]);
 /*
  * Counts a new connection of key. EK_CONNLIM_OK with *slot set (give it back
  * with ek_connlim_release()), else *slot is -1 and the refusal is counted.

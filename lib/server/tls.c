@@ -316,7 +316,7 @@ static void check_conn(struct ek_loop *loop, SSL *ssl)
 		return; /* no socket: evhttp never set one, nothing to count */
 	memset(&ss, 0, sizeof(ss));
 	if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0 ||
-	    ek_connlim_key((struct sockaddr *)&ss, sl, key) != 0) {
+	    ek_addrkey_sockaddr((struct sockaddr *)&ss, sl, key) != 0) {
 		shutdown(fd, SHUT_RDWR); /* the peer is gone already */
 		return;
 	}

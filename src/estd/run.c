@@ -4,14 +4,12 @@
  * SIGTERM/SIGINT graceful stop) while the library's threads serve.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -27,6 +25,7 @@
 #include "ca/signer.h"
 #include "ca/signer_pkcs11.h"
 #include "ca/signer_proc.h"
+#include "ca/token_open.h"
 #include "config.h"
 #include "digest_key.h"
 #include "run.h"
@@ -34,9 +33,6 @@
 #include "users.h"
 #include "util.h"
 
-/* Opening a pkcs11: [server] tls_key: tries, and the pause between them. */
-#define TLS_TOKEN_ATTEMPTS 10
-#define TLS_TOKEN_RETRY_US 300000
 /* Seconds requests in flight get to finish on SIGTERM/SIGINT. */
 #define SHUTDOWN_GRACE 10
 /* HMAC label deriving the TLS-SRP seed key from the Digest key file. */
@@ -204,40 +200,40 @@ static int srp_config(const struct estd_config *cfg, struct estd_running *r,
 	return 0;
 }
 
+struct tls_token {
+	const struct estd_config *cfg;
+	EVP_PKEY **key;
+};
+
+static enum estkit_status try_tls_key(void *arg, char **err)
+{
+	const struct tls_token *t = arg;
+
+	return estd_signer_pkcs11_load_tls(t->cfg->tls_key, t->cfg->ca_pkcs11_module,
+					   t->cfg->tls_key_pin_file, t->key, err);
+}
+
 /*
  * A [server] tls_key on a PKCS#11 token: opened here, in the process that
  * serves TLS, after the signer was forked; the key stays on the token. As
- * the signer's workers do (ca/signer_child.c), one process at a time opens
- * the token (a lock on estd.conf), with a few tries: SoftHSM2's file store
- * can show a token as uninitialised to one process while another logs in.
+ * the signer's workers do, one process at a time opens the token, with a
+ * few tries (ca/token_open.h).
  */
 static int load_tls_key(const struct estd_config *cfg, struct estd_running *r,
 			struct estkit_server_config *sc)
 {
-	char *err = NULL;
-	int attempt, lk = -1;
+	struct tls_token t = { cfg, &r->tls_key };
+	char *err = NULL, *what = NULL;
 	enum estkit_status rc = ESTKIT_EINVAL;
 
 	if (!estd_signer_is_pkcs11(cfg->tls_key))
 		return 0;
-	lk = cfg->path != NULL ? open(cfg->path, O_RDONLY | O_CLOEXEC) : -1;
-	if (lk >= 0)
-		flock(lk, LOCK_EX);
-	for (attempt = 0; attempt < TLS_TOKEN_ATTEMPTS && rc != ESTKIT_OK; attempt++) {
-		if (attempt > 0)
-			usleep(TLS_TOKEN_RETRY_US);
-		free(err);
-		err = NULL;
-		rc = estd_signer_pkcs11_load_tls(cfg->tls_key, cfg->ca_pkcs11_module,
-						 cfg->tls_key_pin_file, &r->tls_key, &err);
-		if (rc == ESTKIT_EIO) /* the PIN file: no use trying again */
-			break;
-	}
-	if (lk >= 0)
-		close(lk); /* releases the lock */
+	what = estd_strfmt("the TLS key %s", cfg->tls_key);
+	rc = estd_token_open_locked(cfg->path, ESTD_TOKEN_ATTEMPTS, ESTD_TOKEN_RETRY_US,
+				    try_tls_key, &t, what, &err);
+	free(what);
 	if (rc != ESTKIT_OK)
-		return fail(err != NULL ? err : estd_strfmt("cannot open the TLS key %s",
-							    cfg->tls_key));
+		return fail(err);
 	free(err);
 	sc->key = r->tls_key;
 	sc->key_file = NULL;
@@ -367,6 +363,7 @@ static void teardown(struct estd_running *r)
 	}
 	estkit_server_free(r->srv);
 	estd_backend_ca_free(r->backend);
+	r->backend = NULL; /* signer_log() may still run: estd_signer_proc_free() logs a kill */
 	estd_store_close(r->store);
 	estd_ca_free(r->ca);
 	estd_signer_proc_install(NULL);

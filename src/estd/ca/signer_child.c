@@ -16,8 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
-#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -34,12 +32,11 @@
 
 #include "ca/signer.h"
 #include "ca/signer_proc.h"
+#include "ca/token_open.h"
 #include "util.h"
 
 #define RESPAWN_DELAY_MS 1000 /* a worker that dies within this of its start waits this long */
 #define MAX_WORKERS 64
-#define TOKEN_ATTEMPTS 10     /* opening a token key: tries, */
-#define TOKEN_RETRY_US 300000 /* and the pause between them */
 
 struct keys {
 	struct estd_signer *s[ESTD_SIGNER_MAX_KEYS];
@@ -188,36 +185,37 @@ static enum estkit_status do_cms(const struct keys *k, const struct estd_signer_
 /* The configuration a worker opens token keys with (set once, in the worker). */
 static const struct estd_config *worker_cfg;
 
+struct token_slot {
+	struct keys *k;
+	int slot;
+};
+
+/* One try: load_keys() sets the slot's message, which err points at. */
+static enum estkit_status try_token_key(void *arg, char **err)
+{
+	const struct token_slot *t = arg;
+
+	(void)err;
+	load_keys(worker_cfg, t->k, 1);
+	return t->k->s[t->slot] != NULL ? ESTKIT_OK : ESTKIT_ENOTFOUND;
+}
+
 /*
  * A token key this worker could not open (a token busy with another
- * worker's login, a token plugged in late): try again before refusing.
+ * worker's login, a token plugged in late): try again before refusing,
+ * one worker at a time (ca/token_open.h).
  */
 static void retry_token_key(struct keys *k, int slot)
 {
+	struct token_slot t = { k, slot };
 	const char *key = NULL;
-	int attempt, lk;
 
 	if (worker_cfg != NULL)
 		key = slot == 0 ? worker_cfg->ca_key : worker_cfg->ca_next_key;
-	if (key == NULL || strncmp(key, "pkcs11:", 7) != 0)
+	if (key == NULL || strncmp(key, "pkcs11:", 7) != 0 || k->s[slot] != NULL)
 		return;
-	/*
-	 * One worker at a time opens the token: SoftHSM2 (file store) can show a
-	 * token as uninitialised to a process reading it while another logs in.
-	 * The lock is on estd.conf, opened anew here (flock locks are per open).
-	 */
-	lk = worker_cfg->path != NULL ? open(worker_cfg->path, O_RDONLY | O_CLOEXEC) : -1;
-	if (lk >= 0)
-		flock(lk, LOCK_EX);
-	for (attempt = 0; attempt < TOKEN_ATTEMPTS && k->s[slot] == NULL; attempt++) {
-		if (attempt > 0)
-			usleep(TOKEN_RETRY_US);
-		free(k->err[slot]);
-		k->err[slot] = NULL;
-		load_keys(worker_cfg, k, 1);
-	}
-	if (lk >= 0)
-		close(lk); /* releases the lock */
+	(void)estd_token_open_locked(worker_cfg->path, ESTD_TOKEN_ATTEMPTS, ESTD_TOKEN_RETRY_US,
+				     try_token_key, &t, NULL, &k->err[slot]);
 }
 
 static void handle(struct keys *k, const struct estd_signer_msg *req,

@@ -102,8 +102,9 @@ def _bindable(family, host, port):
             s.bind((host, port))
         return True
     except OSError as e:
-        # no IPv6 loopback at all is not a reason to refuse the port
-        return family == socket.AF_INET6 and e.errno == errno.EADDRNOTAVAIL
+        # no IPv6 (loopback) at all is not a reason to refuse the port
+        return family == socket.AF_INET6 and e.errno in (errno.EADDRNOTAVAIL,
+                                                         errno.EAFNOSUPPORT)
 
 
 def free_port():

@@ -302,6 +302,18 @@ void ek_trust_free(struct estkit_server *srv)
 	pthread_mutex_destroy(&srv->trust_mu);
 }
 
+/* 1 when cert is in list already. */
+static int added_has(STACK_OF(X509) *list, X509 *cert)
+{
+	int i;
+
+	for (i = 0; i < sk_X509_num(list); i++) {
+		if (X509_cmp(sk_X509_value(list, i), cert) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* See estkit/server.h. */
 enum estkit_status estkit_server_add_client_ca(struct estkit_server *srv, X509 *cert)
 {
@@ -318,7 +330,9 @@ enum estkit_status estkit_server_add_client_ca(struct estkit_server *srv, X509 *
 		rc = ESTKIT_ENOMEM;
 		goto out;
 	}
-	/* remembered, so that a reload of the files keeps it */
+	/* remembered, so that a reload of the files keeps it (once: estd adds it on each SIGHUP) */
+	if (added_has(srv->added_cas, cert))
+		goto add;
 	if (X509_up_ref(cert) != 1) {
 		rc = ESTKIT_ENOMEM;
 		goto out;
@@ -328,6 +342,7 @@ enum estkit_status estkit_server_add_client_ca(struct estkit_server *srv, X509 *
 		rc = ESTKIT_ENOMEM;
 		goto out;
 	}
+add:
 	rc = store_add(srv->verify_store, cert);
 	/* an anchor added at run time is an explicit one (the CA's next root) */
 	if (rc == ESTKIT_OK && srv->explicit_store != NULL)

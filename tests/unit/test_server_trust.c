@@ -382,6 +382,8 @@ static void test_reload_keeps_added_and_split(void **state)
 	p = ek_peer_get(srv, kept.s);
 	assert_int_equal(p->implicit, 1);
 	assert_int_equal(estkit_server_add_client_ca(srv, b_ca), ESTKIT_OK);
+	assert_int_equal(estkit_server_add_client_ca(srv, b_ca), ESTKIT_OK); /* estd: each SIGHUP */
+	assert_int_equal(sk_X509_num(srv->added_cas), 1);
 	assert_int_equal(ek_peer_get(srv, kept.s)->implicit, 0);
 	put_files(implicit, a_pem, NULL); /* B gone from the files */
 	assert_int_equal(estkit_server_trust_reload(srv), ESTKIT_OK);

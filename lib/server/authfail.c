@@ -14,7 +14,10 @@
  * brute-force another account) nor any other address's.
  *
  * The table is a fixed array of `table` entries (memory bounded whatever the
- * number of addresses), hashed by address with PROBES linear probes; a new
+ * number of addresses), hashed by address with PROBES linear probes. The
+ * hash is keyed with a random secret of the tracker (addrkey.c): a peer
+ * choosing its addresses (an IPv6 peer has plenty) cannot aim them at the
+ * probe window of an address it wants evicted. A new
  * address takes a free or expired slot among them, else evicts the least
  * recently failed unlocked one (or, all being locked, the one whose lockout
  * ends first). One mutex guards it: every I/O loop and job thread of the
@@ -22,8 +25,6 @@
  * connections land on.
  */
 #include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -44,6 +45,7 @@ struct af_slot {
 
 struct ek_authfail {
 	struct ek_authfail_conf conf;
+	struct ek_addrhash key; /* the secret of the slot hash */
 	size_t n;
 	struct af_slot *slots; /* [mu] */
 	pthread_mutex_t mu;
@@ -63,7 +65,8 @@ struct ek_authfail *ek_authfail_new(const struct ek_authfail_conf *conf)
 	af->conf = *conf;
 	af->n = (size_t)conf->table;
 	af->slots = calloc(af->n, sizeof(*af->slots));
-	if (af->slots == NULL || pthread_mutex_init(&af->mu, NULL) != 0) {
+	if (af->slots == NULL || ek_addrhash_init(&af->key) != 0 ||
+	    pthread_mutex_init(&af->mu, NULL) != 0) {
 		free(af->slots);
 		free(af);
 		return NULL;
@@ -81,52 +84,6 @@ void ek_authfail_free(struct ek_authfail *af)
 	free(af);
 }
 
-/* See server_internal.h. */
-int ek_authfail_addr(const char *peer, unsigned char out[16])
-{
-	char host[64];
-	const char *end = NULL;
-	size_t len;
-	struct in_addr v4;
-
-	if (peer == NULL)
-		return -1;
-	if (peer[0] == '[') { /* "[v6]:port" */
-		peer++;
-		end = strchr(peer, ']');
-	} else { /* "a.b.c.d:port" or a bare address */
-		end = strrchr(peer, ':');
-		if (end == NULL || strchr(peer, ':') != end)
-			end = peer + strlen(peer);
-	}
-	if (end == NULL || (len = (size_t)(end - peer)) == 0 || len >= sizeof(host))
-		return -1;
-	memcpy(host, peer, len);
-	host[len] = '\0';
-	memset(out, 0, 16);
-	if (inet_pton(AF_INET, host, &v4) == 1) {
-		out[10] = out[11] = 0xff;
-		memcpy(out + 12, &v4, 4);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, out) != 1)
-		return -1;
-	/* a mapped IPv4 address stays whole; a real IPv6 one counts by /64 */
-	if (!(memcmp(out, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0))
-		memset(out + 8, 0, 8);
-	return 0;
-}
-
-static size_t addr_hash(const unsigned char a[16], size_t n)
-{
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
-	int i;
-
-	for (i = 0; i < 16; i++)
-		h = (h ^ a[i]) * 1099511628211ull;
-	return (size_t)(h % n);
-}
-
 /* A slot that holds nothing worth keeping at now. */
 static int slot_idle(const struct ek_authfail *af, const struct af_slot *s, int64_t now)
 {
@@ -138,7 +95,7 @@ static int slot_idle(const struct ek_authfail *af, const struct af_slot *s, int6
 static struct af_slot *find(struct ek_authfail *af, const unsigned char addr[16], int64_t now,
 			    int create)
 {
-	size_t h = addr_hash(addr, af->n), i;
+	size_t h = (size_t)(ek_addrhash(&af->key, addr) % af->n), i;
 	struct af_slot *victim = NULL, *s = NULL;
 
 	for (i = 0; i < PROBES && i < af->n; i++) {
@@ -173,11 +130,21 @@ static struct af_slot *find(struct ek_authfail *af, const unsigned char addr[16]
 /* See server_internal.h. */
 unsigned ek_authfail_locked(struct ek_authfail *af, const char *peer, int64_t now)
 {
-	unsigned char addr[16];
+	unsigned char addr[EK_ADDRKEY_LEN];
+
+	if (ek_addrkey_text(peer, addr) != 0)
+		return 0;
+	return ek_authfail_locked_key(af, addr, now);
+}
+
+/* See server_internal.h. */
+unsigned ek_authfail_locked_key(struct ek_authfail *af, const unsigned char addr[16],
+				int64_t now)
+{
 	struct af_slot *s = NULL;
 	unsigned left = 0;
 
-	if (af == NULL || ek_authfail_addr(peer, addr) != 0)
+	if (af == NULL)
 		return 0;
 	pthread_mutex_lock(&af->mu);
 	s = find(af, addr, now, 0);
@@ -191,14 +158,26 @@ unsigned ek_authfail_locked(struct ek_authfail *af, const char *peer, int64_t no
 unsigned ek_authfail_record(struct ek_authfail *af, const char *peer, int64_t now,
 			    int *locked_now)
 {
-	unsigned char addr[16];
+	unsigned char addr[EK_ADDRKEY_LEN];
+
+	if (locked_now != NULL)
+		*locked_now = 0;
+	if (ek_addrkey_text(peer, addr) != 0)
+		return 0;
+	return ek_authfail_record_key(af, addr, now, locked_now);
+}
+
+/* See server_internal.h. */
+unsigned ek_authfail_record_key(struct ek_authfail *af, const unsigned char addr[16],
+				int64_t now, int *locked_now)
+{
 	struct af_slot *s = NULL;
 	unsigned delay = 0;
 	uint64_t d;
 
 	if (locked_now != NULL)
 		*locked_now = 0;
-	if (af == NULL || ek_authfail_addr(peer, addr) != 0)
+	if (af == NULL)
 		return 0;
 	pthread_mutex_lock(&af->mu);
 	s = find(af, addr, now, 1);
@@ -272,33 +251,16 @@ int ek_authfail_refused(struct estkit_request *r)
 	return 1;
 }
 
-/* See server_internal.h. */
-int ek_authfail_fd_peer(int fd, char *host, size_t hostsz)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	const void *a = NULL;
-
-	if (fd < 0 || hostsz < INET6_ADDRSTRLEN || getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
-		return -1;
-	if (ss.ss_family == AF_INET)
-		a = &((struct sockaddr_in *)&ss)->sin_addr;
-	else if (ss.ss_family == AF_INET6)
-		a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
-	if (a == NULL || inet_ntop(ss.ss_family, a, host, (socklen_t)hostsz) == NULL)
-		return -1;
-	return 0;
-}
-
 /* See server_internal.h. Any thread (TLS verification, SRP handshakes). */
 void ek_authfail_tls(struct estkit_server *srv, int fd, const char *what)
 {
 	char host[INET6_ADDRSTRLEN + 2] = "";
+	unsigned char addr[EK_ADDRKEY_LEN];
 	int locked = 0;
 
-	if (srv->authfail == NULL || ek_authfail_fd_peer(fd, host, sizeof(host)) != 0)
+	if (srv->authfail == NULL || ek_addrkey_fd(fd, addr, host, sizeof(host)) != 0)
 		return;
-	(void)ek_authfail_record(srv->authfail, host, ek_authfail_now(), &locked);
+	(void)ek_authfail_record_key(srv->authfail, addr, ek_authfail_now(), &locked);
 	if (locked)
 		ek_server_log(srv, ESTKIT_LOG_WARN,
 			      "auth lockout peer=%s failures=%d window=%ds lockout=%ds "

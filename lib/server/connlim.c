@@ -6,7 +6,8 @@
  * authfail.c: one IPv6 host usually holds a whole /64). A connection takes a
  * slot when it is accepted and gives it back when its SSL is freed, which
  * can happen on another thread than the one that accepted it (teardown), so
- * one mutex guards the table.
+ * one mutex guards the table. Address keys and their keyed hash are
+ * addrkey.c's, as for the brute-force tracker.
  *
  * The table is a fixed pool of entries, one per address holding at least one
  * connection, chained in hash buckets; the hash is keyed with a random
@@ -18,14 +19,10 @@
  * address is refused (EK_CONNLIM_FULL, fail closed) rather than let through
  * uncounted.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/rand.h>
 #include "server/server_internal.h"
 
 struct cl_entry {
@@ -41,7 +38,7 @@ struct ek_connlim {
 	struct cl_entry *entries; /* [mu] */
 	int *buckets;             /* [mu] first entry of each chain, -1: empty */
 	int free_head;            /* [mu] */
-	uint64_t k0, k1;          /* hash key */
+	struct ek_addrhash key;   /* the secret of the bucket hash */
 	struct ek_connlim_stats st; /* [mu] */
 	uint64_t unreported;      /* [mu] refusals since the last report */
 	int64_t last_report;      /* [mu] monotonic seconds; INT64_MIN: never */
@@ -52,7 +49,6 @@ struct ek_connlim {
 struct ek_connlim *ek_connlim_new(int limit, int entries)
 {
 	struct ek_connlim *cl = NULL;
-	unsigned char key[16];
 	int i;
 
 	if (limit <= 0 || entries <= 0 || entries > (1 << 26))
@@ -66,15 +62,13 @@ struct ek_connlim *ek_connlim_new(int limit, int entries)
 		;
 	cl->entries = calloc((size_t)entries, sizeof(*cl->entries));
 	cl->buckets = malloc(cl->nbuckets * sizeof(*cl->buckets));
-	if (cl->entries == NULL || cl->buckets == NULL || RAND_bytes(key, sizeof(key)) != 1 ||
+	if (cl->entries == NULL || cl->buckets == NULL || ek_addrhash_init(&cl->key) != 0 ||
 	    pthread_mutex_init(&cl->mu, NULL) != 0) {
 		free(cl->entries);
 		free(cl->buckets);
 		free(cl);
 		return NULL;
 	}
-	memcpy(&cl->k0, key, 8);
-	memcpy(&cl->k1, key + 8, 8);
 	for (i = 0; i < entries; i++)
 		cl->entries[i].next = i + 1 < entries ? i + 1 : -1;
 	cl->free_head = 0;
@@ -95,44 +89,9 @@ void ek_connlim_free(struct ek_connlim *cl)
 	free(cl);
 }
 
-/* See server_internal.h. */
-int ek_connlim_key(const struct sockaddr *sa, socklen_t len, unsigned char key[16])
-{
-	if (sa == NULL)
-		return -1;
-	memset(key, 0, 16);
-	if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
-		key[10] = key[11] = 0xff;
-		memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-		return 0;
-	}
-	if (sa->sa_family != AF_INET6 || len < (socklen_t)sizeof(struct sockaddr_in6))
-		return -1;
-	memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-	/* a mapped IPv4 address stays whole; a real IPv6 one counts by /64 */
-	if (memcmp(key, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) != 0)
-		memset(key + 8, 0, 8);
-	return 0;
-}
-
-/* MurmurHash3's 64-bit finaliser. */
-static uint64_t fmix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x;
-}
-
 static size_t bucket_of(const struct ek_connlim *cl, const unsigned char key[16])
 {
-	uint64_t lo, hi;
-
-	memcpy(&lo, key, 8);
-	memcpy(&hi, key + 8, 8);
-	return (size_t)(fmix64(fmix64(lo ^ cl->k0) ^ hi ^ cl->k1) & (cl->nbuckets - 1));
+	return (size_t)(ek_addrhash(&cl->key, key) & (cl->nbuckets - 1));
 }
 
 /* The entry of key in bucket b, or -1. [mu] */

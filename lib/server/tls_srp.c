@@ -268,12 +268,12 @@ static int username_cb(SSL *ssl, int *ad, void *arg)
 	struct ek_srp *srp = srv->srp;
 	char *name = SSL_get_srp_username(ssl);
 	SRP_user_pwd *u = NULL;
-	char host[64];
+	unsigned char addr[EK_ADDRKEY_LEN];
 	int ok = 0;
 
 	*ad = SSL_AD_INTERNAL_ERROR;
-	if (ek_authfail_fd_peer(SSL_get_fd(ssl), host, sizeof(host)) == 0 &&
-	    ek_authfail_locked(srv->authfail, host, ek_authfail_now()) > 0) {
+	if (ek_addrkey_fd(SSL_get_fd(ssl), addr, NULL, 0) == 0 &&
+	    ek_authfail_locked_key(srv->authfail, addr, ek_authfail_now()) > 0) {
 		*ad = SSL_AD_ACCESS_DENIED;
 		return SSL3_AL_FATAL; /* refused, not a guess: not counted again */
 	}

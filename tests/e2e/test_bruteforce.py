@@ -7,6 +7,7 @@ when the lockout ends. 127.0.0.2 is the second source address (loopback)."""
 import base64
 import hashlib
 import hmac
+import itertools
 import socket
 import ssl
 import struct
@@ -137,5 +138,53 @@ def test_zero_limit_disables_the_protection(tmp_path):
                                           headers=[("Authorization", "Basic !!!")]))
             assert r.status == 401 and dt < 1.0, (r, dt)
         c.close()
+    finally:
+        srv.teardown()
+
+
+def fnv_slot(ipv4, table):
+    """The slot the tracker's old unkeyed hash (FNV-1a of the key) gave an
+    IPv4 address: what a peer choosing its addresses could aim."""
+    h = 1469598103934665603
+    for b in bytes(10) + b"\xff\xff" + socket.inet_aton(ipv4):
+        h = ((h ^ b) * 1099511628211) % (1 << 64)
+    return h % table
+
+
+def test_aimed_addresses_do_not_evict_a_lockout(tmp_path):
+    """Loopback addresses picked to share 127.0.0.1's slot under an unkeyed
+    hash fill its probe window with lockouts; the table then evicted the
+    lockout ending first, 127.0.0.1's. The keyed hash scatters them."""
+    table = 4096
+    srv = Estd(tmp_path).init()
+    set_ini(srv.conf, "auth", "auth_fail_limit", "2")
+    set_ini(srv.conf, "auth", "auth_fail_window", "60")
+    set_ini(srv.conf, "auth", "auth_fail_lockout", "60")
+    set_ini(srv.conf, "auth", "auth_fail_delay", "0")
+    set_ini(srv.conf, "auth", "auth_fail_table", str(table))
+    srv.start()
+    try:
+        work = tmp_path / "w"
+        work.mkdir()
+        key, spki = H.ec_key(work, "k")
+        csr = H.b64(H.build_csr(work, key, spki, H.name((H.OID_CN, "bf"))))
+        victim = H.Client(srv.port, srv.ca)
+        for _ in range(2):
+            assert victim.raw(H.enroll_bytes(csr, auth=WRONG)).status == 401
+        assert victim.raw(H.enroll_bytes(csr)).status == 429
+        want = fnv_slot("127.0.0.1", table)
+        addrs = (f"127.{i >> 16}.{(i >> 8) & 255}.{i & 255}" for i in range(256, 1 << 24))
+        aimed = list(itertools.islice((a for a in addrs if fnv_slot(a, table) == want), 12))
+        time.sleep(1.1)  # their lockouts end after the victim's
+        for src in aimed:
+            c = H.Client(srv.port, srv.ca, source=src)
+            for _ in range(2):
+                assert c.raw(H.enroll_bytes(csr, auth=WRONG)).status == 401
+            assert c.raw(H.enroll_bytes(csr)).status == 429, src
+            c.close()
+        # still locked out: even the right password is refused
+        r = victim.raw(H.enroll_bytes(csr))
+        assert r.status == 429, r
+        victim.close()
     finally:
         srv.teardown()

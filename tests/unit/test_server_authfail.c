@@ -47,21 +47,21 @@ static void test_addr_keys_ipv4_and_ipv6_prefix(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int rc = ek_authfail_addr(cases[i].peer, a);
+		int rc = ek_addrkey_text(cases[i].peer, a);
 		if (rc != (cases[i].ok ? 0 : -1))
 			fail_msg("case %zu (%s): rc %d", i, cases[i].peer ? cases[i].peer : "NULL",
 				 rc);
 		if (cases[i].same_as != NULL) {
-			assert_int_equal(ek_authfail_addr(cases[i].same_as, b), 0);
+			assert_int_equal(ek_addrkey_text(cases[i].same_as, b), 0);
 			assert_memory_equal(a, b, 16);
 		}
 	}
 	/* different /64s and different IPv4 hosts differ */
-	assert_int_equal(ek_authfail_addr("[2001:db8:0:1::1]:1", a), 0);
-	assert_int_equal(ek_authfail_addr("[2001:db8:0:2::1]:1", b), 0);
+	assert_int_equal(ek_addrkey_text("[2001:db8:0:1::1]:1", a), 0);
+	assert_int_equal(ek_addrkey_text("[2001:db8:0:2::1]:1", b), 0);
 	assert_memory_not_equal(a, b, 16);
-	assert_int_equal(ek_authfail_addr("127.0.0.1:1", a), 0);
-	assert_int_equal(ek_authfail_addr("127.0.0.2:1", b), 0);
+	assert_int_equal(ek_addrkey_text("127.0.0.1:1", a), 0);
+	assert_int_equal(ek_addrkey_text("127.0.0.2:1", b), 0);
 	assert_memory_not_equal(a, b, 16);
 }
 
@@ -206,6 +206,53 @@ static void test_table_is_bounded_and_keeps_lockouts(void **state)
 	ek_authfail_free(af);
 }
 
+/* The table's old unkeyed hash (FNV-1a of the key): what an attacker could aim at. */
+static size_t fnv_slot(const unsigned char k[16], size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+	int i;
+
+	for (i = 0; i < 16; i++)
+		h = (h ^ k[i]) * 1099511628211ull;
+	return (size_t)(h % n);
+}
+
+static void test_aimed_addresses_do_not_evict_a_lockout(void **state)
+{
+	/*
+	 * 16 addresses whose FNV-1a slot is the victim's: under an unkeyed
+	 * hash they all probe the victim's window, fill it with lockouts and
+	 * evict the victim's (the one ending first). Keyed, they land anywhere.
+	 */
+	static const struct ek_authfail_conf c = { 2, 60, 600, 4096, 0 };
+	struct ek_authfail *af = ek_authfail_new(&c);
+	unsigned char k[16];
+	char peer[64];
+	size_t want;
+	int found = 0, i, locked = 0;
+
+	(void)state;
+	assert_non_null(af);
+	assert_int_equal(ek_addrkey_text("10.0.0.1", k), 0);
+	want = fnv_slot(k, 4096);
+	(void)ek_authfail_record(af, "10.0.0.1:1", 10, NULL);
+	(void)ek_authfail_record(af, "10.0.0.1:1", 10, &locked);
+	assert_int_equal(locked, 1);
+	for (i = 2; found < 16 && i < (1 << 24); i++) {
+		snprintf(peer, sizeof(peer), "10.%d.%d.%d:1", i >> 16, (i >> 8) & 255, i & 255);
+		assert_int_equal(ek_addrkey_text(peer, k), 0);
+		if (fnv_slot(k, 4096) != want)
+			continue;
+		found++;
+		(void)ek_authfail_record(af, peer, 11, NULL);
+		(void)ek_authfail_record(af, peer, 11, NULL);
+		assert_true(ek_authfail_locked(af, peer, 12) > 0);
+	}
+	assert_int_equal(found, 16);
+	assert_int_equal(ek_authfail_locked(af, "10.0.0.1:1", 12), 598);
+	ek_authfail_free(af);
+}
+
 struct thr_arg {
 	struct ek_authfail *af;
 	int locks;
@@ -259,6 +306,7 @@ int main(void)
 		cmocka_unit_test(test_delay_is_capped),
 		cmocka_unit_test(test_unparsable_peers_are_ignored),
 		cmocka_unit_test(test_table_is_bounded_and_keeps_lockouts),
+		cmocka_unit_test(test_aimed_addresses_do_not_evict_a_lockout),
 		cmocka_unit_test(test_threads_share_one_count),
 	};
 

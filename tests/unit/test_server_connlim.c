@@ -47,7 +47,7 @@ static void key_of(const char *text, unsigned char key[16])
 	socklen_t len = 0;
 
 	assert_int_equal(sockaddr_of(text, &ss, &len), 0);
-	assert_int_equal(ek_connlim_key((struct sockaddr *)&ss, len, key), 0);
+	assert_int_equal(ek_addrkey_sockaddr((struct sockaddr *)&ss, len, key), 0);
 }
 
 struct key_case {
@@ -80,10 +80,10 @@ static void test_keys_group_ipv6_by_64_and_keep_ipv4_whole(void **state)
 	}
 	/* the format of the brute-force tracker's keys */
 	key_of("192.0.2.7", a);
-	assert_int_equal(ek_authfail_addr("192.0.2.7:1", want), 0);
+	assert_int_equal(ek_addrkey_text("192.0.2.7:1", want), 0);
 	assert_memory_equal(a, want, 16);
 	key_of("2001:db8:1:2:3:4:5:6", a);
-	assert_int_equal(ek_authfail_addr("[2001:db8:1:2::]:1", want), 0);
+	assert_int_equal(ek_addrkey_text("[2001:db8:1:2::]:1", want), 0);
 	assert_memory_equal(a, want, 16);
 }
 
@@ -94,16 +94,16 @@ static void test_keys_refuse_other_families_and_short_lengths(void **state)
 	unsigned char key[16];
 
 	(void)state;
-	assert_int_equal(ek_connlim_key(NULL, 0, key), -1);
+	assert_int_equal(ek_addrkey_sockaddr(NULL, 0, key), -1);
 	assert_int_equal(sockaddr_of("192.0.2.1", &ss, &len), 0);
-	assert_int_equal(ek_connlim_key((struct sockaddr *)&ss, len - 1, key), -1);
+	assert_int_equal(ek_addrkey_sockaddr((struct sockaddr *)&ss, len - 1, key), -1);
 	assert_int_equal(sockaddr_of("2001:db8::1", &ss, &len), 0);
-	assert_int_equal(ek_connlim_key((struct sockaddr *)&ss, sizeof(struct sockaddr_in), key),
+	assert_int_equal(ek_addrkey_sockaddr((struct sockaddr *)&ss, sizeof(struct sockaddr_in), key),
 			 -1);
 	ss.ss_family = AF_UNIX;
-	assert_int_equal(ek_connlim_key((struct sockaddr *)&ss, sizeof(ss), key), -1);
+	assert_int_equal(ek_addrkey_sockaddr((struct sockaddr *)&ss, sizeof(ss), key), -1);
 	ss.ss_family = AF_UNSPEC;
-	assert_int_equal(ek_connlim_key((struct sockaddr *)&ss, sizeof(ss), key), -1);
+	assert_int_equal(ek_addrkey_sockaddr((struct sockaddr *)&ss, sizeof(ss), key), -1);
 }
 
 static void test_new_refuses_bad_settings(void **state)

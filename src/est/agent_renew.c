@@ -128,26 +128,24 @@ static const char *key_spec(const struct attempt *a, char *buf, size_t len)
 /* RFC 7894 otpChallenge: the one-time password also goes into the request. */
 static int add_otp(struct attempt *a, const struct est_csr_plan *p)
 {
-	unsigned char *buf = NULL;
-	size_t len = 0, n = 0;
-	char otp[256];
+	char *otp = NULL;
 	enum estkit_status rc;
 
 	if (!a->enroll || a->ac->otp_file == NULL)
 		return 0;
-	if (estkit_file_read(a->ac->otp_file, &buf, &len) != ESTKIT_OK) {
-		agent_log(a->ac->name, "cannot read otp_file %s", a->ac->otp_file);
+	rc = est_secret_file_line(a->ac->otp_file, &otp);
+	if (rc != ESTKIT_OK) {
+		if (rc == ESTKIT_EINVAL)
+			agent_log(a->ac->name, "otp_file %s: empty first line or longer than %d bytes",
+			          a->ac->otp_file, EST_SECRET_MAX);
+		else
+			agent_log(a->ac->name, "cannot read otp_file %s", a->ac->otp_file);
 		return -1;
 	}
-	while (n < len && n < sizeof(otp) - 1 && buf[n] != '\n' && buf[n] != '\r')
-		n++;
-	memcpy(otp, buf, n);
-	otp[n] = '\0';
-	estkit_free_secret(buf, len);
-	rc = n > 0 ? estkit_csr_set_attr(a->csr, ESTKIT_ATTR_OTP_CHALLENGE, otp) : ESTKIT_EINVAL;
+	rc = estkit_csr_set_attr(a->csr, ESTKIT_ATTR_OTP_CHALLENGE, otp);
 	if (rc == ESTKIT_OK)
 		rc = estkit_csr_sign(a->csr, a->key);
-	OPENSSL_cleanse(otp, sizeof(otp));
+	est_secret_free(otp);
 	ERR_clear_error();
 	if (rc != ESTKIT_OK || est_request_sign(a->cmd, p, a->key, a->csr) != EST_EXIT_OK) {
 		agent_log(a->ac->name, "cannot put the one-time password in the request");

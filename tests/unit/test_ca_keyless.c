@@ -106,7 +106,7 @@ static struct estd_ca_profile *profile(void)
 {
 	struct estd_profile src = { (char *)"default", 30, (char *)"digitalSignature",
 				    (char *)"clientAuth",
-				    (char *)"ec:P-256, ec:P-384, rsa:2048, ed25519", 1, NULL, 0 };
+				    (char *)"ec:P-256, ec:P-384, rsa:2048, ed25519", 1, NULL, 0, NULL, 0 };
 	struct estd_ca_profile *p = NULL;
 	char err[256];
 
@@ -354,7 +354,7 @@ static void test_keyless_refuses_like_issue(void **state)
 {
 	struct fixture *f = *state;
 	struct estd_profile src = { (char *)"strict", 30, (char *)"digitalSignature",
-				    (char *)"clientAuth", (char *)"ec:P-256", 0, NULL, 0 };
+				    (char *)"clientAuth", (char *)"ec:P-256", 0, NULL, 0, NULL, 0 };
 	struct estd_ca_profile *p = NULL;
 	EVP_PKEY *k = tu_key("EC", "P-256", 0);
 	X509_REQ *csr = tu_csr(k, NULL, NULL, NULL);

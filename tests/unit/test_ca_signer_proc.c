@@ -393,7 +393,7 @@ static int teardown_proc(void **state)
 static struct estd_ca_profile *profile(void)
 {
 	struct estd_profile src = { (char *)"default", 30, (char *)"digitalSignature",
-				    (char *)"clientAuth", (char *)"ec:P-256, rsa:2048", 1, NULL, 0 };
+				    (char *)"clientAuth", (char *)"ec:P-256, rsa:2048", 1, NULL, 0, NULL, 0 };
 	struct estd_ca_profile *p = NULL;
 	char err[256];
 

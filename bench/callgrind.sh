@@ -12,6 +12,10 @@
 #   SIGNERS ["inline process"]  [ca] signer modes to measure enrollments with
 #   TOP [25]          functions listed per measurement
 #   KEEP [0]          1: keep the scratch directory (callgrind files, logs)
+#   IMPLICIT [0]      1: also an [auth] implicit_ca (a throw-away third-party CA),
+#                     so every connection's client certificate is checked against
+#                     the explicit anchors alone (RFC 7030 3.3.2)
+#   REENROLL [0]      1: also measure keep-alive /simplereenroll (signer inline)
 #
 # For each measurement estd runs twice under valgrind --tool=callgrind (with
 # --trace-children=yes, so signer workers are counted too): once serving WARM
@@ -65,6 +69,12 @@ dir=$W/srv
 port=$(free_port)
 "$ESTD" init --dir "$dir" --key-type "$KEYTYPE" --listen "127.0.0.1:$port" >/dev/null
 printf 'estpwd\n' | "$ESTD" user add estuser -c "$dir/estd.conf" >/dev/null
+if [ "${IMPLICIT:-0}" = 1 ]; then
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=thirdparty \
+		-keyout "$W/implicit.key" -out "$dir/implicit.pem" -days 2 \
+		-addext basicConstraints=critical,CA:TRUE 2>/dev/null
+	sed -i 's/^\[auth\]$/[auth]\nimplicit_ca = implicit.pem/' "$dir/estd.conf"
+fi
 
 # run NAME REQUESTS OP: estd under callgrind serving REQUESTS requests of OP.
 run() {
@@ -128,6 +138,9 @@ for s in $SIGNERS; do
 	measure "keep-alive /simpleenroll, signer $s" simpleenroll
 done
 sed -i 's/^signer = .*/signer = inline/' "$dir/estd.conf"
+if [ "${REENROLL:-0}" = 1 ]; then
+	measure "keep-alive /simplereenroll, signer inline" simplereenroll
+fi
 measure "keep-alive /cacerts" cacerts
 
 cc -O2 -Wall -Wextra -Werror -o "$W/crypto_ir" "$HERE/crypto_ir.c" -lcrypto

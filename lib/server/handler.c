@@ -17,7 +17,6 @@
 #include <openssl/x509.h>
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
-#include <estkit/pki.h>
 #include "server/server_internal.h"
 
 static const char *status_phrase(int status)
@@ -305,11 +304,17 @@ static const char *method_name(int m)
 	}
 }
 
-static void set_peer(struct estkit_request *r, struct evhttp_connection *evcon)
+/*
+ * The peer's address, and who it is as the TLS handshake says: the
+ * connection's entry (peer.c), worked out on its first request. 0, or -1
+ * when out of memory.
+ */
+static int set_peer(struct estkit_request *r, struct evhttp_connection *evcon)
 {
 	char *addr = NULL;
 	ev_uint16_t port = 0;
-	X509 *cert = ek_tls_peer_cert(evcon);
+	SSL *ssl = ek_tls_conn_ssl(evcon);
+	const struct ek_peer *p = NULL;
 
 	evhttp_connection_get_peer(evcon, &addr, &port);
 	if (addr != NULL && strchr(addr, ':') != NULL)
@@ -317,25 +322,21 @@ static void set_peer(struct estkit_request *r, struct evhttp_connection *evcon)
 	else
 		snprintf(r->peer, sizeof(r->peer), "%s:%u", addr != NULL ? addr : "?",
 			 (unsigned)port);
-	if (cert != NULL && X509_up_ref(cert) == 1) {
-		char *subj = NULL;
-		r->peer_cert = cert;
-		r->peer_implicit = ek_trust_peer_implicit(r->srv, evcon, cert);
-		if (estkit_name_oneline(X509_get_subject_name(cert), &subj) == ESTKIT_OK) {
-			size_t n = strlen(subj) + sizeof("cert:");
-			r->identity = OPENSSL_malloc(n);
-			if (r->identity != NULL)
-				snprintf(r->identity, n, "cert:%s", subj);
-			estkit_free(subj);
-		}
+	if (ssl == NULL)
+		return 0;
+	if ((p = ek_peer_get(r->srv, ssl)) == NULL)
+		return -1;
+	if (p->cert != NULL) {
+		if (X509_up_ref(p->cert) != 1)
+			return -1;
+		r->peer_cert = p->cert;
+		r->peer_implicit = p->implicit;
 	}
-	/* RFC 7030 3.3.3: an SRP login authenticates like an HTTP user (no certificate then) */
-	if (cert == NULL && (r->user = ek_tls_peer_srp_user(r->srv, evcon)) != NULL) {
-		size_t n = strlen(r->user) + sizeof("srp:");
-		r->identity = OPENSSL_malloc(n);
-		if (r->identity != NULL)
-			snprintf(r->identity, n, "srp:%s", r->user);
-	}
+	if (p->srp_user != NULL && (r->user = OPENSSL_strdup(p->srp_user)) == NULL)
+		return -1;
+	if (p->identity != NULL && (r->identity = OPENSSL_strdup(p->identity)) == NULL)
+		return -1;
+	return 0;
 }
 
 static struct estkit_request *request_new(struct ek_loop *loop, struct evhttp_request *ev)
@@ -354,16 +355,24 @@ static struct estkit_request *request_new(struct ek_loop *loop, struct evhttp_re
 	snprintf(r->method_name, sizeof(r->method_name), "%s", method_name(r->method));
 	r->path = strndup(uri != NULL ? uri : "", uri != NULL ? strcspn(uri, "?") : 0);
 	r->target = strdup(uri != NULL ? uri : "");
-	if (r->path == NULL || r->target == NULL) {
-		free(r->path);
-		free(r->target);
-		free(r);
+	if (r->path == NULL || r->target == NULL || set_peer(r, evcon) != 0) {
+		ek_request_free(r);
 		return NULL;
 	}
-	set_peer(r, evcon);
 	ek_server_req_begin(r->srv);
 	evhttp_connection_set_closecb(evcon, on_close, r);
 	return r;
+}
+
+/* The connection's channel binding into r->chanbind ("" when none). */
+static void set_channel_binding(struct estkit_request *r)
+{
+	SSL *ssl = ek_tls_conn_ssl(evhttp_request_get_connection(r->ev));
+	struct ek_peer *p = ssl != NULL ? ek_peer_get(r->srv, ssl) : NULL;
+
+	r->chanbind[0] = '\0';
+	if (p != NULL)
+		snprintf(r->chanbind, sizeof(r->chanbind), "%s", ek_peer_channel_binding(p, ssl));
 }
 
 static int reply(struct estkit_request *r, int status, const char *reason)
@@ -410,7 +419,7 @@ static int route_enroll(struct estkit_request *r)
 		return reply(r, 500, "internal error");
 	r->bodylen = (size_t)evbuffer_remove(body, r->body, len);
 	/* RFC 7030 3.5: the SSL is only reachable here, on the loop */
-	ek_tls_channel_binding(evhttp_request_get_connection(r->ev), r->chanbind);
+	set_channel_binding(r);
 	return 0;
 }
 

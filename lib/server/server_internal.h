@@ -150,6 +150,8 @@ struct estkit_server {
 	char *implicit_ca_file;    /* implicit client-cert anchors (RFC 7030 3.6); NULL: none */
 	X509_STORE *explicit_store; /* explicit anchors alone, set when implicit_ca_file is */
 	struct ek_srp *srp;        /* TLS-SRP verifiers (tls_srp.c); NULL: no SRP */
+	unsigned trust_gen;        /* [atomic] bumped when client-cert trust anchors change */
+	unsigned long peer_verifications; /* [atomic] implicit-vs-explicit checks made (peer.c) */
 };
 
 /* ---- server.c ---- */
@@ -173,14 +175,8 @@ struct bufferevent *ek_tls_bevcb(struct event_base *base, void *arg);
  * address (srv->connlim) and shuts down those over the limit. Loop thread.
  */
 void ek_tls_check_cb(evutil_socket_t fd, short what, void *arg);
-/* The verified TLS client certificate of a connection (borrowed) or NULL. */
-X509 *ek_tls_peer_cert(struct evhttp_connection *evcon);
-
-/* The TLS-SRP user of a connection (OPENSSL_malloc'ed) or NULL. Loop thread. */
-char *ek_tls_peer_srp_user(struct estkit_server *srv, struct evhttp_connection *evcon);
-
-/* The channel binding of a connection (base64, "" when none). Loop thread. */
-void ek_tls_channel_binding(struct evhttp_connection *evcon, char out[ESTKIT_CHANBIND_B64_MAX]);
+/* The SSL of a connection (borrowed) or NULL. */
+SSL *ek_tls_conn_ssl(struct evhttp_connection *evcon);
 
 /* ---- tls_srp.c: TLS-SRP, RFC 5054 / RFC 7030 3.3.3 (the only file calling OpenSSL's SRP API) ---- */
 /*
@@ -219,15 +215,30 @@ char *ek_tls_srp_user(SSL *ssl);
 /* Builds srv->explicit_store when an implicit database is configured. 0 or -1. */
 int ek_trust_explicit_init(struct estkit_server *srv);
 /*
- * 1 when the verified client certificate cert of evcon chains to the
- * implicit anchors only (RFC 7030 3.3.2, 3.6), else 0. Loop thread.
- */
-int ek_trust_peer_implicit(struct estkit_server *srv, struct evhttp_connection *evcon, X509 *cert);
-/*
  * RFC 7030 3.3.2: a certificate of the implicit database authenticates an
  * enrollment only; for any other operation of r it is forgotten.
  */
 void ek_trust_apply_implicit(struct estkit_request *r);
+
+/* ---- peer.c: the client as the TLS handshake saw it, once per connection ---- */
+struct ek_peer {
+	int valid;          /* worked out (not: a first try ran out of memory) */
+	unsigned gen;       /* srv->trust_gen the entry was worked out under */
+	X509 *cert;         /* verified TLS client certificate (own reference) or NULL */
+	int implicit;       /* cert chains to the implicit anchors only (RFC 7030 3.3.2) */
+	char *identity;     /* "cert:SUBJECT", "srp:USER" or NULL */
+	char *srp_user;     /* user of a TLS-SRP handshake or NULL */
+	int chanbind_done;  /* chanbind has been worked out */
+	char chanbind[ESTKIT_CHANBIND_B64_MAX]; /* RFC 7030 3.5, "" when none */
+};
+/*
+ * The peer of the connection ssl belongs to: worked out on the first request
+ * and again when srv->trust_gen moved since; else the entry of an earlier
+ * request. Borrowed: freed with ssl. NULL when out of memory. Loop thread.
+ */
+struct ek_peer *ek_peer_get(struct estkit_server *srv, SSL *ssl);
+/* p's channel binding (base64, "" when none), worked out on first use. Loop thread. */
+const char *ek_peer_channel_binding(struct ek_peer *p, SSL *ssl);
 
 /* ---- chanbind.c (job side) ---- */
 /*

@@ -346,40 +346,9 @@ void ek_tls_check_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* See server_internal.h. */
-X509 *ek_tls_peer_cert(struct evhttp_connection *evcon)
+SSL *ek_tls_conn_ssl(struct evhttp_connection *evcon)
 {
 	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
-	SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
-	X509 *cert = NULL;
 
-	if (ssl == NULL)
-		return NULL;
-	cert = SSL_get0_peer_certificate(ssl);
-	if (cert == NULL || SSL_get_verify_result(ssl) != X509_V_OK)
-		return NULL;
-	return cert;
-}
-
-/* See server_internal.h. */
-char *ek_tls_peer_srp_user(struct estkit_server *srv, struct evhttp_connection *evcon)
-{
-	struct bufferevent *bev = NULL;
-	SSL *ssl = NULL;
-
-	if (srv->srp == NULL)
-		return NULL;
-	bev = evhttp_connection_get_bufferevent(evcon);
-	ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
-	return ssl != NULL ? ek_tls_srp_user(ssl) : NULL;
-}
-
-/* See server_internal.h. */
-void ek_tls_channel_binding(struct evhttp_connection *evcon, char out[ESTKIT_CHANBIND_B64_MAX])
-{
-	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
-	SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
-
-	out[0] = '\0';
-	if (ssl != NULL && estkit_tls_channel_binding(ssl, out) != ESTKIT_OK)
-		out[0] = '\0';
+	return bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
 }

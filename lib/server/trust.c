@@ -13,9 +13,6 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
-#include <event2/http.h>
 
 #include <estkit/server.h>
 #include "server_internal.h"
@@ -56,6 +53,13 @@ enum estkit_status estkit_server_add_client_ca(struct estkit_server *srv, X509 *
 	/* an anchor added at run time is an explicit one (the CA's next root) */
 	if (rc == ESTKIT_OK && srv->explicit_store != NULL)
 		rc = store_add(srv->explicit_store, cert);
+	/*
+	 * Connections work out their peer's standing once (peer.c); a new
+	 * generation makes each do it again on its next request, against the
+	 * anchors as they are now. After the stores changed: a connection that
+	 * reads the old generation meanwhile recomputes once more.
+	 */
+	__atomic_add_fetch(&srv->trust_gen, 1, __ATOMIC_RELEASE);
 	return rc;
 }
 
@@ -78,28 +82,6 @@ int ek_trust_explicit_init(struct estkit_server *srv)
 	X509_STORE_free(srv->explicit_store);
 	srv->explicit_store = st;
 	return 0;
-}
-
-/* See server_internal.h. */
-int ek_trust_peer_implicit(struct estkit_server *srv, struct evhttp_connection *evcon, X509 *cert)
-{
-	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
-	SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
-	X509_STORE_CTX *vctx = NULL;
-	int implicit = 1;
-
-	if (srv->explicit_store == NULL)
-		return 0; /* no implicit database: everything verified is explicit */
-	if (ssl == NULL || (vctx = X509_STORE_CTX_new()) == NULL)
-		return 1; /* cannot tell: grant the lesser rights */
-	if (X509_STORE_CTX_init(vctx, srv->explicit_store, cert, SSL_get_peer_cert_chain(ssl)) ==
-	    1) {
-		X509_STORE_CTX_set_purpose(vctx, X509_PURPOSE_SSL_CLIENT);
-		implicit = X509_verify_cert(vctx) != 1;
-	}
-	X509_STORE_CTX_free(vctx);
-	ERR_clear_error();
-	return implicit;
 }
 
 /* See server_internal.h. */

@@ -187,9 +187,10 @@ static void record(const struct agent_conf *conf, const struct agent_cert *ac,
 		st.last_error[0] = '\0';
 		st.next_attempt = due_time(ac, &st);
 	} else if (r == AGENT_PENDING) {
-		wait = retry_after > 0 ? retry_after : conf->retry_min;
-		st.next_attempt = now + (wait > conf->retry_max ? conf->retry_max : wait);
+		wait = agent_pending_delay(retry_after, conf->retry_min, conf->retry_max);
+		st.next_attempt = now + wait;
 		snprintf(st.last_error, sizeof(st.last_error), "pending approval (HTTP 202)");
+		agent_log(ac->name, "sending the same request again in %ld s", wait);
 	} else {
 		st.failures++;
 		wait = agent_backoff(st.failures, conf->retry_min, conf->retry_max, rnd01());
@@ -259,6 +260,8 @@ static int pass(const struct agent_conf *conf, int force, time_t *next)
 		now = time(NULL);
 		if (force || due_time(ac, &st) <= now)
 			r = attempt(conf, ac);
+		else if (st.pending)
+			r = AGENT_PENDING; /* still waiting for Retry-After: still pending */
 		failed |= r == AGENT_FAILED;
 		pending |= r == AGENT_PENDING;
 		maybe_refresh_trust(conf, ac, 0);

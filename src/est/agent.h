@@ -127,6 +127,14 @@ double agent_jitter(const unsigned char *data, size_t len);
  */
 long agent_backoff(unsigned failures, long retry_min, long retry_max, double rnd);
 
+/*
+ * Delay before sending a pending request (HTTP 202) again: the server's
+ * Retry-After (RFC 7030 4.2.3), or retry_min when it gave none (<= 0), at
+ * most retry_max so that a far Retry-After never parks the certificate
+ * longer than the configuration allows. Never below 1.
+ */
+long agent_pending_delay(long retry_after, long retry_min, long retry_max);
+
 /* ---- agent_store.c ------------------------------------------------------------------ */
 
 /* What the state file remembers between runs. */

@@ -22,6 +22,10 @@
 #define TEN_YEARS         (10L * 365 * 86400)
 
 struct parser {
+	/* the text inih reads, line by line, through read_line() */
+	const char *text;
+	size_t len, pos;
+	int lineno;
 	struct agent_conf *c;
 	struct agent_cert *cur; /* the [cert NAME] being read, NULL in [agent] */
 	int in_agent;
@@ -482,6 +486,43 @@ static int finish(struct agent_conf *c, char *err, size_t len)
 	return 0;
 }
 
+/*
+ * inih's reader over p->text: one line per call. inih (as packaged) holds a
+ * line in a 200-byte buffer and would cut a longer one, or call what is left
+ * a syntax error; a long post_renew_command must get a clear message
+ * instead. A NUL byte is refused too.
+ */
+static char *read_line(char *str, int num, void *stream)
+{
+	struct parser *p = stream;
+	const char *start = p->text + p->pos;
+	const char *nl = NULL;
+	size_t len = 0, used = 0;
+
+	if (p->pos >= p->len)
+		return NULL;
+	nl = memchr(start, '\n', p->len - p->pos);
+	len = nl != NULL ? (size_t)(nl - start) : p->len - p->pos;
+	used = nl != NULL ? len + 1 : len;
+	p->pos += used;
+	p->lineno++;
+	if (memchr(start, '\0', len) != NULL) {
+		conf_fail(p, "line %d: NUL byte in the line", p->lineno);
+		len = 0;
+	}
+	while (len > 0 && start[len - 1] == '\r')
+		len--;
+	/* inih wants room for "\n\0" after the text */
+	if (len + 2 > (size_t)num) {
+		conf_fail(p, "line %d: too long (at most %d characters)", p->lineno, num - 2);
+		len = 0;
+	}
+	memcpy(str, start, len);
+	str[len] = '\n';
+	str[len + 1] = '\0';
+	return str;
+}
+
 static void defaults(struct agent_conf *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -497,6 +538,9 @@ static int parse_common(const char *path, const char *text, struct agent_conf *o
                         size_t errlen)
 {
 	struct parser p;
+	unsigned char *buf = NULL;
+	size_t buflen = 0;
+	enum estkit_status rc = ESTKIT_OK;
 	int r = 0;
 
 	defaults(out);
@@ -509,18 +553,28 @@ static int parse_common(const char *path, const char *text, struct agent_conf *o
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	r = path != NULL ? ini_parse(path, on_key, &p) : ini_parse_string(text, on_key, &p);
+	if (path != NULL && (rc = estkit_file_read(path, &buf, &buflen)) != ESTKIT_OK) {
+		snprintf(err, errlen, "cannot read %s: %s", path, estkit_strerror(rc));
+		goto fail;
+	}
+	p.text = path != NULL ? (const char *)buf : text;
+	p.len = path != NULL ? buflen : strlen(text);
+	r = ini_parse_stream(read_line, &p, on_key, &p);
 	if (r < 0) {
-		snprintf(err, errlen, "cannot read %s: %s", path != NULL ? path : "(string)",
-		         r == -1 ? strerror(errno) : "out of memory");
-	} else if (r > 0) {
+		snprintf(err, errlen, "out of memory");
+	} else if (r > 0 && !p.failed) {
+		snprintf(err, errlen, "line %d: syntax error", r);
+	} else if (r > 0 && strncmp(err, "line ", 5) != 0) {
 		char why[400];
 
-		snprintf(why, sizeof(why), "%s", p.failed ? err : "syntax error");
+		snprintf(why, sizeof(why), "%s", err);
 		snprintf(err, errlen, "line %d: %s", r, why);
-	} else if (finish(out, err, errlen) == 0) {
+	} else if (!p.failed && finish(out, err, errlen) == 0) {
+		estkit_free(buf);
 		return 0;
 	}
+fail:
+	estkit_free(buf);
 	agent_conf_free(out);
 	return -1;
 }

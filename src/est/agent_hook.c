@@ -3,8 +3,15 @@
  * written (no shell is involved unless the command itself is /bin/sh -c
  * '...'), run with the certificate's paths in the environment, bounded in
  * time.
+ *
+ * The hook runs in a process group of its own. When it outlives
+ * hook_timeout the whole group is killed, not just the program named: a
+ * shell script waiting for a stuck child would otherwise leave that child
+ * behind, holding the agent's standard error open (a pipe to the journal, or
+ * to whoever ran `est agent --once`) long after the agent moved on.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,14 +76,24 @@ int agent_hook_split(const char *cmd, char *buf, size_t bufsz, char *argv[AGENT_
 	return argc;
 }
 
-/* In the child: environment, then exec (no PATH search: argv[0] is absolute). */
+/* In the child: own process group, stdin from /dev/null, environment, then
+ * exec (no PATH search: argv[0] is absolute). */
 static void child(const struct agent_cert *ac, char **argv)
 {
 	sigset_t none;
+	int fd = -1;
 
 	/* the daemon blocks its signals to wait for them; the hook must not inherit that */
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	(void)signal(SIGPIPE, SIG_DFL);
+	if (setpgid(0, 0) != 0)
+		_exit(127);
+	/* a hook that reads its input must not wait on the agent's terminal or pipe */
+	if ((fd = open("/dev/null", O_RDONLY)) < 0 || dup2(fd, STDIN_FILENO) < 0)
+		_exit(127);
+	if (fd != STDIN_FILENO)
+		close(fd);
 	if (setenv("EST_AGENT_NAME", ac->name, 1) != 0 ||
 	    setenv("EST_AGENT_CERT", ac->cert_path, 1) != 0 ||
 	    setenv("EST_AGENT_KEY", ac->key_path, 1) != 0 ||
@@ -87,11 +104,25 @@ static void child(const struct agent_cert *ac, char **argv)
 	_exit(127);
 }
 
-/* Waits for pid at most timeout seconds, then kills it. Returns the wait status or -1. */
+/* Seconds on the monotonic clock (a clock step must not stretch or cut the timeout). */
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Waits for pid, the leader of its own process group, at most timeout
+ * seconds; then kills the group (the program and everything it started
+ * that stayed in it) and reaps pid. Returns the wait status, or -1 when
+ * it was killed or cannot be waited for.
+ */
 static int wait_bounded(pid_t pid, long timeout)
 {
 	struct timespec tick = {0, 50 * 1000 * 1000};
-	time_t deadline = time(NULL) + timeout;
+	double deadline = mono_now() + (double)timeout;
 	int status = 0;
 	pid_t r = 0;
 
@@ -101,9 +132,11 @@ static int wait_bounded(pid_t pid, long timeout)
 			return status;
 		if (r < 0 && errno != EINTR)
 			return -1;
-		if (time(NULL) >= deadline) {
-			(void)kill(pid, SIGKILL);
-			(void)waitpid(pid, &status, 0);
+		if (mono_now() >= deadline) {
+			(void)kill(-pid, SIGKILL);
+			(void)kill(pid, SIGKILL); /* should setpgid have failed in the child */
+			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+				;
 			return -1;
 		}
 		(void)nanosleep(&tick, NULL);
@@ -130,9 +163,13 @@ int agent_hook_run(const struct agent_cert *ac, long timeout)
 	}
 	if (pid == 0)
 		child(ac, argv);
+	/* also here, so that the group exists before a kill can target it */
+	(void)setpgid(pid, pid);
 	status = wait_bounded(pid, timeout);
 	if (status == -1) {
-		agent_log(ac->name, "post_renew_command %s: killed after %ld s", argv[0], timeout);
+		agent_log(ac->name, "post_renew_command %s: killed after %ld s (hook_timeout), "
+		                    "with the processes it started",
+		          argv[0], timeout);
 		return -1;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {

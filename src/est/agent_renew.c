@@ -236,9 +236,12 @@ static enum agent_result send_request(struct attempt *a, long *retry_after)
 
 	if (rc == ESTKIT_EPENDING) {
 		*retry_after = estkit_client_retry_after(a->c);
-		agent_log(a->ac->name, "request pending (HTTP 202), retry after %ld s", *retry_after);
-		if (!a->from_pending)
-			(void)agent_pending_save(a->ac, a->csr, a->key);
+		agent_log(a->ac->name, "request pending (HTTP 202), server's Retry-After %ld s",
+		          *retry_after);
+		/* the same request (and key) must go again (RFC 7030 4.2.3): without the
+		 * saved pair the next attempt could only send another one */
+		if (!a->from_pending && agent_pending_save(a->ac, a->csr, a->key) != 0)
+			return AGENT_FAILED;
 		return AGENT_PENDING;
 	}
 	if (rc != ESTKIT_OK) {

@@ -62,3 +62,12 @@ long agent_backoff(unsigned failures, long retry_min, long retry_max, double rnd
 	delay = half + (long)((double)(delay - half) * rnd);
 	return delay < 1 ? 1 : delay;
 }
+
+long agent_pending_delay(long retry_after, long retry_min, long retry_max)
+{
+	long delay = retry_after > 0 ? retry_after : retry_min;
+
+	if (delay > retry_max)
+		delay = retry_max;
+	return delay < 1 ? 1 : delay;
+}

@@ -363,6 +363,7 @@ static void teardown(struct estd_running *r)
 	}
 	estkit_server_free(r->srv);
 	estd_backend_ca_free(r->backend);
+	r->backend = NULL; /* signer_log() may still run: estd_signer_proc_free() logs a kill */
 	estd_store_close(r->store);
 	estd_ca_free(r->ca);
 	estd_signer_proc_install(NULL);

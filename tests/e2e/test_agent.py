@@ -7,17 +7,15 @@ point never leaves a key and certificate that do not belong together, and
 the exit codes of --once and status.
 """
 
-import os
 import random
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from e2e_util import (EST, PASSWORD, USER, _PROCS, base_env, cert_pubkey, cert_serial,
-                      describe, key_pubkey, ok, run, set_ini, wait_for)
+from agent_util import agent_conf, links_match, pair_matches, start_agent, stop_agent
+from e2e_util import EST, cert_serial, describe, key_pubkey, ok, run, set_ini, wait_for
 
 LIFETIME = 20
 
@@ -28,76 +26,6 @@ def short_server(fresh_server):
     fresh_server.stop()
     fresh_server.start()
     return fresh_server
-
-
-def agent_conf(srv, work, *, extra="", name="web", hook=True):
-    state = work / "state"
-    out = work / "out"
-    pw = work / "pw"
-    pw.write_text(PASSWORD + "\n")
-    trust = work / "trust.pem"
-    trust.write_bytes(Path(srv.ca).read_bytes())
-    hook_line = ""
-    if hook:
-        hook_line = (f"post_renew_command = /bin/sh -c 'echo \"$EST_AGENT_NAME "
-                     f"$EST_AGENT_CERT\" >> {work}/hook.log'\n")
-    conf = work / "agent.conf"
-    conf.write_text(f"""[agent]
-state_dir = {state}
-retry_min = 1
-retry_max = 4
-
-[cert {name}]
-server = {srv.url}
-trust = {trust}
-user = {USER}
-password_file = {pw}
-subject = CN={name}.example
-san = DNS:{name}.example
-cert = {out}/cert.pem
-key = {out}/key.pem
-chain = {out}/chain.pem
-fullchain = {out}/fullchain.pem
-renew_at = 50%
-{hook_line}{extra}""")
-    return conf, out
-
-
-def pair_matches(out):
-    """Key and certificate of one generation. While the agent runs it may
-    switch generations between two reads, so read both through the one
-    directory the cert link resolves to (as a careful reader would)."""
-    gen = Path(os.path.realpath(out / "cert.pem")).parent
-    assert Path(os.path.realpath(out / "key.pem")).name == "key.pem"
-    return cert_pubkey(gen / "cert.pem") == key_pubkey(gen / "key.pem")
-
-
-def links_match(out):
-    """After the agent stopped: the two output links name the same generation."""
-    return (Path(os.path.realpath(out / "cert.pem")).parent ==
-            Path(os.path.realpath(out / "key.pem")).parent and pair_matches(out))
-
-
-def start_agent(conf, log):
-    f = open(log, "ab")
-    p = subprocess.Popen([str(EST), "agent", "-c", str(conf)], stdin=subprocess.DEVNULL,
-                         stdout=f, stderr=subprocess.STDOUT, env=base_env(),
-                         start_new_session=True)
-    f.close()
-    _PROCS.append(p)
-    return p
-
-
-def stop_agent(p, sig=signal.SIGTERM):
-    if p.poll() is None:
-        p.send_signal(sig)
-        try:
-            p.wait(timeout=90)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-            raise AssertionError("est agent did not stop after " + signal.Signals(sig).name)
-    return p.returncode
 
 
 def test_agent_once_enrolls_and_status(short_server, work):

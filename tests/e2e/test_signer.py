@@ -152,3 +152,18 @@ def test_killed_supervisor_is_replaced(fresh_server, work):
     new = [c for c in children(srv.proc.pid) if comm(c) == "estd-signer"]
     assert len(new) == 1 and new[0] != sup
     assert children(new[0]), "the new supervisor has no workers"
+
+
+def test_stopped_supervisor_does_not_hang_shutdown(fresh_server):
+    """A supervisor that does not exit when estd closes its control socket
+    (here: SIGSTOP) is killed after a few seconds; estd still exits 0 instead
+    of waiting for it for ever."""
+    srv = fresh_server
+    sup, workers = signer_pids(srv)
+    os.kill(sup, signal.SIGSTOP)
+    t0 = time.monotonic()
+    assert srv.stop(timeout=30) == 0, srv.log_tail()
+    assert time.monotonic() - t0 < 20
+    assert re.search(rf"the signer supervisor \(pid {sup}\) did not exit within \d+ ms; "
+                     r"killed it", srv.log_text()), srv.log_tail()
+    assert wait_for(lambda: not any(Path(f"/proc/{w}").exists() for w in workers))

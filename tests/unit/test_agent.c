@@ -374,6 +374,90 @@ static void test_state_roundtrip_and_malformed(void **state)
 }
 
 /* A self-signed certificate for key (enough for the store: it only pairs them). */
+static void test_pending_delay_table(void **state)
+{
+	static const struct {
+		long retry_after, min, max, want;
+	} cases[] = {
+	    {2, 60, 3600, 2},       /* the server's wish, even below retry_min */
+	    {0, 60, 3600, 60},      /* none given: retry_min */
+	    {-5, 60, 3600, 60},     /* unparsable (reported as <= 0): retry_min */
+	    {86400, 60, 3600, 3600}, /* far away: at most retry_max */
+	    {3600, 60, 3600, 3600}, {0, 0, 0, 1}, {1, 1, 1, 1},
+	    {2147483647L, 1, 4, 4},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		long d = agent_pending_delay(cases[i].retry_after, cases[i].min, cases[i].max);
+		if (d != cases[i].want)
+			fail_msg("case %zu: %ld, want %ld", i, d, cases[i].want);
+	}
+}
+
+static X509 *self_signed(EVP_PKEY *key, long serial);
+
+/* The pending request: saved key 0600, loaded back as saved; a key that does
+ * not match the request, or a damaged file, is no pending request. */
+static void test_pending_save_load(void **state)
+{
+	char *d = tmpdir();
+	char p[PATH_MAX];
+	struct agent_cert ac;
+	EVP_PKEY *k = NULL, *k2 = NULL, *lk = NULL;
+	X509_REQ *csr = NULL, *lcsr = NULL;
+	X509 *cur = NULL;
+	struct stat st;
+
+	(void)state;
+	memset(&ac, 0, sizeof(ac));
+	ac.name = (char *)"web";
+	ac.store = d;
+	assert_int_equal(agent_pending_load(&ac, &lcsr, &lk), ESTKIT_ENOTFOUND);
+	assert_int_equal(estkit_key_generate("ec:P-256", &k), ESTKIT_OK);
+	assert_int_equal(estkit_key_generate("ec:P-256", &k2), ESTKIT_OK);
+	cur = self_signed(k2, 7);
+	assert_int_equal(estkit_client_reenroll_csr(cur, k, &csr), ESTKIT_OK);
+	umask(0);
+	assert_int_equal(agent_pending_save(&ac, csr, k), 0);
+	umask(022);
+	snprintf(p, sizeof(p), "%s/pending.key", d);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(agent_pending_load(&ac, &lcsr, &lk), ESTKIT_OK);
+	assert_int_equal(EVP_PKEY_eq(lk, k), 1);
+	assert_int_equal(X509_REQ_get0_pubkey(lcsr) != NULL, 1);
+	assert_int_equal(EVP_PKEY_eq(X509_REQ_get0_pubkey(lcsr), k), 1);
+	X509_REQ_free(lcsr);
+	EVP_PKEY_free(lk);
+	/* a key that is not the request's */
+	assert_int_equal(estkit_key_save(p, k2), ESTKIT_OK);
+	assert_int_equal(agent_pending_load(&ac, &lcsr, &lk), ESTKIT_EPARSE);
+	assert_null(lcsr);
+	assert_null(lk);
+	/* damaged files */
+	write_text(d, "pending.key", "-----BEGIN PRIVATE KEY-----\nAAAA\n");
+	assert_int_not_equal(agent_pending_load(&ac, &lcsr, &lk), ESTKIT_OK);
+	assert_int_equal(agent_pending_save(&ac, csr, k), 0);
+	write_text(d, "pending.csr", "not a request\n");
+	assert_int_not_equal(agent_pending_load(&ac, &lcsr, &lk), ESTKIT_OK);
+	assert_null(lcsr);
+	/* only the key (a crash between the two writes): nothing pending */
+	agent_pending_drop(&ac);
+	assert_int_equal(estkit_key_save(p, k), ESTKIT_OK);
+	assert_int_equal(agent_pending_load(&ac, &lcsr, &lk), ESTKIT_ENOTFOUND);
+	agent_pending_drop(&ac);
+	assert_int_not_equal(stat(p, &st), 0);
+	X509_REQ_free(csr);
+	X509_free(cur);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(k2);
+	snprintf(p, sizeof(p), "rm -rf '%s'", d);
+	assert_int_equal(system(p), 0);
+	free(d);
+}
+
 static X509 *self_signed(EVP_PKEY *key, long serial)
 {
 	X509 *x = X509_new();
@@ -487,6 +571,8 @@ int main(void)
 	    cmocka_unit_test(test_jitter),
 	    cmocka_unit_test(test_backoff_table),
 	    cmocka_unit_test(test_hook_split_table),
+	    cmocka_unit_test(test_pending_delay_table),
+	    cmocka_unit_test(test_pending_save_load),
 	    cmocka_unit_test(test_state_roundtrip_and_malformed),
 	    cmocka_unit_test(test_store_install_switch_and_repair),
 	};

@@ -1,9 +1,6 @@
 /*
  * test_store_engines.c - the behaviour store.h promises, run on every engine:
- * SQLite (a temporary file) and PostgreSQL when a test server is given
- * ($ESTKIT_TEST_PG, or the first line of $ESTKIT_TEST_PG_FILE, which the
- * CTest fixture pg/start writes with tests/e2e/pg_util.py). Each test gets
- * an empty database (PostgreSQL: schema public dropped and made again).
+ * SQLite and PostgreSQL (store_engine_testutil.h).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,92 +8,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <libpq-fe.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/store.h"
+#include "store_engine_testutil.h"
 #include "store_testutil.h"
-#include "tmpdir_testutil.h"
-
-static char tmpdir[1024];
-static char spec[1200];
-static char pgconn[1024];
-
-/* The test server's conninfo, "" when none. */
-static const char *pg_conninfo(void)
-{
-	const char *env = getenv("ESTKIT_TEST_PG");
-	const char *file = getenv("ESTKIT_TEST_PG_FILE");
-	FILE *fp = NULL;
-
-	if (env != NULL)
-		return env;
-	pgconn[0] = '\0';
-	if (file != NULL && (fp = fopen(file, "r")) != NULL) {
-		if (fgets(pgconn, sizeof(pgconn), fp) == NULL)
-			pgconn[0] = '\0';
-		pgconn[strcspn(pgconn, "\r\n")] = '\0';
-		fclose(fp);
-	}
-	return pgconn;
-}
-
-static void pg_sql(const char *sql)
-{
-	PGconn *c = PQconnectdb(pg_conninfo());
-	PGresult *r = NULL;
-
-	if (PQstatus(c) != CONNECTION_OK)
-		fail_msg("connect %s: %s", pg_conninfo(), PQerrorMessage(c));
-	r = PQexec(c, sql);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-		fail_msg("%s: %s", sql, PQerrorMessage(c));
-	PQclear(r);
-	PQfinish(c);
-}
-
-static int setup_sqlite(void **state)
-{
-	(void)state;
-	if (tu_mkdtemp(tmpdir, sizeof(tmpdir), "estd-engines") != 0)
-		return -1;
-	snprintf(spec, sizeof(spec), "sqlite:%s/estd.db", tmpdir);
-	return 0;
-}
-
-static int teardown_sqlite(void **state)
-{
-	(void)state;
-	return tu_rmtree(tmpdir);
-}
-
-static int setup_pg(void **state)
-{
-	(void)state;
-	spec[0] = '\0';
-	if (pg_conninfo()[0] == '\0')
-		return 0; /* each test skips */
-	pg_sql("SET client_min_messages = warning; DROP SCHEMA IF EXISTS public CASCADE; "
-	       "CREATE SCHEMA public");
-	snprintf(spec, sizeof(spec), "%s", pg_conninfo());
-	return 0;
-}
-
-static int teardown_pg(void **state)
-{
-	(void)state;
-	return 0;
-}
-
-static struct estd_store *open_ok(void)
-{
-	if (spec[0] == '\0')
-		skip(); /* no PostgreSQL for this run */
-	return tu_store_open(spec);
-}
 
 /* tu_cert_rec() with the extremes of the time columns and a quote that must stay data. */
 static struct estd_cert_record make_rec(const char *serial, long long issued_at)
@@ -120,7 +39,7 @@ static void test_certs_round_trip_duplicates_and_serials(void **state)
 		{"12 34", ESTKIT_EINVAL},   {NULL, ESTKIT_EINVAL},
 		{"12345678901234567890123456789012345678901234567890123456789012345", ESTKIT_EINVAL},
 	};
-	struct estd_store *st = open_ok();
+	struct estd_store *st = tu_engine_open();
 	struct estd_cert_record in = make_rec("0a1b2c", 1700000001), *out = NULL;
 	size_t i;
 
@@ -187,7 +106,7 @@ static void test_foreach_is_oldest_first_and_stops(void **state)
 		const char *serial;
 		long long at;
 	} rows[] = {{"3", 300}, {"1", 100}, {"2", 200}, {"4", 200}};
-	struct estd_store *st = open_ok();
+	struct estd_store *st = tu_engine_open();
 	struct estd_cert_record r;
 	struct walk w;
 	size_t i;
@@ -247,7 +166,7 @@ static int count(void *arg, const struct estd_cert_record *rec)
 
 static void test_four_threads_insert_and_duplicates_lose_exactly_once(void **state)
 {
-	struct estd_store *st = open_ok();
+	struct estd_store *st = tu_engine_open();
 	pthread_t th[4];
 	struct worker w[4];
 	size_t n = 0;
@@ -273,7 +192,7 @@ static void test_four_threads_insert_and_duplicates_lose_exactly_once(void **sta
 
 static void test_revocations_and_crl_numbers(void **state)
 {
-	struct estd_store *st = open_ok();
+	struct estd_store *st = tu_engine_open();
 	struct estd_cert_record r = make_rec("abc1", 1);
 	long long at = 0, a = 0, b = 0;
 	int reason = -1;
@@ -291,7 +210,7 @@ static void test_revocations_and_crl_numbers(void **state)
 	assert_true(a == 1 && b == 2);
 	estd_store_close(st);
 	/* reopening migrates nothing twice and keeps the numbers */
-	st = open_ok();
+	st = tu_engine_open();
 	assert_int_equal(estd_store_crl_next_number(st, &a), ESTKIT_OK);
 	assert_true(a == 3);
 	estd_store_close(st);
@@ -332,7 +251,7 @@ static void *decide(void *arg)
 static void test_requests_submit_decide_issue_one_winner(void **state)
 {
 	static const char *const bad_hashes[] = {"", "AAAA", HASH_A "0", NULL};
-	struct estd_store *st = open_ok();
+	struct estd_store *st = tu_engine_open();
 	struct estd_request_record in = make_req(HASH_A), *row = NULL, *again = NULL;
 	struct estd_cert_record cert = make_rec("77", 5), *got = NULL;
 	struct racer rc[4];
@@ -393,7 +312,7 @@ static void test_digest_nonce_counts(void **state)
 		{k1, 2, ESTKIT_EEXIST}, {k2, 5, ESTKIT_OK},     {k2, 5, ESTKIT_EEXIST},
 		{k1, 0xffffffffUL, ESTKIT_OK}, {k1, 0xffffffffUL, ESTKIT_EEXIST},
 	};
-	struct estd_store *st = open_ok();
+	struct estd_store *st = tu_engine_open();
 	size_t i;
 
 	if (strcmp(estd_store_engine(st), "sqlite") == 0) {
@@ -415,7 +334,7 @@ static void test_digest_nonce_counts(void **state)
 
 static void test_newer_schema_is_refused(void **state)
 {
-	struct estd_store *st = open_ok();
+	struct estd_store *st = tu_engine_open();
 	char *err = NULL;
 
 	if (strcmp(estd_store_engine(st), "postgresql") != 0) {
@@ -423,8 +342,8 @@ static void test_newer_schema_is_refused(void **state)
 		return;
 	}
 	estd_store_close(st);
-	pg_sql("UPDATE schema_version SET version = 99");
-	assert_int_equal(estd_store_open(spec, &st, &err), ESTKIT_EINVAL);
+	tu_pg_sql("UPDATE schema_version SET version = 99");
+	assert_int_equal(estd_store_open(tu_eng_spec, &st, &err), ESTKIT_EINVAL);
 	assert_non_null(err);
 	assert_non_null(strstr(err, "schema version 99"));
 	free(err);
@@ -520,7 +439,7 @@ static void test_tokens_claim_once_expiry_revoke_release(void **state)
 		{OP_RELEASE, LONG_ID, 0, NULL, ESTKIT_EINVAL},
 		{OP_GET, LONG_ID + 1, 0, NULL, ESTKIT_ENOTFOUND},     /* 64: the longest id */
 	};
-	struct estd_store *st = open_ok();
+	struct estd_store *st = tu_engine_open();
 	struct estd_token_record *t = NULL, dup;
 	size_t i;
 
@@ -597,7 +516,7 @@ static int token_collect(void *arg, const struct estd_token_record *t)
 
 static void test_tokens_list_oldest_first_and_stops(void **state)
 {
-	struct estd_store *st = open_ok();
+	struct estd_store *st = tu_engine_open();
 	struct token_walk w;
 
 	memset(&w, 0, sizeof(w));
@@ -644,7 +563,7 @@ static int token_in_order(void *arg, const struct estd_token_record *t)
 
 static void test_tokens_list_more_than_a_page(void **state)
 {
-	struct estd_store *st = open_ok();
+	struct estd_store *st = tu_engine_open();
 	struct token_order o;
 	char id[16];
 	int i;
@@ -675,7 +594,7 @@ static void *token_race(void *arg)
 	char *err = NULL;
 
 	/* its own store, so its own connection: like another estd node */
-	if (estd_store_open(spec, &own, &err) != ESTKIT_OK) {
+	if (estd_store_open(tu_eng_spec, &own, &err) != ESTKIT_OK) {
 		r->rc = ESTKIT_EIO;
 		free(err);
 		pthread_barrier_wait(r->go);
@@ -689,7 +608,7 @@ static void *token_race(void *arg)
 
 static void test_tokens_concurrent_claims_one_wins(void **state)
 {
-	struct estd_store *st = open_ok();
+	struct estd_store *st = tu_engine_open();
 	struct estd_token_record *t = NULL;
 	struct token_racer r[TOKEN_RACERS];
 	pthread_t th[TOKEN_RACERS];
@@ -719,7 +638,7 @@ static void test_tokens_concurrent_claims_one_wins(void **state)
 
 static void test_tokens_arrive_on_an_existing_database(void **state)
 {
-	struct estd_store *st = open_ok();
+	struct estd_store *st = tu_engine_open();
 
 	if (strcmp(estd_store_engine(st), "postgresql") != 0) {
 		estd_store_close(st); /* SQLite: made by migration 4 since tokens exist */
@@ -727,35 +646,31 @@ static void test_tokens_arrive_on_an_existing_database(void **state)
 	}
 	estd_store_close(st);
 	/* a database made by the estd before tokens: schema version 5, no table */
-	pg_sql("DROP TABLE tokens; UPDATE schema_version SET version = 5");
-	st = open_ok();
+	tu_pg_sql("DROP TABLE tokens; UPDATE schema_version SET version = 5");
+	st = tu_engine_open();
 	token_insert_ok(st, "old", 1, 1000);
 	assert_int_equal(estd_store_token_claim(st, "old", 2, "peer"), ESTKIT_OK);
 	estd_store_close(st);
 }
 
-#define BOTH(t)                                                                                \
-	cmocka_unit_test_setup_teardown(t, setup_sqlite, teardown_sqlite),                     \
-		cmocka_unit_test_setup_teardown(t, setup_pg, teardown_pg)
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		BOTH(test_certs_round_trip_duplicates_and_serials),
-		BOTH(test_foreach_is_oldest_first_and_stops),
-		BOTH(test_four_threads_insert_and_duplicates_lose_exactly_once),
-		BOTH(test_revocations_and_crl_numbers),
-		BOTH(test_requests_submit_decide_issue_one_winner),
-		BOTH(test_digest_nonce_counts),
-		BOTH(test_newer_schema_is_refused),
-		BOTH(test_tokens_claim_once_expiry_revoke_release),
-		BOTH(test_tokens_list_oldest_first_and_stops),
-		BOTH(test_tokens_list_more_than_a_page),
-		BOTH(test_tokens_concurrent_claims_one_wins),
-		BOTH(test_tokens_arrive_on_an_existing_database),
+		TU_BOTH(test_certs_round_trip_duplicates_and_serials),
+		TU_BOTH(test_foreach_is_oldest_first_and_stops),
+		TU_BOTH(test_four_threads_insert_and_duplicates_lose_exactly_once),
+		TU_BOTH(test_revocations_and_crl_numbers),
+		TU_BOTH(test_requests_submit_decide_issue_one_winner),
+		TU_BOTH(test_digest_nonce_counts),
+		TU_BOTH(test_newer_schema_is_refused),
+		TU_BOTH(test_tokens_claim_once_expiry_revoke_release),
+		TU_BOTH(test_tokens_list_oldest_first_and_stops),
+		TU_BOTH(test_tokens_list_more_than_a_page),
+		TU_BOTH(test_tokens_concurrent_claims_one_wins),
+		TU_BOTH(test_tokens_arrive_on_an_existing_database),
 	};
 
-	if (pg_conninfo()[0] == '\0')
+	if (tu_pg_conninfo()[0] == '\0')
 		fprintf(stderr, "test_store_engines: no PostgreSQL (ESTKIT_TEST_PG or "
 				"ESTKIT_TEST_PG_FILE); PostgreSQL cases are skipped\n");
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -33,6 +33,7 @@
 #define START_WAIT_MS 10000  /* the first sockets: forking is quick */
 #define REPLACE_WAIT_MS 5000 /* a replacement worker's socket (or a new supervisor's) */
 #define RESPAWN_MIN_MS 1000  /* between two supervisor restarts */
+#define REAP_WAIT_MS 3000    /* for a supervisor told to stop (EOF on ctl), then SIGKILL */
 
 extern char **environ;
 
@@ -81,41 +82,79 @@ static void plog(struct estd_signer_proc *p, int level, const char *fmt, ...)
 }
 
 /*
+ * The one descriptor a control message carries: -1 for none, -2 when it
+ * is malformed (truncated, or anything but one SCM_RIGHTS descriptor);
+ * every descriptor received is closed then, none is leaked.
+ */
+static int ctl_fd(struct msghdr *mh)
+{
+	struct cmsghdr *c;
+	int fd = -1, n = 0, bad = (mh->msg_flags & (MSG_CTRUNC | MSG_TRUNC)) != 0, one;
+	size_t k, nfd;
+
+	for (c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+		    c->cmsg_len < CMSG_LEN(0)) {
+			bad = 1;
+			continue;
+		}
+		nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (k = 0; k < nfd; k++, n++) {
+			memcpy(&one, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
+			if (n == 0)
+				fd = one;
+			else
+				close(one);
+		}
+	}
+	if (n > 1 || (bad && n > 0)) {
+		close(fd);
+		return -2;
+	}
+	return bad ? -2 : fd;
+}
+
+/*
  * One control message: worker index and pid (2 x int32) with its socket
  * (SCM_RIGHTS), or a status (index < 0, *fd -1, text into msg). 1 on a
- * message; 0 on EOF (supervisor gone); -1 on error.
+ * message; 0 on EOF (supervisor gone); -1 on a malformed one.
  */
 static int recv_ctl(int ctl, int *idx, pid_t *pid, int *fd, char *msg, size_t mlen)
 {
 	char body[ESTD_SIGNER_CTL_MAX];
 	int32_t hdr[2];
-	char cbuf[CMSG_SPACE(sizeof(int))];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cbuf;
 	struct iovec iov = { body, sizeof(body) };
 	struct msghdr mh;
-	struct cmsghdr *c;
 	ssize_t n;
 	size_t t;
 
 	memset(&mh, 0, sizeof(mh));
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
-	mh.msg_control = cbuf;
-	mh.msg_controllen = sizeof(cbuf);
+	mh.msg_control = cbuf.buf;
+	mh.msg_controllen = sizeof(cbuf.buf);
 	*fd = -1;
 	do
 		n = recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
 	if (n == 0)
 		return 0;
-	if (n < (ssize_t)sizeof(hdr))
+	if (n < 0)
 		return -1;
+	*fd = ctl_fd(&mh);
+	if (*fd == -2 || n < (ssize_t)sizeof(hdr)) {
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+		return -1;
+	}
 	memcpy(hdr, body, sizeof(hdr));
 	*idx = hdr[0];
 	*pid = hdr[1];
-	c = CMSG_FIRSTHDR(&mh);
-	if (c != NULL && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-	    c->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(fd, CMSG_DATA(c), sizeof(int));
 	if (*idx >= 0)
 		return *fd >= 0 ? 1 : -1;
 	if (*fd >= 0)
@@ -165,9 +204,40 @@ static int spawn_supervisor(struct estd_signer_proc *p, int sv, pid_t *pid)
 }
 
 /*
+ * Reaps the supervisor without ever waiting for it unboundedly: one that
+ * sent a malformed control message (kill_now) is alive and would never
+ * exit on its own, so it is killed first; one that should be exiting (EOF
+ * on ctl, or ctl closed by us) gets wait_ms, then SIGKILL. ctl_mu held or
+ * no other thread left. p->pid is -1 afterwards.
+ */
+static void reap_supervisor(struct estd_signer_proc *p, int kill_now, int wait_ms)
+{
+	int waited = 0;
+	pid_t r;
+
+	if (p->pid <= 0)
+		return;
+	if (kill_now)
+		kill(p->pid, SIGKILL);
+	while ((r = waitpid(p->pid, NULL, WNOHANG)) == 0 && waited < wait_ms) {
+		usleep(10000);
+		waited += 10;
+	}
+	if (r == 0) {
+		plog(p, ESTKIT_LOG_ERROR, "the signer supervisor (pid %ld) did not exit within %d ms; "
+					  "killed it", (long)p->pid, wait_ms);
+		kill(p->pid, SIGKILL);
+		while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	p->pid = -1;
+}
+
+/*
  * The supervisor died (killed from outside: it has no input to crash on).
  * This process has threads now, so a new one is exec'd, reading estd.conf
- * and the key files again; at most once a second. ctl_mu held. 0 on success.
+ * and the key files again; at most once a second. The old one is reaped
+ * already (reap_supervisor). ctl_mu held. 0 on success.
  */
 static int respawn(struct estd_signer_proc *p)
 {
@@ -178,7 +248,6 @@ static int respawn(struct estd_signer_proc *p)
 	if (p->config_path == NULL || (p->last_respawn != 0 && now - p->last_respawn < RESPAWN_MIN_MS))
 		return -1;
 	p->last_respawn = now;
-	waitpid(p->pid, NULL, 0); /* EOF on ctl: it has exited */
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
 		return -1;
 	if (sv[1] == 3) {
@@ -220,13 +289,18 @@ static void drain_ctl(struct estd_signer_proc *p, int wait_ms, int *status, char
 		if (r <= 0)
 			return;
 		r = recv_ctl(p->ctl, &idx, &pid, &fd, msg, mlen);
+		if (r < 0)
+			plog(p, ESTKIT_LOG_ERROR, "the signer supervisor (pid %ld) sent a malformed "
+						  "control message; stopping it", (long)p->pid);
+		/* EOF: it has exited (or is exiting); a protocol error: it is alive, kill it */
+		if (r <= 0)
+			reap_supervisor(p, r < 0, REAP_WAIT_MS);
 		if (r <= 0 && respawn(p) == 0)
 			continue;
 		if (r <= 0) {
 			p->ctl_dead = 1;
 			plog(p, ESTKIT_LOG_ERROR, "the signer supervisor is gone: CA signing is "
 						  "unavailable until estd is restarted");
-			waitpid(p->pid, NULL, WNOHANG);
 			return;
 		}
 		if (idx < 0) {
@@ -424,45 +498,58 @@ static enum estkit_status first_sockets(struct estd_signer_proc *p, char **err)
 	return ESTKIT_OK;
 }
 
-enum estkit_status estd_signer_proc_start(const struct estd_config *cfg,
-					  struct estd_signer_proc **out, char **err)
+enum estkit_status estd_signer_proc_attach(const struct estd_config *cfg, int ctl, pid_t pid,
+					   struct estd_signer_proc **out, char **err)
 {
 	struct estd_signer_proc *p = NULL;
-	int sv[2] = { -1, -1 };
-	pid_t parent = getpid();
 
 	*out = NULL;
 	*err = NULL;
 	if ((p = proc_new(cfg)) == NULL) {
+		close(ctl);
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
 		*err = estd_strfmt("out of memory");
 		return ESTKIT_ENOMEM;
 	}
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-		*err = estd_strfmt("socketpair: %s", strerror(errno));
-		estd_signer_proc_free(p);
-		return ESTKIT_EINTERNAL;
-	}
-	fflush(NULL); /* the child must not write our buffered output again */
-	p->pid = fork();
-	if (p->pid == 0) {
-		close(sv[0]);
-		estd_signer_supervise(sv[1], cfg, p->nworkers, (int)parent);
-	}
-	close(sv[1]);
-	p->ctl = sv[0];
-	if (p->pid < 0) {
-		*err = estd_strfmt("fork: %s", strerror(errno));
-		estd_signer_proc_free(p);
-		return ESTKIT_EINTERNAL;
-	}
-	/* no core dumps or ptrace reads of the network process either (docs/security.md) */
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	p->ctl = ctl;
+	p->pid = pid;
 	if (first_sockets(p, err) != ESTKIT_OK) {
 		estd_signer_proc_free(p);
 		return ESTKIT_EINTERNAL;
 	}
 	*out = p;
 	return ESTKIT_OK;
+}
+
+enum estkit_status estd_signer_proc_start(const struct estd_config *cfg,
+					  struct estd_signer_proc **out, char **err)
+{
+	int sv[2] = { -1, -1 };
+	pid_t parent = getpid(), pid;
+
+	*out = NULL;
+	*err = NULL;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+		*err = estd_strfmt("socketpair: %s", strerror(errno));
+		return ESTKIT_EINTERNAL;
+	}
+	fflush(NULL); /* the child must not write our buffered output again */
+	pid = fork();
+	if (pid == 0) {
+		close(sv[0]);
+		estd_signer_supervise(sv[1], cfg, workers_for(cfg), (int)parent);
+	}
+	close(sv[1]);
+	if (pid < 0) {
+		*err = estd_strfmt("fork: %s", strerror(errno));
+		close(sv[0]);
+		return ESTKIT_EINTERNAL;
+	}
+	/* no core dumps or ptrace reads of the network process either (docs/security.md) */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	return estd_signer_proc_attach(cfg, sv[0], pid, out, err);
 }
 
 /* New key paths from cfg; 0 when memory ran out. */
@@ -525,8 +612,7 @@ void estd_signer_proc_free(struct estd_signer_proc *p)
 	/* EOF on ctl tells the supervisor to stop its workers and exit */
 	if (p->ctl >= 0)
 		close(p->ctl);
-	if (p->pid > 0)
-		waitpid(p->pid, NULL, 0);
+	reap_supervisor(p, 0, REAP_WAIT_MS);
 	pthread_mutex_destroy(&p->ctl_mu);
 	for (i = 0; i < ESTD_SIGNER_MAX_KEYS; i++)
 		free(p->paths[i]);

@@ -41,7 +41,21 @@ typedef void (*estd_signer_log_fn)(void *ctx, int level, const char *msg);
 enum estkit_status estd_signer_proc_start(const struct estd_config *cfg,
 					  struct estd_signer_proc **out, char **err);
 
-/* Closes the sockets, stops the supervisor (and so the workers) and waits for it. NULL: no-op. */
+/*
+ * The network side of a supervisor already running as pid (a child of this
+ * process) on the SOCK_SEQPACKET socket ctl: what estd_signer_proc_start()
+ * does after its fork (the unit tests attach a stand-in). Takes ctl and pid
+ * in every case (on failure the supervisor is stopped) and waits for every
+ * worker's first socket. A supervisor that sends a malformed control
+ * message is killed and, with cfg->path set, replaced like a dead one.
+ */
+enum estkit_status estd_signer_proc_attach(const struct estd_config *cfg, int ctl, pid_t pid,
+					   struct estd_signer_proc **out, char **err);
+
+/*
+ * Closes the sockets, stops the supervisor (and so the workers) and waits
+ * for it, at most a few seconds before it is killed. NULL: no-op.
+ */
 void estd_signer_proc_free(struct estd_signer_proc *p);
 
 /* Where messages go (default: stderr). fn NULL restores the default. */

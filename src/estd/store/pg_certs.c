@@ -74,14 +74,6 @@ enum estkit_status estd_pg_cert_insert(struct estd_store *base,
 	PGconn *c = NULL;
 	enum estkit_status rc;
 
-	if (rec == NULL) {
-		estd_store_set_err("invalid record or serial");
-		return ESTKIT_EINVAL;
-	}
-	if (estd_store_normalize_serial(rec->serial, serial, sizeof(serial)) != 0) {
-		estd_store_set_err("invalid record or serial");
-		return ESTKIT_EINVAL;
-	}
 	rc = estd_pg_acquire(st, &c);
 	if (rc == ESTKIT_OK)
 		rc = estd_pg_cert_insert_tx(c, rec, serial, sizeof(serial));
@@ -116,25 +108,18 @@ static const struct estd_pg_rowtype cert_rows = {
 enum estkit_status estd_pg_cert_get(struct estd_store *base, const char *serial,
 				    struct estd_cert_record **out)
 {
-	char norm[ESTD_STORE_MAX_SERIAL + 1];
 	struct estd_pg_params p = {0};
 	PGresult *r = NULL;
 	void *rec = NULL;
 	enum estkit_status rc;
 
-	if (out == NULL)
-		return ESTKIT_EINVAL;
-	if (estd_store_normalize_serial(serial, norm, sizeof(norm)) != 0) {
-		estd_store_set_err("invalid serial (expected hexadecimal)");
-		return ESTKIT_EINVAL;
-	}
-	estd_pg_text(&p, norm);
+	estd_pg_text(&p, serial);
 	rc = exec1(ESTD_PG(base), "SELECT " COLUMNS " FROM certs WHERE serial = $1", &p,
 		   "select", &r);
 	if (rc == ESTKIT_OK)
 		rc = estd_pg_first_record(r, &cert_rows, &rec);
 	if (rc == ESTKIT_ENOTFOUND)
-		estd_store_set_err("no certificate with serial %s", norm);
+		estd_store_set_err("no certificate with serial %s", serial);
 	if (rc == ESTKIT_OK)
 		*out = rec;
 	PQclear(r);
@@ -167,8 +152,6 @@ enum estkit_status estd_pg_cert_foreach(struct estd_store *base,
 	};
 	struct cert_walk w = {cb, arg};
 
-	if (cb == NULL)
-		return ESTKIT_EINVAL;
 	return estd_pg_walk(ESTD_PG(base), &walk, NULL, cert_visit, &w);
 }
 
@@ -176,16 +159,11 @@ enum estkit_status estd_pg_cert_foreach(struct estd_store *base,
 enum estkit_status estd_pg_revoke(struct estd_store *base, const char *serial, int reason,
 				  long long at, const char *by)
 {
-	char norm[ESTD_STORE_MAX_SERIAL + 1];
 	struct estd_pg_params p = {0};
 	PGresult *r = NULL;
 	enum estkit_status rc;
 
-	if (estd_store_normalize_serial(serial, norm, sizeof(norm)) != 0) {
-		estd_store_set_err("invalid serial (expected hexadecimal)");
-		return ESTKIT_EINVAL;
-	}
-	estd_pg_text(&p, norm);
+	estd_pg_text(&p, serial);
 	estd_pg_int(&p, reason);
 	estd_pg_int(&p, at);
 	estd_pg_text(&p, by);
@@ -193,9 +171,9 @@ enum estkit_status estd_pg_revoke(struct estd_store *base, const char *serial, i
 				  "revoked_by) SELECT serial, $2, $3, $4 FROM certs WHERE serial = $1",
 		   &p, "insert revocation", &r);
 	if (rc == ESTKIT_EEXIST) {
-		estd_store_set_err("certificate %s is already revoked", norm);
+		estd_store_set_err("certificate %s is already revoked", serial);
 	} else if (rc == ESTKIT_OK && estd_pg_changes(r) == 0) {
-		estd_store_set_err("no certificate with serial %s", norm);
+		estd_store_set_err("no certificate with serial %s", serial);
 		rc = ESTKIT_ENOTFOUND;
 	}
 	PQclear(r);
@@ -206,14 +184,11 @@ enum estkit_status estd_pg_revoke(struct estd_store *base, const char *serial, i
 enum estkit_status estd_pg_revocation_get(struct estd_store *base, const char *serial,
 					  int *reason, long long *at)
 {
-	char norm[ESTD_STORE_MAX_SERIAL + 1];
 	struct estd_pg_params p = {0};
 	PGresult *r = NULL;
 	enum estkit_status rc;
 
-	if (estd_store_normalize_serial(serial, norm, sizeof(norm)) != 0)
-		return ESTKIT_EINVAL;
-	estd_pg_text(&p, norm);
+	estd_pg_text(&p, serial);
 	rc = exec1(ESTD_PG(base), "SELECT reason, revoked_at FROM revocations WHERE serial = $1",
 		   &p, "select", &r);
 	if (rc == ESTKIT_OK && PQntuples(r) == 0)
@@ -250,8 +225,6 @@ enum estkit_status estd_pg_revocation_foreach(struct estd_store *base,
 	enum estkit_status rc = last != NULL ? ESTKIT_OK : ESTKIT_ENOMEM;
 	int stop = 0, n = ESTD_PG_PAGE;
 
-	if (cb == NULL)
-		rc = ESTKIT_EINVAL;
 	while (rc == ESTKIT_OK && !stop && n == ESTD_PG_PAGE) {
 		struct estd_pg_params p = {0};
 		PGresult *r = NULL;
@@ -286,8 +259,6 @@ enum estkit_status estd_pg_crl_next_number(struct estd_store *base, long long *o
 	PGresult *r = NULL;
 	enum estkit_status rc;
 
-	if (out == NULL)
-		return ESTKIT_EINVAL;
 	rc = exec1(ESTD_PG(base), "INSERT INTO crl_number (id, number) VALUES (1, 1) "
 				  "ON CONFLICT (id) DO UPDATE SET number = crl_number.number + 1 "
 				  "RETURNING number",

@@ -21,7 +21,6 @@
 	"id, label, op, requester, subject, sans, csr, csr_sha256, status, reason, serial, "     \
 	"created_at, decided_at, decided_by"
 
-#define MAX_TEXT 1024 /* as the SQLite engine: reasons and names go into logs and bodies */
 
 #define REQ(m) offsetof(struct estd_request_record, m)
 
@@ -128,11 +127,6 @@ enum estkit_status estd_pg_request_submit(struct estd_store *base,
 	PGconn *c = NULL;
 	enum estkit_status rc;
 
-	if (req == NULL || out == NULL || req->label == NULL || req->csr_der == NULL ||
-	    req->csr_len == 0 || !estd_store_valid_hash(req->csr_sha256)) {
-		estd_store_set_err("invalid request record");
-		return ESTKIT_EINVAL;
-	}
 	rc = estd_pg_acquire(st, &c);
 	if (rc == ESTKIT_OK)
 		rc = estd_pg_begin(c);
@@ -163,8 +157,7 @@ enum estkit_status estd_pg_request_get(struct estd_store *base, long long id,
 	PGresult *r = NULL;
 	enum estkit_status rc;
 
-	if (out == NULL)
-		return ESTKIT_EINVAL;
+	*out = NULL;
 	estd_pg_int(&p, id);
 	rc = estd_pg_acquire(st, &c);
 	if (rc == ESTKIT_OK)
@@ -207,8 +200,6 @@ enum estkit_status estd_pg_request_foreach(struct estd_store *base, const char *
 	struct request_walk w = {cb, arg};
 	struct estd_pg_params filter = {0};
 
-	if (cb == NULL)
-		return ESTKIT_EINVAL;
 	if (status != NULL)
 		estd_pg_text(&filter, status);
 	else
@@ -242,12 +233,6 @@ enum estkit_status estd_pg_request_decide(struct estd_store *base, long long id,
 	PGresult *r = NULL;
 	enum estkit_status rc;
 
-	if (status == NULL || (strcmp(status, "approved") != 0 && strcmp(status, "rejected") != 0) ||
-	    (reason != NULL && strlen(reason) > MAX_TEXT) ||
-	    (decided_by != NULL && strlen(decided_by) > MAX_TEXT)) {
-		estd_store_set_err("invalid decision");
-		return ESTKIT_EINVAL;
-	}
 	estd_pg_text(&p, status);
 	estd_pg_text(&p, reason);
 	estd_pg_text(&p, decided_by);
@@ -299,8 +284,6 @@ enum estkit_status estd_pg_request_issue(struct estd_store *base, long long id,
 	PGconn *c = NULL;
 	enum estkit_status rc;
 
-	if (cert == NULL)
-		return ESTKIT_EINVAL;
 	rc = estd_pg_acquire(st, &c);
 	if (rc == ESTKIT_OK)
 		rc = estd_pg_begin(c);

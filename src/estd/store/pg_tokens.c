@@ -25,7 +25,6 @@
 #define TOK_COLUMNS                                                                            \
 	"id, hash, label, subject, sans, created_at, expires_at, used_at, revoked_at, "         \
 	"created_by, used_by, serial"
-#define MAX_TEXT 1024 /* as the SQLite engine */
 
 #define TOK(m) offsetof(struct estd_token_record, m)
 
@@ -48,11 +47,6 @@ static const struct estd_pg_rowtype token_rows = {
 	sizeof(struct estd_token_record), token_free,
 };
 
-static int text_ok(const char *v)
-{
-	return v != NULL && strlen(v) <= MAX_TEXT;
-}
-
 /* The PostgreSQL engine's; see store.h. */
 enum estkit_status estd_pg_token_insert(struct estd_store *base,
 					const struct estd_token_record *t)
@@ -61,12 +55,6 @@ enum estkit_status estd_pg_token_insert(struct estd_store *base,
 	PGresult *r = NULL;
 	enum estkit_status rc;
 
-	if (t == NULL || !text_ok(t->id) || !text_ok(t->hash) || !text_ok(t->label) ||
-	    !text_ok(t->subject) || !text_ok(t->sans) ||
-	    (t->created_by != NULL && !text_ok(t->created_by))) {
-		estd_store_set_err("invalid token");
-		return ESTKIT_EINVAL;
-	}
 	estd_pg_text(&p, t->id);
 	estd_pg_text(&p, t->hash);
 	estd_pg_text(&p, t->label);
@@ -94,13 +82,7 @@ enum estkit_status estd_pg_token_get(struct estd_store *base, const char *id,
 	void *t = NULL;
 	enum estkit_status rc;
 
-	if (out == NULL)
-		return ESTKIT_EINVAL;
 	*out = NULL;
-	if (!text_ok(id)) {
-		estd_store_set_err("invalid token id");
-		return ESTKIT_EINVAL;
-	}
 	estd_pg_text(&p, id);
 	rc = estd_pg_exec_pooled(ESTD_PG(base), "SELECT " TOK_COLUMNS " FROM tokens WHERE id = $1",
 				 &p, "select token", &r);
@@ -143,8 +125,6 @@ enum estkit_status estd_pg_token_foreach(struct estd_store *base,
 	};
 	struct token_walk w = {cb, arg};
 
-	if (cb == NULL)
-		return ESTKIT_EINVAL;
 	return estd_pg_walk(ESTD_PG(base), &walk, NULL, token_visit, &w);
 }
 
@@ -160,10 +140,6 @@ static enum estkit_status update_one(struct estd_store *base, const char *sql,
 	PGresult *r = NULL;
 	enum estkit_status rc;
 
-	if (!text_ok(id)) {
-		estd_store_set_err("invalid token id");
-		return ESTKIT_EINVAL;
-	}
 	rc = estd_pg_exec_pooled(ESTD_PG(base), sql, p, "update token", &r);
 	if (rc == ESTKIT_OK && estd_pg_changes(r) == 0) {
 		/* only for the answer: the UPDATE above already decided */
@@ -184,10 +160,6 @@ enum estkit_status estd_pg_token_claim(struct estd_store *base, const char *id, 
 {
 	struct estd_pg_params p = {0};
 
-	if (used_by != NULL && !text_ok(used_by)) {
-		estd_store_set_err("invalid token user");
-		return ESTKIT_EINVAL;
-	}
 	estd_pg_text(&p, used_by);
 	estd_pg_int(&p, now);
 	estd_pg_text(&p, id);
@@ -216,10 +188,6 @@ enum estkit_status estd_pg_token_set_serial(struct estd_store *base, const char 
 {
 	struct estd_pg_params p = {0};
 
-	if (serial != NULL && !text_ok(serial)) {
-		estd_store_set_err("invalid serial");
-		return ESTKIT_EINVAL;
-	}
 	estd_pg_text(&p, serial);
 	estd_pg_text(&p, id);
 	return update_one(base, "UPDATE tokens SET serial = $1 WHERE id = $2 AND used_at <> 0", &p,

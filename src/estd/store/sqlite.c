@@ -363,10 +363,6 @@ static enum estkit_status sq_cert_insert(struct estd_store *base,
 	enum estkit_status rc;
 
 	estd_store_clear_err();
-	if (st == NULL || rec == NULL) {
-		set_err("invalid record or serial");
-		return ESTKIT_EINVAL;
-	}
 	memset(&item, 0, sizeof(item));
 	item.arg = rec;
 	rc = estd_gcommit_submit(&st->gc, &item, insert_batch, st);
@@ -428,26 +424,16 @@ static struct estd_cert_record *row_to_record(sqlite3_stmt *s)
 	return rec;
 }
 
-/* The record with serial (any case, leading zeros and ':' ignored). */
+/* The record with serial (normalised by store.c). */
 static enum estkit_status sq_cert_get(struct estd_store *base, const char *serial,
 				       struct estd_cert_record **out)
 {
 	struct estd_sqlite *st = ESTD_SQ(base);
-	char norm[MAX_SERIAL_HEX + 1];
 	enum estkit_status rc = ESTKIT_OK;
 	int r;
 
-	estd_store_clear_err();
-	if (out != NULL)
-		*out = NULL;
-	if (st == NULL || out == NULL)
-		return ESTKIT_EINVAL;
-	if (normalize_serial(serial, norm, sizeof(norm)) != 0) {
-		set_err("invalid serial (expected hexadecimal)");
-		return ESTKIT_EINVAL;
-	}
 	pthread_mutex_lock(&st->lock);
-	r = sqlite3_bind_text(st->get, 1, norm, -1, SQLITE_STATIC);
+	r = sqlite3_bind_text(st->get, 1, serial, -1, SQLITE_STATIC);
 	if (r == SQLITE_OK)
 		r = sqlite3_step(st->get);
 	if (r == SQLITE_ROW) {
@@ -457,7 +443,7 @@ static enum estkit_status sq_cert_get(struct estd_store *base, const char *seria
 			rc = ESTKIT_ENOMEM;
 		}
 	} else if (r == SQLITE_DONE) {
-		set_err("no certificate with serial %s", norm);
+		set_err("no certificate with serial %s", serial);
 		rc = ESTKIT_ENOTFOUND;
 	} else {
 		rc = db_fail(st->db, "select");
@@ -479,9 +465,6 @@ static enum estkit_status sq_cert_foreach(struct estd_store *base,
 	enum estkit_status rc = ESTKIT_OK;
 	int r = SQLITE_DONE, stop = 0;
 
-	estd_store_clear_err();
-	if (st == NULL || cb == NULL)
-		return ESTKIT_EINVAL;
 	pthread_mutex_lock(&st->lock);
 	/* a statement per walk: a callback may start another walk */
 	if (sqlite3_prepare_v2(st->db,
@@ -546,27 +529,21 @@ static enum estkit_status sq_revoke(struct estd_store *base, const char *serial,
 				     long long at, const char *by)
 {
 	struct estd_sqlite *st = ESTD_SQ(base);
-	char norm[MAX_SERIAL_HEX + 1];
 	enum estkit_status rc = ESTKIT_OK;
 	int r;
 
-	estd_store_clear_err();
-	if (st == NULL || normalize_serial(serial, norm, sizeof(norm)) != 0) {
-		set_err("invalid serial (expected hexadecimal)");
-		return ESTKIT_EINVAL;
-	}
 	pthread_mutex_lock(&st->lock);
-	r = run1(st, "SELECT 1, 0 FROM certs WHERE serial = ?1", norm, 0, 0, NULL, NULL, NULL);
+	r = run1(st, "SELECT 1, 0 FROM certs WHERE serial = ?1", serial, 0, 0, NULL, NULL, NULL);
 	if (r == SQLITE_DONE) {
-		set_err("no certificate with serial %s", norm);
+		set_err("no certificate with serial %s", serial);
 		rc = ESTKIT_ENOTFOUND;
 	} else if (r != SQLITE_ROW) {
 		rc = db_fail(st->db, "select");
 	} else {
 		r = run1(st, "INSERT INTO revocations (serial, reason, revoked_at, revoked_by) "
-			     "VALUES (?1, ?2, ?3, ?4)", norm, reason, at, by, NULL, NULL);
+			     "VALUES (?1, ?2, ?3, ?4)", serial, reason, at, by, NULL, NULL);
 		if ((sqlite3_extended_errcode(st->db) & 0xff) == SQLITE_CONSTRAINT) {
-			set_err("certificate %s is already revoked", norm);
+			set_err("certificate %s is already revoked", serial);
 			rc = ESTKIT_EEXIST;
 		} else if (r != SQLITE_DONE) {
 			rc = db_fail(st->db, "insert revocation");
@@ -581,15 +558,12 @@ static enum estkit_status sq_revocation_get(struct estd_store *base, const char 
 					     int *reason, long long *at)
 {
 	struct estd_sqlite *st = ESTD_SQ(base);
-	char norm[MAX_SERIAL_HEX + 1];
 	long long rs = 0, ts = 0;
 	enum estkit_status rc = ESTKIT_OK;
 	int r;
 
-	if (st == NULL || normalize_serial(serial, norm, sizeof(norm)) != 0)
-		return ESTKIT_EINVAL;
 	pthread_mutex_lock(&st->lock);
-	r = run1(st, "SELECT reason, revoked_at FROM revocations WHERE serial = ?1", norm, 0, 0,
+	r = run1(st, "SELECT reason, revoked_at FROM revocations WHERE serial = ?1", serial, 0, 0,
 		 NULL, &rs, &ts);
 	if (r == SQLITE_DONE)
 		rc = ESTKIT_ENOTFOUND;
@@ -614,8 +588,6 @@ static enum estkit_status sq_revocation_foreach(struct estd_store *base,
 	enum estkit_status rc = ESTKIT_OK;
 	int r;
 
-	if (st == NULL || cb == NULL)
-		return ESTKIT_EINVAL;
 	pthread_mutex_lock(&st->lock);
 	r = sqlite3_prepare_v2(st->db, "SELECT serial, reason, revoked_at FROM revocations "
 				       "ORDER BY revoked_at, serial", -1, &s, NULL);
@@ -641,8 +613,6 @@ static enum estkit_status sq_crl_next_number(struct estd_store *base, long long 
 	long long n = 0;
 	enum estkit_status rc = ESTKIT_OK;
 
-	if (st == NULL || out == NULL)
-		return ESTKIT_EINVAL;
 	pthread_mutex_lock(&st->lock);
 	if (exec(st->db, "BEGIN IMMEDIATE") != SQLITE_OK) {
 		rc = db_fail(st->db, "begin");

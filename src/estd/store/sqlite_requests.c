@@ -19,9 +19,6 @@
 	"id, label, op, requester, subject, sans, csr, csr_sha256, status, reason, serial, "     \
 	"created_at, decided_at, decided_by"
 
-/* A reason or operator name longer than this is cut: they go into logs and HTTP bodies. */
-#define MAX_TEXT 1024
-
 static int step_done(sqlite3_stmt *s)
 {
 	return sqlite3_step(s) == SQLITE_DONE;
@@ -157,16 +154,6 @@ enum estkit_status estd_sqlite_request_submit(struct estd_store *base,
 	struct estd_sqlite *st = ESTD_SQ(base);
 	enum estkit_status rc;
 
-	estd_store_clear_err();
-	if (out != NULL)
-		*out = NULL;
-	if (created != NULL)
-		*created = 0;
-	if (st == NULL || req == NULL || out == NULL || req->label == NULL ||
-	    req->csr_der == NULL || req->csr_len == 0 || !estd_store_valid_hash(req->csr_sha256)) {
-		estd_store_set_err("invalid request record");
-		return ESTKIT_EINVAL;
-	}
 	pthread_mutex_lock(&st->lock);
 	/* IMMEDIATE: the look-up and the insert see one state, also across processes */
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
@@ -201,11 +188,7 @@ enum estkit_status estd_sqlite_request_get(struct estd_store *base, long long id
 	sqlite3_stmt *s = NULL;
 	enum estkit_status rc;
 
-	estd_store_clear_err();
-	if (out != NULL)
-		*out = NULL;
-	if (st == NULL || out == NULL)
-		return ESTKIT_EINVAL;
+	*out = NULL;
 	pthread_mutex_lock(&st->lock);
 	if (sqlite3_prepare_v2(st->db, "SELECT " REQ_COLUMNS " FROM requests WHERE id = ?", -1,
 			       &s, NULL) != SQLITE_OK ||
@@ -233,9 +216,6 @@ enum estkit_status estd_sqlite_request_foreach(struct estd_store *base, const ch
 	enum estkit_status rc = ESTKIT_OK;
 	int step = SQLITE_DONE, stop = 0;
 
-	estd_store_clear_err();
-	if (st == NULL || cb == NULL)
-		return ESTKIT_EINVAL;
 	pthread_mutex_lock(&st->lock);
 	if (sqlite3_prepare_v2(st->db,
 			       "SELECT " REQ_COLUMNS " FROM requests WHERE ?1 IS NULL OR "
@@ -288,14 +268,6 @@ enum estkit_status estd_sqlite_request_decide(struct estd_store *base, long long
 	enum estkit_status rc = ESTKIT_OK;
 	int r;
 
-	estd_store_clear_err();
-	if (st == NULL || status == NULL ||
-	    (strcmp(status, "approved") != 0 && strcmp(status, "rejected") != 0) ||
-	    (reason != NULL && strlen(reason) > MAX_TEXT) ||
-	    (decided_by != NULL && strlen(decided_by) > MAX_TEXT)) {
-		estd_store_set_err("invalid decision");
-		return ESTKIT_EINVAL;
-	}
 	pthread_mutex_lock(&st->lock);
 	if (sqlite3_prepare_v2(st->db,
 			       "UPDATE requests SET status = ?, reason = ?, decided_by = ?, "
@@ -352,9 +324,6 @@ enum estkit_status estd_sqlite_request_issue(struct estd_store *base, long long 
 	struct estd_sqlite *st = ESTD_SQ(base);
 	enum estkit_status rc;
 
-	estd_store_clear_err();
-	if (st == NULL || cert == NULL)
-		return ESTKIT_EINVAL;
 	pthread_mutex_lock(&st->lock);
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
 		rc = estd_sqlite_fail(st->db, "begin");

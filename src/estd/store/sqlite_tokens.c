@@ -13,7 +13,6 @@
 #define TOK_COLUMNS                                                                            \
 	"id, hash, label, subject, sans, created_at, expires_at, used_at, revoked_at, "         \
 	"created_by, used_by, serial"
-#define MAX_TEXT 1024
 
 static char *col_str(sqlite3_stmt *s, int i)
 {
@@ -53,11 +52,6 @@ static int bind_str(sqlite3_stmt *s, int i, const char *v)
 	return sqlite3_bind_text(s, i, v != NULL ? v : "", -1, SQLITE_STATIC);
 }
 
-static int text_ok(const char *v)
-{
-	return v != NULL && strlen(v) <= MAX_TEXT;
-}
-
 /* The SQLite engine's; see store.h. */
 enum estkit_status estd_sqlite_token_insert(struct estd_store *base,
 					   const struct estd_token_record *t)
@@ -67,15 +61,6 @@ enum estkit_status estd_sqlite_token_insert(struct estd_store *base,
 	enum estkit_status rc = ESTKIT_OK;
 	int r;
 
-	estd_store_set_err("%s", "");
-	if (base == NULL || t == NULL || !text_ok(t->id) || !text_ok(t->hash) ||
-	    !text_ok(t->label) || !text_ok(t->subject) || !text_ok(t->sans) ||
-	    (t->created_by != NULL && !text_ok(t->created_by))) {
-		estd_store_set_err("invalid token");
-		return ESTKIT_EINVAL;
-	}
-	if (base == NULL)
-		return ESTKIT_EINVAL;
 	st = ESTD_SQ(base);
 	pthread_mutex_lock(&st->lock);
 	if (sqlite3_prepare_v2(st->db,
@@ -117,11 +102,6 @@ enum estkit_status estd_sqlite_token_get(struct estd_store *base, const char *id
 	int r;
 
 	*out = NULL;
-	estd_store_set_err("%s", "");
-	if (base == NULL || !text_ok(id))
-		return ESTKIT_EINVAL;
-	if (base == NULL)
-		return ESTKIT_EINVAL;
 	st = ESTD_SQ(base);
 	pthread_mutex_lock(&st->lock);
 	if (sqlite3_prepare_v2(st->db, "SELECT " TOK_COLUMNS " FROM tokens WHERE id = ?", -1, &s,
@@ -153,8 +133,6 @@ enum estkit_status estd_sqlite_token_foreach(struct estd_store *base,
 	enum estkit_status rc = ESTKIT_OK;
 	int r = SQLITE_DONE;
 
-	if (base == NULL || cb == NULL)
-		return ESTKIT_EINVAL;
 	st = ESTD_SQ(base);
 	pthread_mutex_lock(&st->lock);
 	if (sqlite3_prepare_v2(st->db,
@@ -197,11 +175,6 @@ static enum estkit_status update_one(struct estd_store *base, const char *sql, c
 	enum estkit_status rc = ESTKIT_OK;
 	int r;
 
-	estd_store_set_err("%s", "");
-	if (base == NULL || !text_ok(id) || (text1 != NULL && !text_ok(text1)))
-		return ESTKIT_EINVAL;
-	if (base == NULL)
-		return ESTKIT_EINVAL;
 	st = ESTD_SQ(base);
 	pthread_mutex_lock(&st->lock);
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {

@@ -191,11 +191,36 @@ void estd_store_set_connections(struct estd_store *st, int n)
 		}                                                                              \
 	} while (0)
 
+/*
+ * An argument no engine may see: ESTKIT_EINVAL with msg as the thread's
+ * message (NULL: none, as for a missing out or callback pointer).
+ */
+#define REFUSE_IF(cond, msg)                                                                   \
+	do {                                                                                   \
+		if (cond) {                                                                    \
+			if ((msg) != NULL)                                                     \
+				estd_store_set_err("%s", (const char *)(msg));                 \
+			return ESTKIT_EINVAL;                                                  \
+		}                                                                              \
+	} while (0)
+
+#define BAD_SERIAL "invalid serial (expected hexadecimal)"
+
+/* Reasons, names and other free text the engines store go into logs and bodies. */
+static int text_ok(const char *v)
+{
+	return v != NULL && strlen(v) <= ESTD_STORE_MAX_TEXT;
+}
+
 /* Inserts and commits rec; a known serial is ESTKIT_EEXIST. */
 enum estkit_status estd_store_cert_insert(struct estd_store *st,
 					  const struct estd_cert_record *rec)
 {
+	char norm[ESTD_STORE_MAX_SERIAL + 1];
+
 	CHECK(st);
+	REFUSE_IF(rec == NULL || estd_store_normalize_serial(rec->serial, norm, sizeof(norm)) != 0,
+		  "invalid record or serial");
 	return st->ops->cert_insert(st, rec);
 }
 
@@ -203,10 +228,14 @@ enum estkit_status estd_store_cert_insert(struct estd_store *st,
 enum estkit_status estd_store_cert_get(struct estd_store *st, const char *serial,
 				       struct estd_cert_record **out)
 {
+	char norm[ESTD_STORE_MAX_SERIAL + 1];
+
 	if (out != NULL)
 		*out = NULL;
 	CHECK(st);
-	return st->ops->cert_get(st, serial, out);
+	REFUSE_IF(out == NULL, NULL);
+	REFUSE_IF(estd_store_normalize_serial(serial, norm, sizeof(norm)) != 0, BAD_SERIAL);
+	return st->ops->cert_get(st, norm, out);
 }
 
 /* Walks all records, oldest first; cb returning non-zero stops the walk. */
@@ -215,6 +244,7 @@ enum estkit_status estd_store_cert_foreach(struct estd_store *st,
 					   void *arg)
 {
 	CHECK(st);
+	REFUSE_IF(cb == NULL, NULL);
 	return st->ops->cert_foreach(st, cb, arg);
 }
 
@@ -222,16 +252,22 @@ enum estkit_status estd_store_cert_foreach(struct estd_store *st,
 enum estkit_status estd_store_revoke(struct estd_store *st, const char *serial, int reason,
 				     long long at, const char *by)
 {
+	char norm[ESTD_STORE_MAX_SERIAL + 1];
+
 	CHECK(st);
-	return st->ops->revoke(st, serial, reason, at, by);
+	REFUSE_IF(estd_store_normalize_serial(serial, norm, sizeof(norm)) != 0, BAD_SERIAL);
+	return st->ops->revoke(st, norm, reason, at, by);
 }
 
 /* See store.h. */
 enum estkit_status estd_store_revocation_get(struct estd_store *st, const char *serial,
 					     int *reason, long long *at)
 {
+	char norm[ESTD_STORE_MAX_SERIAL + 1];
+
 	CHECK(st);
-	return st->ops->revocation_get(st, serial, reason, at);
+	REFUSE_IF(estd_store_normalize_serial(serial, norm, sizeof(norm)) != 0, NULL);
+	return st->ops->revocation_get(st, norm, reason, at);
 }
 
 /* See store.h. */
@@ -241,6 +277,7 @@ enum estkit_status estd_store_revocation_foreach(struct estd_store *st,
 						 void *arg)
 {
 	CHECK(st);
+	REFUSE_IF(cb == NULL, NULL);
 	return st->ops->revocation_foreach(st, cb, arg);
 }
 
@@ -248,6 +285,7 @@ enum estkit_status estd_store_revocation_foreach(struct estd_store *st,
 enum estkit_status estd_store_crl_next_number(struct estd_store *st, long long *out)
 {
 	CHECK(st);
+	REFUSE_IF(out == NULL, NULL);
 	return st->ops->crl_next_number(st, out);
 }
 
@@ -261,6 +299,9 @@ enum estkit_status estd_store_request_submit(struct estd_store *st,
 	if (created != NULL)
 		*created = 0;
 	CHECK(st);
+	REFUSE_IF(req == NULL || out == NULL || req->label == NULL || req->csr_der == NULL ||
+			  req->csr_len == 0 || !estd_store_valid_hash(req->csr_sha256),
+		  "invalid request record");
 	return st->ops->request_submit(st, req, out, created);
 }
 
@@ -271,6 +312,7 @@ enum estkit_status estd_store_request_get(struct estd_store *st, long long id,
 	if (out != NULL)
 		*out = NULL;
 	CHECK(st);
+	REFUSE_IF(out == NULL, NULL);
 	return st->ops->request_get(st, id, out);
 }
 
@@ -281,6 +323,7 @@ enum estkit_status estd_store_request_foreach(struct estd_store *st, const char 
 					      void *arg)
 {
 	CHECK(st);
+	REFUSE_IF(cb == NULL, NULL);
 	return st->ops->request_foreach(st, status, cb, arg);
 }
 
@@ -290,6 +333,11 @@ enum estkit_status estd_store_request_decide(struct estd_store *st, long long id
 					     const char *decided_by)
 {
 	CHECK(st);
+	REFUSE_IF(status == NULL ||
+			  (strcmp(status, "approved") != 0 && strcmp(status, "rejected") != 0) ||
+			  (reason != NULL && !text_ok(reason)) ||
+			  (decided_by != NULL && !text_ok(decided_by)),
+		  "invalid decision");
 	return st->ops->request_decide(st, id, status, reason, decided_by);
 }
 
@@ -298,6 +346,7 @@ enum estkit_status estd_store_request_issue(struct estd_store *st, long long id,
 					    const struct estd_cert_record *cert)
 {
 	CHECK(st);
+	REFUSE_IF(cert == NULL, NULL);
 	return st->ops->request_issue(st, id, cert);
 }
 
@@ -401,6 +450,9 @@ enum estkit_status estd_store_token_insert(struct estd_store *st, const struct e
 		return ESTKIT_EINVAL;
 	}
 	TOKEN_ID(t->id);
+	REFUSE_IF(!text_ok(t->hash) || !text_ok(t->label) || !text_ok(t->subject) ||
+			  !text_ok(t->sans) || (t->created_by != NULL && !text_ok(t->created_by)),
+		  "invalid token");
 	return st->ops->token_insert(st, t);
 }
 
@@ -419,6 +471,7 @@ enum estkit_status estd_store_token_get(struct estd_store *st, const char *id, s
 enum estkit_status estd_store_token_foreach(struct estd_store *st, int (*cb)(void *arg, const struct estd_token_record *t), void *arg)
 {
 	TOKEN_OPS(st, token_foreach);
+	REFUSE_IF(cb == NULL, NULL);
 	return st->ops->token_foreach(st, cb, arg);
 }
 
@@ -427,6 +480,7 @@ enum estkit_status estd_store_token_claim(struct estd_store *st, const char *id,
 {
 	TOKEN_OPS(st, token_claim);
 	TOKEN_ID(id);
+	REFUSE_IF(used_by != NULL && !text_ok(used_by), "invalid token user");
 	return st->ops->token_claim(st, id, now, used_by);
 }
 
@@ -443,6 +497,7 @@ enum estkit_status estd_store_token_set_serial(struct estd_store *st, const char
 {
 	TOKEN_OPS(st, token_set_serial);
 	TOKEN_ID(id);
+	REFUSE_IF(serial != NULL && !text_ok(serial), "invalid serial");
 	return st->ops->token_set_serial(st, id, serial);
 }
 

@@ -6,6 +6,11 @@
  * estd_store; the ops table holds the engine's functions. store.c checks
  * the arguments every engine would check, clears the thread's message and
  * calls through the table, so store.h keeps one set of names for callers.
+ * So an engine's function sees a store, out and callback pointers that are
+ * not NULL, a request or token record whose fields passed the checks of
+ * store.c, free text of at most ESTD_STORE_MAX_TEXT bytes, and serials
+ * (cert_get, revoke, revocation_get) already in the form of
+ * estd_store_normalize_serial(). It checks none of that again.
  */
 #ifndef ESTD_STORE_INT_H
 #define ESTD_STORE_INT_H
@@ -68,6 +73,9 @@ struct estd_store {
 
 /* RFC 5280 4.1.2.2 allows 20 octets; leave room */
 #define ESTD_STORE_MAX_SERIAL 64
+
+/* The longest free text (reason, names, token fields) a store keeps, in bytes. */
+#define ESTD_STORE_MAX_TEXT 1024
 
 /*
  * Serial to canonical form: lowercase hex without leading zeros ("0" for

@@ -187,11 +187,21 @@ int agent_store_lock(const struct agent_cert *ac);
 /* Path of a file of the current generation ("cert.pem", "key.pem") into buf. 0 or -1. */
 int agent_store_path(const struct agent_cert *ac, const char *file, char *buf, size_t len);
 
-/* The pending request after a 202: saved, loaded (ESTKIT_ENOTFOUND when none), dropped. */
+/*
+ * The request in flight: saved before it is sent, loaded to send it again
+ * (ESTKIT_ENOTFOUND when none), dropped once the answer is final.
+ */
 int agent_pending_save(const struct agent_cert *ac, X509_REQ *csr, EVP_PKEY *key);
 enum estkit_status agent_pending_load(const struct agent_cert *ac, X509_REQ **csr,
                                       EVP_PKEY **key);
 void agent_pending_drop(const struct agent_cert *ac);
+
+/*
+ * 1 when a saved request's key saved is already the key of cur, the current
+ * certificate, while regenerate_key asks for a new key at each renewal: the
+ * leftover of an installed renewal, not a request to send again. 0 otherwise.
+ */
+int agent_pending_stale(X509 *cur, EVP_PKEY *saved, int regenerate_key);
 
 /* ---- agent_renew.c ------------------------------------------------------------------ */
 

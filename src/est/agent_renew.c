@@ -4,8 +4,15 @@
  * enrollment credentials (RFC 7030 4.2.1; HTTP Basic/Digest with a password
  * or a one-time password, a bootstrap certificate such as an IDevID, or
  * TLS-SRP)
- * when there is no certificate yet or it has expired. A 202 answer keeps
- * the request to send it again unchanged (RFC 7030 4.2.3).
+ * when there is no certificate yet or it has expired.
+ *
+ * A new request and its key are saved (STORE/pending.*, the key 0600,
+ * atomically) before the request is sent, and dropped only once the answer
+ * is final: the certificate installed, or a refusal (4xx). A 202 answer
+ * (RFC 7030 4.2.3), a lost connection, a server error or a crash mid-way all
+ * leave the saved pair, and the next attempt sends the same request with
+ * the same key: a request the server may hold is never orphaned by a key
+ * that only lived in memory.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +36,6 @@ struct attempt {
 	EVP_PKEY *key;      /* the key of the request */
 	X509_REQ *csr;
 	STACK_OF(X509) *certs;
-	int from_pending;
 };
 
 static void attempt_clear(struct attempt *a)
@@ -122,26 +128,24 @@ static const char *key_spec(const struct attempt *a, char *buf, size_t len)
 /* RFC 7894 otpChallenge: the one-time password also goes into the request. */
 static int add_otp(struct attempt *a, const struct est_csr_plan *p)
 {
-	unsigned char *buf = NULL;
-	size_t len = 0, n = 0;
-	char otp[256];
+	char *otp = NULL;
 	enum estkit_status rc;
 
 	if (!a->enroll || a->ac->otp_file == NULL)
 		return 0;
-	if (estkit_file_read(a->ac->otp_file, &buf, &len) != ESTKIT_OK) {
-		agent_log(a->ac->name, "cannot read otp_file %s", a->ac->otp_file);
+	rc = est_secret_file_line(a->ac->otp_file, &otp);
+	if (rc != ESTKIT_OK) {
+		if (rc == ESTKIT_EINVAL)
+			agent_log(a->ac->name, "otp_file %s: empty first line or longer than %d bytes",
+			          a->ac->otp_file, EST_SECRET_MAX);
+		else
+			agent_log(a->ac->name, "cannot read otp_file %s", a->ac->otp_file);
 		return -1;
 	}
-	while (n < len && n < sizeof(otp) - 1 && buf[n] != '\n' && buf[n] != '\r')
-		n++;
-	memcpy(otp, buf, n);
-	otp[n] = '\0';
-	estkit_free_secret(buf, len);
-	rc = n > 0 ? estkit_csr_set_attr(a->csr, ESTKIT_ATTR_OTP_CHALLENGE, otp) : ESTKIT_EINVAL;
+	rc = estkit_csr_set_attr(a->csr, ESTKIT_ATTR_OTP_CHALLENGE, otp);
 	if (rc == ESTKIT_OK)
 		rc = estkit_csr_sign(a->csr, a->key);
-	OPENSSL_cleanse(otp, sizeof(otp));
+	est_secret_free(otp);
 	ERR_clear_error();
 	if (rc != ESTKIT_OK || est_request_sign(a->cmd, p, a->key, a->csr) != EST_EXIT_OK) {
 		agent_log(a->ac->name, "cannot put the one-time password in the request");
@@ -238,11 +242,7 @@ static enum agent_result send_request(struct attempt *a, long *retry_after)
 		*retry_after = estkit_client_retry_after(a->c);
 		agent_log(a->ac->name, "request pending (HTTP 202), server's Retry-After %ld s",
 		          *retry_after);
-		/* the same request (and key) must go again (RFC 7030 4.2.3): without the
-		 * saved pair the next attempt could only send another one */
-		if (!a->from_pending && agent_pending_save(a->ac, a->csr, a->key) != 0)
-			return AGENT_FAILED;
-		return AGENT_PENDING;
+		return AGENT_PENDING; /* saved before it was sent */
 	}
 	if (rc != ESTKIT_OK) {
 		agent_log(a->ac->name, "%s failed: %s", a->enroll ? "/simpleenroll" : "/simplereenroll",
@@ -258,6 +258,37 @@ static enum agent_result send_request(struct attempt *a, long *retry_after)
 	return AGENT_DONE;
 }
 
+/*
+ * The saved request, when there is one to send again (a->csr and a->key set;
+ * both stay NULL otherwise). A saved key that is already the current
+ * certificate's, with regenerate_key, is the leftover of a renewal installed
+ * just before a crash: sending it would renew without a new key, so it is
+ * dropped. -1 on an error reading the store.
+ */
+static int load_saved(struct attempt *a)
+{
+	enum estkit_status rc = agent_pending_load(a->ac, &a->csr, &a->key);
+
+	if (rc == ESTKIT_ENOTFOUND)
+		return 0;
+	if (rc != ESTKIT_OK) {
+		agent_log(a->ac->name, "the saved request in %s is unreadable (%s): building a new one",
+		          a->ac->store, estkit_strerror(rc));
+		agent_pending_drop(a->ac);
+		return 0;
+	}
+	if (agent_pending_stale(a->cur, a->key, a->ac->regenerate_key)) {
+		agent_pending_drop(a->ac);
+		X509_REQ_free(a->csr);
+		EVP_PKEY_free(a->key);
+		a->csr = NULL;
+		a->key = NULL;
+		return 0;
+	}
+	agent_log(a->ac->name, "sending the pending request again (the same key)");
+	return 0;
+}
+
 enum agent_result agent_renew(const struct agent_conf *conf, const struct agent_cert *ac,
                               long *retry_after)
 {
@@ -271,12 +302,11 @@ enum agent_result agent_renew(const struct agent_conf *conf, const struct agent_
 	snprintf(a.cmd, sizeof(a.cmd), "agent: %s", ac->name);
 	if (choose(&a) != 0 || open_client(&a) != 0)
 		goto out;
-	if (agent_pending_load(ac, &a.csr, &a.key) == ESTKIT_OK) {
-		agent_log(ac->name, "sending the pending request again");
-		a.from_pending = 1;
-	} else if (build_request(&a) != 0) {
+	if (load_saved(&a) != 0)
 		goto out;
-	}
+	if (a.csr == NULL && (build_request(&a) != 0 ||
+	                      agent_pending_save(ac, a.csr, a.key) != 0))
+		goto out; /* logged; nothing was sent */
 	r = send_request(&a, retry_after);
 	if (r == AGENT_DONE)
 		(void)agent_hook_run(ac, conf->hook_timeout);

@@ -172,3 +172,11 @@ void agent_pending_drop(const struct agent_cert *ac)
 	if (store_file(ac->store, "pending.key", p, sizeof(p)) == 0)
 		(void)unlink(p);
 }
+
+int agent_pending_stale(X509 *cur, EVP_PKEY *saved, int regenerate_key)
+{
+	EVP_PKEY *curpub = cur != NULL ? X509_get0_pubkey(cur) : NULL;
+
+	return regenerate_key && curpub != NULL && saved != NULL &&
+	       EVP_PKEY_eq(curpub, saved) == 1;
+}

@@ -16,7 +16,7 @@
 
 #include "common.h"
 
-#define PASSWORD_MAX 1024
+#define PASSWORD_MAX EST_SECRET_MAX
 
 /* "est: CMD: message" on stderr, without the end of the line. */
 static void vmessage(const char *cmd, const char *fmt, va_list ap)
@@ -143,21 +143,37 @@ static char *first_line(const unsigned char *buf, size_t len)
 	return s;
 }
 
-static int password_from_file(const char *cmd, const char *path, char **out)
+/* See common.h. */
+enum estkit_status est_secret_file_line(const char *path, char **out)
 {
 	unsigned char *buf = NULL;
 	size_t len = 0;
-	enum estkit_status rc = estkit_file_read(path, &buf, &len);
+	enum estkit_status rc = ESTKIT_EINVAL;
 
-	if (rc != ESTKIT_OK) {
-		est_err(cmd, "cannot read password file %s: %s", path, estkit_strerror(rc));
-		return EST_EXIT_FAIL;
-	}
+	if (out == NULL)
+		return ESTKIT_EINVAL;
+	*out = NULL;
+	if (path == NULL)
+		return ESTKIT_EINVAL;
+	rc = estkit_file_read(path, &buf, &len);
+	if (rc != ESTKIT_OK)
+		return rc;
 	*out = first_line(buf, len);
 	estkit_free_secret(buf, len);
-	if (*out == NULL) {
+	return *out != NULL ? ESTKIT_OK : ESTKIT_EINVAL;
+}
+
+static int password_from_file(const char *cmd, const char *path, char **out)
+{
+	enum estkit_status rc = est_secret_file_line(path, out);
+
+	if (rc == ESTKIT_EINVAL) {
 		est_err(cmd, "password file %s: empty first line or longer than %d bytes", path,
 		        PASSWORD_MAX);
+		return EST_EXIT_FAIL;
+	}
+	if (rc != ESTKIT_OK) {
+		est_err(cmd, "cannot read password file %s: %s", path, estkit_strerror(rc));
 		return EST_EXIT_FAIL;
 	}
 	return EST_EXIT_OK;

@@ -81,6 +81,19 @@ int est_password_get(const char *cmd, const struct est_conn *o, char **out);
 /* Wipes and frees a NUL-terminated secret. NULL is a no-op. */
 void est_secret_free(char *s);
 
+/* The longest password or one-time password est reads, in bytes. */
+#define EST_SECRET_MAX 1024
+
+/*
+ * The first line of the file at path (up to CR, LF or NUL) as a new string in
+ * *out, to free with est_secret_free(): how est reads --password-file,
+ * --srp-password-file, --otp-file and the agent's password_file and otp_file.
+ * Returns ESTKIT_OK; the status of reading the file (ESTKIT_EIO, ESTKIT_ETOOBIG,
+ * ...); or ESTKIT_EINVAL when the first line is empty or longer than
+ * EST_SECRET_MAX bytes (and for NULL arguments). The file's bytes are wiped.
+ */
+enum estkit_status est_secret_file_line(const char *path, char **out);
+
 /*
  * Creates a client for o->server with o->cacert as trust anchors (unless
  * NULL), Basic credentials, a TLS client certificate or TLS-SRP

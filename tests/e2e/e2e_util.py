@@ -7,8 +7,10 @@ Only the Python standard library and pytest are used.
 """
 
 import atexit
+import errno
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -23,7 +25,7 @@ ESTD = BIN / "estd"
 
 USER = "estuser"
 PASSWORD = "estpwd"
-READY_TIMEOUT = 20    # seconds for estd to print "listening on"
+READY_TIMEOUT = 60    # seconds for estd to print "listening on" (a bound for failures only)
 STOP_TIMEOUT = 15     # seconds for estd to exit after SIGTERM
 CMD_TIMEOUT = 90      # seconds for any one command
 
@@ -94,7 +96,37 @@ def sh(script, *, cwd=None, env=None, timeout=CMD_TIMEOUT):
                timeout=timeout)
 
 
+def _bindable(family, host, port):
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.bind((host, port))
+        return True
+    except OSError as e:
+        # no IPv6 (loopback) at all is not a reason to refuse the port
+        return family == socket.AF_INET6 and e.errno in (errno.EADDRNOTAVAIL,
+                                                         errno.EAFNOSUPPORT)
+
+
 def free_port():
+    """A port nothing uses now, for a server a test starts a little later.
+
+    Not one from bind(port 0): that is in the kernel's ephemeral range, where
+    every outgoing connection on the machine (our clients, another suite run
+    at the same time) takes its local port, and one may take this port in the
+    time between here and estd's bind (estd then fails to start with
+    "Address already in use"). Below that range only an explicit bind takes a
+    port, so a random free one there stays free."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    if low > 4096:
+        pool = range(max(1024, low - 16384), low)
+        for _ in range(200):
+            port = random.choice(pool)
+            if _bindable(socket.AF_INET, "127.0.0.1", port) and \
+                    _bindable(socket.AF_INET6, "::1", port):
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -303,6 +335,35 @@ class Estd:
 
 
 
+def held_connections(srv):
+    """How many TCP connections to its port the estd process srv still has open
+    (not counting the listener): a connection stops counting when estd has
+    closed its socket, which it does asynchronously after the peer's close or
+    its own idle timeout."""
+    fd_dir = f"/proc/{srv.proc.pid}/fd"
+    inodes = set()
+    for fd in os.listdir(fd_dir):
+        try:
+            link = os.readlink(f"{fd_dir}/{fd}")
+        except FileNotFoundError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    n = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for row in rows:
+            col = row.split()
+            if int(col[1].rsplit(":", 1)[1], 16) == srv.port and col[3] != "0A" \
+                    and col[9] in inodes:
+                n += 1
+    return n
+
+
 class HttpResult:
     """What curl saw: the final status, all header blocks, the body."""
 
@@ -380,8 +441,12 @@ def p7_to_pem(b64file, pemfile, cwd=None):
     return pemfile
 
 
-def wait_for(pred, timeout=10.0, interval=0.1):
-    """Polls pred() until it returns a true value or timeout; returns the last value."""
+def wait_for(pred, timeout=30.0, interval=0.1):
+    """Polls pred() until it returns a true value or timeout; returns the last value.
+    The default timeout is generous on purpose: it only bounds how long a failing
+    wait takes (a passing one returns as soon as pred() holds), and a sanitized
+    estd on a loaded machine is slow to reload, log or free things. Pass a
+    timeout where the time itself is the property tested."""
     deadline = time.monotonic() + timeout
     val = pred()
     while not val and time.monotonic() < deadline:

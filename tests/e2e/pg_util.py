@@ -18,12 +18,13 @@ import glob
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from e2e_util import free_port  # outside the ephemeral range: see there
 
 START_TIMEOUT = 30
 _SERVERS = []
@@ -54,12 +55,6 @@ def require():
     pytest.fail(msg, pytrace=False)
 
 
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _kill_leftovers():
     for srv in list(_SERVERS):
         srv.destroy()
@@ -79,7 +74,7 @@ class PgServer:
         self.dir = Path(tempfile.mkdtemp(prefix="estkit-pg-"))
         self.data = self.dir / "data"
         self.log = self.dir / "postgres.log"
-        self.port = _free_port()
+        self.port = free_port()
         self.proc = None
         self.prefix = []
         if os.geteuid() == 0:

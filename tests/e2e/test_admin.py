@@ -24,7 +24,7 @@ def test_label_added_and_reloaded_with_sighup_enrolls(fresh_server, work):
     srv.send(signal.SIGHUP)
     status = wait_for(lambda: curl(srv.est_url("cacerts", "routers"), work,
                                    cafile=srv.ca).status == 200)
-    assert status, "label routers not served 10 s after SIGHUP\n" + srv.log_tail()
+    assert status, "label routers not served 30 s after SIGHUP\n" + srv.log_tail()
     assert srv.running()
 
     out = work / "router"
@@ -46,7 +46,7 @@ def test_user_added_after_start_works_after_sighup(fresh_server, work):
     srv.user_add("late", "late-password")
     srv.send(signal.SIGHUP)
     assert wait_for(lambda: _probe(srv, work, "late:late-password") == 400), \
-        "new user still refused 10 s after SIGHUP\n" + srv.log_tail()
+        "new user still refused 30 s after SIGHUP\n" + srv.log_tail()
     out = work / "late"
     est_enroll(srv, out, subject="/CN=late-device", user="late", password="late-password",
                how="file")
@@ -64,7 +64,7 @@ def test_deleted_user_gets_401_after_sighup(fresh_server, work):
     srv.user_del("gone")
     srv.send(signal.SIGHUP)
     assert wait_for(lambda: _probe(srv, work, "gone:gone-password") == 401), \
-        "deleted user still accepted 10 s after SIGHUP\n" + srv.log_tail()
+        "deleted user still accepted 30 s after SIGHUP\n" + srv.log_tail()
     # Other users are untouched.
     assert _probe(srv, work, "estuser:estpwd") == 400
     csr, _ = make_csr(work, "after-del", der=True)
@@ -79,9 +79,12 @@ def test_bad_config_on_sighup_keeps_serving(fresh_server, work):
     srv = fresh_server
     with open(srv.conf, "a") as f:
         f.write("\n[server]\nno_such_key = 1\n")
+    off = srv.log.stat().st_size
     srv.send(signal.SIGHUP)
-    assert not wait_for(lambda: not srv.running(), timeout=2), \
-        "estd exited on a bad reload\n" + srv.log_tail()
+    # the reload has been tried (and refused) once its log line is out
+    assert wait_for(lambda: "reload failed" in srv.log_text(off) or not srv.running()), \
+        "no 'reload failed' line after SIGHUP\n" + srv.log_tail()
+    assert srv.running(), "estd exited on a bad reload\n" + srv.log_tail()
     r = curl(srv.est_url("cacerts"), work, cafile=srv.ca)
     assert r.status == 200, r
     assert _probe(srv, work, "estuser:estpwd") == 400

@@ -16,7 +16,13 @@ from e2e_util import (EST, ESTD, cert_pubkey, cert_serial, describe, key_pubkey,
                       set_ini, wait_for)
 
 LABEL = "manual"
-RETRY_AFTER = 2
+# The agent records next_attempt = (whole seconds at the end of the attempt) +
+# Retry-After and compares whole seconds, so "before Retry-After" lasts
+# between RETRY_AFTER - 1 and RETRY_AFTER seconds: the check that nothing is
+# sent before it (an est agent status and a second sanitized est in between)
+# needs that to be several seconds on a loaded machine. agent_util's
+# retry_max (4) caps it.
+RETRY_AFTER = 4
 
 
 @pytest.fixture
@@ -157,3 +163,40 @@ def test_rejected_renewal_keeps_the_certificate_and_sends_a_new_request(msrv, wo
     assert key_pubkey(store / "pending.key") != rejected
     assert [r["status"] for r in _requests(msrv)] == ["issued", "rejected", "pending"]
     assert cert_serial(out / "cert.pem") == serial and links_match(out)
+
+
+def test_a_request_is_sent_only_once_its_key_is_saved(msrv, work):
+    """The request and its key are on disk before the request leaves: a key
+    that cannot be saved sends nothing (no request the agent could never
+    collect), and after a lost answer the same request goes again."""
+    conf, out = _enrolled(msrv, work)
+    store = work / "state" / "web"
+    serial = cert_serial(out / "cert.pem")
+    (store / "pending.key").mkdir()                # the key cannot be written
+    cp = _once(conf, 1, "--force")
+    assert "cannot save the pending request" in cp.stderr, describe(cp)
+    assert [r["status"] for r in _requests(msrv)] == ["issued"], "sent without its key saved"
+    (store / "pending.key").rmdir()
+    # the server is down while the request goes: it is kept for the next attempt
+    assert msrv.stop() == 0
+    cp = _once(conf, 1, "--force")
+    saved = key_pubkey(store / "pending.key")
+    msrv.start()
+    cp = _once(conf, 75, "--force")
+    assert "sending the pending request again" in cp.stderr, describe(cp)
+    assert key_pubkey(store / "pending.key") == saved
+    reqs = _requests(msrv)
+    assert [r["status"] for r in reqs] == ["issued", "pending"], reqs
+    _decide(msrv, "approve", str(reqs[1]["id"]))
+    cp = _once(conf, 0, "--force")
+    assert cert_pubkey(out / "cert.pem") == saved and cert_serial(out / "cert.pem") != serial
+    assert links_match(out) and not (store / "pending.key").exists()
+    # a saved request whose key is already installed (a crash after the switch, before
+    # the files went) is not sent again: regenerate_key wants a new key
+    cur = key_pubkey(out / "key.pem")
+    ok(["cp", out / "key.pem", store / "pending.key"])
+    ok(["openssl", "req", "-new", "-key", out / "key.pem", "-subj", "/CN=web.example",
+        "-out", store / "pending.csr"])
+    cp = _once(conf, 75, "--force")
+    assert "sending the pending request again" not in cp.stderr, describe(cp)
+    assert key_pubkey(store / "pending.key") != cur

@@ -1,16 +1,17 @@
 """est agent trust maintenance against a real estd (RFC 7030 4.1.3): through a
 CA rollover the agent's trust file takes the new root by its NewWithOld link
 (and OldWithNew, NewWithNew); renewals switch to the new CA; once the operator
-has finished the rollover (old CA and its TLS certificate gone) the agent
-keeps working, where an agent that did not refresh its anchors cannot. A
-server the trust file does not authenticate, or an unlinked root in a
-trusted server's answer, never changes the trust file."""
+has finished the rollover (old CA and its TLS certificate gone, the old root
+in the trust file expired) the agent keeps working, where an agent that did
+not refresh its anchors cannot. A server the trust file does not
+authenticate, or an unlinked root in a trusted server's answer, never
+changes the trust file."""
 
 import re
 import signal
 import time
 
-from agent_util import agent_conf, links_match
+from agent_util import agent_conf, links_match, read_state
 from e2e_util import EST, ESTD, cert_pubkey, cert_serial, describe, ok, run, set_ini
 
 AGENT = "cacerts_interval = 1\ncheck_interval = 1\n"
@@ -51,7 +52,7 @@ def _rollover(srv):
     offset = srv.log.stat().st_size
     ok([ESTD, "ca", "rollover", "-c", srv.conf, "--switch-at", "now"])
     srv.send(signal.SIGHUP)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30  # a sanitized reload on a busy machine is slow
     while "CA rollover: new CA" not in srv.log_text(offset):
         assert time.monotonic() < deadline, "estd did not reload\n" + srv.log_tail()
         time.sleep(0.05)
@@ -83,6 +84,41 @@ def _finish_rollover(srv, work):
     srv.conf.write_text(text)
     assert srv.stop() == 0
     srv.start()
+
+
+def _expired_copy(root, key, work):
+    """The root re-issued with the same key and name but expired (as the old
+    root is once its time is over), through `openssl ca`, which takes dates."""
+    d = work / "expire-ca"
+    d.mkdir()
+    (d / "index.txt").write_text("")
+    (d / "serial").write_text("7030\n")
+    cfg = d / "ca.cnf"
+    cfg.write_text(f"""[ca]
+default_ca = c
+[c]
+database = {d}/index.txt
+new_certs_dir = {d}
+serial = {d}/serial
+default_md = sha256
+policy = p
+unique_subject = no
+x509_extensions = x
+[p]
+commonName = supplied
+organizationName = optional
+[x]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+""")
+    subj = ok(["openssl", "x509", "-in", root, "-noout", "-subject", "-nameopt",
+               "compat"]).stdout.split("=", 1)[1].strip()
+    ok(["openssl", "req", "-new", "-key", key, "-subj", subj, "-out", d / "root.csr"])
+    ok(["openssl", "ca", "-batch", "-config", cfg, "-selfsign", "-keyfile", key, "-in",
+        d / "root.csr", "-startdate", "20200101000000Z", "-enddate", "20210101000000Z",
+        "-preserveDN", "-notext", "-out", d / "expired.pem"])
+    return d / "expired.pem"
 
 
 def test_agent_follows_a_ca_rollover_to_its_end(fresh_server, work):
@@ -138,6 +174,21 @@ def test_agent_follows_a_ca_rollover_to_its_end(fresh_server, work):
     assert "trust anchors" not in cp.stderr, describe(cp)      # nothing new to take
     cp = ok([EST, "agent", "status", "-c", conf])
     assert ", ok" in cp.stdout, describe(cp)
+    # the old root's time is over: in the trust file it is expired now
+    expired = _expired_copy(old_root, srv.dir / "ca.key", work)
+    assert run(["openssl", "verify", "-CAfile", expired, expired]).returncode != 0
+    certs = _split_pem(trust, work)
+    kept = [c.read_text() for c in certs if cert_pubkey(c) != old_key or not
+            run(["openssl", "verify", "-CAfile", c, c]).returncode == 0]
+    assert len(kept) == 3, kept
+    trust.write_text(expired.read_text() + "".join(kept))
+    time.sleep(1.1)
+    serial = cert_serial(out / "cert.pem")
+    last_trust = int(read_state(work)["last_trust"])
+    cp = ok([EST, "agent", "--once", "--force", "-c", conf])
+    assert cert_serial(out / "cert.pem") != serial and links_match(out), describe(cp)
+    assert "/cacerts" not in cp.stderr, describe(cp)           # the refresh worked too
+    assert int(read_state(work)["last_trust"]) > last_trust
     # the agent that kept only the old root cannot reach the server any more
     cp = run([EST, "agent", "--once", "--force", "-c", conf2])
     assert cp.returncode == 1, describe(cp)

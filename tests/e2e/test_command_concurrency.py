@@ -16,14 +16,26 @@ import pytest
 
 from conftest import serving
 from e2e_util import (PASSWORD, REPO, USER, Estd, curl, make_csr, ok, p7_to_pem, set_ini,
-                      verify)
+                      verify, wait_for)
 
 AUTH = f"{USER}:{PASSWORD}"
 SLOW = REPO / "tests" / "e2e" / "data" / "slow_sign.py"
 SIGN = REPO / "examples" / "command" / "openssl-sign.sh"
 JOB_THREADS = 4
 RETRY_AFTER = "11"
-PROMPT = 1.0   # seconds a /cacerts answer may take while the label is saturated
+ONE_SECS = 3   # how long a program of label "one" runs
+# seconds a /cacerts answer may take while the label is saturated: a /cacerts
+# stuck behind the waiting requests would wait for the running program (about
+# ONE_SECS); the rest is room for curl and a sanitized estd on a loaded machine
+PROMPT = 2.0
+# label "tight": programs of TIGHT_SECS, a slot within TIGHT_TIMEOUT or 503. The
+# second of three requests gets the slot after one run (TIGHT_SECS plus the
+# program's own start, which a loaded machine stretches), the third would get
+# it only after two: TIGHT_TIMEOUT lies between, with room on both sides.
+TIGHT_SECS, TIGHT_TIMEOUT = 4, 6
+# a refused request is answered at once, not after a wait for a slot (which
+# ends only with command_timeout, 30 s on label "one")
+REFUSED_WITHIN = 8.0
 
 
 def _ext_ca(root):
@@ -44,8 +56,9 @@ def csrv(tmp_path_factory):
     (srv.dir / "slow_sign.py").symlink_to(SLOW)
     (root / "sign.sh").symlink_to(SIGN)
     set_ini(srv.conf, "server", "job_threads", str(JOB_THREADS))
-    # one: waits are long enough for every request; tight: a slot within 3 s or 503
-    for name, secs, timeout in (("one", "0.7", "30"), ("tight", "2", "3")):
+    # one: waits are long enough for every request; tight: a slot within
+    # TIGHT_TIMEOUT or 503
+    for name, secs, timeout in (("one", ONE_SECS, 30), ("tight", TIGHT_SECS, TIGHT_TIMEOUT)):
         lab = f"label {name}"
         set_ini(srv.conf, lab, "backend", "command")
         # estd.conf lines are short: the program relative to estd.conf, short links
@@ -105,8 +118,28 @@ def _assert_one_at_a_time(srv, label, issued):
         assert e1 is not None and s2 >= e1, f"run started at {s2} before {e1}: {runs}"
 
 
+def _started(srv, label):
+    log = srv.root / f"{label}.log"
+    return log.read_text().count("start ") if log.exists() else 0
+
+
+def _cacerts_when_busy(srv, work, label, *, saturated=False):
+    """For _enroll_all(during=...): times one /cacerts once a program of label
+    runs that the enrollments started (and, when saturated, once estd has
+    refused one of them for want of a slot: every job thread that may wait
+    is waiting)."""
+    before, off = _started(srv, label), srv.log.stat().st_size
+
+    def timed():
+        assert wait_for(lambda: _started(srv, label) > before), "no program started"
+        if saturated:
+            assert wait_for(lambda: "command slots busy" in srv.log_text(off)), \
+                srv.log_tail()
+        return _cacerts_timed(srv, work)
+    return timed
+
+
 def _cacerts_timed(srv, work):
-    time.sleep(0.3)  # the enrollments are in: one program runs, others wait
     t0 = time.monotonic()
     own = work / "cacerts"
     own.mkdir()
@@ -122,13 +155,14 @@ def _check_issued(srv, work, r, i):
 def test_concurrent_enrollments_run_one_program_at_a_time(csrv, work):
     # 3 requests: one runs, two wait (a job thread stays free)
     res, (cac, took) = _enroll_all(csrv, work, "one", 3,
-                                   during=lambda: _cacerts_timed(csrv, work))
+                                   during=_cacerts_when_busy(csrv, work, "one"))
     for i, (r, _) in enumerate(res):
         assert r.status == 200, (r, csrv.log_tail())
         _check_issued(csrv, work, r, i)
     assert cac.status == 200 and took < PROMPT, (cac, took)
-    # the last one waited for the two before it
-    assert max(t for _, t in res) >= 3 * 0.7, res
+    # the last one waited for the two before it (3 runs of ONE_SECS, less how
+    # much later than the first its curl got going; run at once, ~ONE_SECS)
+    assert max(t for _, t in res) >= 2 * ONE_SECS, res
     _assert_one_at_a_time(csrv, "one", 3)
 
 
@@ -137,7 +171,8 @@ def test_saturated_label_leaves_a_job_thread_for_cacerts(csrv, work):
     job thread are answered 503 + Retry-After at once; /cacerts stays quick."""
     n = JOB_THREADS + 3
     res, (cac, took) = _enroll_all(csrv, work, "one", n,
-                                   during=lambda: _cacerts_timed(csrv, work))
+                                   during=_cacerts_when_busy(csrv, work, "one",
+                                                             saturated=True))
     assert cac.status == 200, cac
     assert took < PROMPT, f"/cacerts took {took:.2f}s while the label was saturated"
     ok_n = 0
@@ -149,7 +184,7 @@ def test_saturated_label_leaves_a_job_thread_for_cacerts(csrv, work):
         assert r.status == 503, r
         assert r.header("Retry-After") == [RETRY_AFTER], r
         assert b"busy" in r.body, r
-        assert t < 0.7 * 2, f"a refused request waited {t:.2f}s"
+        assert t < REFUSED_WITHIN, f"a refused request waited {t:.2f}s"
     # one running and at most JOB_THREADS - 2 waiting: the rest refused at once
     assert 1 <= ok_n <= JOB_THREADS - 1, [r.status for r, _ in res]
     assert "command slots busy" in csrv.log_text()
@@ -157,8 +192,8 @@ def test_saturated_label_leaves_a_job_thread_for_cacerts(csrv, work):
 
 
 def test_no_slot_within_command_timeout_is_503(csrv, work):
-    # tight: 2 s programs, a slot must come within 3 s: the first runs, the
-    # second gets the slot after ~2 s, the third waits 3 s and gives up
+    # tight: the first runs, the second gets the slot after one run, the third
+    # waits TIGHT_TIMEOUT and gives up
     res, _ = _enroll_all(csrv, work, "tight", 3)
     codes = sorted(r.status for r, _ in res)
     assert codes == [200, 200, 503], (codes, csrv.log_tail())
@@ -166,5 +201,6 @@ def test_no_slot_within_command_timeout_is_503(csrv, work):
         if r.status == 503:
             assert r.header("Retry-After") == [RETRY_AFTER], r
             assert b"busy" in r.body, r
-            assert 2.5 <= t, f"the refused request gave up after {t:.2f}s, not ~3s"
+            assert TIGHT_TIMEOUT - 0.5 <= t, \
+                f"the refused request gave up after {t:.2f}s, not ~{TIGHT_TIMEOUT}s"
     _assert_one_at_a_time(csrv, "tight", 2)

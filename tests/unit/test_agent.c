@@ -443,6 +443,12 @@ static void test_pending_save_load(void **state)
 	write_text(d, "pending.csr", "not a request\n");
 	assert_int_not_equal(agent_pending_load(&ac, &lcsr, &lk), ESTKIT_OK);
 	assert_null(lcsr);
+	/* a saved key that is the current certificate's: stale only with regenerate_key */
+	assert_int_equal(agent_pending_stale(cur, k2, 1), 1);
+	assert_int_equal(agent_pending_stale(cur, k2, 0), 0);
+	assert_int_equal(agent_pending_stale(cur, k, 1), 0);
+	assert_int_equal(agent_pending_stale(NULL, k, 1), 0);
+	assert_int_equal(agent_pending_stale(cur, NULL, 1), 0);
 	/* only the key (a crash between the two writes): nothing pending */
 	agent_pending_drop(&ac);
 	assert_int_equal(estkit_key_save(p, k), ESTKIT_OK);

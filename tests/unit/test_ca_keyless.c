@@ -33,19 +33,11 @@
 #include "ca/signer_proc.h"
 #include "ca/signer_wire.h"
 #include "ca_testutil.h"
-
-struct fixture {
-	char dir[64];
-	char keyfile[96], certfile[96];
-	struct estd_config cfg;
-	struct estd_signer_proc *proc; /* NULL: the CA signs inline */
-	struct estd_ca *ca;
-	X509 *cacert;
-};
+#include "signer_testutil.h"
 
 static int setup_inline(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct tu_signer_fixture *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
 	f->ca = tu_ca(30, &f->cacert);
@@ -55,63 +47,19 @@ static int setup_inline(void **state)
 
 static int setup_proc(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	EVP_PKEY *key = tu_key("EC", "P-256", 0);
-	struct estd_signer *s = NULL;
-	char *err = NULL;
-	FILE *fp;
-
-	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "keylessXXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->keyfile, sizeof(f->keyfile), "%s/ca.key", f->dir);
-	snprintf(f->certfile, sizeof(f->certfile), "%s/ca.pem", f->dir);
-	f->cacert = tu_ca_cert(key, "Test CA", 30, 1);
-	assert_int_equal(estkit_key_save(f->keyfile, key), ESTKIT_OK);
-	fp = fopen(f->certfile, "w");
-	assert_non_null(fp);
-	PEM_write_X509(fp, f->cacert);
-	fclose(fp);
-	EVP_PKEY_free(key);
-	f->cfg.ca_key = f->keyfile;
-	f->cfg.ca_cert = f->certfile;
-	f->cfg.ca_signer_workers = 1;
-	f->cfg.ca_signer_timeout = 5;
-	assert_int_equal(estd_signer_proc_start(&f->cfg, &f->proc, &err), ESTKIT_OK);
-	estd_signer_proc_install(f->proc);
-	assert_int_equal(estd_signer_load_cfg(f->keyfile, &f->cfg, &s, &err), ESTKIT_OK);
-	assert_int_equal(estd_ca_new(f->cacert, s, &f->ca), ESTKIT_OK);
-	unlink(f->keyfile);
-	*state = f;
+	*state = tu_signer_fixture_new("keylessXXXXXX", 1);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	estd_ca_free(f->ca);
-	if (f->proc != NULL) {
-		estd_signer_proc_install(NULL);
-		estd_signer_proc_free(f->proc);
-		unlink(f->certfile);
-		rmdir(f->dir);
-	}
-	X509_free(f->cacert);
-	free(f);
+	tu_signer_fixture_free(*state);
 	return 0;
 }
 
 static struct estd_ca_profile *profile(void)
 {
-	struct estd_profile src = { (char *)"default", 30, (char *)"digitalSignature",
-				    (char *)"clientAuth",
-				    (char *)"ec:P-256, ec:P-384, rsa:2048, ed25519", 1, NULL, 0, NULL, 0 };
-	struct estd_ca_profile *p = NULL;
-	char err[256];
-
-	assert_int_equal(estd_profile_parse(&src, &p, err, sizeof(err)), ESTKIT_OK);
-	return p;
+	return tu_profile("ec:P-256, ec:P-384, rsa:2048, ed25519");
 }
 
 static const int san_nid[] = { NID_subject_alt_name, 0 };
@@ -168,7 +116,7 @@ static void check_pkcs7(X509 *cert, X509 *ref, X509 *cacert)
 }
 
 /* A CMC PKIResponse signed by the CA (inline or in the signer) carrying cert. */
-static void check_cms(struct fixture *f, X509 *cert, X509 *ref)
+static void check_cms(struct tu_signer_fixture *f, X509 *cert, X509 *ref)
 {
 	STACK_OF(X509) *extra = sk_X509_new_null(), *certs = NULL;
 	struct estkit_cmc_resp *r = NULL;
@@ -215,7 +163,7 @@ static int chain_verifies(X509 *cacert, X509 *cert)
 }
 
 /* cert (keyless) against ref, a d2i_X509() of the same DER. */
-static void check_usable(struct fixture *f, X509_REQ *csr, X509 *cert, X509 *ref)
+static void check_usable(struct tu_signer_fixture *f, X509_REQ *csr, X509 *cert, X509 *ref)
 {
 	unsigned char md1[EVP_MAX_MD_SIZE], md2[EVP_MAX_MD_SIZE], md3[EVP_MAX_MD_SIZE];
 	unsigned int l1 = 0, l2 = 0, l3 = 0;
@@ -299,7 +247,7 @@ static const struct {
 	{ "RSA", NULL, 2048 },
 };
 
-static void issue_each_key_type(struct fixture *f)
+static void issue_each_key_type(struct tu_signer_fixture *f)
 {
 	struct estd_ca_profile *p = profile();
 	size_t i;
@@ -352,7 +300,7 @@ static void test_proc_keyless_cert_is_usable(void **state)
 /* A refused request is refused the same way: no certificate, same reason. */
 static void test_keyless_refuses_like_issue(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_signer_fixture *f = *state;
 	struct estd_profile src = { (char *)"strict", 30, (char *)"digitalSignature",
 				    (char *)"clientAuth", (char *)"ec:P-256", 0, NULL, 0, NULL, 0 };
 	struct estd_ca_profile *p = NULL;
@@ -380,7 +328,7 @@ static void test_keyless_refuses_like_issue(void **state)
 
 static void test_parse_keyless_malformed(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_signer_fixture *f = *state;
 	unsigned char *der = NULL, *buf = NULL;
 	int len = i2d_X509(f->cacert, &der);
 	X509 *x = NULL;

@@ -32,6 +32,7 @@
 #include "ca/signer_proc.h"
 #include "ca/signer_wire.h"
 #include "ca_testutil.h"
+#include "signer_testutil.h"
 
 /* ---- wire format ------------------------------------------------------------------ */
 
@@ -335,73 +336,24 @@ static void test_check_crl_table(void **state)
 
 /* ---- a real signer process ----------------------------------------------------------- */
 
-struct fixture {
-	char dir[64];
-	char keyfile[96], certfile[96];
-	struct estd_config cfg;
-	struct estd_signer_proc *proc;
-	struct estd_ca *ca;
-	X509 *cacert;
-};
-
 static int setup_proc(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	EVP_PKEY *key = tu_key("EC", "P-256", 0);
-	struct estd_signer *s = NULL;
-	char *err = NULL;
-	FILE *fp;
-
-	snprintf(f->dir, sizeof(f->dir), "signerXXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->keyfile, sizeof(f->keyfile), "%s/ca.key", f->dir);
-	snprintf(f->certfile, sizeof(f->certfile), "%s/ca.pem", f->dir);
-	f->cacert = tu_ca_cert(key, "Test CA", 30, 1);
-	assert_int_equal(estkit_key_save(f->keyfile, key), ESTKIT_OK);
-	fp = fopen(f->certfile, "w");
-	PEM_write_X509(fp, f->cacert);
-	fclose(fp);
-	EVP_PKEY_free(key);
-	f->cfg.ca_key = f->keyfile;
-	f->cfg.ca_cert = f->certfile;
-	f->cfg.ca_signer_workers = 2;
-	f->cfg.ca_signer_timeout = 5;
-	assert_int_equal(estd_signer_proc_start(&f->cfg, &f->proc, &err), ESTKIT_OK);
-	estd_signer_proc_install(f->proc);
-	assert_int_equal(estd_signer_load_cfg(f->keyfile, &f->cfg, &s, &err), ESTKIT_OK);
-	assert_int_equal(estd_ca_new(f->cacert, s, &f->ca), ESTKIT_OK);
-	/* the key file is no longer needed */
-	unlink(f->keyfile);
-	*state = f;
+	*state = tu_signer_fixture_new("signerXXXXXX", 2);
 	return 0;
 }
 
 static int teardown_proc(void **state)
 {
-	struct fixture *f = *state;
-
-	estd_ca_free(f->ca);
-	estd_signer_proc_install(NULL);
-	estd_signer_proc_free(f->proc);
-	X509_free(f->cacert);
-	unlink(f->certfile);
-	rmdir(f->dir);
-	free(f);
+	tu_signer_fixture_free(*state);
 	return 0;
 }
 
 static struct estd_ca_profile *profile(void)
 {
-	struct estd_profile src = { (char *)"default", 30, (char *)"digitalSignature",
-				    (char *)"clientAuth", (char *)"ec:P-256, rsa:2048", 1, NULL, 0, NULL, 0 };
-	struct estd_ca_profile *p = NULL;
-	char err[256];
-
-	assert_int_equal(estd_profile_parse(&src, &p, err, sizeof(err)), ESTKIT_OK);
-	return p;
+	return tu_profile("ec:P-256, rsa:2048");
 }
 
-static void issue_and_verify(struct fixture *f, struct estd_ca_profile *p)
+static void issue_and_verify(struct tu_signer_fixture *f, struct estd_ca_profile *p)
 {
 	EVP_PKEY *k = tu_key("EC", "P-256", 0);
 	X509_REQ *csr = tu_csr(k, "leaf", NULL, NULL);
@@ -417,7 +369,7 @@ static void issue_and_verify(struct fixture *f, struct estd_ca_profile *p)
 
 static void test_proc_issues_and_signs(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_signer_fixture *f = *state;
 	struct estd_ca_profile *p = profile();
 	struct estd_signer *s = estd_ca_signer(f->ca);
 	X509_CRL *crl = crl_for("Test CA");
@@ -437,7 +389,7 @@ static void test_proc_issues_and_signs(void **state)
 
 static void test_proc_signs_cms_pkiresponse_only(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_signer_fixture *f = *state;
 	struct estd_signer *s = estd_ca_signer(f->ca);
 	struct estkit_cmc_resp *r = NULL;
 	unsigned char *der = NULL, *out = NULL;
@@ -462,7 +414,7 @@ static void test_proc_signs_cms_pkiresponse_only(void **state)
 /* What a compromised network process might send: refused by the signer. */
 static void test_proc_refuses_foreign_issuer_and_sub_ca(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_signer_fixture *f = *state;
 	struct estd_signer *s = estd_ca_signer(f->ca);
 	X509 *foreign = tbs_for("Other CA", 0, 0), *subca = tbs_for("Test CA", 1, 0);
 	X509_CRL *crl = crl_for("Other CA");
@@ -485,7 +437,7 @@ static void test_proc_refuses_foreign_issuer_and_sub_ca(void **state)
 }
 
 struct thr {
-	struct fixture *f;
+	struct tu_signer_fixture *f;
 	struct estd_ca_profile *p;
 };
 
@@ -515,7 +467,7 @@ static void test_proc_many_threads(void **state)
 /* The whole signer gone: ESTKIT_ECRYPTO at once; the policy check still needs no signer. */
 static void test_proc_dead_signer_fails_fast_and_check_does_not_sign(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_signer_fixture *f = *state;
 	struct estd_ca_profile *p = profile();
 	EVP_PKEY *k = tu_key("EC", "P-256", 0);
 	X509_REQ *csr = tu_csr(k, "leaf", NULL, NULL);

@@ -114,6 +114,68 @@ static void test_password_sources(void **state)
 	unsetenv("EST_PASSWORD");
 }
 
+/* est_secret_file_line(): the one reader of password and one-time password files. */
+static void test_secret_file_line_table(void **state)
+{
+	static char longest[EST_SECRET_MAX + 2], over[EST_SECRET_MAX + 3];
+	static const struct {
+		const char *content; /* NULL: no such file */
+		size_t len;          /* 0: strlen(content) */
+		enum estkit_status rc;
+		const char *want;    /* NULL: longest */
+	} cases[] = {
+		{"otp.secret\n", 0, ESTKIT_OK, "otp.secret"},
+		{"otp.secret", 0, ESTKIT_OK, "otp.secret"},
+		{"a\r\nb\n", 0, ESTKIT_OK, "a"},
+		{"a\0b\n", 4, ESTKIT_OK, "a"},
+		{" spaced pw \n", 0, ESTKIT_OK, " spaced pw "},
+		{longest, 0, ESTKIT_OK, NULL},
+		{"", 0, ESTKIT_EINVAL, ""},
+		{"\n", 0, ESTKIT_EINVAL, ""},
+		{"\r\nsecond\n", 0, ESTKIT_EINVAL, ""},
+		{"\0x", 2, ESTKIT_EINVAL, ""},
+		{over, 0, ESTKIT_EINVAL, ""},
+		{NULL, 0, ESTKIT_ENOTFOUND, ""},
+	};
+	char path[512];
+	char *got = NULL;
+	FILE *f = NULL;
+	enum estkit_status rc;
+	size_t i;
+
+	(void)state;
+	memset(longest, 'p', EST_SECRET_MAX);
+	longest[EST_SECRET_MAX] = '\n';
+	memset(over, 'p', EST_SECRET_MAX + 1);
+	over[EST_SECRET_MAX + 1] = '\n';
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(path, sizeof(path), "%s/secret%zu", tmpdir, i);
+		if (cases[i].content != NULL) {
+			size_t n = cases[i].len ? cases[i].len : strlen(cases[i].content);
+
+			assert_non_null(f = fopen(path, "wb"));
+			assert_int_equal(fwrite(cases[i].content, 1, n, f), n);
+			assert_int_equal(fclose(f), 0);
+		}
+		rc = est_secret_file_line(path, &got);
+		if (rc != cases[i].rc)
+			fail_msg("case %zu: status %d, want %d", i, rc, cases[i].rc);
+		if (cases[i].rc != ESTKIT_OK) {
+			assert_null(got);
+			continue;
+		}
+		if (cases[i].want == NULL)
+			assert_int_equal(strlen(got), EST_SECRET_MAX);
+		else
+			assert_string_equal(got, cases[i].want);
+		est_secret_free(got);
+		got = NULL;
+	}
+	assert_int_equal(est_secret_file_line(NULL, &got), ESTKIT_EINVAL);
+	assert_null(got);
+	assert_int_equal(est_secret_file_line(path, NULL), ESTKIT_EINVAL);
+}
+
 /* --srp-user and friends: option codes, exclusions, password sources. */
 static void test_srp_options(void **state)
 {
@@ -265,6 +327,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_long_table),
 	    cmocka_unit_test(test_exit_code_for_pending_is_75),
 	    cmocka_unit_test(test_password_sources),
+	    cmocka_unit_test(test_secret_file_line_table),
 	    cmocka_unit_test(test_srp_options),
 	    cmocka_unit_test(test_write_enrollment_files_and_modes),
 	};

@@ -98,6 +98,14 @@ static inline struct estd_store *tu_engine_open(void)
 	return tu_store_open(tu_eng_spec);
 }
 
+/* Says on stderr, for the test program name, that its PostgreSQL cases skip (when they do). */
+static inline void tu_pg_note(const char *name)
+{
+	if (tu_pg_conninfo()[0] == '\0')
+		fprintf(stderr, "%s: no PostgreSQL (ESTKIT_TEST_PG or ESTKIT_TEST_PG_FILE); "
+				"PostgreSQL cases are skipped\n", name);
+}
+
 /* Test t once on SQLite, once on PostgreSQL. */
 #define TU_BOTH(t)                                                                             \
 	cmocka_unit_test_setup_teardown(t, tu_setup_sqlite, tu_teardown_sqlite),               \

@@ -299,8 +299,6 @@ int main(void)
 		cmocka_unit_test(test_no_store),
 	};
 
-	if (tu_pg_conninfo()[0] == '\0')
-		fprintf(stderr, "test_store_args: no PostgreSQL (ESTKIT_TEST_PG or "
-				"ESTKIT_TEST_PG_FILE); PostgreSQL cases are skipped\n");
+	tu_pg_note("test_store_args");
 	return cmocka_run_group_tests(tests, setup_texts, NULL);
 }

@@ -670,8 +670,6 @@ int main(void)
 		TU_BOTH(test_tokens_arrive_on_an_existing_database),
 	};
 
-	if (tu_pg_conninfo()[0] == '\0')
-		fprintf(stderr, "test_store_engines: no PostgreSQL (ESTKIT_TEST_PG or "
-				"ESTKIT_TEST_PG_FILE); PostgreSQL cases are skipped\n");
+	tu_pg_note("test_store_engines");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

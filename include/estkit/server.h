@@ -354,10 +354,25 @@ ESTKIT_API void estkit_server_free(struct estkit_server *srv);
  */
 ESTKIT_API ESTKIT_WUR enum estkit_status estkit_server_srp_reload(struct estkit_server *srv);
 
+/*
+ * Reads the client-certificate trust anchor files (client_ca_file,
+ * extra_ca_file, implicit_ca_file) again, e.g. on SIGHUP, also while the
+ * server runs. The new anchors are built completely first; on failure (a
+ * file missing, unreadable, damaged or without a certificate) the anchors
+ * loaded before stay in use and estkit_server_errmsg() says why. Anchors
+ * added with estkit_server_add_client_ca() are kept. Handshakes after the
+ * call verify against the new anchors; handshakes under way finish with the
+ * ones they began with; the next request on a kept connection checks its
+ * client certificate again, so one of a removed CA no longer authenticates.
+ * ESTKIT_EINVAL when no anchor file is configured or a file is bad,
+ * ESTKIT_ENOMEM.
+ */
+ESTKIT_API ESTKIT_WUR enum estkit_status estkit_server_trust_reload(struct estkit_server *srv);
+
 /* The actual bound port (useful with port 0). */
 ESTKIT_API int estkit_server_port(const struct estkit_server *srv);
 
-/* Last error of start() or srp_reload(); valid until the next call on srv. */
+/* Last error of start(), srp_reload() or trust_reload(); valid until the next call on srv. */
 ESTKIT_API const char *estkit_server_errmsg(const struct estkit_server *srv);
 
 /* ---- per-request accessors, for backend callbacks (borrowed, valid during the callback) -- */

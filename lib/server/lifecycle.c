@@ -293,7 +293,7 @@ void estkit_server_free(struct estkit_server *srv)
 	free(srv->client_ca_file);
 	free(srv->extra_ca_file);
 	free(srv->implicit_ca_file);
-	X509_STORE_free(srv->explicit_store);
+	ek_trust_free(srv);
 	free(srv->realm);
 	free(srv->otp_basic_user);
 	ek_digest_free(srv->digest);

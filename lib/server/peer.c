@@ -9,10 +9,15 @@
  * (SSL_OP_NO_RENEGOTIATION, tls.c) and the server never asks for TLS 1.3
  * post-handshake authentication, so the peer certificate, the Finished
  * messages and the exporter secret are those of the connection's one
- * handshake. What can change is the trust store the implicit verdict was
- * worked out against: estkit_server_add_client_ca() bumps srv->trust_gen,
- * and an entry from an older generation is worked out again on the
- * connection's next request.
+ * handshake. What can change are the trust anchors (trust.c): a rollover's
+ * estkit_server_add_client_ca() and estkit_server_trust_reload() bump
+ * srv->trust_gen, and an entry from an older generation is worked out again
+ * on the connection's next request, against one consistent generation: the
+ * certificate chain is verified again with all its anchors (a certificate
+ * of a removed CA no longer authenticates anyone), then the implicit check
+ * runs with its explicit ones. A resumed session is checked the same way:
+ * its verdict comes from the handshake that created it, under whatever
+ * anchors were current then.
  *
  * The entry hangs on the connection's SSL (ex_data) and is freed with it.
  * Only the loop that owns the connection touches it.
@@ -66,28 +71,67 @@ static void peer_exidx_init(void)
 	peer_exidx = SSL_get_ex_new_index(0, NULL, NULL, NULL, peer_free_cb);
 }
 
+/* A verification context for cert with ssl's peer chain and parameters, against store. */
+static X509_STORE_CTX *verify_ctx(X509_STORE *store, SSL *ssl, X509 *cert)
+{
+	X509_STORE_CTX *vctx = X509_STORE_CTX_new();
+
+	if (vctx == NULL)
+		return NULL;
+	/* as the handshake did (ssl_verify_cert_chain): client purpose, then ssl's parameters */
+	if (X509_STORE_CTX_init(vctx, store, cert, SSL_get_peer_cert_chain(ssl)) != 1 ||
+	    X509_STORE_CTX_set_default(vctx, "ssl_client") != 1 ||
+	    X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(vctx), SSL_get0_param(ssl)) != 1) {
+		X509_STORE_CTX_free(vctx);
+		return NULL;
+	}
+	return vctx;
+}
+
 /*
  * 1 when cert, verified in ssl's handshake against both databases, chains
  * to the implicit anchors only, else 0.
  */
-static int chains_to_implicit_only(struct estkit_server *srv, SSL *ssl, X509 *cert)
+static int chains_to_implicit_only(struct estkit_server *srv, const struct ek_trust_snap *snap,
+				   SSL *ssl, X509 *cert)
 {
 	X509_STORE_CTX *vctx = NULL;
 	int implicit = 1;
 
-	if (srv->explicit_store == NULL)
+	if (snap->explicit_only == NULL)
 		return 0; /* no implicit database: everything verified is explicit */
 	__atomic_add_fetch(&srv->peer_verifications, 1, __ATOMIC_RELAXED);
-	if ((vctx = X509_STORE_CTX_new()) == NULL)
-		return 1; /* cannot tell: grant the lesser rights */
-	if (X509_STORE_CTX_init(vctx, srv->explicit_store, cert, SSL_get_peer_cert_chain(ssl)) ==
-	    1) {
-		X509_STORE_CTX_set_purpose(vctx, X509_PURPOSE_SSL_CLIENT);
+	if ((vctx = verify_ctx(snap->explicit_only, ssl, cert)) == NULL)
+		implicit = 1; /* cannot tell: grant the lesser rights */
+	else
 		implicit = X509_verify_cert(vctx) != 1;
-	}
 	X509_STORE_CTX_free(vctx);
 	ERR_clear_error();
 	return implicit;
+}
+
+/*
+ * 1 when cert, which verified in ssl's handshake, still chains to the
+ * anchors of snap: at once when the handshake used them, else verified
+ * again (the anchors changed since, or the session was resumed).
+ */
+static int still_trusted(struct estkit_server *srv, const struct ek_trust_snap *snap, SSL *ssl,
+			 X509 *cert)
+{
+	X509_STORE_CTX *vctx = NULL;
+	unsigned hgen = 0;
+	int ok = 0;
+
+	if (snap->all == NULL)
+		return 1; /* no anchors of ours: nothing to check again */
+	if (ek_trust_handshake_gen(ssl, &hgen) && hgen == snap->gen && !SSL_session_reused(ssl))
+		return 1;
+	__atomic_add_fetch(&srv->peer_reverifications, 1, __ATOMIC_RELAXED);
+	if ((vctx = verify_ctx(snap->all, ssl, cert)) != NULL)
+		ok = X509_verify_cert(vctx) == 1;
+	X509_STORE_CTX_free(vctx);
+	ERR_clear_error();
+	return ok;
 }
 
 /* "prefix" + text, OPENSSL_malloc'ed, or NULL. */
@@ -101,21 +145,34 @@ static char *prefixed(const char *prefix, const char *text)
 	return s;
 }
 
-/* Fills the cleared p from ssl's handshake under trust generation gen. 0, or -1 (memory). */
-static int peer_compute(struct estkit_server *srv, SSL *ssl, struct ek_peer *p, unsigned gen)
+/* Fills the cleared p from ssl's handshake under the current trust anchors. 0, or -1 (memory). */
+static int peer_compute(struct estkit_server *srv, SSL *ssl, struct ek_peer *p)
 {
 	X509 *cert = SSL_get0_peer_certificate(ssl);
+	struct ek_trust_snap snap;
 	char *subj = NULL;
 	int rc = -1;
 
-	p->gen = gen;
+	if (ek_trust_snap_get(srv, &snap) != 0)
+		return -1;
+	p->gen = snap.gen;
 	if (cert != NULL && SSL_get_verify_result(ssl) == X509_V_OK) {
+		if (estkit_name_oneline(X509_get_subject_name(cert), &subj) != ESTKIT_OK)
+			goto out;
+		if (!still_trusted(srv, &snap, ssl, cert)) {
+			/* as if it had sent none: other credentials may still authenticate */
+			ek_server_log(srv, ESTKIT_LOG_WARN,
+				      "client certificate %s no longer chains to the client trust "
+				      "anchors (changed since its handshake): ignored",
+				      subj);
+			rc = 0;
+			goto out;
+		}
 		if (X509_up_ref(cert) != 1)
 			goto out;
 		p->cert = cert;
-		p->implicit = chains_to_implicit_only(srv, ssl, cert);
-		if (estkit_name_oneline(X509_get_subject_name(cert), &subj) != ESTKIT_OK ||
-		    (p->identity = prefixed("cert:", subj)) == NULL)
+		p->implicit = chains_to_implicit_only(srv, &snap, ssl, cert);
+		if ((p->identity = prefixed("cert:", subj)) == NULL)
 			goto out;
 	} else if (cert == NULL && srv->srp != NULL &&
 		   (p->srp_user = ek_tls_srp_user(ssl)) != NULL) {
@@ -126,6 +183,7 @@ static int peer_compute(struct estkit_server *srv, SSL *ssl, struct ek_peer *p, 
 	rc = 0;
 out:
 	estkit_free(subj);
+	ek_trust_snap_put(&snap);
 	if (rc != 0)
 		peer_clear(p);
 	return rc;
@@ -152,8 +210,8 @@ struct ek_peer *ek_peer_get(struct estkit_server *srv, SSL *ssl)
 	} else {
 		peer_clear(p); /* the trust anchors changed since, or it failed: again */
 	}
-	/* gen was read first: a change of the stores meanwhile bumps it again (next request) */
-	p->valid = peer_compute(srv, ssl, p, gen) == 0;
+	/* the entry records the generation it was worked out under (the snapshot's) */
+	p->valid = peer_compute(srv, ssl, p) == 0;
 	return p->valid ? p : NULL;
 }
 

@@ -238,6 +238,7 @@ struct estkit_server *estkit_server_new(const struct estkit_server_config *cfg,
 		return NULL;
 	pthread_mutex_init(&srv->mu, NULL);
 	pthread_mutex_init(&srv->wait_mu, NULL);
+	pthread_mutex_init(&srv->trust_mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&srv->cond, &ca);

@@ -148,10 +148,20 @@ struct estkit_server {
 	struct ek_authfail *authfail; /* failed-authentication tracker; NULL: disabled */
 	struct ek_connlim *connlim;   /* connections per address; NULL: no limit */
 	char *implicit_ca_file;    /* implicit client-cert anchors (RFC 7030 3.6); NULL: none */
-	X509_STORE *explicit_store; /* explicit anchors alone, set when implicit_ca_file is */
+	/*
+	 * Client-certificate trust anchors (trust.c), one generation at a time:
+	 * a reload builds new stores and swaps them in; a handshake and a peer
+	 * check each hold their own reference to the stores they started with.
+	 */
+	pthread_mutex_t trust_mu;
+	X509_STORE *verify_store;   /* [trust_mu] all anchors, what handshakes verify against */
+	X509_STORE *explicit_store; /* [trust_mu] explicit anchors alone, set when implicit_ca_file is */
+	STACK_OF(X509_NAME) *ca_names; /* [trust_mu] the CertificateRequest's CA list */
+	STACK_OF(X509) *added_cas;  /* [trust_mu] anchors added at run time, kept by reloads */
 	struct ek_srp *srp;        /* TLS-SRP verifiers (tls_srp.c); NULL: no SRP */
-	unsigned trust_gen;        /* [atomic] bumped when client-cert trust anchors change */
+	unsigned trust_gen;        /* [atomic, written under trust_mu] bumped when the anchors change */
 	unsigned long peer_verifications; /* [atomic] implicit-vs-explicit checks made (peer.c) */
+	unsigned long peer_reverifications; /* [atomic] chains checked again after a change (peer.c) */
 };
 
 /* ---- server.c ---- */
@@ -212,8 +222,30 @@ int ek_srp_tried(const SSL *ssl);
 char *ek_tls_srp_user(SSL *ssl);
 
 /* ---- trust.c ---- */
-/* Builds srv->explicit_store when an implicit database is configured. 0 or -1. */
-int ek_trust_explicit_init(struct estkit_server *srv);
+/*
+ * Reads the anchor files into the first generation of stores, makes the
+ * SSL_CTX's store and CA list those (nothing configured: no-op). Before
+ * the loops start. 0, or -1 with errmsg.
+ */
+int ek_trust_init(struct estkit_server *srv);
+/*
+ * Gives a new connection's ssl the current anchors (its own references) and
+ * remembers their generation on it. 0 or -1 (memory). Loop thread.
+ */
+int ek_trust_attach(struct estkit_server *srv, SSL *ssl);
+/* 1 with *gen the generation of the anchors ssl's handshake used, 0 when not attached. */
+int ek_trust_handshake_gen(const SSL *ssl, unsigned *gen);
+/* One consistent generation of the anchors: own references, put back with ek_trust_snap_put(). */
+struct ek_trust_snap {
+	X509_STORE *all;           /* every anchor; NULL: client certificates not requested */
+	X509_STORE *explicit_only; /* NULL: no implicit database */
+	unsigned gen;
+};
+/* 0 or -1 (memory). Any thread. */
+int ek_trust_snap_get(struct estkit_server *srv, struct ek_trust_snap *snap);
+void ek_trust_snap_put(struct ek_trust_snap *snap);
+/* Frees the stores, lists and lock (estkit_server_free). */
+void ek_trust_free(struct estkit_server *srv);
 /*
  * RFC 7030 3.3.2: a certificate of the implicit database authenticates an
  * enrollment only; for any other operation of r it is forgotten.

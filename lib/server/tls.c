@@ -133,18 +133,6 @@ static void info_cb(const SSL *ssl, int where, int ret)
 	ek_authfail_tls(loop->srv, SSL_get_fd(ssl), "TLS-SRP");
 }
 
-static int add_ca_file(struct estkit_server *srv, STACK_OF(X509_NAME) *names, const char *file)
-{
-	if (file == NULL)
-		return 0;
-	if (SSL_CTX_load_verify_locations(srv->ssl_ctx, file, NULL) != 1 ||
-	    SSL_add_file_cert_subjects_to_stack(names, file) != 1) {
-		ek_server_err(srv, 1, "client CA file %s", file);
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * TLS-SRP sessions are never resumed: a resumption runs no SRP check, yet its
  * ClientHello may name another SRP user, and OpenSSL would report that name.
@@ -158,26 +146,15 @@ static int not_resumable_cb(SSL *ssl, int is_forward_secure)
 	return c != NULL && SSL_CIPHER_get_kx_nid(c) == NID_kx_srp;
 }
 
-/* Trust anchors for client certificates, and the CA list sent in CertificateRequest. */
+/* Trust anchors for client certificates (trust.c), and how they are asked for. */
 static int setup_client_auth(struct estkit_server *srv)
 {
-	STACK_OF(X509_NAME) *names = NULL;
-
 	if (srv->client_ca_file == NULL && srv->extra_ca_file == NULL &&
 	    srv->implicit_ca_file == NULL)
 		return 0;
-	names = sk_X509_NAME_new_null();
-	if (names == NULL)
-		return -1;
 	/* the handshake accepts both databases; trust.c tells them apart (RFC 7030 3.3.2) */
-	if (add_ca_file(srv, names, srv->client_ca_file) != 0 ||
-	    add_ca_file(srv, names, srv->extra_ca_file) != 0 ||
-	    add_ca_file(srv, names, srv->implicit_ca_file) != 0 ||
-	    ek_trust_explicit_init(srv) != 0) {
-		sk_X509_NAME_pop_free(names, X509_NAME_free);
+	if (ek_trust_init(srv) != 0)
 		return -1;
-	}
-	SSL_CTX_set_client_CA_list(srv->ssl_ctx, names);
 	/* no FAIL_IF_NO_PEER_CERT: a certificate is optional, a bad one is fatal */
 	SSL_CTX_set_verify(srv->ssl_ctx, SSL_VERIFY_PEER, verify_cb);
 	SSL_CTX_set_verify_depth(srv->ssl_ctx, 8);
@@ -253,6 +230,11 @@ struct bufferevent *ek_tls_bevcb(struct event_base *base, void *arg)
 	 */
 	if (ssl == NULL)
 		return NULL;
+	/* the anchors of the moment (a reload may swap them on another thread) */
+	if (ek_trust_attach(loop->srv, ssl) != 0) {
+		SSL_free(ssl);
+		return NULL;
+	}
 	SSL_set_ex_data(ssl, conn_exidx, loop);
 	loop->nconns++;
 	bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,

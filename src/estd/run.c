@@ -342,6 +342,10 @@ static void signal_loop(struct estd_running *r, const sigset_t *set)
 		if (sig == SIGHUP) {
 			estd_backend_ca_log(r->backend, ESTKIT_LOG_INFO, "SIGHUP: reloading");
 			reload_signer(r);
+			/* before the rollover's next root is added: that one is kept in any case */
+			if (estkit_server_trust_reload(r->srv) != ESTKIT_OK)
+				estd_backend_ca_log(r->backend, ESTKIT_LOG_ERROR, "SIGHUP: %s",
+						    estkit_server_errmsg(r->srv));
 			if (estd_backend_ca_reload(r->backend) == ESTKIT_OK)
 				trust_next_root(r);
 			if (r->srp && estkit_server_srp_reload(r->srv) != ESTKIT_OK)

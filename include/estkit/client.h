@@ -298,8 +298,8 @@ struct estkit_http_request {
 	unsigned port;
 	const char *path;         /* /.well-known/est/[label/]op */
 	const char *const *headers; /* "Name: value" lines, NULL-terminated: Content-Type,
-	                             * Content-Transfer-Encoding, and Authorization (Basic)
-	                             * when credentials are set */
+	                             * Content-Transfer-Encoding; Authorization (Basic) only
+	                             * with estkit_client_set_transport_authorized() */
 	const unsigned char *body; /* POST body (base64 text), NULL for GET */
 	size_t bodylen;
 	X509 *client_cert;        /* TLS client certificate to present, or NULL */
@@ -316,6 +316,16 @@ struct estkit_http_response;
  * present req->client_cert when set. It returns ESTKIT_OK once any HTTP
  * answer was received (whatever its status) after filling resp, or
  * ESTKIT_ENET / ESTKIT_ETLS / ESTKIT_ETIMEOUT when there was none.
+ *
+ * RFC 7030 3.6: HTTP credentials go only to an authorized server, and the
+ * library cannot see the hook's TLS. So by default the hook is handed no
+ * credentials: after its handshake and before it sends the request, it
+ * reports the server's chain with estkit_http_response_set_peer_chain() and,
+ * if the library authorized that server, adds the line of
+ * estkit_http_response_authorization() to the request. Alternatively the
+ * caller declares the hook's own check sufficient with
+ * estkit_client_set_transport_authorized(), and the Authorization line is in
+ * req->headers. Otherwise a 401 ends the operation with ESTKIT_EAUTH.
  */
 typedef enum estkit_status (*estkit_transport_fn)(void *arg,
                                                   const struct estkit_http_request *req,
@@ -326,10 +336,43 @@ typedef enum estkit_status (*estkit_transport_fn)(void *arg,
  * built-in libcurl transport: for embedders with their own HTTP stack, or a
  * test double. NULL restores libcurl. Bootstrap /cacerts, Digest
  * authentication and channel binding need the built-in transport
- * (ESTKIT_EINVAL with a hook).
+ * (ESTKIT_EINVAL with a hook). Credentials: see estkit_transport_fn.
  */
 ESTKIT_API void estkit_client_set_transport(struct estkit_client *c, estkit_transport_fn fn,
                                             void *arg);
+
+/*
+ * Declares (on != 0) that the transport hook of c authorizes the server
+ * itself exactly as RFC 7030 3.6.1 requires - the chain verified to
+ * req->trust, then the URL's host (RFC 6125) or id-kp-cmcRA - before it
+ * sends anything; the library then puts the Authorization header of the
+ * credentials in req->headers. Off by default: only declare it for a hook
+ * whose TLS code you have checked. 0 withdraws the declaration.
+ */
+ESTKIT_API void estkit_client_set_transport_authorized(struct estkit_client *c, int on);
+
+/*
+ * For a hook, once its TLS handshake is done and before it sends the
+ * request: the certificate chain the server presented (leaf first, as
+ * SSL_get_peer_cert_chain() gives it on a client; borrowed). The library
+ * authorizes the server as its libcurl transport does: the chain must
+ * verify to the explicit trust anchors, and the leaf must match the URL's
+ * host (RFC 6125) or, with estkit_client_set_accept_ra(), carry id-kp-cmcRA
+ * (RFC 7030 3.6.1). ESTKIT_OK when authorized; ESTKIT_ETLS when not (the
+ * client's message says why; send nothing secret to that server);
+ * ESTKIT_EINVAL for a NULL or empty chain.
+ */
+ESTKIT_API ESTKIT_WUR enum estkit_status
+estkit_http_response_set_peer_chain(struct estkit_http_response *resp, STACK_OF(X509) *chain);
+
+/*
+ * The "Authorization: ..." header line for the request, once
+ * estkit_http_response_set_peer_chain() authorized the server and when the
+ * client has credentials; NULL otherwise. Valid until the hook returns;
+ * the library wipes it then.
+ */
+ESTKIT_API const char *
+estkit_http_response_authorization(const struct estkit_http_response *resp);
 
 /* The HTTP status of the answer (100..599). ESTKIT_EINVAL otherwise. */
 ESTKIT_API ESTKIT_WUR enum estkit_status

@@ -3,7 +3,8 @@
  * trust anchors the client accepts a server whose certificate matches the
  * URL's host (RFC 6125 6.4; normally libcurl checks that) or, when the
  * caller allowed it with estkit_client_set_accept_ra(), one whose certificate
- * carries the id-kp-cmcRA extended key usage (RFC 6402 2.10).
+ * carries the id-kp-cmcRA extended key usage (RFC 6402 2.10). The same rule
+ * applies to the chain a transport hook reports (hook.c).
  */
 #include <openssl/x509v3.h>
 
@@ -49,6 +50,55 @@ int ek_client_verify_authz(X509_STORE_CTX *sctx, void *arg)
 	}
 	X509_STORE_CTX_set_error(sctx, X509_V_ERR_HOSTNAME_MISMATCH);
 	return 0;
+}
+
+/* The verification error of ctx, or why the name did not match. */
+static enum estkit_status not_authorized(struct estkit_client *c, X509_STORE_CTX *ctx)
+{
+	int err = X509_STORE_CTX_get_error(ctx);
+
+	if (err == X509_V_ERR_HOSTNAME_MISMATCH || err == X509_V_ERR_IP_ADDRESS_MISMATCH ||
+	    err == X509_V_OK)
+		return ek_client_fail(c, ESTKIT_ETLS, "server certificate does not match %s%s "
+		                      "(RFC 7030 3.6.1, RFC 6125)", c->url.host,
+		                      c->accept_ra ? " and does not carry id-kp-cmcRA" : "");
+	return ek_client_fail(c, ESTKIT_ETLS, "server certificate not trusted: %s "
+	                      "(RFC 7030 3.6.1)", X509_verify_cert_error_string(err));
+}
+
+/* See client_internal.h. */
+enum estkit_status ek_client_authorize_chain(struct estkit_client *c, STACK_OF(X509) * chain)
+{
+	X509_STORE *st = NULL;
+	X509_STORE_CTX *ctx = NULL;
+	X509 *leaf = sk_X509_value(chain, 0);
+	enum estkit_status rc = ESTKIT_ENOMEM;
+	int ok = 0;
+
+	if (leaf == NULL)
+		return ek_client_fail(c, ESTKIT_EINVAL, "the transport reported no server certificate");
+	if (c->trust == NULL)
+		return ek_client_fail(c, ESTKIT_ETLS, "no trust anchors: set explicit trust "
+		                                      "(RFC 7030 3.6.1)");
+	if ((st = ek_client_anchor_store(c)) == NULL || (ctx = X509_STORE_CTX_new()) == NULL ||
+	    X509_STORE_CTX_init(ctx, st, leaf, chain) != 1 ||
+	    X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER) != 1) {
+		rc = ek_client_fail(c, ESTKIT_ENOMEM, "cannot set up the certificate check");
+		goto out;
+	}
+	/* the checks of the libcurl transport: its verify callback, or curl's host check */
+	if (c->accept_ra) {
+		ok = ek_client_verify_authz(ctx, c) == 1;
+	} else if (X509_verify_cert(ctx) == 1) {
+		ok = host_matches(leaf, &c->url);
+		if (!ok)
+			X509_STORE_CTX_set_error(ctx, X509_V_ERR_HOSTNAME_MISMATCH);
+	}
+	rc = ok ? ESTKIT_OK : not_authorized(c, ctx);
+out:
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(st);
+	return rc;
 }
 
 void estkit_client_set_accept_ra(struct estkit_client *c, int on)

@@ -68,6 +68,7 @@ struct estkit_client {
 	char *srp_password;
 	estkit_transport_fn transport; /* a caller's transport instead of libcurl, or NULL */
 	void *transport_arg;
+	int transport_authorized; /* the caller vouches that the hook authorizes the server */
 };
 
 /* What one HTTP exchange brought back. */
@@ -164,6 +165,12 @@ void ek_client_log(struct estkit_client *c, const char *fmt, ...)
 void ek_response_clear(struct ek_response *r);
 
 /*
+ * The trust anchors of a transfer: the explicit ones, or the implicit ones
+ * when c->xfer_implicit; partial chains allowed. NULL when out of memory.
+ */
+X509_STORE *ek_client_anchor_store(const struct estkit_client *c);
+
+/*
  * Performs one request to the endpoint op. body NULL means GET, else POST
  * with content_type. With bootstrap set, the server is not authenticated,
  * no credentials are sent and a fresh curl handle is used and discarded;
@@ -216,6 +223,14 @@ enum estkit_status ek_chanbind_after(struct estkit_client *c, CURL *h, int refus
  * server certificate must match the URL host (RFC 6125) or carry id-kp-cmcRA.
  */
 int ek_client_verify_authz(X509_STORE_CTX *sctx, void *arg);
+
+/*
+ * RFC 7030 3.6.1 for the chain a transport hook reports (leaf first): it must
+ * verify to the explicit trust anchors, and the leaf must match the URL's
+ * host or, with accept_ra, carry id-kp-cmcRA - what the libcurl transport
+ * checks. ESTKIT_OK, or ESTKIT_ETLS / ESTKIT_EINVAL with c's message set.
+ */
+enum estkit_status ek_client_authorize_chain(struct estkit_client *c, STACK_OF(X509) * chain);
 
 /* ---- implicit.c ---------------------------------------------------------------------- */
 

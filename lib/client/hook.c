@@ -3,6 +3,15 @@
  * (estkit_client_set_transport): the request the libcurl transport would
  * send, handed over as method, path, headers and body; the answer collected
  * through setters with the same limits the libcurl transport applies.
+ *
+ * RFC 7030 3.6: credentials go only to a server the client has authorized.
+ * The hook runs TLS the library never sees, so by default it gets no
+ * credentials at all: it has them (estkit_http_response_authorization())
+ * only after it reported the server's chain and the library authorized it
+ * as the libcurl transport does (estkit_http_response_set_peer_chain(),
+ * authz.c), or when the caller declared that the hook authorizes the server
+ * itself (estkit_client_set_transport_authorized()), in which case the
+ * Authorization header is among req->headers as before.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +27,10 @@
 
 struct estkit_http_response {
 	struct ek_response *r;
+	struct estkit_client *c;
+	const char *auth;  /* "Authorization: ..." when the client has credentials, else NULL */
+	int authorized;    /* the server's chain was reported and authorized */
+	char why[EK_ERRMSG_MAX]; /* why a reported chain was not authorized, or "" */
 };
 
 void estkit_client_set_transport(struct estkit_client *c, estkit_transport_fn fn, void *arg)
@@ -26,6 +39,37 @@ void estkit_client_set_transport(struct estkit_client *c, estkit_transport_fn fn
 		return;
 	c->transport = fn;
 	c->transport_arg = arg;
+}
+
+void estkit_client_set_transport_authorized(struct estkit_client *c, int on)
+{
+	if (c == NULL)
+		return;
+	c->transport_authorized = on != 0;
+}
+
+enum estkit_status estkit_http_response_set_peer_chain(struct estkit_http_response *resp,
+                                                       STACK_OF(X509) * chain)
+{
+	enum estkit_status rc;
+
+	if (resp == NULL || chain == NULL || sk_X509_num(chain) < 1)
+		return ESTKIT_EINVAL;
+	resp->authorized = 0;
+	rc = ek_client_authorize_chain(resp->c, chain);
+	if (rc != ESTKIT_OK) {
+		snprintf(resp->why, sizeof(resp->why), "%s", resp->c->errmsg);
+		return rc;
+	}
+	resp->authorized = 1;
+	ek_client_log(resp->c, "server authorized by the chain the transport reported "
+	                       "(RFC 7030 3.6.1)");
+	return ESTKIT_OK;
+}
+
+const char *estkit_http_response_authorization(const struct estkit_http_response *resp)
+{
+	return resp != NULL && resp->authorized ? resp->auth : NULL;
 }
 
 enum estkit_status estkit_http_response_set_status(struct estkit_http_response *resp,
@@ -113,6 +157,18 @@ static void fill_request(struct estkit_client *c, struct estkit_http_request *q,
 	q->trust = c->trust;
 }
 
+/* The 401 of a request sent without the credentials the server was not authorized for. */
+static enum estkit_status withheld(struct estkit_client *c, const char *why)
+{
+	if (why[0] != '\0')
+		return ek_client_fail(c, ESTKIT_EAUTH, "HTTP 401 and credentials withheld: %s", why);
+	return ek_client_fail(c, ESTKIT_EAUTH,
+	                      "HTTP 401 and credentials withheld: the transport hook did not report "
+	                      "the server's chain (estkit_http_response_set_peer_chain) nor was it "
+	                      "declared to authorize the server itself "
+	                      "(estkit_client_set_transport_authorized); RFC 7030 3.6");
+}
+
 enum estkit_status ek_client_perform_hook(struct estkit_client *c, const char *op,
                                           const char *content_type, const char *body,
                                           int bootstrap, struct ek_response *r)
@@ -121,12 +177,13 @@ enum estkit_status ek_client_perform_hook(struct estkit_client *c, const char *o
 	char ct[160];
 	const char *hdrs[HOOK_HEADERS + 1] = {NULL};
 	struct estkit_http_request q;
-	struct estkit_http_response resp = {r};
+	struct estkit_http_response resp = {r, c, NULL, 0, ""};
 	char *auth = NULL;
 	size_t authlen = 0, n = 0;
 	enum estkit_status rc = ESTKIT_EINTERNAL;
 
 	memset(r, 0, sizeof(*r));
+	c->xfer_implicit = 0; /* a hook authenticates with the explicit anchors only */
 	if (bootstrap || c->pinned != NULL || (c->auth_methods & ESTKIT_AUTH_DIGEST) ||
 	    c->srp_user != NULL)
 		return ek_client_fail(c, ESTKIT_EINVAL, "bootstrap, Digest, channel binding and "
@@ -142,13 +199,18 @@ enum estkit_status ek_client_perform_hook(struct estkit_client *c, const char *o
 	if (c->user != NULL) {
 		if ((auth = basic_header(c, &authlen)) == NULL)
 			return ek_client_fail(c, ESTKIT_ENOMEM, "out of memory");
-		hdrs[n++] = auth;
+		resp.auth = auth;
+		if (c->transport_authorized) /* the caller vouches for the hook's TLS */
+			hdrs[n++] = auth;
 	}
 	q.headers = hdrs;
 	ek_client_log(c, "%s %s (caller's transport)", q.method, url);
 	rc = c->transport(c->transport_arg, &q, &resp);
 	c->http_status = r->status;
-	if (rc == ESTKIT_OK && r->toobig)
+	if (rc == ESTKIT_OK && r->status == 401 && auth != NULL && !c->transport_authorized &&
+	    !resp.authorized)
+		rc = withheld(c, resp.why);
+	else if (rc == ESTKIT_OK && r->toobig)
 		rc = ek_client_fail(c, ESTKIT_ETOOBIG, "response larger than %u bytes",
 		                    ESTKIT_MAX_DECODE);
 	else if (rc == ESTKIT_OK && r->status == 0)

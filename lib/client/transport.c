@@ -123,8 +123,8 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *arg)
 	return n;
 }
 
-/* The explicit trust anchors, or the implicit ones for an implicit transfer. */
-static X509_STORE *anchor_store(const struct estkit_client *c)
+/* See client_internal.h. */
+X509_STORE *ek_client_anchor_store(const struct estkit_client *c)
 {
 	X509_STORE *st = X509_STORE_new();
 	int i = 0;
@@ -153,7 +153,7 @@ static CURLcode on_ssl_ctx(CURL *curl, void *sslctx, void *parm)
 {
 	SSL_CTX *ctx = sslctx;
 	struct estkit_client *c = parm;
-	X509_STORE *st = anchor_store(c);
+	X509_STORE *st = ek_client_anchor_store(c);
 
 	(void)curl;
 	if (st == NULL)

@@ -104,6 +104,30 @@ static int authenticate(struct estkit_request *r)
 	return ok && r->identity != NULL ? 0 : -1;
 }
 
+/*
+ * 1 when the request carries HTTP Basic credentials of the one-time-token
+ * user name. A device holding a token (RFC 7894) sends them wherever it is
+ * challenged or sends them first, but a token authenticates only an initial
+ * enrollment, where it is consumed: elsewhere (/csrattrs) the request is
+ * anonymous, not a failed login counted against the peer.
+ */
+static int basic_is_otp_user(const struct estkit_request *r)
+{
+	const char *otp_user = r->srv->otp_basic_user;
+	char *user = NULL, *pass = NULL;
+	int is = 0;
+
+	if (otp_user == NULL || r->authz == NULL ||
+	    !(r->srv->cfg.auth_methods & ESTKIT_AUTH_BASIC) || !scheme_is(r->authz, "Basic") ||
+	    ek_route_parse_basic(r->authz, &user, &pass) != 0)
+		return 0;
+	is = strcmp(user, otp_user) == 0;
+	OPENSSL_free(user);
+	if (pass != NULL)
+		OPENSSL_clear_free(pass, strlen(pass));
+	return is;
+}
+
 /* 401 with a challenge, or 503 (no failed attempt) when credentials cannot be checked now. */
 static void auth_refused(struct estkit_request *r)
 {
@@ -253,7 +277,7 @@ static void run_csrattrs(struct estkit_request *r)
 	size_t len = 0;
 	enum estkit_status st;
 
-	if (r->authz != NULL && authenticate(r) != 0) {
+	if (r->authz != NULL && !basic_is_otp_user(r) && authenticate(r) != 0) {
 		auth_refused(r);
 		return;
 	}

@@ -167,8 +167,9 @@ int agent_hook_run(const struct agent_cert *ac, long timeout)
 	(void)setpgid(pid, pid);
 	status = wait_bounded(pid, timeout);
 	if (status == -1) {
-		agent_log(ac->name, "post_renew_command %s: killed after %ld s (hook_timeout), "
-		                    "with the processes it started",
+		agent_log(ac->name,
+		          "post_renew_command %s: killed after %ld s (hook_timeout), "
+		          "with the processes it started",
 		          argv[0], timeout);
 		return -1;
 	}

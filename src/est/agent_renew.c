@@ -272,7 +272,8 @@ static int load_saved(struct attempt *a)
 	if (rc == ESTKIT_ENOTFOUND)
 		return 0;
 	if (rc != ESTKIT_OK) {
-		agent_log(a->ac->name, "the saved request in %s is unreadable (%s): building a new one",
+		agent_log(a->ac->name,
+		          "the saved request in %s is unreadable (%s): building a new one",
 		          a->ac->store, estkit_strerror(rc));
 		agent_pending_drop(a->ac);
 		return 0;
@@ -304,8 +305,7 @@ enum agent_result agent_renew(const struct agent_conf *conf, const struct agent_
 		goto out;
 	if (load_saved(&a) != 0)
 		goto out;
-	if (a.csr == NULL && (build_request(&a) != 0 ||
-	                      agent_pending_save(ac, a.csr, a.key) != 0))
+	if (a.csr == NULL && (build_request(&a) != 0 || agent_pending_save(ac, a.csr, a.key) != 0))
 		goto out; /* logged; nothing was sent */
 	r = send_request(&a, retry_after);
 	if (r == AGENT_DONE)

@@ -177,6 +177,5 @@ int agent_pending_stale(X509 *cur, EVP_PKEY *saved, int regenerate_key)
 {
 	EVP_PKEY *curpub = cur != NULL ? X509_get0_pubkey(cur) : NULL;
 
-	return regenerate_key && curpub != NULL && saved != NULL &&
-	       EVP_PKEY_eq(curpub, saved) == 1;
+	return regenerate_key && curpub != NULL && saved != NULL && EVP_PKEY_eq(curpub, saved) == 1;
 }

@@ -44,6 +44,7 @@ enum vtype {
 	V_KU,      /* key usage names */
 	V_EKU,     /* extended key usage names or OIDs */
 	V_KEYS,    /* allowed key types */
+	V_ONAMES,  /* otherName type OIDs (allow_othername) */
 	V_PROFREF, /* name of a profile (checked after parsing) */
 	V_KEYSPEC, /* key spec for estkit_key_generate() */
 	V_KEK,     /* ID:PATH, PATH resolved against the file's directory */
@@ -135,6 +136,8 @@ static const struct key profile_keys[] = {
 	{"copy_sans", V_BOOL, PRO(copy_sans), 0, 0},
 	{"crl_url", V_STR, PRO(crl_url), 0, 0},
 	{"validity_seconds", V_INT, PRO(validity_seconds), 10, 31536000},
+	{"allow_othername", V_ONAMES, PRO(allow_othername), 0, 0},
+	{"allow_registered_id", V_BOOL, PRO(allow_registered_id), 0, 0},
 };
 static const struct key label_keys[] = {
 	{"profile", V_PROFREF, LAB(profile), 0, 0},
@@ -394,7 +397,7 @@ static const char *text_hint(enum vtype type)
 }
 
 /*
- * key_usage, extended_key_usage, allowed_keys: checked by the parser that
+ * key_usage, extended_key_usage, allowed_keys, allow_othername: checked by the parser that
  * issuance uses (ca/profile.c), so a file that loads is a file that issues;
  * here only to give the message its line.
  */
@@ -489,7 +492,8 @@ static int set_value(struct parser *p, const struct key *k, void *base, const ch
 	case V_METHODS: return set_methods(p, k, slot, v);
 	case V_KU:
 	case V_EKU:
-	case V_KEYS: return set_profile_list(p, k, base, v);
+	case V_KEYS:
+	case V_ONAMES: return set_profile_list(p, k, base, v);
 	case V_CSRATTRS: return set_csrattrs(p, k, base, v);
 	case V_POLICY: {
 		char msg[512];
@@ -594,6 +598,7 @@ static void profile_clear(struct estd_profile *pr)
 	free(pr->ext_key_usage);
 	free(pr->crl_url);
 	free(pr->allowed_keys);
+	free(pr->allow_othername);
 }
 
 /* Appends [profile name] with defaults; its index in *idx. */

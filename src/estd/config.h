@@ -107,6 +107,8 @@ struct estd_profile {
 	int copy_sans;            /* bool */
 	char *crl_url;            /* CRL distribution point URI or NULL */
 	int validity_seconds;     /* > 0: overrides validity_days (short-lived certificates) */
+	char *allow_othername;    /* comma list of otherName type OIDs; NULL: none allowed */
+	int allow_registered_id;  /* bool: registeredID SANs allowed; default no */
 };
 
 struct estd_label {

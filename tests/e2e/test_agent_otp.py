@@ -3,8 +3,9 @@
 password of user "token"); the file is read as every est secret file is (its
 first line, CR/LF stripped, 1..1024 bytes); an unreadable, empty or overlong
 file fails the attempt with a message naming it, and leaves the token unused.
-(csrattrs = no: estd answers /csrattrs only to its users, and a token is not
-one.)"""
+The agent asks /csrattrs first (its default) with the same credentials: there
+they make the request anonymous, and the token is used only by the
+enrollment."""
 
 import json
 from pathlib import Path
@@ -47,7 +48,6 @@ server = {srv.url}
 trust = {trust}
 user = token
 otp_file = {otp}
-csrattrs = no
 subject = CN=otp.example
 san = DNS:otp.example
 cert = {out}/cert.pem

@@ -91,6 +91,46 @@ def test_basic_user_token_works_too(tsrv, work):
     assert r.status == 200, r
 
 
+def test_token_user_enrolls_with_est_following_csrattrs(tsrv, work):
+    """est enroll asks /csrattrs first (its default) with the token's Basic
+    credentials: that request is anonymous - the token is neither checked nor
+    used there, and it is not a failed login (401) - and the enrollment then
+    uses it."""
+    tid, secret = create(tsrv, "CN=dev-csrattrs")
+    pw = work / "otp"
+    pw.write_text(secret + "\n")
+    pw.chmod(0o600)
+    r = curl(tsrv.est_url("csrattrs"), work, cafile=tsrv.ca, user=f"token:{secret}")
+    assert r.status in (200, 204), r
+    r = curl(tsrv.est_url("csrattrs"), work, cafile=tsrv.ca, user="token:not-a-token")
+    assert r.status in (200, 204), r
+    assert tokens(tsrv)[tid]["state"] == "unused"
+    asked = tsrv.log_text().count("path=/.well-known/est/csrattrs label=- identity=anonymous")
+    cp = run([EST, "enroll", "--server", tsrv.url, "--cacert", tsrv.ca, "--user", "token",
+              "--password-file", pw, "--subject", "CN=dev-csrattrs", "--out", work / "o"])
+    assert cp.returncode == 0, describe(cp)
+    assert tokens(tsrv)[tid]["state"] == "used"
+    log = tsrv.log_text()
+    assert log.count("path=/.well-known/est/csrattrs label=- identity=anonymous") > asked, \
+        tsrv.log_tail(10)
+    assert "path=/.well-known/est/csrattrs label=- identity=anonymous status=401" not in log
+
+
+def test_token_user_on_required_csrattrs_is_anonymous(work, tmp_path):
+    """With csrattrs_auth = required a token holder is not let in (it is not a
+    user), and gets the same 401 as anyone anonymous; the token stays unused."""
+    srv = Estd(tmp_path).init()
+    set_ini(srv.conf, "label", "csrattrs_auth", "required")
+    srv.start()
+    try:
+        tid, secret = create(srv, "CN=dev-req")
+        r = curl(srv.est_url("csrattrs"), work, cafile=srv.ca, user=f"token:{secret}")
+        assert r.status == 401 and "www-authenticate" in r.headers.lower(), r
+        assert tokens(srv)[tid]["state"] == "unused"
+    finally:
+        srv.teardown()
+
+
 @pytest.mark.parametrize("case", ["subject", "san", "label", "expired", "revoked"])
 def test_token_refused_outside_its_constraints(tsrv, work, case):
     label = "routers" if case == "label" else ""

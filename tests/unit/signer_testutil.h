@@ -88,7 +88,7 @@ static inline void tu_signer_fixture_free(struct tu_signer_fixture *f)
 static inline struct estd_ca_profile *tu_profile(const char *allowed_keys)
 {
 	struct estd_profile src = { (char *)"default", 30, (char *)"digitalSignature",
-				    (char *)"clientAuth", (char *)allowed_keys, 1, NULL, 0 };
+				    (char *)"clientAuth", (char *)allowed_keys, 1, NULL, 0, NULL, 0 };
 	struct estd_ca_profile *p = NULL;
 	char err[256];
 

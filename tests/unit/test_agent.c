@@ -379,12 +379,11 @@ static void test_pending_delay_table(void **state)
 	static const struct {
 		long retry_after, min, max, want;
 	} cases[] = {
-	    {2, 60, 3600, 2},       /* the server's wish, even below retry_min */
-	    {0, 60, 3600, 60},      /* none given: retry_min */
-	    {-5, 60, 3600, 60},     /* unparsable (reported as <= 0): retry_min */
+	    {2, 60, 3600, 2},        /* the server's wish, even below retry_min */
+	    {0, 60, 3600, 60},       /* none given: retry_min */
+	    {-5, 60, 3600, 60},      /* unparsable (reported as <= 0): retry_min */
 	    {86400, 60, 3600, 3600}, /* far away: at most retry_max */
-	    {3600, 60, 3600, 3600}, {0, 0, 0, 1}, {1, 1, 1, 1},
-	    {2147483647L, 1, 4, 4},
+	    {3600, 60, 3600, 3600},  {0, 0, 0, 1}, {1, 1, 1, 1}, {2147483647L, 1, 4, 4},
 	};
 	size_t i;
 

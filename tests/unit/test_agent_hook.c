@@ -122,10 +122,10 @@ static void test_hook_results_table(void **state)
 	    {0, "/bin/sh -c 'exit 0'", 0},
 	    {0, "/bin/sh -c 'exit 3'", -1},
 	    {0, "/bin/sh -c 'kill -TERM $$'", -1},
-	    {1, "no-such-program", -1},          /* exec fails: 127 */
-	    {1, "not-executable", -1},           /* exec refused */
-	    {0, "relative/program", -1},         /* refused before fork */
-	    {0, "/bin/sh -c 'unterminated", -1}, /* cannot split */
+	    {1, "no-such-program", -1},            /* exec fails: 127 */
+	    {1, "not-executable", -1},             /* exec refused */
+	    {0, "relative/program", -1},           /* refused before fork */
+	    {0, "/bin/sh -c 'unterminated", -1},   /* cannot split */
 	    {0, "/bin/sh -c 'read x; exit 0'", 0}, /* stdin is /dev/null: no wait */
 	};
 	char cmd[512];
@@ -163,8 +163,7 @@ static void test_hook_timeout_kills_the_group(void **state)
 	(void)state;
 	/* the shell waits on a child of its own, which would outlive a kill of the shell */
 	snprintf(script, sizeof(script),
-	         "#!/bin/sh\necho $$ > %s/pids\nsleep 600 &\necho $! >> %s/pids\nwait\n", dir,
-	         dir);
+	         "#!/bin/sh\necho $$ > %s/pids\nsleep 600 &\necho $! >> %s/pids\nwait\n", dir, dir);
 	write_file("hang.sh", script, strlen(script), 0755);
 	snprintf(cmd, sizeof(cmd), "%s/hang.sh", dir);
 	ac = hook_cert(cmd);
@@ -223,7 +222,9 @@ static void test_conf_line_limits(void **state)
 	assert_string_equal(err, "line 6: too long (at most 198 characters)");
 	/* CRLF line ends are fine; no final newline is fine */
 	assert_int_equal(agent_conf_parse("[cert a]\r\nserver = https://x\r\ntrust = /t\r\n"
-	                                  "cert = /c\r\nkey = /k", &c, err, sizeof(err)), 0);
+	                                  "cert = /c\r\nkey = /k",
+	                                  &c, err, sizeof(err)),
+	                 0);
 	assert_string_equal(c.certs[0].key_path, "/k");
 	agent_conf_free(&c);
 	/* a NUL byte in a file */

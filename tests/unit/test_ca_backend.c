@@ -27,7 +27,7 @@ static void test_record_holds_everything_about_the_certificate(void **state)
 {
 	struct estd_ca *ca = tu_ca(3650, NULL);
 	struct estd_profile src = { (char *)"p", 30, (char *)"digitalSignature",
-				    (char *)"clientAuth", (char *)"ec:P-256", 1, NULL, 0 };
+				    (char *)"clientAuth", (char *)"ec:P-256", 1, NULL, 0, NULL, 0 };
 	struct estd_ca_profile *p = NULL;
 	EVP_PKEY *key = tu_key("EC", "P-256", 0);
 	X509_REQ *csr = tu_csr(key, "dev", san_nids, san_vals);
@@ -74,10 +74,10 @@ static struct estd_config *config(const char *bad_keys)
 	c->nprofiles = 2;
 	c->profiles = calloc(2, sizeof(*c->profiles));
 	c->profiles[0] = (struct estd_profile){ strdup("default"), 365, strdup("digitalSignature"),
-						strdup("clientAuth"), strdup("ec:P-256"), 1, NULL, 0 };
+						strdup("clientAuth"), strdup("ec:P-256"), 1, NULL, 0, NULL, 0 };
 	c->profiles[1] = (struct estd_profile){ strdup("router"), 30, strdup("digitalSignature"),
 						strdup("serverAuth"),
-						strdup(bad_keys ? bad_keys : "rsa:3072"), 0, NULL, 0 };
+						strdup(bad_keys ? bad_keys : "rsa:3072"), 0, NULL, 0, NULL, 0 };
 	c->nlabels = 2;
 	c->labels = calloc(2, sizeof(*c->labels));
 	c->labels[0] = (struct estd_label){ .name = strdup(""), .profile = strdup("default") };

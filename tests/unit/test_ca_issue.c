@@ -20,7 +20,7 @@
 static struct estd_ca_profile *profile(const char *ku, const char *eku, int days, int copy)
 {
 	struct estd_profile src = { (char *)"default", days, (char *)ku, (char *)eku,
-				    (char *)"ec:P-256, ec:P-384, rsa:2048, ed25519", copy, NULL, 0 };
+				    (char *)"ec:P-256, ec:P-384, rsa:2048, ed25519", copy, NULL, 0, NULL, 0 };
 	struct estd_ca_profile *p = NULL;
 	char err[256];
 

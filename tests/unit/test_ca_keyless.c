@@ -302,7 +302,7 @@ static void test_keyless_refuses_like_issue(void **state)
 {
 	struct tu_signer_fixture *f = *state;
 	struct estd_profile src = { (char *)"strict", 30, (char *)"digitalSignature",
-				    (char *)"clientAuth", (char *)"ec:P-256", 0, NULL, 0 };
+				    (char *)"clientAuth", (char *)"ec:P-256", 0, NULL, 0, NULL, 0 };
 	struct estd_ca_profile *p = NULL;
 	EVP_PKEY *k = tu_key("EC", "P-256", 0);
 	X509_REQ *csr = tu_csr(k, NULL, NULL, NULL);

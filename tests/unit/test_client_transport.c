@@ -3,7 +3,9 @@
  * and keys loaded through OSSL_STORE (estkit_key_load_uri), without a network:
  * an in-memory EST server answers with the RFC 7030 Appendix A messages
  * (tests/vectors/rfc7030, csrattrs), so the whole client path from request
- * building to response parsing runs through the hook.
+ * building to response parsing runs through the hook; and the rule that the
+ * hook gets credentials only for a server the library authorized (RFC 7030
+ * 3.6): from the chain the hook reports, or the caller's declaration.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +18,7 @@
 #include <cmocka.h>
 
 #include <openssl/evp.h>
+#include <openssl/x509v3.h>
 
 #include <estkit/estkit.h>
 
@@ -32,6 +35,8 @@ struct fake {
 	int has_cert;
 	int has_trust;
 	int calls;
+	STACK_OF(X509) *chain;        /* reported to the library before "sending", or NULL */
+	enum estkit_status chain_rc;  /* what estkit_http_response_set_peer_chain() said */
 };
 
 static unsigned char *vector(const char *name, size_t *len)
@@ -105,6 +110,15 @@ static enum estkit_status fake_server(void *arg, const struct estkit_http_reques
 	const char *op = strrchr(req->path, '/');
 
 	record(f, req);
+	/* a hook that checked its TLS peer: the chain, then the credentials if authorized */
+	if (f->chain != NULL) {
+		const char *a = NULL;
+
+		f->chain_rc = estkit_http_response_set_peer_chain(resp, f->chain);
+		a = estkit_http_response_authorization(resp);
+		if (a != NULL && strncmp(a, "Authorization: ", 15) == 0)
+			snprintf(f->auth, sizeof(f->auth), "%s", a + 15);
+	}
 	if (f->fail != ESTKIT_OK)
 		return f->fail;
 	if (f->oversize > 0) {
@@ -193,8 +207,15 @@ static void test_enroll_basic_auth_and_uri_key(void **state)
 	assert_int_equal(estkit_client_simpleenroll(c, csr, &certs), ESTKIT_EAUTH);
 	assert_non_null(strstr(estkit_client_errmsg(c), "no credentials"));
 	assert_null(certs);
-	/* Basic: "estuser:estpwd" (RFC 7617) */
+	/* Basic credentials set, but nothing says the hook's server is authorized:
+	 * they are withheld (RFC 7030 3.6), the 401 stands */
 	assert_int_equal(estkit_client_set_basic_auth(c, "estuser", "estpwd"), ESTKIT_OK);
+	assert_int_equal(estkit_client_simpleenroll(c, csr, &certs), ESTKIT_EAUTH);
+	assert_string_equal(f.auth, "");
+	assert_non_null(strstr(estkit_client_errmsg(c), "credentials withheld"));
+	assert_null(certs);
+	/* the caller declares the hook authorizes the server: Basic "estuser:estpwd" (RFC 7617) */
+	estkit_client_set_transport_authorized(c, 1);
 	assert_int_equal(estkit_client_simpleenroll(c, csr, &certs), ESTKIT_OK);
 	assert_string_equal(f.method, "POST");
 	assert_string_equal(f.path, "/.well-known/est/simpleenroll");
@@ -328,6 +349,165 @@ static void test_srp_settings(void **state)
 	estkit_client_free(c);
 }
 
+/* ---- credentials only to an authorized server (RFC 7030 3.6) ---- */
+
+/* A certificate for key, signed by ikey (self-signed when issuer is NULL). */
+static X509 *mk_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *ikey,
+                     const char *san, const char *eku)
+{
+	X509 *x = X509_new();
+	X509_NAME *n = X509_NAME_new();
+	X509V3_CTX v3;
+	X509_EXTENSION *e = NULL;
+	const char *ext[3][2] = {{issuer == NULL ? "critical,CA:TRUE" : "CA:FALSE", NULL},
+	                         {san, NULL},
+	                         {eku, NULL}};
+	const int nids[3] = {NID_basic_constraints, NID_subject_alt_name, NID_ext_key_usage};
+	int i;
+
+	assert_non_null(x);
+	assert_non_null(n);
+	assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
+	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), (long)(intptr_t)key & 0x7fffffff), 1);
+	assert_int_equal(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+	                                            (const unsigned char *)cn, -1, -1, 0), 1);
+	assert_int_equal(X509_set_subject_name(x, n), 1);
+	assert_int_equal(X509_set_issuer_name(x, issuer != NULL ? X509_get_subject_name(issuer) : n), 1);
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), -3600));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
+	assert_int_equal(X509_set_pubkey(x, key), 1);
+	X509V3_set_ctx(&v3, issuer != NULL ? issuer : x, x, NULL, NULL, 0);
+	for (i = 0; i < 3; i++) {
+		if (ext[i][0] == NULL)
+			continue;
+		e = X509V3_EXT_conf_nid(NULL, &v3, nids[i], ext[i][0]);
+		assert_non_null(e);
+		assert_int_equal(X509_add_ext(x, e, -1), 1);
+		X509_EXTENSION_free(e);
+	}
+	assert_true(X509_sign(x, ikey != NULL ? ikey : key, EVP_sha256()) > 0);
+	X509_NAME_free(n);
+	return x;
+}
+
+/* A chain of the leaf alone (the anchor is the client's). */
+static STACK_OF(X509) *chain_of(X509 *leaf)
+{
+	STACK_OF(X509) *sk = sk_X509_new_null();
+
+	assert_non_null(sk);
+	assert_int_equal(X509_up_ref(leaf), 1);
+	assert_true(sk_X509_push(sk, leaf) > 0);
+	return sk;
+}
+
+enum which_chain { NO_CHAIN, GOOD, OTHER_HOST, UNTRUSTED, RA, IP_GOOD };
+
+static void test_credentials_only_to_an_authorized_server(void **state)
+{
+	static const struct {
+		const char *url;
+		enum which_chain chain;
+		int accept_ra, declared, no_trust;
+		enum estkit_status chain_rc, want;
+		const char *auth; /* what the server saw */
+		const char *msg;  /* in estkit_client_errmsg() when want != OK */
+	} cases[] = {
+	    /* default: no chain reported, nothing declared: no credentials leave */
+	    {"https://ca.example", NO_CHAIN, 0, 0, 0, ESTKIT_OK, ESTKIT_EAUTH, "",
+	     "estkit_http_response_set_peer_chain"},
+	    {"https://ca.example", GOOD, 0, 0, 0, ESTKIT_OK, ESTKIT_OK, "Basic ZXN0dXNlcjplc3Rwd2Q=",
+	     NULL},
+	    {"https://10.1.2.3:8443", IP_GOOD, 0, 0, 0, ESTKIT_OK, ESTKIT_OK,
+	     "Basic ZXN0dXNlcjplc3Rwd2Q=", NULL},
+	    {"https://ca.example", OTHER_HOST, 0, 0, 0, ESTKIT_ETLS, ESTKIT_EAUTH, "",
+	     "does not match ca.example"},
+	    {"https://ca.example", UNTRUSTED, 0, 0, 0, ESTKIT_ETLS, ESTKIT_EAUTH, "", "not trusted"},
+	    {"https://ca.example", GOOD, 0, 0, 1, ESTKIT_ETLS, ESTKIT_EAUTH, "", "no trust anchors"},
+	    /* id-kp-cmcRA authorizes another name only with accept_ra (RFC 7030 3.6.1) */
+	    {"https://ca.example", RA, 0, 0, 0, ESTKIT_ETLS, ESTKIT_EAUTH, "", "does not match"},
+	    {"https://ca.example", RA, 1, 0, 0, ESTKIT_OK, ESTKIT_OK, "Basic ZXN0dXNlcjplc3Rwd2Q=",
+	     NULL},
+	    {"https://ca.example", OTHER_HOST, 1, 0, 0, ESTKIT_ETLS, ESTKIT_EAUTH, "", "id-kp-cmcRA"},
+	    /* the caller's explicit declaration: the header is in req->headers */
+	    {"https://ca.example", NO_CHAIN, 0, 1, 0, ESTKIT_OK, ESTKIT_OK,
+	     "Basic ZXN0dXNlcjplc3Rwd2Q=", NULL},
+	};
+	EVP_PKEY *cak = NULL, *k = NULL, *evk = NULL;
+	X509 *ca = NULL, *evil = NULL, *certs[6] = {NULL};
+	STACK_OF(X509) *anchors = sk_X509_new_null();
+	EVP_PKEY *csrkey = NULL;
+	X509_REQ *csr = NULL;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(estkit_key_generate("ec:P-256", &cak), ESTKIT_OK);
+	assert_int_equal(estkit_key_generate("ec:P-256", &k), ESTKIT_OK);
+	assert_int_equal(estkit_key_generate("ec:P-256", &evk), ESTKIT_OK);
+	assert_int_equal(estkit_key_generate("ec:P-256", &csrkey), ESTKIT_OK);
+	ca = mk_cert(cak, "Test EST CA", NULL, NULL, NULL, NULL);
+	evil = mk_cert(evk, "Test EST CA", NULL, NULL, NULL, NULL); /* same name, other key */
+	certs[GOOD] = mk_cert(k, "ca.example", ca, cak, "DNS:ca.example", "serverAuth");
+	certs[IP_GOOD] = mk_cert(k, "10.1.2.3", ca, cak, "IP:10.1.2.3", "serverAuth");
+	certs[OTHER_HOST] = mk_cert(k, "other.example", ca, cak, "DNS:other.example", "serverAuth");
+	certs[UNTRUSTED] = mk_cert(k, "ca.example", evil, evk, "DNS:ca.example", "serverAuth");
+	certs[RA] = mk_cert(k, "ra", ca, cak, "DNS:ra.example", "serverAuth,1.3.6.1.5.5.7.3.28");
+	assert_true(sk_X509_push(anchors, ca) > 0);
+	assert_int_equal(estkit_csr_new(csrkey, "CN=dev1", NULL, 0, NULL, &csr), ESTKIT_OK);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fake f;
+		struct estkit_client *c = client(&f, cases[i].url);
+		STACK_OF(X509) *out = NULL;
+		enum estkit_status rc;
+
+		if (!cases[i].no_trust)
+			assert_int_equal(estkit_client_set_trust_certs(c, anchors), ESTKIT_OK);
+		assert_int_equal(estkit_client_set_basic_auth(c, "estuser", "estpwd"), ESTKIT_OK);
+		estkit_client_set_accept_ra(c, cases[i].accept_ra);
+		estkit_client_set_transport_authorized(c, cases[i].declared);
+		f.chain = cases[i].chain != NO_CHAIN ? chain_of(certs[cases[i].chain]) : NULL;
+		rc = estkit_client_simpleenroll(c, csr, &out);
+		if (rc != cases[i].want || f.chain_rc != cases[i].chain_rc ||
+		    strcmp(f.auth, cases[i].auth) != 0)
+			fail_msg("case %zu: %s (%s), chain %s, server saw '%s'", i, estkit_strerror(rc),
+			         estkit_client_errmsg(c), estkit_strerror(f.chain_rc), f.auth);
+		if (cases[i].msg != NULL && strstr(estkit_client_errmsg(c), cases[i].msg) == NULL)
+			fail_msg("case %zu: message '%s' lacks '%s'", i, estkit_client_errmsg(c),
+			         cases[i].msg);
+		assert_int_equal(f.calls, 1);
+		sk_X509_pop_free(out, X509_free);
+		sk_X509_pop_free(f.chain, X509_free);
+		estkit_client_free(c);
+	}
+	/* bad arguments: no response, an empty chain (the hook saw no certificate) */
+	assert_int_equal(estkit_http_response_set_peer_chain(NULL, anchors), ESTKIT_EINVAL);
+	{
+		struct fake f;
+		struct estkit_client *c = client(&f, "https://ca.example");
+		STACK_OF(X509) *out = NULL;
+
+		assert_int_equal(estkit_client_set_trust_certs(c, anchors), ESTKIT_OK);
+		assert_int_equal(estkit_client_set_basic_auth(c, "estuser", "estpwd"), ESTKIT_OK);
+		f.chain = sk_X509_new_null();
+		assert_int_equal(estkit_client_simpleenroll(c, csr, &out), ESTKIT_EAUTH);
+		assert_int_equal(f.chain_rc, ESTKIT_EINVAL);
+		assert_string_equal(f.auth, "");
+		sk_X509_free(f.chain);
+		estkit_client_free(c);
+	}
+	assert_null(estkit_http_response_authorization(NULL));
+	estkit_client_set_transport_authorized(NULL, 1);
+	for (i = 0; i < sizeof(certs) / sizeof(certs[0]); i++)
+		X509_free(certs[i]);
+	sk_X509_pop_free(anchors, X509_free);
+	X509_free(evil);
+	X509_REQ_free(csr);
+	EVP_PKEY_free(cak);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(evk);
+	EVP_PKEY_free(csrkey);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -336,6 +516,7 @@ int main(void)
 	    cmocka_unit_test(test_enroll_basic_auth_and_uri_key),
 	    cmocka_unit_test(test_hook_answers_table),
 	    cmocka_unit_test(test_hook_limits),
+	    cmocka_unit_test(test_credentials_only_to_an_authorized_server),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -43,7 +43,7 @@ static struct estd_config *config(const char *dir)
 	c->nprofiles = 1;
 	c->profiles = calloc(1, sizeof(*c->profiles));
 	c->profiles[0] = (struct estd_profile){ strdup("default"), 365, strdup("digitalSignature"),
-						strdup("clientAuth"), strdup("ec:P-256"), 1, NULL, 0 };
+						strdup("clientAuth"), strdup("ec:P-256"), 1, NULL, 0, NULL, 0 };
 	snprintf(path, sizeof(path), "%s/id.secret", dir);
 	fp = fopen(path, "w");
 	assert_non_null(fp);

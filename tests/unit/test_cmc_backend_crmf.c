@@ -59,7 +59,7 @@ static struct estd_config *config(void)
 	c->nprofiles = 1;
 	c->profiles = calloc(1, sizeof(*c->profiles));
 	c->profiles[0] = (struct estd_profile){ strdup("default"), 365, strdup("digitalSignature"),
-						strdup("clientAuth"), strdup("ec:P-256"), 1, NULL, 0 };
+						strdup("clientAuth"), strdup("ec:P-256"), 1, NULL, 0, NULL, 0 };
 	c->nlabels = 1;
 	c->labels = calloc(1, sizeof(*c->labels));
 	c->labels[0] = (struct estd_label){ .name = strdup(""), .profile = strdup("default") };

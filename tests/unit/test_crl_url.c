@@ -36,7 +36,7 @@ static const struct url_case cases[] = {
 static struct estd_ca_profile *parse(const char *url, enum estkit_status want)
 {
 	struct estd_profile src = { (char *)"p", 30, (char *)"digitalSignature",
-				    (char *)"clientAuth", (char *)"ec:P-256", 1, (char *)url, 0 };
+				    (char *)"clientAuth", (char *)"ec:P-256", 1, (char *)url, 0, NULL, 0 };
 	struct estd_ca_profile *p = NULL;
 	char err[256] = "";
 

@@ -87,7 +87,7 @@ static void test_profile_parse_table(void **state)
 	for (i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
 		const struct parse_case *c = &parse_cases[i];
 		struct estd_profile src = { (char *)"p", c->days, (char *)c->ku, (char *)c->eku,
-					    (char *)c->keys, 1, NULL, 0 };
+					    (char *)c->keys, 1, NULL, 0, NULL, 0 };
 		struct estd_ca_profile *p = NULL;
 		char err[512] = "";
 		enum estkit_status rc = estd_profile_parse(&src, &p, err, sizeof(err));
@@ -106,9 +106,50 @@ static void test_profile_parse_table(void **state)
 	}
 }
 
+/* allow_othername: dotted OIDs only, each once; none by default. */
+static void test_profile_allow_othername(void **state)
+{
+	static const struct {
+		const char *list;
+		int n;              /* OIDs parsed; -1: refused */
+		const char *err_has;
+	} cases[] = {
+		{ NULL, 0, NULL },
+		{ "1.3.6.1.4.1.311.20.2.3", 1, NULL },
+		{ "1.3.6.1.4.1.311.20.2.3, 1.3.6.1.5.5.7.8.9", 2, NULL },
+		{ "upn", -1, "'upn' is not a dotted OID" },
+		{ "msUPN", -1, "not a dotted OID" },
+		{ "1.3.6.1.4.1.311.20.2.3, 1.3.6.1.4.1.311.20.2.3", -1, "listed twice" },
+		{ "1.3.6.1.4.1.311.20.2.3,", -1, "empty entry" },
+		{ "1..3", -1, "not a dotted OID" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct estd_profile src = { (char *)"p", 30, (char *)DEFAULT_KU, (char *)DEFAULT_EKU,
+					    (char *)DEFAULT_KEYS, 1, NULL, 0,
+					    (char *)cases[i].list, i == 1 };
+		struct estd_ca_profile *p = NULL;
+		char err[512] = "";
+		enum estkit_status rc = estd_profile_parse(&src, &p, err, sizeof(err));
+
+		if ((rc == ESTKIT_OK) != (cases[i].n >= 0))
+			fail_msg("case %zu: %s", i, err);
+		if (cases[i].n < 0) {
+			assert_non_null(strstr(err, cases[i].err_has));
+			assert_non_null(strstr(err, "allow_othername"));
+			continue;
+		}
+		assert_int_equal(sk_ASN1_OBJECT_num(p->othername_types), cases[i].n);
+		assert_int_equal(p->registered_id, i == 1);
+		estd_profile_free(p);
+	}
+}
+
 static struct estd_ca_profile *parse(const char *ku, const char *eku, const char *keys)
 {
-	struct estd_profile src = { (char *)"t", 365, (char *)ku, (char *)eku, (char *)keys, 1, NULL, 0 };
+	struct estd_profile src = { (char *)"t", 365, (char *)ku, (char *)eku, (char *)keys, 1, NULL, 0, NULL, 0 };
 	struct estd_ca_profile *p = NULL;
 	char err[256];
 
@@ -250,6 +291,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_profile_parse_table),
+		cmocka_unit_test(test_profile_allow_othername),
 		cmocka_unit_test(test_profile_parse_builds_bits_and_oids),
 		cmocka_unit_test(test_profile_check_key_table),
 		cmocka_unit_test(test_profile_refuses_dsa_and_small_rsa_from_real_csrs),

@@ -6,7 +6,8 @@
  * reaches it only with a one-time password (RFC 7894 otpChallenge, or HTTP
  * Basic with otp_basic_user, never given to check_basic); authorize_done
  * gets the reply status; malformed or password-less anonymous requests stay
- * 401.
+ * 401. A token holder's Basic credentials on /csrattrs are neither a user
+ * login nor a failure: the request is anonymous there.
  */
 #include "test_server_fixture.h"
 
@@ -14,6 +15,8 @@ static struct estkit_server *srv;
 static int port;
 static char az_identity[256], az_otp[128];
 static int az_calls, az_done_status, az_named = 1;
+static int ca_calls, ca_required;   /* /csrattrs: calls; refuse anonymous clients */
+static char ca_identity[256];
 
 /* Accepts user:estuser and the one-time password "otp-good"; refuses CN=forbidden. */
 static enum estkit_status az_authorize(void *ctx, struct estkit_request *req, X509_REQ *csr)
@@ -53,6 +56,25 @@ static void az_done(void *ctx, struct estkit_request *req, int status)
 	pthread_mutex_unlock(&be_mu);
 }
 
+/* /csrattrs: none (204); with ca_required, anonymous clients are refused (401). */
+static enum estkit_status az_csrattrs(void *ctx, struct estkit_request *req, unsigned char **der,
+				      size_t *len)
+{
+	const char *id = estkit_request_identity(req);
+
+	(void)ctx;
+	pthread_mutex_lock(&be_mu);
+	ca_calls++;
+	snprintf(ca_identity, sizeof(ca_identity), "%s", id != NULL ? id : "-");
+	pthread_mutex_unlock(&be_mu);
+	*der = NULL;
+	*len = 0;
+	if (ca_required && estkit_request_user(req) == NULL &&
+	    estkit_request_peer_cert(req) == NULL)
+		return ESTKIT_EAUTH;
+	return ESTKIT_OK;
+}
+
 static int group_setup(void **state)
 {
 	struct estkit_server_config cfg;
@@ -63,6 +85,7 @@ static int group_setup(void **state)
 	fixture_setup();
 	be.authorize = az_authorize;
 	be.authorize_done = az_done;
+	be.csrattrs = az_csrattrs;
 	estkit_server_config_init(&cfg);
 	cfg.listen = "127.0.0.1:0";
 	cfg.cert_file = srv_pem;
@@ -97,6 +120,8 @@ static int reset(void **state)
 	az_calls = 0;
 	az_done_status = 0;
 	az_named = 1;
+	ca_calls = ca_required = 0;
+	ca_identity[0] = '\0';
 	az_identity[0] = az_otp[0] = be_identity[0] = '\0';
 	pthread_mutex_unlock(&be_mu);
 	return 0;
@@ -236,12 +261,61 @@ static void test_anonymous_accepted_without_identity_is_401(void **state)
 	assert_int_equal(estkit_request_set_identity(NULL, "x"), ESTKIT_EINVAL);
 }
 
+struct ca_case {
+	const char *userpwd;
+	int required;           /* the backend refuses anonymous clients */
+	long status;
+	int reaches;            /* the backend's csrattrs was called */
+	const char *identity;   /* what it saw */
+};
+
+static const struct ca_case ca_cases[] = {
+	{NULL, 0, 204, 1, "anonymous"},
+	{"token:otp-good", 0, 204, 1, "anonymous"},     /* a token is not a login here */
+	{"token:anything", 0, 204, 1, "anonymous"},     /* nor checked: it would be consumed */
+	{"token:", 0, 204, 1, "anonymous"},
+	{"estuser:estpwd", 0, 204, 1, "user:estuser"},
+	{"estuser:wrong", 0, 401, 0, NULL},     /* a user's bad password still fails */
+	{"tok:otp-good", 0, 401, 0, NULL},      /* only the token user name */
+	{NULL, 1, 401, 1, "anonymous"},
+	{"token:otp-good", 1, 401, 1, "anonymous"},     /* required: a token holder is anonymous */
+	{"estuser:estpwd", 1, 204, 1, "user:estuser"},
+};
+
+static void test_csrattrs_token_credentials_are_anonymous(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ca_cases) / sizeof(ca_cases[0]); i++) {
+		const struct ca_case *c = &ca_cases[i];
+		struct req q = { .path = "/.well-known/est/csrattrs", .userpwd = c->userpwd,
+				 .port = port };
+		struct resp r;
+		char v[128];
+
+		reset(NULL);
+		ca_required = c->required;
+		http(&q, &r);
+		assert_int_equal(r.cc, CURLE_OK);
+		if (r.status != c->status || (ca_calls > 0) != c->reaches)
+			fail_msg("case %zu: status %ld calls %d", i, r.status, ca_calls);
+		if (c->status == 401)
+			assert_non_null(header(&r, "WWW-Authenticate", v, sizeof(v)));
+		if (c->identity != NULL)
+			assert_string_equal(ca_identity, c->identity);
+		assert_int_equal(az_calls, 0); /* nothing is authorized or consumed */
+		resp_free(&r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_authorize_stage_table, reset),
 		cmocka_unit_test_setup(test_done_reports_backend_refusal_and_pending, reset),
 		cmocka_unit_test_setup(test_anonymous_accepted_without_identity_is_401, reset),
+		cmocka_unit_test_setup(test_csrattrs_token_credentials_are_anonymous, reset),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

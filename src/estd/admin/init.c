@@ -337,7 +337,7 @@ static enum estkit_status make_tls(const struct estd_init_opts *o, struct init_s
 	struct estd_profile src = { (char *)"tls", ESTD_INIT_TLS_DAYS,
 				    (char *)"digitalSignature, keyEncipherment",
 				    (char *)"serverAuth",
-				    (char *)"ec:P-256, ec:P-384, ec:P-521, rsa:2048, ed25519, ed448", 1, NULL, 0 };
+				    (char *)"ec:P-256, ec:P-384, ec:P-521, rsa:2048, ed25519, ed448", 1, NULL, 0, NULL, 0 };
 	struct estd_ca_profile *prof = NULL;
 	char *sans[MAX_HOSTNAMES + 2] = { NULL };
 	char *subject = NULL;

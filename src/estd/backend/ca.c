@@ -228,7 +228,7 @@ enum estkit_status estd_backend_ca_issue_record(struct estd_backend_ca *b, struc
 						const struct estd_ca_profile *prof,
 						struct estkit_request *req, X509_REQ *csr,
 						X509_REQ *recorded, const struct estd_raw_req *raw,
-						X509 **cert)
+						X509 **cert, char *why, size_t whylen)
 {
 	char reason[256];
 	enum estkit_status rc = ESTKIT_EINTERNAL;
@@ -238,6 +238,8 @@ enum estkit_status estd_backend_ca_issue_record(struct estd_backend_ca *b, struc
 		rc = estd_ca_issue_keyless(ca, prof, csr, cert, reason, sizeof(reason));
 		if (rc == ESTKIT_EPOLICY || rc == ESTKIT_EPARSE) {
 			estkit_request_fail(req, 400, "%s", reason);
+			if (why != NULL && whylen > 0)
+				snprintf(why, whylen, "%s", reason);
 			return rc;
 		}
 		if (rc == ESTKIT_ECRYPTO) {
@@ -280,7 +282,7 @@ static enum estkit_status issue_or_hold(struct estd_backend_ca *b, struct estd_c
 
 	if (lab != NULL && lab->approval_manual)
 		return estd_approval_enroll(&a, req, csr, cert);
-	return estd_backend_ca_issue_record(b, ca, prof, req, csr, csr, NULL, cert);
+	return estd_backend_ca_issue_record(b, ca, prof, req, csr, csr, NULL, cert, NULL, 0);
 }
 
 static enum estkit_status cb_enroll(void *ctx, struct estkit_request *req, X509_REQ *csr,
@@ -427,7 +429,7 @@ static enum estkit_status cb_serverkeygen(void *ctx, struct estkit_request *req,
 		rc = ESTKIT_ENOMEM;
 		goto out;
 	}
-	rc = estd_backend_ca_issue_record(b, ca, prof, req, issued, csr, NULL, &cert);
+	rc = estd_backend_ca_issue_record(b, ca, prof, req, issued, csr, NULL, &cert, NULL, 0);
 	if (rc == ESTKIT_OK)
 		rc = response_chain(estd_ca_cert(ca), link, cert, out);
 	if (rc != ESTKIT_OK)

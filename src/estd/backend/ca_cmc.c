@@ -64,11 +64,13 @@ enum estkit_status estd_backend_ca_cmc_issue(struct estd_backend_ca *b,
 	if (rc != ESTKIT_OK)
 		goto out;
 	/* RFC 7030 4.1.3: after [ca] switch_at the new CA issues, as for /simpleenroll */
+	reason[0] = '\0';
 	rc = estd_backend_ca_issue_record(b, estd_rollover_switched(s->rollover, time(NULL))
 						      ? estd_rollover_next_ca(s->rollover)
 						      : estd_backend_ca_ca(b),
-					  prof, req, csr, csr, raw, cert);
-	if (rc != ESTKIT_OK)
+					  prof, req, csr, csr, raw, cert, reason, rlen);
+	/* a refusal of the request says why (the profile's names, keys ...) */
+	if (rc != ESTKIT_OK && reason[0] == '\0')
 		snprintf(reason, rlen, "certificate not issued: %s", estkit_strerror(rc));
 out:
 	estd_snapshot_release(s);

@@ -216,6 +216,8 @@ static enum estkit_status check_request(const struct estd_ca_profile *profile, X
 	STACK_OF(X509_EXTENSION) *exts = NULL;
 	BASIC_CONSTRAINTS *bc = NULL;
 	void *val = NULL;
+	const struct estd_names_policy pol = { profile->max_sans, profile->max_subject,
+					       profile->othername_types, profile->registered_id };
 	enum estkit_status rc = ESTKIT_EPARSE;
 	int r;
 
@@ -246,7 +248,7 @@ static enum estkit_status check_request(const struct estd_ca_profile *profile, X
 	}
 	GENERAL_NAMES_free(val);
 	/* names copied into the certificate: bounded, well-formed, no NUL (ca/names.h) */
-	if (estd_names_check_sans(*sans, profile->max_sans, profile->max_subject, reason, rlen) != ESTKIT_OK ||
+	if (estd_names_check_sans(*sans, &pol, reason, rlen) != ESTKIT_OK ||
 	    estd_names_check_subject(X509_REQ_get_subject_name(csr), profile->max_subject,
 				     reason, rlen) != ESTKIT_OK) {
 		rc = ESTKIT_EPOLICY;

@@ -201,12 +201,31 @@ static ASN1_OBJECT *eku_object(const char *tok)
 	return NULL;
 }
 
+/* Pushes obj (taken) on stack unless listed already. 0, or -1 with err set. */
+static int push_once(STACK_OF(ASN1_OBJECT) *stack, ASN1_OBJECT *obj, const char *tok,
+		     const char *what, char *err, size_t errlen)
+{
+	int j;
+
+	for (j = 0; j < sk_ASN1_OBJECT_num(stack); j++) {
+		if (OBJ_cmp(sk_ASN1_OBJECT_value(stack, j), obj) == 0) {
+			ASN1_OBJECT_free(obj);
+			errf(err, errlen, "%s: '%s' listed twice", what, tok);
+			return -1;
+		}
+	}
+	if (!sk_ASN1_OBJECT_push(stack, obj)) {
+		ASN1_OBJECT_free(obj);
+		errf(err, errlen, "%s: out of memory", what);
+		return -1;
+	}
+	return 0;
+}
+
 /* extended_key_usage entry: a name or dotted OID, pushed on the stack arg, once. */
 static int eku_entry(const char *tok, void *arg, const char *what, char *err, size_t errlen)
 {
-	STACK_OF(ASN1_OBJECT) *eku = arg;
 	ASN1_OBJECT *obj = NULL;
-	int j;
 
 	ERR_set_mark();
 	obj = eku_object(tok);
@@ -216,25 +235,30 @@ static int eku_entry(const char *tok, void *arg, const char *what, char *err, si
 		     "clientAuth, or a dotted OID)", what, tok);
 		return -1;
 	}
-	for (j = 0; j < sk_ASN1_OBJECT_num(eku); j++) {
-		if (OBJ_cmp(sk_ASN1_OBJECT_value(eku, j), obj) == 0) {
-			ASN1_OBJECT_free(obj);
-			errf(err, errlen, "%s: '%s' listed twice", what, tok);
-			return -1;
-		}
-	}
-	if (!sk_ASN1_OBJECT_push(eku, obj)) {
-		ASN1_OBJECT_free(obj);
-		errf(err, errlen, "%s: out of memory", what);
-		return -1;
-	}
-	return 0;
+	return push_once(arg, obj, tok, what, err, errlen);
 }
 
 static int parse_eku(const char *list, STACK_OF(ASN1_OBJECT) *eku, const char *pname,
 		     char *err, size_t errlen)
 {
 	return for_each_entry(list, pname, "extended_key_usage", eku_entry, eku, err, errlen);
+}
+
+/* allow_othername entry: the dotted OID of an otherName type-id, pushed on arg, once. */
+static int othername_entry(const char *tok, void *arg, const char *what, char *err,
+			   size_t errlen)
+{
+	ASN1_OBJECT *obj = NULL;
+
+	ERR_set_mark();
+	obj = is_dotted_oid(tok) ? OBJ_txt2obj(tok, 1) : NULL;
+	ERR_pop_to_mark();
+	if (obj == NULL) {
+		errf(err, errlen, "%s: '%s' is not a dotted OID (e.g. 1.3.6.1.4.1.311.20.2.3, "
+		     "the Microsoft UPN)", what, tok);
+		return -1;
+	}
+	return push_once(arg, obj, tok, what, err, errlen);
 }
 
 /* NID of a curve named "P-256" (NIST) or "prime256v1"/"secp256k1" (SN); NID_undef if unknown. */
@@ -387,7 +411,8 @@ enum estkit_status estd_profile_parse(const struct estd_profile *src,
 	name = src->name != NULL ? src->name : "";
 	p = calloc(1, sizeof(*p));
 	if (p == NULL || (p->name = strdup(name)) == NULL ||
-	    (p->eku = sk_ASN1_OBJECT_new_null()) == NULL) {
+	    (p->eku = sk_ASN1_OBJECT_new_null()) == NULL ||
+	    (p->othername_types = sk_ASN1_OBJECT_new_null()) == NULL) {
 		errf(err, errlen, "profile %s: out of memory", name);
 		rc = ESTKIT_ENOMEM;
 		goto out;
@@ -407,11 +432,14 @@ enum estkit_status estd_profile_parse(const struct estd_profile *src,
 	}
 	p->validity_seconds = src->validity_seconds;
 	p->copy_sans = src->copy_sans != 0;
+	p->registered_id = src->allow_registered_id != 0;
 	p->max_sans = ESTD_MAX_SANS_DEFAULT; /* [ca] max_sans may lower or raise it */
 	p->max_subject = ESTD_MAX_SUBJECT_DEFAULT;
 	if (parse_crl_url(src->crl_url, p, err, errlen) != 0 ||
 	    parse_key_usage(src->key_usage, &p->key_usage, name, err, errlen) != 0 ||
 	    parse_eku(src->ext_key_usage, p->eku, name, err, errlen) != 0 ||
+	    for_each_entry(src->allow_othername, name, "allow_othername", othername_entry,
+			   p->othername_types, err, errlen) != 0 ||
 	    parse_allowed_keys(src->allowed_keys, p, err, errlen) != 0)
 		goto out;
 	*out = p;
@@ -429,6 +457,7 @@ void estd_profile_free(struct estd_ca_profile *p)
 	free(p->name);
 	free(p->crl_url);
 	sk_ASN1_OBJECT_pop_free(p->eku, ASN1_OBJECT_free);
+	sk_ASN1_OBJECT_pop_free(p->othername_types, ASN1_OBJECT_free);
 	free(p->keys);
 	free(p);
 }

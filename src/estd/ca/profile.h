@@ -33,6 +33,8 @@ struct estd_ca_profile {
 	int max_sans;             /* requested subjectAltNames allowed (ca/names.h) */
 	size_t max_subject;       /* requested subject DER bytes allowed */
 	int validity_seconds;     /* > 0: lifetime in seconds, overriding validity_days */
+	STACK_OF(ASN1_OBJECT) *othername_types; /* allow_othername: otherName types allowed */
+	int registered_id;        /* allow_registered_id: registeredID SANs allowed */
 };
 
 /* RSA moduli larger than this are refused whatever the profile says (cost of use). */

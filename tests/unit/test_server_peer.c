@@ -12,6 +12,7 @@
 #include "test_server_fixture.h"
 #include <openssl/err.h>
 #include "server/server_internal.h"
+#include "tlspair_testutil.h"
 
 static char tp_pem[300], dev_pem[300], dev_key[300];
 static X509 *tp_cert;
@@ -57,84 +58,16 @@ static int group_teardown(void **state)
 	return fixture_teardown();
 }
 
-/* A server object (not started: only its SSL_CTX is used); implicit may be NULL. */
-static struct estkit_server *server_new(const char *implicit)
-{
-	struct estkit_server_config cfg;
-	struct estkit_server *srv = NULL;
-	char *err = NULL;
-
-	estkit_server_config_init(&cfg);
-	cfg.listen = "127.0.0.1:0";
-	cfg.cert_file = srv_pem;
-	cfg.key_file = srv_key;
-	cfg.client_ca_file = ca_pem;
-	cfg.implicit_ca_file = implicit;
-	cfg.io_threads = 1;
-	cfg.job_threads = 1;
-	srv = estkit_server_new(&cfg, &test_backend, &err);
-	if (srv == NULL)
-		fail_msg("server_new: %s", err != NULL ? err : "?");
-	return srv;
-}
-
-/* Moves what each side wrote to the other until both are idle. */
-static void pump(SSL *c, SSL *s)
-{
-	int i;
-
-	for (i = 0; i < 64; i++) {
-		int rc = SSL_do_handshake(c), rs = SSL_do_handshake(s);
-		if (rc == 1 && rs == 1)
-			return;
-		if (rc <= 0 && SSL_get_error(c, rc) == SSL_ERROR_SSL)
-			return;
-		if (rs <= 0 && SSL_get_error(s, rs) == SSL_ERROR_SSL)
-			return;
-	}
-}
-
-struct conn {
-	SSL_CTX *cctx;
-	SSL *c, *s;
-};
-
-/* A connection to srv over a BIO pair; cert/key NULL: no client certificate. */
-static void conn_open(struct conn *k, struct estkit_server *srv, const char *cert,
+/* A connection to srv at TLS version; cert/key NULL: no client certificate. */
+static void conn_open(struct tlp_conn *k, struct estkit_server *srv, const char *cert,
 		      const char *key, int version, int handshake)
 {
-	BIO *bc = NULL, *bs = NULL;
-
-	memset(k, 0, sizeof(*k));
-	k->cctx = SSL_CTX_new(TLS_client_method());
-	assert_non_null(k->cctx);
-	assert_int_equal(SSL_CTX_set_min_proto_version(k->cctx, version), 1);
-	assert_int_equal(SSL_CTX_set_max_proto_version(k->cctx, version), 1);
-	if (cert != NULL) {
-		assert_int_equal(SSL_CTX_use_certificate_file(k->cctx, cert, SSL_FILETYPE_PEM), 1);
-		assert_int_equal(SSL_CTX_use_PrivateKey_file(k->cctx, key, SSL_FILETYPE_PEM), 1);
-	}
-	k->c = SSL_new(k->cctx);
-	k->s = SSL_new(srv->ssl_ctx);
-	assert_non_null(k->c);
-	assert_non_null(k->s);
-	assert_int_equal(BIO_new_bio_pair(&bc, 0, &bs, 0), 1);
-	SSL_set_bio(k->c, bc, bc);
-	SSL_set_bio(k->s, bs, bs);
-	SSL_set_connect_state(k->c);
-	SSL_set_accept_state(k->s);
+	tlp_conn_new(k, srv, cert, key, version, NULL);
 	if (handshake) {
-		pump(k->c, k->s);
+		assert_int_equal(tlp_pump(k->c, k->s), 1);
 		assert_true(SSL_is_init_finished(k->c));
 		assert_true(SSL_is_init_finished(k->s));
 	}
-}
-
-static void conn_close(struct conn *k)
-{
-	SSL_free(k->c); /* frees the peer entry with the server's SSL below */
-	SSL_free(k->s);
-	SSL_CTX_free(k->cctx);
 }
 
 static unsigned long verifications(struct estkit_server *srv)
@@ -168,11 +101,11 @@ static void test_peer_worked_out_once_per_connection(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		struct estkit_server *srv = server_new(t[i].implicit_db ? tp_pem : NULL);
+		struct estkit_server *srv = tlp_server_new(NULL, t[i].implicit_db ? tp_pem : NULL);
 		const char *cert = t[i].which == 0 ? cli_pem : t[i].which == 1 ? dev_pem : NULL;
 		const char *key = t[i].which == 0 ? cli_key : t[i].which == 1 ? dev_key : NULL;
 		struct ek_peer *first = NULL, *p = NULL;
-		struct conn k;
+		struct tlp_conn k;
 
 		conn_open(&k, srv, cert, key, t[i].version, t[i].handshake);
 		for (n = 0; n < 5; n++) {
@@ -198,7 +131,7 @@ static void test_peer_worked_out_once_per_connection(void **state)
 		if (verifications(srv) != t[i].want_checks)
 			fail_msg("%s: %lu implicit checks, want %lu", t[i].name, verifications(srv),
 				 t[i].want_checks);
-		conn_close(&k);
+		tlp_conn_free(&k);
 		estkit_server_free(srv);
 	}
 }
@@ -206,8 +139,8 @@ static void test_peer_worked_out_once_per_connection(void **state)
 /* A new trust generation: worked out again, once, against the anchors as they are now. */
 static void test_trust_change_recomputes(void **state)
 {
-	struct estkit_server *srv = server_new(tp_pem);
-	struct conn dev, cli;
+	struct estkit_server *srv = tlp_server_new(NULL, tp_pem);
+	struct tlp_conn dev, cli;
 	struct ek_peer *p = NULL;
 	unsigned gen = srv->trust_gen;
 	int n;
@@ -241,8 +174,8 @@ static void test_trust_change_recomputes(void **state)
 	assert_int_equal(estkit_server_add_client_ca(srv, tp_cert), ESTKIT_OK);
 	assert_non_null(ek_peer_get(srv, dev.s));
 	assert_int_equal(verifications(srv), 5);
-	conn_close(&dev);
-	conn_close(&cli);
+	tlp_conn_free(&dev);
+	tlp_conn_free(&cli);
 	estkit_server_free(srv);
 }
 
@@ -250,13 +183,13 @@ static void test_trust_change_recomputes(void **state)
 static void test_channel_binding_kept(void **state)
 {
 	static const int versions[] = { TLS1_2_VERSION, TLS1_3_VERSION };
-	struct estkit_server *srv = server_new(NULL);
+	struct estkit_server *srv = tlp_server_new(NULL, NULL);
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
 		char want[ESTKIT_CHANBIND_B64_MAX];
-		struct conn k;
+		struct tlp_conn k;
 		struct ek_peer *p = NULL;
 		const char *cb = NULL;
 
@@ -269,18 +202,18 @@ static void test_channel_binding_kept(void **state)
 		assert_string_equal(cb, want);
 		assert_int_equal(p->chanbind_done, 1);
 		assert_ptr_equal(ek_peer_channel_binding(p, k.s), cb);
-		conn_close(&k);
+		tlp_conn_free(&k);
 	}
 	/* a connection whose handshake never ran has none */
 	{
-		struct conn k;
+		struct tlp_conn k;
 		struct ek_peer *p = NULL;
 
 		conn_open(&k, srv, cli_pem, cli_key, TLS1_3_VERSION, 0);
 		p = ek_peer_get(srv, k.s);
 		assert_non_null(p);
 		assert_string_equal(ek_peer_channel_binding(p, k.s), "");
-		conn_close(&k);
+		tlp_conn_free(&k);
 	}
 	estkit_server_free(srv);
 }
@@ -292,8 +225,8 @@ static void test_channel_binding_kept(void **state)
  */
 static void test_no_renegotiation_no_post_handshake_auth(void **state)
 {
-	struct estkit_server *srv = server_new(tp_pem);
-	struct conn k;
+	struct estkit_server *srv = tlp_server_new(NULL, tp_pem);
+	struct tlp_conn k;
 	unsigned char buf[16];
 	X509 *before = NULL;
 	int i, rc = 0;
@@ -314,7 +247,7 @@ static void test_no_renegotiation_no_post_handshake_auth(void **state)
 	assert_int_equal(SSL_get_error(k.c, rc), SSL_ERROR_SSL);
 	ERR_clear_error();
 	assert_ptr_equal(SSL_get0_peer_certificate(k.s), before);
-	conn_close(&k);
+	tlp_conn_free(&k);
 	estkit_server_free(srv);
 }
 

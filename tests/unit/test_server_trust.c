@@ -13,6 +13,7 @@
 #include "test_server_fixture.h"
 #include <openssl/err.h>
 #include "server/server_internal.h"
+#include "tlspair_testutil.h"
 
 static char a_pem[300], a_dev[300], a_key[300], b_pem[300], b_dev[300], b_key[300];
 static char anchors[300], implicit[300];
@@ -111,96 +112,15 @@ static void append_after(const char *path, const char *first, const char *text)
 	fclose(f);
 }
 
-/* A server object (not started); extra and implicit may be NULL. */
-static struct estkit_server *server_new(const char *extra, const char *imp)
-{
-	struct estkit_server_config cfg;
-	struct estkit_server *srv = NULL;
-	char *err = NULL;
-
-	estkit_server_config_init(&cfg);
-	cfg.listen = "127.0.0.1:0";
-	cfg.cert_file = srv_pem;
-	cfg.key_file = srv_key;
-	cfg.client_ca_file = ca_pem;
-	cfg.extra_ca_file = extra;
-	cfg.implicit_ca_file = imp;
-	cfg.io_threads = 1;
-	cfg.job_threads = 1;
-	srv = estkit_server_new(&cfg, &test_backend, &err);
-	if (srv == NULL)
-		fail_msg("server_new: %s", err != NULL ? err : "?");
-	return srv;
-}
-
-/* Moves what each side wrote to the other until both are idle. 1: both finished. */
-static int pump(SSL *c, SSL *s)
-{
-	int i;
-
-	for (i = 0; i < 64; i++) {
-		int rc = SSL_do_handshake(c), rs = SSL_do_handshake(s);
-		if (rc == 1 && rs == 1)
-			return 1;
-		if (rc <= 0 && SSL_get_error(c, rc) == SSL_ERROR_SSL)
-			break;
-		if (rs <= 0 && SSL_get_error(s, rs) == SSL_ERROR_SSL)
-			break;
-	}
-	ERR_clear_error();
-	return 0;
-}
-
-struct conn {
-	SSL_CTX *cctx;
-	SSL *c, *s;
-};
-
-/* A connection to srv set up as the accept path does; the handshake is left to pump(). */
-static void conn_new(struct conn *k, struct estkit_server *srv, const char *cert, const char *key,
-                     SSL_SESSION *resume)
-{
-	BIO *bc = NULL, *bs = NULL;
-
-	memset(k, 0, sizeof(*k));
-	k->cctx = SSL_CTX_new(TLS_client_method());
-	assert_non_null(k->cctx);
-	/* TLS 1.2: its session is there at the end of the handshake, for resuming */
-	assert_int_equal(SSL_CTX_set_max_proto_version(k->cctx, TLS1_2_VERSION), 1);
-	if (cert != NULL) {
-		assert_int_equal(SSL_CTX_use_certificate_file(k->cctx, cert, SSL_FILETYPE_PEM), 1);
-		assert_int_equal(SSL_CTX_use_PrivateKey_file(k->cctx, key, SSL_FILETYPE_PEM), 1);
-	}
-	k->c = SSL_new(k->cctx);
-	k->s = SSL_new(srv->ssl_ctx);
-	assert_non_null(k->c);
-	assert_non_null(k->s);
-	assert_int_equal(ek_trust_attach(srv, k->s), 0);
-	if (resume != NULL)
-		assert_int_equal(SSL_set_session(k->c, resume), 1);
-	assert_int_equal(BIO_new_bio_pair(&bc, 0, &bs, 0), 1);
-	SSL_set_bio(k->c, bc, bc);
-	SSL_set_bio(k->s, bs, bs);
-	SSL_set_connect_state(k->c);
-	SSL_set_accept_state(k->s);
-}
-
-static void conn_free(struct conn *k)
-{
-	SSL_free(k->c);
-	SSL_free(k->s);
-	SSL_CTX_free(k->cctx);
-}
-
 /* 1 when a new connection with cert/key completes its handshake with srv. */
 static int handshake_ok(struct estkit_server *srv, const char *cert, const char *key)
 {
-	struct conn k;
+	struct tlp_conn k;
 	int ok;
 
-	conn_new(&k, srv, cert, key, NULL);
-	ok = pump(k.c, k.s);
-	conn_free(&k);
+	tlp_conn_new(&k, srv, cert, key, 0, NULL);
+	ok = tlp_pump(k.c, k.s);
+	tlp_conn_free(&k);
 	return ok;
 }
 
@@ -213,7 +133,7 @@ static unsigned gen_of(struct estkit_server *srv)
 static void test_reload_applies_to_new_and_kept_connections(void **state)
 {
 	struct estkit_server *srv = NULL;
-	struct conn kept, early, sess;
+	struct tlp_conn kept, early, sess;
 	SSL_SESSION *saved = NULL;
 	struct ek_peer *p = NULL;
 	X509_STORE *before = NULL;
@@ -221,11 +141,11 @@ static void test_reload_applies_to_new_and_kept_connections(void **state)
 
 	(void)state;
 	put_files(anchors, a_pem, NULL);
-	srv = server_new(anchors, NULL);
+	srv = tlp_server_new(anchors, NULL);
 	assert_int_equal(handshake_ok(srv, a_dev, a_key), 1);
 	assert_int_equal(handshake_ok(srv, b_dev, b_key), 0);
-	conn_new(&kept, srv, a_dev, a_key, NULL);
-	assert_int_equal(pump(kept.c, kept.s), 1);
+	tlp_conn_new(&kept, srv, a_dev, a_key, 0, NULL);
+	assert_int_equal(tlp_pump(kept.c, kept.s), 1);
 	p = ek_peer_get(srv, kept.s);
 	assert_non_null(p);
 	assert_non_null(p->cert);
@@ -233,7 +153,7 @@ static void test_reload_applies_to_new_and_kept_connections(void **state)
 	saved = SSL_get1_session(kept.c);
 	assert_non_null(saved);
 	/* accepted before the reload, handshake after it: keeps the anchors it got */
-	conn_new(&early, srv, a_dev, a_key, NULL);
+	tlp_conn_new(&early, srv, a_dev, a_key, 0, NULL);
 
 	put_files(anchors, b_pem, NULL);
 	gen = gen_of(srv);
@@ -254,21 +174,21 @@ static void test_reload_applies_to_new_and_kept_connections(void **state)
 	assert_ptr_equal(ek_peer_get(srv, kept.s), p); /* once per generation */
 	assert_int_equal(__atomic_load_n(&srv->peer_reverifications, __ATOMIC_RELAXED), 1);
 
-	assert_int_equal(pump(early.c, early.s), 1);
+	assert_int_equal(tlp_pump(early.c, early.s), 1);
 	p = ek_peer_get(srv, early.s);
 	assert_non_null(p);
 	assert_null(p->cert);
 
 	/* a resumed session skips verification: its certificate is checked here */
-	conn_new(&sess, srv, a_dev, a_key, saved);
-	assert_int_equal(pump(sess.c, sess.s), 1);
+	tlp_conn_new(&sess, srv, a_dev, a_key, 0, saved);
+	assert_int_equal(tlp_pump(sess.c, sess.s), 1);
 	assert_int_equal(SSL_session_reused(sess.s), 1);
 	p = ek_peer_get(srv, sess.s);
 	assert_non_null(p);
 	assert_null(p->cert);
-	conn_free(&sess);
-	conn_free(&early);
-	conn_free(&kept);
+	tlp_conn_free(&sess);
+	tlp_conn_free(&early);
+	tlp_conn_free(&kept);
 	SSL_SESSION_free(saved);
 	estkit_server_free(srv);
 }
@@ -309,7 +229,7 @@ static void test_reload_bad_file_keeps_old(void **state)
 
 		put_files(anchors, a_pem, NULL);
 		put_files(implicit, b_pem, NULL);
-		srv = server_new(anchors, implicit);
+		srv = tlp_server_new(anchors, implicit);
 		gen = gen_of(srv);
 		before = srv->verify_store;
 		if (t[i].missing) {
@@ -353,15 +273,15 @@ static void test_reload_bad_file_keeps_old(void **state)
 static void test_reload_keeps_added_and_split(void **state)
 {
 	struct estkit_server *srv = NULL;
-	struct conn kept;
+	struct tlp_conn kept;
 	struct ek_peer *p = NULL;
 
 	(void)state;
 	put_files(anchors, a_pem, NULL);
 	put_files(implicit, b_pem, NULL);
-	srv = server_new(anchors, implicit);
-	conn_new(&kept, srv, b_dev, b_key, NULL);
-	assert_int_equal(pump(kept.c, kept.s), 1);
+	srv = tlp_server_new(anchors, implicit);
+	tlp_conn_new(&kept, srv, b_dev, b_key, 0, NULL);
+	assert_int_equal(tlp_pump(kept.c, kept.s), 1);
 	p = ek_peer_get(srv, kept.s);
 	assert_non_null(p);
 	assert_int_equal(p->implicit, 1);
@@ -391,7 +311,7 @@ static void test_reload_keeps_added_and_split(void **state)
 	assert_non_null(p->cert);
 	assert_int_equal(p->implicit, 0);
 	assert_int_equal(handshake_ok(srv, b_dev, b_key), 1);
-	conn_free(&kept);
+	tlp_conn_free(&kept);
 	estkit_server_free(srv);
 }
 
@@ -427,15 +347,15 @@ static void *handshakes(void *arg)
 	int i;
 
 	for (i = 0; i < 40; i++) {
-		struct conn k;
+		struct tlp_conn k;
 
-		conn_new(&k, w->srv, a_dev, a_key, NULL);
-		if (pump(k.c, k.s) && ek_peer_get(w->srv, k.s) != NULL &&
+		tlp_conn_new(&k, w->srv, a_dev, a_key, 0, NULL);
+		if (tlp_pump(k.c, k.s) && ek_peer_get(w->srv, k.s) != NULL &&
 		    ek_peer_get(w->srv, k.s)->cert != NULL)
 			w->ok++;
 		else
 			w->failed++;
-		conn_free(&k);
+		tlp_conn_free(&k);
 	}
 	return NULL;
 }
@@ -450,7 +370,7 @@ static void test_reload_while_handshaking(void **state)
 
 	(void)state;
 	put_files(anchors, a_pem, NULL);
-	srv = server_new(anchors, implicit);
+	srv = tlp_server_new(anchors, implicit);
 	put_files(implicit, b_pem, NULL);
 	for (i = 0; i < 2; i++) {
 		w[i].srv = srv;
